@@ -1,0 +1,56 @@
+// Shared plumbing of the `taskq` commands: global flags, connecting, printing, exit codes.
+// Each command is one function in a cmd_*.cc file; main.cc only wires them to CLI11.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/submit_args.h"
+#include "common/status.h"
+#include "common/task.h"
+#include "taskq/client.h"
+
+namespace taskq::cli {
+
+struct GlobalArgs {
+  std::string queue;
+  std::string config;
+  bool json = false;
+};
+
+// Prints "taskq: <message>" on stderr and returns the status's exit code.
+int Report(const Status& status);
+// Connects or reports; returns nullptr after printing the error (exit code in *code).
+std::unique_ptr<Client> ConnectOrReport(const GlobalArgs& global, int* code);
+
+// Human output.
+std::string FormatDuration(uint64_t us);
+std::string DescribeSpec(const TaskInfo& info);
+void PrintTaskBlock(const TaskInfo& info);    // status ID
+void PrintTaskSummary(const TaskInfo& info);  // one line: "task 5 succeeded in 1.2 ms ..."
+void PrintTaskTable(const std::vector<TaskInfo>& tasks);
+void PrintJson(const std::vector<TaskInfo>& tasks, bool as_array);
+
+struct SubmitCommand {
+  SubmitArgs args;
+  bool wait = false;
+  bool block = false;
+  std::string batch;
+};
+int RunSubmit(const GlobalArgs& global, SubmitCommand& command);
+
+int RunStatus(const GlobalArgs& global, uint64_t id);
+int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all,
+            double timeout_s, bool quiet);
+int RunList(const GlobalArgs& global, const std::string& state, int64_t limit);
+int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
+int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
+int RunStats(const GlobalArgs& global);
+int RunPing(const GlobalArgs& global, double timeout_s);
+int RunShutdown(const GlobalArgs& global, bool no_wait, double timeout_s, bool purge);
+int RunPurge(const GlobalArgs& global);
+int RunDoctor(const GlobalArgs& global, bool repair);
+
+}  // namespace taskq::cli

@@ -1,0 +1,101 @@
+// taskq submit: one task from the command line, or many from a batch file (`--batch FILE|-`),
+// one task per line in the same syntax.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "client/cli.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace taskq::cli {
+namespace {
+
+std::string CurrentDirectory() {
+  char buffer[4096];
+  return getcwd(buffer, sizeof(buffer)) != nullptr ? std::string(buffer) : std::string();
+}
+
+Status ReadBatch(const std::string& source, std::vector<TaskSpec>* specs) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (source != "-") {
+    file.open(source);
+    if (!file) return Status::Invalid(fmt::format("--batch: cannot read {}", source));
+    in = &file;
+  }
+  const std::string cwd = CurrentDirectory();
+  std::string line;
+  for (size_t number = 1; std::getline(*in, line); ++number) {
+    TaskSpec spec;
+    bool skip = false;
+    Status parsed = ParseBatchLine(line, cwd, &spec, &skip);
+    if (!parsed.ok()) {
+      return Status::Invalid(fmt::format("{}:{}: {}", source == "-" ? "stdin" : source, number,
+                                         parsed.message()));
+    }
+    if (!skip) specs->push_back(std::move(spec));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
+  std::vector<TaskSpec> specs;
+  const bool batch = !command.batch.empty();
+  if (batch) {
+    if (!command.args.kind.empty()) {
+      return Report(Status::Invalid("submit: give either a task kind or --batch, not both"));
+    }
+    Status read = ReadBatch(command.batch, &specs);
+    if (!read.ok()) return Report(read);
+  } else {
+    Status finished = FinishSpec(&command.args, CurrentDirectory());
+    if (!finished.ok()) return Report(finished);
+    specs.push_back(command.args.spec);
+  }
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  SubmitOptions options;
+  options.block = command.block;
+  if (command.block && command.args.timeout_s >= 0) {
+    options.block_timeout_ms = static_cast<int64_t>(command.args.timeout_s * 1000);
+  }
+  std::vector<uint64_t> ids;
+  Status submitted = client->Submit(specs, options, &ids);
+  if (!command.wait || !submitted.ok()) {
+    for (uint64_t id : ids) {
+      if (global.json) {
+        std::cout << nlohmann::json{{"id", id}}.dump() << "\n";
+      } else {
+        std::cout << id << "\n";
+      }
+    }
+    std::cout.flush();
+    if (!submitted.ok()) {
+      if (!ids.empty()) {
+        std::fprintf(stderr, "taskq: %zu of %zu tasks were submitted (ids above)\n", ids.size(),
+                     specs.size());
+      }
+      return Report(submitted);
+    }
+    return 0;
+  }
+  std::vector<TaskInfo> tasks;
+  Status waited = client->Wait(ids, -1, &tasks);
+  if (!waited.ok()) return Report(waited);
+  bool all_succeeded = true;
+  for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
+  if (global.json) {
+    PrintJson(tasks, /*as_array=*/batch);
+  } else {
+    for (const TaskInfo& info : tasks) PrintTaskSummary(info);
+  }
+  return all_succeeded ? 0 : 1;
+}
+
+}  // namespace taskq::cli

@@ -1,0 +1,122 @@
+// taskq status, wait, list, cancel, logs: reading and steering individual tasks.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "client/cli.h"
+#include "fmt/format.h"
+
+namespace taskq::cli {
+
+int RunStatus(const GlobalArgs& global, uint64_t id) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  TaskInfo info;
+  Status found = client->Get(id, &info);
+  if (!found.ok()) return Report(found);
+  if (global.json) {
+    PrintJson({info}, false);
+  } else {
+    PrintTaskBlock(info);
+  }
+  return 0;
+}
+
+int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool all,
+            double timeout_s, bool quiet) {
+  if (given.empty() && !all) return Report(Status::Invalid("wait: give task ids or --all"));
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  std::vector<uint64_t> ids = given;
+  if (all) {
+    for (uint64_t id : client->Unfinished()) ids.push_back(id);
+  }
+  int64_t timeout_ms = timeout_s < 0 ? -1 : static_cast<int64_t>(timeout_s * 1000);
+  std::vector<TaskInfo> tasks;
+  Status waited = client->Wait(ids, timeout_ms, &tasks);
+  if (waited.code() == StatusCode::kInvalid) return Report(waited);
+  bool all_succeeded = true;
+  for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
+  if (global.json) {
+    PrintJson(tasks, /*as_array=*/ids.size() != 1 || all);
+  } else if (!quiet) {
+    for (const TaskInfo& info : tasks) PrintTaskSummary(info);
+  }
+  if (!waited.ok()) return Report(waited);
+  return all_succeeded ? 0 : 1;
+}
+
+int RunList(const GlobalArgs& global, const std::string& state_name, int64_t limit) {
+  TaskState wanted = TaskState::kFree;
+  if (!state_name.empty() && !ParseTaskState(state_name, &wanted)) {
+    return Report(Status::Invalid(fmt::format(
+        "--state: unknown state '{}'; use queued, running, succeeded, failed, timed_out, "
+        "cancelled or lost",
+        state_name)));
+  }
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  std::vector<TaskInfo> tasks;
+  for (TaskInfo& info : client->List()) {
+    if (state_name.empty() || info.state == wanted) tasks.push_back(std::move(info));
+  }
+  if (limit >= 0 && tasks.size() > static_cast<size_t>(limit)) {
+    tasks.erase(tasks.begin(), tasks.end() - limit);  // keep the newest
+  }
+  if (global.json) {
+    PrintJson(tasks, /*as_array=*/true);
+  } else {
+    PrintTaskTable(tasks);
+  }
+  return 0;
+}
+
+int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  int worst = 0;
+  for (uint64_t id : ids) {
+    Status cancelled = client->Cancel(id);
+    if (!cancelled.ok()) {
+      worst = std::max(worst, Report(cancelled));
+    } else if (!global.json) {
+      std::printf("task %llu cancelled\n", static_cast<unsigned long long>(id));
+    } else {
+      std::printf("{\"id\":%llu,\"state\":\"cancelled\"}\n", static_cast<unsigned long long>(id));
+    }
+  }
+  return worst;
+}
+
+int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  TaskInfo info;
+  Status found = client->Get(id, &info);
+  if (!found.ok()) return Report(found);
+  if (info.record.kind != static_cast<uint32_t>(TaskKind::kExec)) {
+    return Report(Status::Invalid(fmt::format(
+        "task {} is a {} task: only exec tasks have output logs", id,
+        TaskKindName(static_cast<TaskKind>(info.record.kind)))));
+  }
+  if (info.state == TaskState::kQueued || info.state == TaskState::kCancelled) {
+    return 0;  // nothing written yet (or ever)
+  }
+  const std::string path = stderr_log ? info.stderr_path() : info.stdout_path();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Report(Status::Failed(fmt::format("cannot read {} (removed?)", path)));
+  }
+  std::cout << in.rdbuf();
+  std::cout.flush();
+  return 0;
+}
+
+}  // namespace taskq::cli

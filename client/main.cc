@@ -1,0 +1,108 @@
+// taskq: the client command line. Each subcommand is wired to one Run* function (client/cli.h).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "client/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace taskq::cli;
+  CLI::App app{
+      "taskq: submit tasks to a taskqd queue, wait for them and read their results.\n"
+      "Exit codes: 0 ok, 1 a waited task did not succeed, 2 usage or bad input, 3 no daemon or "
+      "segment, 4 queue full, 5 wait timed out.",
+      "taskq"};
+  app.require_subcommand(1, 1);
+  GlobalArgs global;
+  app.add_option("-q,--queue", global.queue, "queue name (default: $TASKQ_QUEUE, the config's, "
+                                             "or taskq-<uid>)");
+  app.add_option("-c,--config", global.config,
+                 "configuration file (default: $TASKQ_CONFIG or /etc/taskq/taskq.yaml)");
+  app.add_flag("--json", global.json, "machine-readable output");
+
+  SubmitCommand submit;
+  CLI::App* submit_cmd = app.add_subcommand("submit", "submit a task: submit cpu|io|exec [options]");
+  submit_cmd->fallthrough();
+  submit_cmd->add_flag("--wait", submit.wait,
+                       "wait for the task(s); exit 0 only if all succeeded");
+  submit_cmd->add_flag("--block", submit.block,
+                       "on a full queue wait for space (bounded by --timeout) instead of exit 4");
+  submit_cmd->add_option("--batch", submit.batch,
+                         "submit one task per line of FILE (- = stdin), same syntax as the "
+                         "command line, e.g. `cpu --count 1000`; prints one id per line");
+  AddKindSubcommands(submit_cmd, &submit.args);
+
+  uint64_t status_id = 0;
+  CLI::App* status_cmd = app.add_subcommand("status", "show one task");
+  status_cmd->add_option("id", status_id, "task id")->required();
+
+  std::vector<uint64_t> wait_ids;
+  bool wait_all = false;
+  bool wait_quiet = false;
+  double wait_timeout = -1;
+  CLI::App* wait_cmd = app.add_subcommand("wait", "wait for tasks; exit 0 only if all succeeded");
+  wait_cmd->add_option("ids", wait_ids, "task ids");
+  wait_cmd->add_flag("--all", wait_all, "every task queued or running now");
+  wait_cmd->add_option("--timeout", wait_timeout, "give up after SEC seconds (exit 5)")
+      ->check(CLI::Range(0.0, 1e9));
+  wait_cmd->add_flag("--quiet", wait_quiet, "print nothing, only the exit code tells");
+
+  std::string list_state;
+  int64_t list_limit = -1;
+  CLI::App* list_cmd = app.add_subcommand("list", "list tasks, oldest first");
+  list_cmd->add_option("--state", list_state, "only tasks in this state");
+  list_cmd->add_option("--limit", list_limit, "only the N newest")->check(CLI::Range(0, 1 << 30));
+
+  std::vector<uint64_t> cancel_ids;
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel queued tasks");
+  cancel_cmd->add_option("ids", cancel_ids, "task ids")->required();
+
+  uint64_t logs_id = 0;
+  bool logs_stderr = false;
+  CLI::App* logs_cmd = app.add_subcommand("logs", "print an exec task's captured output");
+  logs_cmd->add_option("id", logs_id, "task id")->required();
+  logs_cmd->add_flag("--stderr", logs_stderr, "standard error instead of standard output");
+
+  CLI::App* stats_cmd = app.add_subcommand("stats", "counts per state, workers, throughput");
+
+  double ping_timeout = 2.0;
+  CLI::App* ping_cmd = app.add_subcommand("ping", "check that the daemon answers (exit 0) or not (3)");
+  ping_cmd->add_option("--timeout", ping_timeout, "seconds to wait for the answer");
+
+  bool shutdown_no_wait = false;
+  bool shutdown_purge = false;
+  double shutdown_timeout = -1;
+  CLI::App* shutdown_cmd = app.add_subcommand("shutdown", "ask the daemon to drain and exit");
+  shutdown_cmd->add_flag("--no-wait", shutdown_no_wait, "return at once, do not wait for exit");
+  shutdown_cmd->add_option("--timeout", shutdown_timeout, "stop waiting after SEC seconds (exit 5)");
+  shutdown_cmd->add_flag("--purge", shutdown_purge,
+                         "then remove the queue's segment and state directory");
+
+  CLI::App* purge_cmd = app.add_subcommand(
+      "purge", "remove a stopped queue's segment and state directory (all its tasks)");
+
+  bool doctor_repair = false;
+  CLI::App* doctor_cmd = app.add_subcommand("doctor", "check the segment's invariants");
+  doctor_cmd->add_flag("--repair", doctor_repair, "fix what can be fixed");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "taskq: %s; see taskq --help\n", e.what());
+    return 2;
+  }
+  if (submit_cmd->parsed()) return RunSubmit(global, submit);
+  if (status_cmd->parsed()) return RunStatus(global, status_id);
+  if (wait_cmd->parsed()) return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet);
+  if (list_cmd->parsed()) return RunList(global, list_state, list_limit);
+  if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids);
+  if (logs_cmd->parsed()) return RunLogs(global, logs_id, logs_stderr);
+  if (stats_cmd->parsed()) return RunStats(global);
+  if (ping_cmd->parsed()) return RunPing(global, ping_timeout);
+  if (shutdown_cmd->parsed()) {
+    return RunShutdown(global, shutdown_no_wait, shutdown_timeout, shutdown_purge);
+  }
+  if (purge_cmd->parsed()) return RunPurge(global);
+  if (doctor_cmd->parsed()) return RunDoctor(global, doctor_repair);
+  return 2;
+}

@@ -1,0 +1,141 @@
+// Human and JSON output of tasks for the taskq commands.
+#include <cstdio>
+#include <iostream>
+
+#include "client/cli.h"
+#include "common/task_json.h"
+#include "fmt/format.h"
+
+namespace taskq::cli {
+
+int Report(const Status& status) {
+  std::fprintf(stderr, "taskq: %s\n", status.message().c_str());
+  return status.exit_code();
+}
+
+std::unique_ptr<Client> ConnectOrReport(const GlobalArgs& global, int* code) {
+  std::unique_ptr<Client> client;
+  Status s = Client::Connect({global.queue, global.config}, &client);
+  if (!s.ok()) {
+    *code = Report(s);
+    return nullptr;
+  }
+  return client;
+}
+
+std::string FormatDuration(uint64_t us) {
+  if (us < 1000) return fmt::format("{} us", us);
+  if (us < 1000000) return fmt::format("{:.1f} ms", us / 1000.0);
+  if (us < 600000000) return fmt::format("{:.2f} s", us / 1e6);
+  return fmt::format("{:.1f} min", us / 6e7);
+}
+
+std::string DescribeSpec(const TaskInfo& info) {
+  if (!info.spec_valid) return "(corrupt spec)";
+  const TaskSpec& s = info.spec;
+  switch (s.kind) {
+    case TaskKind::kCpu:
+      return fmt::format("cpu --count {} --seed {}", s.cpu.count, s.cpu.seed);
+    case TaskKind::kIo:
+      return fmt::format("io --bytes {} --path {}{}", s.io.bytes, info.io_path(),
+                         s.io.fsync ? " --fsync" : "");
+    case TaskKind::kExec: {
+      std::string cmd;
+      for (const auto& a : s.exec.argv) cmd += (cmd.empty() ? "" : " ") + a;
+      return "exec -- " + cmd;
+    }
+  }
+  return "?";
+}
+
+namespace {
+
+uint64_t RunUs(const TaskRecord& r) {
+  return r.finished_at_us > r.started_at_us && r.started_at_us != 0
+             ? r.finished_at_us - r.started_at_us
+             : 0;
+}
+
+std::string Outcome(const TaskInfo& info) {
+  const TaskRecord& r = info.record;
+  if (info.state == TaskState::kSucceeded || info.state == TaskState::kFailed) {
+    if (r.exit_code >= 0) return fmt::format("exit {}", r.exit_code);
+  }
+  if (r.signal != 0) return fmt::format("signal {}", r.signal);
+  return "-";
+}
+
+}  // namespace
+
+void PrintTaskBlock(const TaskInfo& info) {
+  const TaskRecord& r = info.record;
+  std::printf("id:          %llu\n", static_cast<unsigned long long>(r.id));
+  std::printf("state:       %s\n", TaskStateName(info.state));
+  std::printf("spec:        %s\n", DescribeSpec(info).c_str());
+  std::printf("outcome:     %s\n", Outcome(info).c_str());
+  if (!info.reason().empty()) std::printf("reason:      %s\n", info.reason().c_str());
+  if (r.started_at_us != 0 && r.started_at_us >= r.submitted_at_us) {
+    std::printf("queue wait:  %s\n", FormatDuration(r.started_at_us - r.submitted_at_us).c_str());
+  }
+  if (IsFinished(info.state) && RunUs(r) > 0) {
+    std::printf("run time:    %s\n", FormatDuration(RunUs(r)).c_str());
+    std::printf("cpu:         user %s, sys %s, max rss %llu KiB\n",
+                FormatDuration(r.user_us).c_str(), FormatDuration(r.sys_us).c_str(),
+                static_cast<unsigned long long>(r.max_rss_kb));
+  }
+  if (info.state == TaskState::kSucceeded && r.kind == static_cast<uint32_t>(TaskKind::kCpu)) {
+    std::printf("result:      %llu numbers, checksum %016llx\n",
+                static_cast<unsigned long long>(r.result_count),
+                static_cast<unsigned long long>(r.result_checksum));
+  }
+  if (info.state == TaskState::kSucceeded && r.kind == static_cast<uint32_t>(TaskKind::kIo)) {
+    std::printf("result:      %llu bytes to %s\n", static_cast<unsigned long long>(r.result_count),
+                info.io_path().c_str());
+  }
+  if (r.kind == static_cast<uint32_t>(TaskKind::kExec)) {
+    std::printf("logs:        %s, %s\n", info.stdout_path().c_str(), info.stderr_path().c_str());
+  }
+  std::printf("runner pid:  %d\n", r.runner_pid);
+  std::printf("attempts:    %u (retries allowed: %u)\n", r.attempts, r.max_retries);
+  std::printf("submitter:   uid %u\n", r.submitter_uid);
+}
+
+void PrintTaskSummary(const TaskInfo& info) {
+  std::string line = fmt::format("task {} {}", info.id(), TaskStateName(info.state));
+  if (IsFinished(info.state) && RunUs(info.record) > 0) {
+    line += " in " + FormatDuration(RunUs(info.record));
+  }
+  line += fmt::format(" ({})", Outcome(info));
+  if (info.state != TaskState::kSucceeded && !info.reason().empty()) {
+    line += ": " + info.reason();
+  }
+  std::printf("%s\n", line.c_str());
+}
+
+void PrintTaskTable(const std::vector<TaskInfo>& tasks) {
+  std::printf("%-8s %-5s %-10s %-9s %-10s %-10s %s\n", "ID", "KIND", "STATE", "OUTCOME", "WAIT",
+              "RUN", "SPEC");
+  for (const TaskInfo& info : tasks) {
+    const TaskRecord& r = info.record;
+    std::string wait = r.started_at_us >= r.submitted_at_us && r.started_at_us != 0
+                           ? FormatDuration(r.started_at_us - r.submitted_at_us)
+                           : "-";
+    std::string run = IsFinished(info.state) && RunUs(r) > 0 ? FormatDuration(RunUs(r)) : "-";
+    std::printf("%-8llu %-5s %-10s %-9s %-10s %-10s %s\n",
+                static_cast<unsigned long long>(info.id()),
+                TaskKindName(static_cast<TaskKind>(r.kind)), TaskStateName(info.state),
+                Outcome(info).c_str(), wait.c_str(), run.c_str(), DescribeSpec(info).c_str());
+  }
+}
+
+void PrintJson(const std::vector<TaskInfo>& tasks, bool as_array) {
+  if (as_array) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const TaskInfo& info : tasks) array.push_back(TaskToJson(info));
+    std::cout << array.dump() << "\n";
+  } else {
+    for (const TaskInfo& info : tasks) std::cout << TaskToJson(info).dump() << "\n";
+  }
+}
+
+}  // namespace taskq::cli

@@ -1,0 +1,42 @@
+// The `submit KIND ...` grammar, shared by the command line and by `submit --batch`, whose lines
+// use exactly the same syntax (e.g. `cpu --count 1000`, `exec --timeout 5 -- /bin/sleep 1`).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/task.h"
+
+namespace taskq {
+
+// What one `submit KIND ...` says: the task, and how to submit it.
+struct SubmitArgs {
+  TaskSpec spec;
+  double timeout_s = -1;  // task run-time limit (and, with --block, the blocking limit)
+  int64_t retries = -1;
+  std::vector<std::string> command;  // exec: everything after --
+  std::vector<std::string> env;      // exec: --env K=V
+  std::string cwd;                   // exec: --cwd
+  std::string kind;                  // which subcommand was given
+};
+
+// Adds the kind subcommands (cpu, io, exec) with their options to `submit`, filling `args`.
+// How to submit (--wait, --block, --batch) is `submit`'s own business, not a kind's.
+void AddKindSubcommands(CLI::App* submit, SubmitArgs* args);
+
+// Turns parsed arguments into a validated TaskSpec (timeouts, retries, exec argv/env/cwd).
+// `default_cwd` is used for exec tasks without --cwd (the submitter's working directory).
+Status FinishSpec(SubmitArgs* args, const std::string& default_cwd);
+
+// Splits a batch line into words: whitespace separates, single and double quotes group,
+// backslash escapes. Fails on an unterminated quote.
+Status SplitWords(const std::string& line, std::vector<std::string>* words);
+
+// Parses one batch line ("cpu --count 5") into a spec. Blank lines and '#' comments give
+// `*skip = true`.
+Status ParseBatchLine(const std::string& line, const std::string& default_cwd, TaskSpec* spec,
+                      bool* skip);
+
+}  // namespace taskq

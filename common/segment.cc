@@ -1,0 +1,278 @@
+// Segment: creating, attaching, validating and removing the mapping. Queue operations are in
+// segment_queue.cc, repair and checks in segment_repair.cc.
+#include "common/segment.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/interprocess/file_mapping.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/clock.h"
+#include "common/shm_sync.h"
+#include "fmt/format.h"
+
+namespace bip = boost::interprocess;
+
+namespace taskq {
+
+struct Segment::Mapping {
+  bip::shared_memory_object shm;
+  bip::file_mapping file;
+  bip::mapped_region region;
+};
+
+std::string SegmentLocation::Describe() const {
+  return storage == Storage::kShm ? "/dev/shm/" + shm_name : file_path;
+}
+
+SegmentLocation LocateSegment(const Options& resolved) {
+  SegmentLocation location;
+  location.storage = resolved.storage;
+  location.shm_name = fmt::format("taskq.{}.v{}", resolved.queue, kLayoutVersion);
+  location.file_path = fmt::format("{}/segment.v{}", resolved.state_dir, kLayoutVersion);
+  return location;
+}
+
+Segment::~Segment() {
+  // Closing the descriptor (inside Mapping) releases the supervisor's flock.
+  mapping_.reset();
+}
+
+std::string Segment::state_dir() const {
+  return std::string(header_->state_dir, strnlen(header_->state_dir, kStateDirBytes));
+}
+
+bool Segment::SupervisorAlive() const {
+  if (supervisor_) return true;
+  // The supervisor holds LOCK_EX for its whole life; a shared probe fails while it runs.
+  if (flock(fd_, LOCK_SH | LOCK_NB) == 0) {
+    flock(fd_, LOCK_UN);
+    return false;
+  }
+  return errno == EWOULDBLOCK;
+}
+
+Status Segment::Validate(uint64_t file_size) const {
+  const std::string where = "segment";
+  if (file_size < sizeof(SegmentHeader)) {
+    return Status::Unavailable(fmt::format(
+        "{} is {} bytes, smaller than a taskq header: not a taskq segment; remove it with "
+        "`taskq purge` if it is stale",
+        where, file_size));
+  }
+  if (header_->magic != kSegmentMagic) {
+    return Status::Unavailable(
+        fmt::format("{} has the wrong magic number: not a taskq segment (or a half-created one); "
+                    "remove it with `taskq purge` if it is stale",
+                    where));
+  }
+  if (header_->layout_version != kLayoutVersion) {
+    return Status::Unavailable(fmt::format(
+        "{} has layout version {}, this build reads {}: stop the other taskq version first",
+        where, header_->layout_version, kLayoutVersion));
+  }
+  SegmentLayout layout = ComputeLayout(header_->capacity);
+  if (header_->header_size != sizeof(SegmentHeader) || header_->record_size != sizeof(TaskRecord) ||
+      header_->capacity < kMinCapacity || header_->capacity > kMaxCapacity ||
+      header_->total_size != layout.total_size || file_size < layout.total_size) {
+    return Status::Unavailable(
+        fmt::format("{} has inconsistent sizes (capacity {}, total {} bytes, file {} bytes): "
+                    "corrupt; remove it with `taskq purge`",
+                    where, header_->capacity, header_->total_size, file_size));
+  }
+  return Status::Ok();
+}
+
+void Segment::InitializeFresh(const Options& resolved) {
+  SegmentLayout layout = ComputeLayout(resolved.capacity);
+  std::memset(static_cast<void*>(header_), 0, sizeof(SegmentHeader));
+  header_->layout_version = kLayoutVersion;
+  header_->header_size = sizeof(SegmentHeader);
+  header_->record_size = sizeof(TaskRecord);
+  header_->capacity = resolved.capacity;
+  header_->total_size = layout.total_size;
+  InitRobustMutex(&header_->lock);
+  header_->next_id = 1;
+  std::snprintf(header_->state_dir, kStateDirBytes, "%s", resolved.state_dir.c_str());
+  // The rest of the file is zero (ftruncate of a new file): every slot is kFree.
+  std::atomic_thread_fence(std::memory_order_release);
+  header_->magic = kSegmentMagic;
+}
+
+Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segment>* out) {
+  SegmentLocation location = LocateSegment(resolved);
+  std::unique_ptr<Segment> segment(new Segment());
+  segment->mapping_ = std::make_unique<Mapping>();
+  Mapping& m = *segment->mapping_;
+  bool created = false;
+  try {
+    if (location.storage == Storage::kShm) {
+      try {
+        m.shm = bip::shared_memory_object(bip::open_only, location.shm_name.c_str(),
+                                          bip::read_write);
+      } catch (const bip::interprocess_exception& e) {
+        if (!create || e.get_error_code() != bip::not_found_error) throw;
+        bip::permissions perms(resolved.mode);
+        m.shm = bip::shared_memory_object(bip::create_only, location.shm_name.c_str(),
+                                          bip::read_write, perms);
+        created = true;
+      }
+      segment->fd_ = m.shm.get_mapping_handle().handle;
+    } else {
+      if (create && !std::filesystem::exists(location.file_path)) {
+        int fd = ::open(location.file_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
+                        resolved.mode);
+        if (fd < 0) throw bip::interprocess_exception(bip::error_info(errno));
+        ::close(fd);
+        created = true;
+      }
+      m.file = bip::file_mapping(location.file_path.c_str(), bip::read_write);
+      segment->fd_ = m.file.get_mapping_handle().handle;
+    }
+  } catch (const bip::interprocess_exception& e) {
+    int native = e.get_native_error();
+    if (native == EACCES || native == EPERM) {
+      return Status::Unavailable(fmt::format(
+          "permission denied opening queue '{}' ({}): ask its owner to add you to the queue's "
+          "group",
+          resolved.queue, location.Describe()));
+    }
+    if (e.get_error_code() == bip::not_found_error || native == ENOENT) {
+      return Status::Unavailable(fmt::format(
+          "no queue '{}' ({} does not exist): start the daemon with `taskqd --queue {}`",
+          resolved.queue, location.Describe(), resolved.queue));
+    }
+    return Status::Unavailable(
+        fmt::format("cannot open queue '{}' ({}): {}", resolved.queue, location.Describe(),
+                    e.what()));
+  }
+  fcntl(segment->fd_, F_SETFD, FD_CLOEXEC);
+
+  struct stat st {};
+  if (fstat(segment->fd_, &st) != 0) {
+    return Status::Unavailable(fmt::format("cannot stat {}: {}", location.Describe(),
+                                           std::strerror(errno)));
+  }
+  if (create) {
+    // Exactly one supervisor: the lock is taken before anything is initialised or repaired.
+    if (flock(segment->fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Unavailable(fmt::format(
+          "another taskqd already serves queue '{}' ({}); stop it first, or pick another --queue",
+          resolved.queue, location.Describe()));
+    }
+    segment->supervisor_ = true;
+    if (created) {
+      // Boost's permissions are filtered through nothing, but make the mode explicit anyway.
+      fchmod(segment->fd_, resolved.mode);
+      SegmentLayout layout = ComputeLayout(resolved.capacity);
+      if (ftruncate(segment->fd_, static_cast<off_t>(layout.total_size)) != 0) {
+        return Status::Unavailable(fmt::format("cannot size {} to {} bytes: {}",
+                                               location.Describe(), layout.total_size,
+                                               std::strerror(errno)));
+      }
+      st.st_size = static_cast<off_t>(layout.total_size);
+    } else if (st.st_uid != geteuid()) {
+      return Status::Unavailable(fmt::format(
+          "{} belongs to uid {}, not to this user (uid {}): refusing a segment someone else "
+          "created; remove it or run taskqd as its owner",
+          location.Describe(), st.st_uid, geteuid()));
+    } else if ((st.st_mode & 07777) != resolved.mode) {
+      return Status::Unavailable(fmt::format(
+          "{} has mode {:04o} but the configuration says {:04o}: fix it with chmod or the "
+          "`mode`/`group` settings",
+          location.Describe(), st.st_mode & 07777, resolved.mode));
+    }
+  } else if ((st.st_mode & 0002) != 0) {
+    return Status::Unavailable(fmt::format(
+        "{} is world-writable (mode {:04o}): refusing it, anyone could make the daemon run work",
+        location.Describe(), st.st_mode & 07777));
+  }
+  if (st.st_size < static_cast<off_t>(sizeof(SegmentHeader))) {
+    segment->header_ = nullptr;
+    return Status::Unavailable(fmt::format(
+        "{} is {} bytes: not a taskq segment; remove it with `taskq purge --queue {}`",
+        location.Describe(), st.st_size, resolved.queue));
+  }
+  try {
+    m.region = (location.storage == Storage::kShm)
+                   ? bip::mapped_region(m.shm, bip::read_write, 0, st.st_size)
+                   : bip::mapped_region(m.file, bip::read_write, 0, st.st_size);
+  } catch (const bip::interprocess_exception& e) {
+    return Status::Unavailable(fmt::format("cannot map {}: {}", location.Describe(), e.what()));
+  }
+  segment->header_ = static_cast<SegmentHeader*>(m.region.get_address());
+  if (created) segment->InitializeFresh(resolved);
+  Status valid = segment->Validate(static_cast<uint64_t>(st.st_size));
+  if (!valid.ok()) {
+    return Status::Unavailable(fmt::format("queue '{}' ({}): {}", resolved.queue,
+                                           location.Describe(), valid.message()));
+  }
+  SegmentLayout layout = ComputeLayout(segment->header_->capacity);
+  auto* base = static_cast<char*>(m.region.get_address());
+  segment->capacity_ = segment->header_->capacity;
+  segment->directory_ = reinterpret_cast<SlotEntry*>(base + layout.directory_offset);
+  segment->ring_ = reinterpret_cast<uint64_t*>(base + layout.ring_offset);
+  segment->records_ = reinterpret_cast<TaskRecord*>(base + layout.records_offset);
+  *out = std::move(segment);
+  return Status::Ok();
+}
+
+Status Segment::OpenAsSupervisor(const Options& resolved, std::unique_ptr<Segment>* out) {
+  std::unique_ptr<Segment> segment;
+  TASKQ_RETURN_IF_ERROR(Map(resolved, /*create=*/true, &segment));
+  if (segment->capacity_ != resolved.capacity) {
+    return Status::Unavailable(fmt::format(
+        "queue '{}' exists with capacity {}, the configuration says {}: capacity changes need "
+        "`taskq purge` (drops all tasks) or the old value",
+        resolved.queue, segment->capacity_, resolved.capacity));
+  }
+  std::snprintf(segment->header_->state_dir, kStateDirBytes, "%s", resolved.state_dir.c_str());
+  *out = std::move(segment);
+  return Status::Ok();
+}
+
+Status Segment::Attach(const Options& resolved, std::unique_ptr<Segment>* out) {
+  return Map(resolved, /*create=*/false, out);
+}
+
+Status Segment::Remove(const Options& resolved) {
+  std::unique_ptr<Segment> segment;
+  Status attached = Map(resolved, /*create=*/false, &segment);
+  if (attached.ok() && segment->SupervisorAlive()) {
+    return Status::Failed(fmt::format(
+        "queue '{}' is served by a running taskqd (pid {}); run `taskq shutdown` first",
+        resolved.queue, segment->header()->owner_pid.load()));
+  }
+  segment.reset();
+  SegmentLocation location = LocateSegment(resolved);
+  bool removed = location.storage == Storage::kShm
+                     ? bip::shared_memory_object::remove(location.shm_name.c_str())
+                     : ::unlink(location.file_path.c_str()) == 0;
+  if (!removed && attached.code() != StatusCode::kUnavailable) {
+    return Status::Failed(fmt::format("cannot remove {}", location.Describe()));
+  }
+  return Status::Ok();
+}
+
+void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& ids) {
+  for (uint64_t id : ids) {
+    ::unlink(LogPath(state_dir, id, false).c_str());
+    ::unlink(LogPath(state_dir, id, true).c_str());
+    ::unlink(DefaultIoPath(state_dir, id).c_str());
+  }
+}
+
+void TEST_CrashPoint(const char* point) {
+  static const char* wanted = std::getenv("TASKQ_TEST_CRASH_AT");
+  if (wanted != nullptr && std::strcmp(wanted, point) == 0) ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace taskq

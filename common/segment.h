@@ -1,0 +1,166 @@
+// Segment is one queue: a mapped shared-memory segment (or file) holding the FIFO ring and the
+// task table (layout in common/segment_format.h, story in docs/segment_format.md). Every process
+// that touches a queue — supervisor, workers, per-task runners, clients — goes through this class.
+// All operations that change the queue take the segment's robust lock; a process killed while
+// holding it leaves the queue repairable, and the next locker repairs it (Repair()).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/segment_format.h"
+#include "common/status.h"
+#include "common/task.h"
+#include "config/options.h"
+
+namespace taskq {
+
+// How one run of a task ended, as reported by its runner.
+struct TaskOutcome {
+  TaskState state = TaskState::kSucceeded;
+  int32_t exit_code = 0;
+  int32_t signal = 0;
+  uint64_t user_us = 0;
+  uint64_t sys_us = 0;
+  uint64_t max_rss_kb = 0;
+  uint64_t read_bytes = 0;
+  uint64_t write_bytes = 0;
+  uint64_t vol_ctxsw = 0;
+  uint64_t invol_ctxsw = 0;
+  uint64_t result_checksum = 0;
+  uint64_t result_count = 0;
+  std::string reason;
+};
+
+// A task claimed by a runner: where it lives and a validated copy of its record.
+struct ClaimedTask {
+  uint32_t slot = 0;
+  TaskRecord record{};
+  TaskSpec spec;
+};
+
+struct StateCounts {
+  uint64_t by_state[kTaskStateCount] = {};
+  uint64_t queue_depth = 0;  // entries in the ring
+};
+
+// Where a queue's segment lives, from the resolved options.
+struct SegmentLocation {
+  Storage storage = Storage::kShm;
+  std::string shm_name;   // storage shm: name under /dev/shm
+  std::string file_path;  // storage file: path of the mapped file
+  std::string Describe() const;
+};
+SegmentLocation LocateSegment(const Options& resolved);
+
+class Segment {
+ public:
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // For the supervisor: creates the segment (mode from options) or reattaches an existing one,
+  // and takes the exclusive supervisor lock (flock on the segment). Fails with kUnavailable when
+  // another supervisor serves the queue or the existing segment is foreign, corrupt, or owned by
+  // someone else.
+  static Status OpenAsSupervisor(const Options& resolved, std::unique_ptr<Segment>* out);
+  // For clients, workers and runners: attaches an existing, valid segment.
+  static Status Attach(const Options& resolved, std::unique_ptr<Segment>* out);
+  // Removes the segment. Refuses (kFailed) while a supervisor holds it.
+  static Status Remove(const Options& resolved);
+
+  SegmentHeader* header() { return header_; }
+  uint32_t capacity() const { return capacity_; }
+  std::string state_dir() const;
+  // True while a supervisor holds the segment's exclusive lock (it is alive).
+  bool SupervisorAlive() const;
+
+  // Submits tasks in order under one lock; on a full queue, submits what fits and returns
+  // kQueueFull. `ids` receives the id of each submitted task.
+  Status Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids);
+  // Claims the oldest queued task for `runner_pid`; false when the queue is empty.
+  bool Pop(int32_t runner_pid, ClaimedTask* task);
+  // Records the pid that actually runs a claimed task (process policy: the child).
+  void SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid);
+  // Records the end of a run. Ignored when the task is no longer running under this id (e.g.
+  // the supervisor already declared the runner dead).
+  void Complete(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
+  // Records the exec child a pool worker started for a task, so the group can be killed if the
+  // worker dies.
+  void SetChild(uint32_t slot, uint64_t id, int32_t child_pid);
+  // The runner of a task died: requeue it while retries allow (and `may_retry`), else mark it
+  // lost (or timed_out when its deadline had fired or passed). Returns the task's new state.
+  TaskState RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
+                       bool may_retry = true);
+  // Ends a run: Complete() for an outcome with an exit status, RunnerDied() for kLost.
+  void Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
+  // Marks the deadline of a running task as fired (so its end is recorded as timed_out).
+  void MarkTimeoutFired(uint32_t slot, uint64_t id);
+  // Cancels a queued task. kFailed when it already runs or finished, kInvalid when unknown.
+  Status Cancel(uint64_t id);
+
+  // Readers: copies, never pointers into the segment.
+  bool Get(uint64_t id, TaskInfo* info);
+  std::vector<TaskInfo> List();
+  StateCounts Count();
+  // Slots of running tasks whose runner is `pid` (recovery after a runner died).
+  std::vector<std::pair<uint32_t, uint64_t>> RunningOwnedBy(int32_t pid);
+  // Slots of all running tasks with their runner pids.
+  std::vector<std::pair<uint32_t, TaskRecord>> Running();
+
+  // Wakes pool workers after new work; called by Submit and by the supervisor after requeues.
+  void WakeWorkers(uint32_t count);
+  void WakeWaiters();
+
+  // Rebuilds every derivable invariant under the lock: frees slots reserved by dead submitters,
+  // drops ring entries that are not queued, puts queued tasks missing from the ring back, and
+  // recounts. Called automatically when a locker finds the lock's holder dead.
+  // Returns a description of each fix made (empty when healthy).
+  std::vector<std::string> Repair();
+  // Checks the invariants without changing anything; returns the problems found.
+  std::vector<std::string> Check();
+
+  // The exclusive supervisor lock is released when the Segment is destroyed.
+ private:
+  Segment() = default;
+  static Status Map(const Options& resolved, bool create, std::unique_ptr<Segment>* out);
+  Status Validate(uint64_t file_size) const;
+  void InitializeFresh(const Options& resolved);
+
+  void Lock();
+  void Unlock();
+  std::vector<std::string> RepairLocked();
+  std::vector<std::string> CheckLocked();
+  bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
+                       std::vector<uint64_t>* evicted);
+  void PushLocked(uint64_t id);
+  void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);
+  void CompactRingLocked();
+  TaskInfo InfoLocked(uint32_t slot);
+
+  SlotEntry& entry(uint32_t slot) { return directory_[slot]; }
+  TaskRecord& record(uint32_t slot) { return records_[slot]; }
+  uint32_t SlotOf(uint64_t id) const { return static_cast<uint32_t>((id - 1) % capacity_); }
+
+  struct Mapping;
+  std::unique_ptr<Mapping> mapping_;
+  SegmentHeader* header_ = nullptr;
+  SlotEntry* directory_ = nullptr;
+  uint64_t* ring_ = nullptr;
+  TaskRecord* records_ = nullptr;
+  uint32_t capacity_ = 0;
+  int fd_ = -1;
+  bool supervisor_ = false;
+};
+
+// Deletes the per-task files (logs, default io file) of evicted tasks.
+void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& ids);
+
+// Test hook: when TASKQ_TEST_CRASH_AT equals `point`, the process SIGKILLs itself there.
+void TEST_CrashPoint(const char* point);
+
+}  // namespace taskq

@@ -1,0 +1,184 @@
+// The byte layout of a taskq segment: one header, a slot directory, a FIFO ring of task ids
+// and a table of fixed-size task records. docs/segment_format.md tells the whole story; every
+// constant that defines the layout lives here. No pointer is ever stored in the segment (each
+// process maps it at its own address) and no Boost synchronisation object or container lives in
+// it: a SIGKILLed holder must never leave it unusable (DESIGN §2).
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace taskq {
+
+inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" little-endian
+inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kMaxWorkers = 256;         // worker table rows in the header
+inline constexpr uint32_t kPayloadBytes = 704;       // spec strings of one task (argv, env, path)
+inline constexpr uint32_t kReasonBytes = 120;        // why a task failed, was lost, ...
+inline constexpr uint32_t kStateDirBytes = 256;      // the daemon's state directory, for clients
+inline constexpr uint32_t kMinCapacity = 16;
+inline constexpr uint32_t kMaxCapacity = 4u << 20;
+
+// The life of a task. kFree and kReserved are slot states: a slot is kReserved while a client
+// writes a new task into it under the lock, so a client killed there leaves a slot that repair
+// can free (owner pid dead) instead of a half-written task.
+enum class TaskState : uint32_t {
+  kFree = 0,
+  kReserved = 1,
+  kQueued = 2,
+  kRunning = 3,
+  kSucceeded = 4,
+  kFailed = 5,
+  kTimedOut = 6,
+  kCancelled = 7,
+  kLost = 8,
+};
+inline constexpr uint32_t kTaskStateCount = 9;
+
+inline bool IsFinished(TaskState s) { return s >= TaskState::kSucceeded && s <= TaskState::kLost; }
+
+enum class TaskKind : uint32_t { kCpu = 1, kIo = 2, kExec = 3 };
+
+// Task record flags.
+inline constexpr uint32_t kFlagFsync = 1u << 0;         // io: fsync before close
+inline constexpr uint32_t kFlagTimeoutFired = 1u << 1;  // the deadline passed; a kill was sent
+inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a running task
+
+// One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
+// 65,536 slots touches 1 MiB, not 64 MiB. Guarded by the segment lock; read lock-free only as
+// a hint (e.g. by `top`).
+struct SlotEntry {
+  std::atomic<uint64_t> id;         // task id in this slot, 0 when free
+  std::atomic<uint32_t> state;      // TaskState
+  std::atomic<int32_t> owner_pid;   // kReserved: the submitting client; kRunning: the runner
+};
+static_assert(sizeof(SlotEntry) == 16);
+
+// One row of the worker table (pool policy). Written by the supervisor (pid, generation) and by
+// the worker itself (state, current task, counters).
+enum class WorkerState : uint32_t { kEmpty = 0, kStarting = 1, kIdle = 2, kBusy = 3, kExiting = 4 };
+struct WorkerEntry {
+  std::atomic<int32_t> pid;
+  std::atomic<uint32_t> state;        // WorkerState
+  std::atomic<uint64_t> current_id;   // task being run, 0 when idle
+  std::atomic<uint64_t> tasks_done;
+  std::atomic<uint32_t> retire;       // set by the supervisor: finish the current task and exit
+  std::atomic<uint32_t> generation;   // bumped each time the row gets a new process
+};
+
+// The header. `magic` is written last at creation, so a half-created segment is refused.
+struct alignas(64) SegmentHeader {
+  uint64_t magic;
+  uint32_t layout_version;
+  uint32_t header_size;
+  uint32_t record_size;
+  uint32_t capacity;
+  uint64_t total_size;
+
+  pthread_mutex_t lock;  // robust, process-shared; guards everything below marked (L)
+
+  // Futex words: bumped (and woken when someone sleeps) on each event; sleepers wait on them.
+  std::atomic<uint32_t> work_seq;    // a task became runnable
+  std::atomic<uint32_t> done_seq;    // a task finished (or was cancelled)
+  std::atomic<uint32_t> space_seq;   // a slot became free
+  std::atomic<uint32_t> pong_seq;    // the supervisor answered a ping
+  std::atomic<uint32_t> idle_workers;  // pool workers asleep on work_seq
+  std::atomic<uint32_t> waiters;       // clients asleep on done_seq or space_seq
+
+  // Supervisor status, written by the supervisor only.
+  std::atomic<int32_t> owner_pid;     // running supervisor, 0 when none
+  std::atomic<uint32_t> epoch;        // bumped at each supervisor start
+  std::atomic<uint32_t> accepting;    // 0 while no supervisor runs or it is shutting down
+  std::atomic<uint32_t> ready;        // 1 once the policy can run tasks (pool: workers up)
+  std::atomic<uint32_t> policy;       // Policy as integer
+  std::atomic<uint32_t> workers_wanted;
+  std::atomic<uint32_t> max_parallel;
+  std::atomic<uint32_t> running_tasks;  // process policy: children running
+  std::atomic<uint64_t> started_at_us;  // supervisor start, Unix epoch µs
+  std::atomic<uint64_t> heartbeat_us;   // last tick of the supervisor's loop
+  std::atomic<uint64_t> rate_milli;     // finished tasks per second × 1000, last ~10 s
+  std::atomic<uint32_t> retain_count;   // retention policy, published for client-side eviction
+  std::atomic<uint64_t> retain_age_ms;
+  std::atomic<uint64_t> default_timeout_ms;  // applied by clients to tasks that give none
+  std::atomic<uint32_t> default_retries;
+  char state_dir[kStateDirBytes];       // NUL-terminated: logs, io files, doorbell live here
+
+  // The queue (L).
+  uint64_t ring_head;        // next position to pop; positions are monotonic, index = pos % cap
+  uint64_t ring_tail;        // next position to push
+  uint64_t next_id;          // next task id to hand out; ids start at 1 and only grow
+  uint64_t submitted_total;  // tasks ever submitted
+  uint64_t finished_total;   // tasks ever finished
+  uint64_t finished_live;    // finished tasks still in the table (retention)
+  uint64_t lock_repairs;     // times a locker found the lock's holder dead and repaired
+
+  WorkerEntry workers[kMaxWorkers];
+};
+
+// A task record (1 KiB). Guarded by the segment lock; a runner copies it out before use and
+// validates every field (another process may have scribbled on it).
+struct TaskRecord {
+  uint64_t id;
+  uint32_t kind;            // TaskKind
+  uint32_t flags;           // kFlag*
+  uint32_t attempts;        // runs started so far
+  uint32_t max_retries;     // re-runs allowed after the runner died
+  uint32_t submitter_uid;
+  int32_t submitter_pid;
+  int32_t runner_pid;       // the process that ran (or runs) the task
+  int32_t exit_code;        // -1 until known
+  int32_t signal;           // 0 unless the task died of a signal
+  uint32_t payload_len;     // bytes used in payload
+  uint64_t timeout_ms;      // 0 = none
+  uint64_t deadline_us;     // started_at + timeout, 0 = none
+  uint64_t submitted_at_us;
+  uint64_t started_at_us;
+  uint64_t finished_at_us;
+  uint64_t user_us;
+  uint64_t sys_us;
+  uint64_t max_rss_kb;
+  uint64_t read_bytes;
+  uint64_t write_bytes;
+  uint64_t vol_ctxsw;
+  uint64_t invol_ctxsw;
+  // Spec of built-in kinds.
+  uint64_t cpu_count;
+  uint64_t cpu_seed;
+  uint64_t io_bytes;
+  uint64_t io_block;
+  // Results.
+  uint64_t result_checksum;  // cpu
+  uint64_t result_count;     // cpu: numbers generated; io: bytes written
+  uint16_t argc;             // exec: NUL-terminated strings in payload: cwd, argv[argc], env[envc]
+  uint16_t envc;
+  int32_t child_pid;         // pool: the exec process a worker started (its group is killed
+                             // when the worker dies); 0 when none
+  char reason[kReasonBytes];
+  char payload[kPayloadBytes];  // io: the path; exec: cwd, argv, env (see argc/envc)
+};
+static_assert(sizeof(TaskRecord) == 1024, "TaskRecord must stay 1 KiB: update layout version");
+
+// Where each part starts, from the start of the mapping.
+struct SegmentLayout {
+  uint32_t capacity;
+  size_t directory_offset;
+  size_t ring_offset;
+  size_t records_offset;
+  size_t total_size;
+};
+
+inline SegmentLayout ComputeLayout(uint32_t capacity) {
+  auto round_up = [](size_t n) { return (n + 4095) & ~size_t{4095}; };
+  SegmentLayout l{};
+  l.capacity = capacity;
+  l.directory_offset = round_up(sizeof(SegmentHeader));
+  l.ring_offset = round_up(l.directory_offset + sizeof(SlotEntry) * capacity);
+  l.records_offset = round_up(l.ring_offset + sizeof(uint64_t) * capacity);
+  l.total_size = round_up(l.records_offset + sizeof(TaskRecord) * size_t{capacity});
+  return l;
+}
+
+}  // namespace taskq

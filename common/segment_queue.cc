@@ -1,0 +1,420 @@
+// Segment: the queue operations. Each one is a single critical section under the robust lock,
+// ordered so that a process killed between any two stores leaves something Repair() can mend:
+// a slot is kReserved (owner = the submitter) while it is written, and becomes kQueued only once
+// its record is complete and its id is in the ring.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/clock.h"
+#include "common/segment.h"
+#include "common/shm_sync.h"
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+TaskState StateOf(const SlotEntry& e) {
+  return static_cast<TaskState>(e.state.load(std::memory_order_relaxed));
+}
+
+void SetState(SlotEntry& e, TaskState s) {
+  e.state.store(static_cast<uint32_t>(s), std::memory_order_release);
+}
+
+void CopyReason(const std::string& reason, TaskRecord* record) {
+  std::snprintf(record->reason, sizeof(record->reason), "%s", reason.c_str());
+}
+
+}  // namespace
+
+void Segment::Lock() {
+  if (!LockRobust(&header_->lock, [this] { RepairLocked(); })) {
+    // Only EINVAL/ENOTRECOVERABLE land here, and we never leave the mutex unrecoverable.
+    std::fprintf(stderr, "taskq: the segment lock is unusable; run `taskq doctor --repair`\n");
+    std::abort();
+  }
+}
+
+void Segment::Unlock() { UnlockRobust(&header_->lock); }
+
+bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
+                              std::vector<uint64_t>* evicted) {
+  const uint32_t retain_count = header_->retain_count.load(std::memory_order_relaxed);
+  const uint64_t retain_age_us = header_->retain_age_ms.load(std::memory_order_relaxed) * 1000;
+  // Ids map onto slots as (id - 1) % capacity. When the slot of the next id is busy (a task
+  // still queued or running, or a result the retention policy keeps), that id is skipped: ids
+  // stay unique and increasing, lookups stay O(1), and the oldest slot is reused first.
+  for (uint32_t tries = 0; tries < capacity_; ++tries) {
+    uint64_t candidate = header_->next_id;
+    uint32_t s = SlotOf(candidate);
+    SlotEntry& e = entry(s);
+    TaskState state = StateOf(e);
+    bool usable = state == TaskState::kFree;
+    if (!usable && IsFinished(state)) {
+      const TaskRecord& r = record(s);
+      bool over_count = header_->finished_live > retain_count;
+      bool too_old = r.finished_at_us + retain_age_us < now_us;
+      if (over_count || too_old) {
+        evicted->push_back(e.id.load(std::memory_order_relaxed));
+        if (header_->finished_live > 0) header_->finished_live--;
+        usable = true;
+      }
+    }
+    if (usable) {
+      *id = candidate;
+      *slot = s;
+      header_->next_id = candidate + 1;
+      return true;
+    }
+    header_->next_id = candidate + 1;
+  }
+  return false;
+}
+
+void Segment::PushLocked(uint64_t id) {
+  if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
+  ring_[header_->ring_tail % capacity_] = id;
+  header_->ring_tail++;
+}
+
+void Segment::CompactRingLocked() {
+  // Cancelled tasks leave stale ids in the ring; squeeze them out, keeping order.
+  uint64_t write = header_->ring_head;
+  for (uint64_t read = header_->ring_head; read != header_->ring_tail; ++read) {
+    uint64_t id = ring_[read % capacity_];
+    if (id == 0) continue;
+    SlotEntry& e = entry(SlotOf(id));
+    if (e.id.load() != id || StateOf(e) != TaskState::kQueued) continue;
+    ring_[write % capacity_] = id;
+    ++write;
+  }
+  header_->ring_tail = write;
+}
+
+Status Segment::Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids) {
+  // Encode outside the lock: it only touches a private record.
+  std::vector<TaskRecord> encoded(specs.size());
+  const uint64_t default_timeout = header_->default_timeout_ms.load(std::memory_order_relaxed);
+  const uint32_t default_retries = header_->default_retries.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    std::memset(static_cast<void*>(&encoded[i]), 0, sizeof(TaskRecord));
+    TASKQ_RETURN_IF_ERROR(EncodeSpec(specs[i], &encoded[i]));
+    encoded[i].timeout_ms = specs[i].timeout_ms.value_or(default_timeout);
+    encoded[i].max_retries = specs[i].retries.value_or(default_retries);
+    encoded[i].submitter_uid = geteuid();
+    encoded[i].submitter_pid = getpid();
+    encoded[i].exit_code = -1;
+  }
+  const int32_t me = getpid();
+  std::vector<uint64_t> evicted;
+  size_t submitted = 0;
+  Lock();
+  const uint64_t now = NowUs();
+  for (; submitted < encoded.size(); ++submitted) {
+    uint64_t id;
+    uint32_t slot;
+    if (!ClaimSlotLocked(now, &id, &slot, &evicted)) break;
+    SlotEntry& e = entry(slot);
+    e.owner_pid.store(me, std::memory_order_relaxed);
+    e.id.store(id, std::memory_order_relaxed);
+    SetState(e, TaskState::kReserved);
+    TEST_CrashPoint("submit-reserved");
+    TaskRecord& r = record(slot);
+    std::memcpy(static_cast<void*>(&r), &encoded[submitted], sizeof(TaskRecord));
+    r.id = id;
+    r.submitted_at_us = now;
+    TEST_CrashPoint("submit-written");
+    // The ring cell is written before the state and published (tail++) after it: a crash in
+    // between leaves a queued task outside the ring, which Repair() appends.
+    if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
+    ring_[header_->ring_tail % capacity_] = id;
+    SetState(e, TaskState::kQueued);
+    TEST_CrashPoint("submit-queued");
+    header_->ring_tail++;
+    header_->submitted_total++;
+    ids->push_back(id);
+  }
+  Unlock();
+  if (!evicted.empty()) RemoveTaskFiles(state_dir(), evicted);
+  if (submitted > 0) {
+    WakeWorkers(static_cast<uint32_t>(std::min<size_t>(submitted, UINT32_MAX)));
+    if (!evicted.empty()) WakeWaiters();
+  }
+  if (submitted < encoded.size()) {
+    return Status::QueueFull(fmt::format(
+        "queue is full ({} slots hold queued, running or retained tasks): wait and retry, use "
+        "--block, or raise `capacity` / lower `retention`",
+        capacity_));
+  }
+  return Status::Ok();
+}
+
+void Segment::WakeWorkers(uint32_t count) {
+  header_->work_seq.fetch_add(1, std::memory_order_release);
+  if (header_->idle_workers.load(std::memory_order_acquire) > 0) {
+    FutexWake(&header_->work_seq, static_cast<int>(std::min<uint32_t>(count, INT32_MAX)));
+  }
+}
+
+void Segment::WakeWaiters() {
+  header_->done_seq.fetch_add(1, std::memory_order_release);
+  header_->space_seq.fetch_add(1, std::memory_order_release);
+  if (header_->waiters.load(std::memory_order_acquire) > 0) {
+    FutexWake(&header_->done_seq, INT32_MAX);
+    FutexWake(&header_->space_seq, INT32_MAX);
+  }
+}
+
+bool Segment::Pop(int32_t runner_pid, ClaimedTask* task) {
+  Lock();
+  while (header_->ring_head != header_->ring_tail) {
+    uint64_t id = ring_[header_->ring_head % capacity_];
+    uint32_t slot = id == 0 ? 0 : SlotOf(id);
+    SlotEntry& e = entry(slot);
+    if (id == 0 || e.id.load() != id || StateOf(e) != TaskState::kQueued) {
+      header_->ring_head++;  // stale: cancelled, or scribbled on
+      continue;
+    }
+    TaskRecord& r = record(slot);
+    TaskSpec spec;
+    Status decoded = DecodeSpec(r, &spec);
+    header_->ring_head++;
+    TEST_CrashPoint("pop-unlinked");
+    const uint64_t now = NowUs();
+    if (!decoded.ok()) {
+      // A corrupt record fails alone; it must not stop the queue.
+      CopyReason("rejected: " + decoded.message(), &r);
+      r.exit_code = -1;
+      FinishLocked(slot, TaskState::kFailed, now);
+      continue;
+    }
+    e.owner_pid.store(runner_pid, std::memory_order_relaxed);
+    r.runner_pid = runner_pid;
+    r.started_at_us = now;
+    r.attempts++;
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill);
+    r.child_pid = 0;
+    r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
+    SetState(e, TaskState::kRunning);
+    task->slot = slot;
+    std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
+    task->spec = std::move(spec);
+    Unlock();
+    return true;
+  }
+  Unlock();
+  return false;
+}
+
+void Segment::SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid) {
+  Lock();
+  SlotEntry& e = entry(slot);
+  if (e.id.load() == id && StateOf(e) == TaskState::kRunning) {
+    e.owner_pid.store(runner_pid, std::memory_order_relaxed);
+    record(slot).runner_pid = runner_pid;
+  }
+  Unlock();
+}
+
+void Segment::FinishLocked(uint32_t slot, TaskState state, uint64_t now_us) {
+  TaskRecord& r = record(slot);
+  r.finished_at_us = now_us;
+  if (r.started_at_us == 0) r.started_at_us = now_us;
+  SetState(entry(slot), state);
+  entry(slot).owner_pid.store(0, std::memory_order_relaxed);
+  header_->finished_live++;
+  header_->finished_total++;
+}
+
+void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
+  Lock();
+  SlotEntry& e = entry(slot);
+  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
+    Unlock();
+    return;
+  }
+  TaskRecord& r = record(slot);
+  r.exit_code = o.exit_code;
+  r.signal = o.signal;
+  r.user_us = o.user_us;
+  r.sys_us = o.sys_us;
+  r.max_rss_kb = o.max_rss_kb;
+  r.read_bytes = o.read_bytes;
+  r.write_bytes = o.write_bytes;
+  r.vol_ctxsw = o.vol_ctxsw;
+  r.invol_ctxsw = o.invol_ctxsw;
+  r.result_checksum = o.result_checksum;
+  r.result_count = o.result_count;
+  CopyReason(o.reason, &r);
+  TaskState state = o.state;
+  if ((r.flags & kFlagTimeoutFired) != 0 && state != TaskState::kSucceeded) {
+    state = TaskState::kTimedOut;
+  }
+  FinishLocked(slot, state, NowUs());
+  Unlock();
+  WakeWaiters();
+}
+
+void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
+  Lock();
+  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
+    record(slot).child_pid = child_pid;
+  }
+  Unlock();
+}
+
+void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
+  if (outcome.state == TaskState::kLost) {
+    RunnerDied(slot, id, outcome.reason, outcome.signal);
+  } else {
+    Complete(slot, id, outcome);
+  }
+}
+
+TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why,
+                              int32_t signal, bool may_retry) {
+  Lock();
+  SlotEntry& e = entry(slot);
+  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
+    TaskState now_state = StateOf(e);
+    Unlock();
+    return now_state;
+  }
+  TaskRecord& r = record(slot);
+  r.signal = signal;
+  r.child_pid = 0;
+  TaskState result;
+  const uint64_t now = NowUs();
+  if ((r.flags & kFlagTimeoutFired) != 0 || (r.deadline_us != 0 && now >= r.deadline_us)) {
+    CopyReason(fmt::format("timed out after {} ms; killed", r.timeout_ms), &r);
+    result = TaskState::kTimedOut;
+    FinishLocked(slot, result, NowUs());
+  } else if (may_retry && r.attempts <= r.max_retries) {
+    CopyReason(fmt::format("attempt {} lost ({}); requeued", r.attempts, why), &r);
+    e.owner_pid.store(0, std::memory_order_relaxed);
+    SetState(e, TaskState::kQueued);
+    PushLocked(id);
+    result = TaskState::kQueued;
+  } else {
+    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
+               &r);
+    result = TaskState::kLost;
+    FinishLocked(slot, result, NowUs());
+  }
+  Unlock();
+  if (result == TaskState::kQueued) {
+    WakeWorkers(1);
+  } else {
+    WakeWaiters();
+  }
+  return result;
+}
+
+void Segment::MarkTimeoutFired(uint32_t slot, uint64_t id) {
+  Lock();
+  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
+    record(slot).flags |= kFlagTimeoutFired;
+  }
+  Unlock();
+}
+
+Status Segment::Cancel(uint64_t id) {
+  if (id == 0) return Status::Invalid("task id: must be 1 or more");
+  Lock();
+  uint32_t slot = SlotOf(id);
+  SlotEntry& e = entry(slot);
+  if (e.id.load() != id || StateOf(e) == TaskState::kFree) {
+    Unlock();
+    return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
+  }
+  TaskState state = StateOf(e);
+  if (state != TaskState::kQueued) {
+    Unlock();
+    return Status::Failed(fmt::format("task {} is {}: only queued tasks can be cancelled", id,
+                                      TaskStateName(state)));
+  }
+  CopyReason("cancelled while queued", &record(slot));
+  FinishLocked(slot, TaskState::kCancelled, NowUs());
+  Unlock();
+  WakeWaiters();
+  return Status::Ok();
+}
+
+TaskInfo Segment::InfoLocked(uint32_t slot) {
+  TaskInfo info;
+  info.state = StateOf(entry(slot));
+  std::memcpy(static_cast<void*>(&info.record), &record(slot), sizeof(TaskRecord));
+  info.record.id = entry(slot).id.load(std::memory_order_relaxed);
+  info.spec_valid = DecodeSpec(info.record, &info.spec).ok();
+  info.state_dir = state_dir();
+  return info;
+}
+
+bool Segment::Get(uint64_t id, TaskInfo* info) {
+  if (id == 0) return false;
+  Lock();
+  uint32_t slot = SlotOf(id);
+  bool found = entry(slot).id.load() == id && StateOf(entry(slot)) != TaskState::kFree &&
+               StateOf(entry(slot)) != TaskState::kReserved;
+  if (found) *info = InfoLocked(slot);
+  Unlock();
+  return found;
+}
+
+std::vector<TaskInfo> Segment::List() {
+  std::vector<TaskInfo> out;
+  Lock();
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    TaskState s = StateOf(entry(slot));
+    if (s == TaskState::kFree || s == TaskState::kReserved) continue;
+    out.push_back(InfoLocked(slot));
+  }
+  Unlock();
+  std::sort(out.begin(), out.end(),
+            [](const TaskInfo& a, const TaskInfo& b) { return a.id() < b.id(); });
+  return out;
+}
+
+StateCounts Segment::Count() {
+  StateCounts counts;
+  Lock();
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    uint32_t s = entry(slot).state.load(std::memory_order_relaxed);
+    if (s < kTaskStateCount) counts.by_state[s]++;
+  }
+  counts.queue_depth = header_->ring_tail - header_->ring_head;
+  Unlock();
+  return counts;
+}
+
+std::vector<std::pair<uint32_t, uint64_t>> Segment::RunningOwnedBy(int32_t pid) {
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  Lock();
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    SlotEntry& e = entry(slot);
+    if (StateOf(e) == TaskState::kRunning && e.owner_pid.load() == pid) {
+      out.emplace_back(slot, e.id.load());
+    }
+  }
+  Unlock();
+  return out;
+}
+
+std::vector<std::pair<uint32_t, TaskRecord>> Segment::Running() {
+  std::vector<std::pair<uint32_t, TaskRecord>> out;
+  Lock();
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    if (StateOf(entry(slot)) == TaskState::kRunning) {
+      TaskRecord copy;
+      std::memcpy(static_cast<void*>(&copy), &record(slot), sizeof(TaskRecord));
+      copy.runner_pid = entry(slot).owner_pid.load();
+      out.emplace_back(slot, copy);
+    }
+  }
+  Unlock();
+  return out;
+}
+
+}  // namespace taskq

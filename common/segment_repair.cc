@@ -1,0 +1,163 @@
+// Segment: checking and repairing the invariants, so that what `doctor` reports is what
+// `doctor --repair` (and every locker that finds the lock's holder dead) mends.
+// RepairLocked() fixes as it walks, CheckLocked() only reports.
+// Invariants:
+//  1. ring_head <= ring_tail and ring_tail - ring_head <= capacity;
+//  2. every slot's state is a known TaskState and its id maps onto it ((id - 1) % capacity);
+//  3. no slot is kReserved outside the lock (a reserved slot seen under the lock was abandoned
+//     by a submitter that died in its critical section);
+//  4. every kQueued task is in the ring exactly once;
+//  5. next_id is above every id in the table; finished_live counts the finished tasks.
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/segment.h"
+#include "common/shm_sync.h"
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+struct Walk {
+  std::vector<std::string> problems;
+  void Note(std::string what) { problems.push_back(std::move(what)); }
+};
+
+}  // namespace
+
+std::vector<std::string> Segment::RepairLocked() {
+  Walk walk;
+  header_->lock_repairs++;
+  bool ring_ok = header_->ring_head <= header_->ring_tail &&
+                 header_->ring_tail - header_->ring_head <= capacity_;
+  if (!ring_ok) {
+    walk.Note(fmt::format("ring bounds head={} tail={} are impossible; ring rebuilt",
+                          header_->ring_head, header_->ring_tail));
+    header_->ring_head = header_->ring_tail = 0;
+  }
+  std::vector<uint8_t> in_ring(capacity_, 0);
+  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+    uint64_t id = ring_[pos % capacity_];
+    if (id == 0) continue;
+    uint32_t slot = SlotOf(id);
+    if (entry(slot).id.load() == id &&
+        entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
+      in_ring[slot] = 1;
+    }
+  }
+  uint64_t max_id = 0;
+  uint64_t finished = 0;
+  std::vector<uint64_t> missing;
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    SlotEntry& e = entry(slot);
+    uint32_t raw = e.state.load();
+    uint64_t id = e.id.load();
+    if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
+    if (raw >= kTaskStateCount || id == 0 || SlotOf(id) != slot) {
+      walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
+      e.id.store(0);
+      e.state.store(static_cast<uint32_t>(TaskState::kFree));
+      continue;
+    }
+    max_id = std::max(max_id, id);
+    auto state = static_cast<TaskState>(raw);
+    if (state == TaskState::kReserved) {
+      walk.Note(fmt::format("task {} was being submitted by pid {}, which died; slot freed", id,
+                            e.owner_pid.load()));
+      e.id.store(0);
+      e.state.store(static_cast<uint32_t>(TaskState::kFree));
+    } else if (state == TaskState::kQueued && !in_ring[slot]) {
+      missing.push_back(id);
+    } else if (IsFinished(state)) {
+      ++finished;
+    }
+  }
+  std::sort(missing.begin(), missing.end());
+  for (uint64_t id : missing) {
+    walk.Note(fmt::format("queued task {} was missing from the ring; appended", id));
+    PushLocked(id);
+  }
+  if (header_->next_id <= max_id) {
+    walk.Note(fmt::format("next id {} is not above the largest id {}; raised", header_->next_id,
+                          max_id));
+    header_->next_id = max_id + 1;
+  }
+  if (header_->finished_live != finished) {
+    walk.Note(fmt::format("finished count {} recounted as {}", header_->finished_live, finished));
+    header_->finished_live = finished;
+  }
+  return walk.problems;
+}
+
+std::vector<std::string> Segment::CheckLocked() {
+  Walk walk;
+  if (header_->ring_head > header_->ring_tail ||
+      header_->ring_tail - header_->ring_head > capacity_) {
+    walk.Note(fmt::format("ring bounds head={} tail={} are impossible", header_->ring_head,
+                          header_->ring_tail));
+    return walk.problems;
+  }
+  std::vector<uint8_t> ring_count(capacity_, 0);
+  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+    uint64_t id = ring_[pos % capacity_];
+    if (id == 0) continue;
+    uint32_t slot = SlotOf(id);
+    if (entry(slot).id.load() == id &&
+        entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
+      if (ring_count[slot]++ == 1) walk.Note(fmt::format("task {} is in the ring twice", id));
+    }
+  }
+  uint64_t finished = 0;
+  uint64_t max_id = 0;
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    SlotEntry& e = entry(slot);
+    uint32_t raw = e.state.load();
+    uint64_t id = e.id.load();
+    if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
+    if (raw >= kTaskStateCount || id == 0 || SlotOf(id) != slot) {
+      walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt", slot, raw, id));
+      continue;
+    }
+    max_id = std::max(max_id, id);
+    auto state = static_cast<TaskState>(raw);
+    int32_t owner = e.owner_pid.load();
+    if (state == TaskState::kReserved) {
+      walk.Note(fmt::format("task {} is half-submitted by pid {}", id, owner));
+    } else if (state == TaskState::kQueued && ring_count[slot] == 0) {
+      walk.Note(fmt::format("queued task {} is missing from the ring", id));
+    } else if (state == TaskState::kRunning &&
+               (owner <= 0 || (::kill(owner, 0) != 0 && errno == ESRCH))) {
+      walk.Note(fmt::format("task {} is running but its runner (pid {}) is gone", id, owner));
+    } else if (IsFinished(state)) {
+      ++finished;
+    }
+  }
+  if (header_->next_id <= max_id) {
+    walk.Note(fmt::format("next id {} is not above the largest id {}", header_->next_id, max_id));
+  }
+  if (header_->finished_live != finished) {
+    walk.Note(fmt::format("finished count is {} but {} finished tasks are in the table",
+                          header_->finished_live, finished));
+  }
+  return walk.problems;
+}
+
+std::vector<std::string> Segment::Repair() {
+  std::vector<std::string> fixes;
+  Lock();
+  fixes = RepairLocked();
+  header_->lock_repairs--;  // an explicit repair is not a lock-holder death
+  Unlock();
+  return fixes;
+}
+
+std::vector<std::string> Segment::Check() {
+  Lock();
+  std::vector<std::string> problems = CheckLocked();
+  Unlock();
+  return problems;
+}
+
+}  // namespace taskq

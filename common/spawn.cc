@@ -1,0 +1,106 @@
+#include "common/spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+std::vector<char*> CStrings(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+void ApplyLimits(pid_t pid, const TaskLimits& limits) {
+  auto set = [pid](int resource, uint64_t value) {
+    if (value == 0) return;
+    rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    prlimit(pid, static_cast<__rlimit_resource>(resource), &rl, nullptr);
+  };
+  set(RLIMIT_CPU, limits.cpu_seconds);
+  set(RLIMIT_AS, limits.address_space_mb << 20);
+  set(RLIMIT_NOFILE, limits.open_files);
+  set(RLIMIT_FSIZE, limits.output_mb << 20);
+}
+
+uint64_t Micros(const timeval& tv) { return uint64_t(tv.tv_sec) * 1000000u + uint64_t(tv.tv_usec); }
+
+}  // namespace
+
+Status Spawn(const SpawnRequest& request, pid_t* pid) {
+  if (request.argv.empty()) return Status::Invalid("spawn: empty argv");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (!request.stdout_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 1, request.stdout_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  }
+  if (!request.stderr_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 2, request.stderr_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  }
+  if (!request.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, request.cwd.c_str());
+  // Asio's and Boost's descriptors are not all close-on-exec: close everything above stderr.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (request.new_session) flags |= POSIX_SPAWN_SETSID;
+  posix_spawnattr_setflags(&attr, flags);
+
+  std::vector<char*> argv = CStrings(request.argv);
+  std::vector<char*> envp = CStrings(request.env);
+  int rc = posix_spawnp(pid, argv[0], &actions, &attr, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    return Status::Failed(fmt::format("cannot run '{}': {}", request.argv[0], strerror(rc)));
+  }
+  ApplyLimits(*pid, request.limits);
+  return Status::Ok();
+}
+
+Usage UsageFrom(const rusage& ru) {
+  Usage u;
+  u.user_us = Micros(ru.ru_utime);
+  u.sys_us = Micros(ru.ru_stime);
+  u.max_rss_kb = static_cast<uint64_t>(ru.ru_maxrss);
+  u.read_bytes = static_cast<uint64_t>(ru.ru_inblock) * 512;
+  u.write_bytes = static_cast<uint64_t>(ru.ru_oublock) * 512;
+  u.vol_ctxsw = static_cast<uint64_t>(ru.ru_nvcsw);
+  u.invol_ctxsw = static_cast<uint64_t>(ru.ru_nivcsw);
+  return u;
+}
+
+Usage UsageDelta(const rusage& before, const rusage& after) {
+  Usage a = UsageFrom(after);
+  Usage b = UsageFrom(before);
+  return Usage{a.user_us - b.user_us,         a.sys_us - b.sys_us,
+               a.max_rss_kb,                  a.read_bytes - b.read_bytes,
+               a.write_bytes - b.write_bytes, a.vol_ctxsw - b.vol_ctxsw,
+               a.invol_ctxsw - b.invol_ctxsw};
+}
+
+std::string SignalName(int signal) {
+  const char* abbrev = sigabbrev_np(signal);
+  return abbrev != nullptr ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", signal);
+}
+
+}  // namespace taskq

@@ -1,0 +1,47 @@
+// Starting child processes, the one way taskq does it: posix_spawn (vfork-like, cheap even from a
+// large parent; DESIGN §5), with a clean signal state, a new session (so a timeout can kill the
+// whole tree with kill(-pgid)), only fds 0-2 open, and stdout/stderr sent to files.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/options.h"
+
+namespace taskq {
+
+struct SpawnRequest {
+  std::vector<std::string> argv;  // argv[0] without a '/' is searched on the daemon's PATH
+  std::vector<std::string> env;   // the complete environment of the child
+  std::string cwd;                // "" = inherit
+  std::string stdout_path;        // "" = inherit
+  std::string stderr_path;        // "" = inherit
+  bool new_session = true;
+  TaskLimits limits;              // applied right after exec with prlimit()
+};
+
+// Starts the child; *pid receives its pid. Fails when it could not be started (e.g. the
+// executable does not exist), with a message naming argv[0] and the reason.
+Status Spawn(const SpawnRequest& request, pid_t* pid);
+
+// Resource usage of a finished child or of this process, in taskq's units.
+struct Usage {
+  uint64_t user_us = 0;
+  uint64_t sys_us = 0;
+  uint64_t max_rss_kb = 0;
+  uint64_t read_bytes = 0;   // block input × 512
+  uint64_t write_bytes = 0;  // block output × 512
+  uint64_t vol_ctxsw = 0;
+  uint64_t invol_ctxsw = 0;
+};
+Usage UsageFrom(const rusage& ru);
+Usage UsageDelta(const rusage& before, const rusage& after);  // max_rss: `after`'s value
+
+// Signal number → "SIGKILL"-style name.
+std::string SignalName(int signal);
+
+}  // namespace taskq

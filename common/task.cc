@@ -1,0 +1,186 @@
+#include "common/task.h"
+
+#include <cstring>
+
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+constexpr const char* kStateNames[kTaskStateCount] = {
+    "free", "reserved", "queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost",
+};
+
+// Appends `s` and its NUL to the payload; false when it does not fit.
+bool AppendString(const std::string& s, TaskRecord* record, uint32_t* used) {
+  if (s.find('\0') != std::string::npos) return false;
+  if (*used + s.size() + 1 > kPayloadBytes) return false;
+  std::memcpy(record->payload + *used, s.data(), s.size());
+  record->payload[*used + s.size()] = '\0';
+  *used += static_cast<uint32_t>(s.size() + 1);
+  return true;
+}
+
+// Reads the next NUL-terminated string; false when none ends inside [*pos, end).
+bool NextString(const TaskRecord& record, uint32_t end, uint32_t* pos, std::string* out) {
+  const void* nul = std::memchr(record.payload + *pos, '\0', end - *pos);
+  if (nul == nullptr) return false;
+  size_t len = static_cast<const char*>(nul) - (record.payload + *pos);
+  out->assign(record.payload + *pos, len);
+  *pos += static_cast<uint32_t>(len + 1);
+  return true;
+}
+
+}  // namespace
+
+const char* TaskKindName(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kCpu:
+      return "cpu";
+    case TaskKind::kIo:
+      return "io";
+    case TaskKind::kExec:
+      return "exec";
+  }
+  return "unknown";
+}
+
+const char* TaskStateName(TaskState state) {
+  auto index = static_cast<uint32_t>(state);
+  return index < kTaskStateCount ? kStateNames[index] : "corrupt";
+}
+
+bool ParseTaskState(const std::string& text, TaskState* state) {
+  for (uint32_t i = 2; i < kTaskStateCount; ++i) {
+    if (text == kStateNames[i]) {
+      *state = static_cast<TaskState>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
+  record->kind = static_cast<uint32_t>(spec.kind);
+  record->payload_len = 0;
+  record->argc = 0;
+  record->envc = 0;
+  uint32_t used = 0;
+  switch (spec.kind) {
+    case TaskKind::kCpu:
+      record->cpu_count = spec.cpu.count;
+      record->cpu_seed = spec.cpu.seed;
+      break;
+    case TaskKind::kIo:
+      if (spec.io.block == 0) return Status::Invalid("--block: must be at least 1 byte");
+      record->io_bytes = spec.io.bytes;
+      record->io_block = spec.io.block;
+      if (spec.io.fsync) record->flags |= kFlagFsync;
+      if (!AppendString(spec.io.path, record, &used)) {
+        return Status::Invalid(
+            fmt::format("--path: {} bytes is too long; the limit is {}", spec.io.path.size(),
+                        kPayloadBytes - 1));
+      }
+      break;
+    case TaskKind::kExec: {
+      if (spec.exec.argv.empty() || spec.exec.argv[0].empty()) {
+        return Status::Invalid("exec: no command given; put it after --, e.g. exec -- /bin/true");
+      }
+      if (spec.exec.argv.size() > 4096 || spec.exec.env.size() > 4096) {
+        return Status::Invalid("exec: too many arguments or --env pairs (the limit is 4096)");
+      }
+      bool fits = AppendString(spec.exec.cwd, record, &used);
+      for (const auto& arg : spec.exec.argv) fits = fits && AppendString(arg, record, &used);
+      for (const auto& kv : spec.exec.env) fits = fits && AppendString(kv, record, &used);
+      if (!fits) {
+        return Status::Invalid(fmt::format(
+            "exec: command, --cwd and --env together exceed {} bytes (or contain a NUL byte); "
+            "put a long command line in a script and run that",
+            kPayloadBytes));
+      }
+      record->argc = static_cast<uint16_t>(spec.exec.argv.size());
+      record->envc = static_cast<uint16_t>(spec.exec.env.size());
+      break;
+    }
+    default:
+      return Status::Invalid("task kind: must be cpu, io or exec");
+  }
+  record->payload_len = used;
+  return Status::Ok();
+}
+
+Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
+  *spec = TaskSpec{};
+  uint32_t end = record.payload_len;
+  if (end > kPayloadBytes) {
+    return Status::Invalid(fmt::format("record {}: payload_len {} exceeds {}", record.id, end,
+                                       kPayloadBytes));
+  }
+  uint32_t pos = 0;
+  switch (static_cast<TaskKind>(record.kind)) {
+    case TaskKind::kCpu:
+      spec->kind = TaskKind::kCpu;
+      spec->cpu.count = record.cpu_count;
+      spec->cpu.seed = record.cpu_seed;
+      break;
+    case TaskKind::kIo:
+      spec->kind = TaskKind::kIo;
+      spec->io.bytes = record.io_bytes;
+      spec->io.block = record.io_block;
+      spec->io.fsync = (record.flags & kFlagFsync) != 0;
+      if (record.io_block == 0) return Status::Invalid("record: io block size is 0");
+      if (!NextString(record, end, &pos, &spec->io.path)) {
+        return Status::Invalid(fmt::format("record {}: io path is not terminated", record.id));
+      }
+      break;
+    case TaskKind::kExec:
+      spec->kind = TaskKind::kExec;
+      if (record.argc == 0) return Status::Invalid(fmt::format("record {}: argc is 0", record.id));
+      if (!NextString(record, end, &pos, &spec->exec.cwd)) {
+        return Status::Invalid(fmt::format("record {}: cwd is not terminated", record.id));
+      }
+      for (uint32_t i = 0; i < record.argc; ++i) {
+        std::string arg;
+        if (!NextString(record, end, &pos, &arg)) {
+          return Status::Invalid(fmt::format("record {}: argv[{}] is not terminated", record.id, i));
+        }
+        spec->exec.argv.push_back(std::move(arg));
+      }
+      for (uint32_t i = 0; i < record.envc; ++i) {
+        std::string kv;
+        if (!NextString(record, end, &pos, &kv) || kv.find('=') == std::string::npos) {
+          return Status::Invalid(fmt::format("record {}: env[{}] is malformed", record.id, i));
+        }
+        spec->exec.env.push_back(std::move(kv));
+      }
+      if (spec->exec.argv[0].empty()) {
+        return Status::Invalid(fmt::format("record {}: argv[0] is empty", record.id));
+      }
+      break;
+    default:
+      return Status::Invalid(fmt::format("record {}: unknown kind {}", record.id, record.kind));
+  }
+  spec->timeout_ms = record.timeout_ms;
+  spec->retries = record.max_retries;
+  return Status::Ok();
+}
+
+std::string TaskInfo::reason() const {
+  return std::string(record.reason, strnlen(record.reason, sizeof(record.reason)));
+}
+
+std::string TaskInfo::stdout_path() const { return LogPath(state_dir, record.id, false); }
+std::string TaskInfo::stderr_path() const { return LogPath(state_dir, record.id, true); }
+std::string TaskInfo::io_path() const {
+  return spec.io.path.empty() ? DefaultIoPath(state_dir, record.id) : spec.io.path;
+}
+
+std::string LogPath(const std::string& state_dir, uint64_t id, bool is_stderr) {
+  return fmt::format("{}/logs/{}.{}", state_dir, id, is_stderr ? "err" : "out");
+}
+
+std::string DefaultIoPath(const std::string& state_dir, uint64_t id) {
+  return fmt::format("{}/io/{}.dat", state_dir, id);
+}
+
+}  // namespace taskq

@@ -1,0 +1,72 @@
+// TaskSpec is what a submitter asks for; TaskInfo is what a reader sees of a task. Both are plain
+// values decoded from (and validated against) a TaskRecord in the segment, never pointers into it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/segment_format.h"
+#include "common/status.h"
+
+namespace taskq {
+
+struct CpuSpec {
+  uint64_t count = 1000000;  // pseudo-random numbers to append (the tutorial's list_append)
+  uint64_t seed = 0;
+};
+
+struct IoSpec {
+  uint64_t bytes = 64;       // the tutorial writes a short string
+  std::string path;          // "" = <state_dir>/io/<id>.dat
+  uint64_t block = 4096;     // write() size
+  bool fsync = false;
+};
+
+struct ExecSpec {
+  std::vector<std::string> argv;  // argv[0] is run as given: absolute, relative to cwd, or on PATH
+  std::string cwd;                // "" = the daemon's state directory
+  std::vector<std::string> env;   // extra K=V pairs, on top of the cleaned environment
+};
+
+struct TaskSpec {
+  TaskKind kind = TaskKind::kCpu;
+  CpuSpec cpu;
+  IoSpec io;
+  ExecSpec exec;
+  std::optional<uint64_t> timeout_ms;  // unset = the daemon's default_timeout
+  std::optional<uint32_t> retries;     // unset = the daemon's default_retries
+};
+
+const char* TaskKindName(TaskKind kind);      // "cpu" | "io" | "exec"
+const char* TaskStateName(TaskState state);   // "queued", "running", ...
+bool ParseTaskState(const std::string& text, TaskState* state);
+
+// Writes the spec into a record's spec fields (not id, state or times). Fails with a message that
+// names the field when the spec does not fit a record or is malformed.
+Status EncodeSpec(const TaskSpec& spec, TaskRecord* record);
+// Reads the spec back out of a record that may have been scribbled on: every length, count and
+// string is checked. Fails with a message naming the corrupt field.
+Status DecodeSpec(const TaskRecord& record, TaskSpec* spec);
+
+// Everything a reader may want to know about one task.
+struct TaskInfo {
+  TaskState state = TaskState::kFree;
+  TaskRecord record{};
+  TaskSpec spec;
+  bool spec_valid = false;
+  std::string state_dir;  // to locate logs and default io paths
+
+  uint64_t id() const { return record.id; }
+  std::string reason() const;
+  std::string stdout_path() const;
+  std::string stderr_path() const;
+  std::string io_path() const;  // the file an io task writes
+};
+
+// Paths of per-task files under the daemon's state directory.
+std::string LogPath(const std::string& state_dir, uint64_t id, bool is_stderr);
+std::string DefaultIoPath(const std::string& state_dir, uint64_t id);
+
+}  // namespace taskq

@@ -1,0 +1,73 @@
+// Options is every setting of taskqd and taskq, with its built-in default written beside it.
+// The YAML loader (config/load.h) fills this struct; nothing else in taskq reads YAML.
+// Durations are stored in milliseconds; in YAML they are a number of seconds (`2.5`) or a string
+// with a unit (`500ms`, `10s`, `5m`, `1h`, `2d`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace taskq {
+
+enum class Policy { kPool, kProcess };
+enum class Storage { kShm, kFile };
+
+const char* PolicyName(Policy policy);     // "pool" | "process"
+const char* StorageName(Storage storage);  // "shm" | "file"
+bool ParsePolicy(const std::string& text, Policy* policy);
+
+// Per-task resource limits, applied with setrlimit in the process that runs an `exec` task (and
+// in per-task processes of the `process` policy). 0 means "no limit".
+struct TaskLimits {
+  uint64_t cpu_seconds = 0;       // RLIMIT_CPU
+  uint64_t address_space_mb = 0;  // RLIMIT_AS
+  uint64_t open_files = 0;        // RLIMIT_NOFILE
+  uint64_t output_mb = 0;         // RLIMIT_FSIZE: caps the stdout/stderr logs and files written
+};
+
+struct Options {
+  // --- identity and storage (changing these needs a restart) ---
+  std::string queue;                // "" = built-in default "taskq-<uid>"; [A-Za-z0-9_.-]{1,64}
+  Storage storage = Storage::kShm;  // shm: segment in /dev/shm; file: mapped file in state_dir
+  std::string state_dir;      // "" = $XDG_RUNTIME_DIR/taskq/<queue>, else /tmp/taskq-<uid>/<queue>
+  uint32_t capacity = 65536;  // task slots in the segment: 16 .. 4,194,304
+  uint32_t mode = 0600;       // segment and state files; 0660 when `group` is set
+  std::string group;          // "" = no group access; else the group that may submit
+  std::string user;           // "" = run as the invoking user; root must name one
+
+  // --- execution (change live on SIGHUP) ---
+  Policy policy = Policy::kPool;
+  uint32_t workers = 0;               // pool size; 0 = one per online CPU; 1 .. 1024
+  uint32_t max_parallel = 0;          // `process` policy: tasks running at once; 0 = unbounded
+  uint32_t max_tasks_per_worker = 0;  // pool: recycle a worker after this many tasks; 0 = never
+
+  // --- task defaults ---
+  uint64_t default_timeout_ms =
+      0;                          // per-task run-time limit when the submitter gives none; 0 = none
+  uint32_t default_retries = 0;   // re-runs after a runner dies (task `lost`); 0 .. 100
+  uint64_t kill_grace_ms = 2000;  // SIGTERM to SIGKILL for a timed-out or cancelled task
+
+  // --- results ---
+  uint32_t retain_count = 10000;      // finished tasks kept before the oldest may be evicted
+  uint64_t retain_age_ms = 86400000;  // finished tasks older than this may be evicted
+
+  // --- shutdown and service ---
+  uint64_t shutdown_grace_ms = 10000;  // SIGTERM: running tasks get this long before being killed
+  std::string log_level = "info";      // trace | debug | info | warn | error | off
+
+  // --- what a submission may make the daemon do ---
+  bool exec_enabled = true;             // false: `exec` tasks are refused
+  std::vector<std::string> exec_allow;  // empty = any executable; else absolute paths or globs
+  std::vector<std::string> env_allow = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TERM", "USER"};
+  std::string io_root;                  // "" = <state_dir>/io; `io` paths must resolve beneath it
+  uint64_t max_cpu_count = 1000000000;  // upper bound of `cpu --count`
+  uint64_t max_io_bytes = 1ull << 30;   // upper bound of `io --bytes`
+  TaskLimits limits;
+};
+
+// The effective values once the built-in defaults that depend on the machine and the environment
+// are resolved: queue name, state directory, worker count, io_root.
+Options ResolveDefaults(Options options);
+
+}  // namespace taskq

@@ -1,0 +1,57 @@
+// Executor is the one small interface behind which the two policies live (STYLE.md: ninja's
+// CommandRunner). The supervisor owns the event loop and reaps every child; it tells the executor
+// what happened, and the executor decides what runs.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+
+#include "common/segment.h"
+#include "config/options.h"
+
+namespace taskq {
+
+// What both executors need from the supervisor.
+struct ExecutorContext {
+  boost::asio::io_context* io = nullptr;
+  Segment* segment = nullptr;
+  std::string self_exe;          // this taskqd binary, for runner processes
+  std::string effective_config;  // the YAML file runners load
+  pid_t supervisor_pid = 0;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Starts what the policy needs before tasks can run (pool: the workers).
+  virtual void Start() = 0;
+  // New tasks may be queued (doorbell or periodic sweep).
+  virtual void OnWork() = 0;
+  // A child exited; false when it is not this executor's.
+  virtual bool OnChildExit(pid_t pid, int wait_status, const rusage& usage) = 0;
+  // Once a second: throttled restarts, bookkeeping.
+  virtual void OnTick() = 0;
+  // Shutdown, first step: start nothing new, let running tasks finish.
+  virtual void BeginShutdown() = 0;
+  // Shutdown, grace over: kill whatever still runs (whole process groups).
+  virtual void KillAll() = 0;
+  // True when no child of this executor is left.
+  virtual bool Stopped() const = 0;
+  // True once the policy is ready to run tasks (pool: every worker is up).
+  virtual bool Ready() const = 0;
+  // Number of worker processes (pool) or running task processes (process).
+  virtual uint32_t ProcessCount() const = 0;
+};
+
+std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options);
+std::unique_ptr<Executor> MakePerTaskExecutor(const ExecutorContext& context,
+                                              const Options& options);
+
+// The environment runner processes get: the daemon's, minus what belongs to systemd's service.
+std::vector<std::string> RunnerEnvironment();
+
+}  // namespace taskq

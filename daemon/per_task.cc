@@ -1,0 +1,154 @@
+// The `process` policy: the supervisor pops each task itself and starts a fresh process for it
+// (`exec`: the command; `cpu`/`io`: a `taskqd --run-task` runner), at most `max_parallel` at once
+// (0 = unbounded, as in the tutorial). Exit status and rusage come back through SIGCHLD.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+
+#include "common/clock.h"
+#include "common/spawn.h"
+#include "daemon/executor.h"
+#include "daemon/task_runner.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace taskq {
+namespace {
+
+struct TaskProcess {
+  uint32_t slot = 0;
+  uint64_t id = 0;
+  TaskKind kind = TaskKind::kCpu;
+  uint64_t timeout_ms = 0;
+  std::unique_ptr<boost::asio::steady_timer> deadline;
+};
+
+class PerTaskExecutor : public Executor {
+ public:
+  PerTaskExecutor(const ExecutorContext& context, const Options& options)
+      : context_(context), options_(options) {}
+
+  void Start() override { OnWork(); }
+
+  void OnWork() override {
+    while (!shutting_down_ && HasRoom()) {
+      ClaimedTask task;
+      if (!context_.segment->Pop(context_.supervisor_pid, &task)) break;
+      StartTask(task);
+    }
+    context_.segment->header()->running_tasks.store(static_cast<uint32_t>(children_.size()));
+  }
+
+  bool OnChildExit(pid_t pid, int wait_status, const rusage& usage) override {
+    auto it = children_.find(pid);
+    if (it == children_.end()) return false;
+    TaskProcess& p = it->second;
+    if (p.deadline) p.deadline->cancel();
+    if (p.kind == TaskKind::kExec) {
+      TaskOutcome outcome = OutcomeFromWaitStatus(wait_status, usage);
+      if (shutting_down_ && outcome.state == TaskState::kLost) {
+        outcome.reason = "killed at shutdown after shutdown_grace";
+      }
+      context_.segment->Finish(p.slot, p.id, outcome);
+    } else {
+      // The runner records its own result; if it died first, the task is still running.
+      std::string why = WIFSIGNALED(wait_status)
+                            ? fmt::format("runner pid {} killed by {}", pid,
+                                          SignalName(WTERMSIG(wait_status)))
+                            : fmt::format("runner pid {} exited with code {} before recording "
+                                          "a result",
+                                          pid, WEXITSTATUS(wait_status));
+      if (shutting_down_) why = "killed at shutdown after shutdown_grace";
+      context_.segment->RunnerDied(p.slot, p.id, why,
+                                   WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
+    }
+    spdlog::debug("task {} process {} exited", p.id, pid);
+    children_.erase(it);
+    OnWork();
+    return true;
+  }
+
+  void OnTick() override { OnWork(); }
+
+  void BeginShutdown() override { shutting_down_ = true; }
+
+  void KillAll() override {
+    for (auto& [pid, p] : children_) ::kill(-pid, SIGKILL);
+  }
+
+  bool Stopped() const override { return children_.empty(); }
+  bool Ready() const override { return true; }
+  uint32_t ProcessCount() const override { return static_cast<uint32_t>(children_.size()); }
+
+ private:
+  bool HasRoom() const {
+    return options_.max_parallel == 0 || children_.size() < options_.max_parallel;
+  }
+
+  void StartTask(const ClaimedTask& task) {
+    SpawnRequest request;
+    if (task.spec.kind == TaskKind::kExec) {
+      request = BuildExecRequest(task, options_, context_.segment->state_dir());
+    } else {
+      request.argv = {context_.self_exe,
+                      "--run-task",
+                      fmt::format("{}:{}", task.slot, task.record.id),
+                      "--config",
+                      context_.effective_config,
+                      "--supervisor-pid",
+                      std::to_string(context_.supervisor_pid)};
+      request.env = RunnerEnvironment();
+    }
+    pid_t pid = 0;
+    Status spawned = Spawn(request, &pid);
+    if (!spawned.ok()) {
+      context_.segment->Finish(task.slot, task.record.id, SpawnFailedOutcome(spawned));
+      return;
+    }
+    context_.segment->SetRunner(task.slot, task.record.id, pid);
+    spdlog::debug("task {} started in process {}", task.record.id, pid);
+    TaskProcess& p = children_[pid];
+    p.slot = task.slot;
+    p.id = task.record.id;
+    p.kind = task.spec.kind;
+    p.timeout_ms = task.record.timeout_ms;
+    if (task.record.deadline_us != 0) ArmDeadline(pid, task.record.deadline_us);
+  }
+
+  // At the deadline: mark it, SIGTERM the task's whole group, SIGKILL after kill_grace.
+  void ArmDeadline(pid_t pid, uint64_t deadline_us) {
+    TaskProcess& p = children_[pid];
+    p.deadline = std::make_unique<boost::asio::steady_timer>(*context_.io);
+    uint64_t now = NowUs();
+    p.deadline->expires_after(std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0));
+    p.deadline->async_wait([this, pid](const boost::system::error_code& ec) {
+      if (ec) return;
+      auto it = children_.find(pid);
+      if (it == children_.end()) return;
+      context_.segment->MarkTimeoutFired(it->second.slot, it->second.id);
+      ::kill(-pid, SIGTERM);
+      it->second.deadline->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
+      it->second.deadline->async_wait([pid](const boost::system::error_code& ec2) {
+        if (!ec2) ::kill(-pid, SIGKILL);
+      });
+    });
+  }
+
+  ExecutorContext context_;
+  Options options_;
+  std::map<pid_t, TaskProcess> children_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> MakePerTaskExecutor(const ExecutorContext& context,
+                                              const Options& options) {
+  return std::make_unique<PerTaskExecutor>(context, options);
+}
+
+}  // namespace taskq

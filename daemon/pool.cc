@@ -1,0 +1,237 @@
+// The `pool` policy: `workers` prespawned taskqd processes that pop tasks from the segment
+// themselves and run cpu/io in-process (no exec per task: this is where a pool wins). The
+// supervisor only keeps the pool at size: it replaces a worker that died (after handing its
+// task to retry or `lost`) and recycles workers that reached max_tasks_per_worker.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/spawn.h"
+#include "daemon/executor.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+extern char** environ;
+
+namespace taskq {
+
+std::vector<std::string> RunnerEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    if (kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0 ||
+        kv.rfind("LISTEN_", 0) == 0) {
+      continue;
+    }
+    env.push_back(std::move(kv));
+  }
+  return env;
+}
+
+namespace {
+
+// Restart throttle (s6-style): a worker that dies within this long of its start is restarted
+// only after a pause, so a crash loop cannot spin.
+constexpr uint64_t kQuickDeathUs = 1000000;
+
+struct WorkerProcess {
+  pid_t pid = 0;
+  int32_t row = -1;            // its row in the segment's worker table
+  uint64_t started_us = 0;
+  bool wanted = true;          // false: retired, not to be replaced
+  uint64_t restart_after_us = 0;
+};
+
+class PoolExecutor : public Executor {
+ public:
+  PoolExecutor(const ExecutorContext& context, const Options& options)
+      : context_(context), options_(options), workers_(options.workers) {}
+
+  void Start() override {
+    for (uint32_t i = 0; i < workers_.size(); ++i) SpawnWorker(i);
+  }
+
+  void OnWork() override {}  // workers wake themselves on the segment's futex
+
+  bool OnChildExit(pid_t pid, int wait_status, const rusage&) override {
+    for (uint32_t i = 0; i < workers_.size(); ++i) {
+      if (workers_[i].pid != pid) continue;
+      HandleExit(i, wait_status);
+      return true;
+    }
+    return false;
+  }
+
+  void OnTick() override {
+    if (shutting_down_) return;
+    const uint64_t now = MonotonicUs();
+    for (uint32_t i = 0; i < workers_.size(); ++i) {
+      WorkerProcess& w = workers_[i];
+      if (w.pid == 0 && w.wanted && now >= w.restart_after_us) SpawnWorker(i);
+    }
+  }
+
+  void BeginShutdown() override {
+    shutting_down_ = true;
+    SegmentHeader* header = context_.segment->header();
+    for (const WorkerProcess& w : workers_) {
+      if (w.row >= 0) header->workers[w.row].retire.store(1);
+    }
+    FutexWakeAll();
+  }
+
+  void KillAll() override {
+    for (auto& [slot, record] : context_.segment->Running()) {
+      for (const WorkerProcess& w : workers_) {
+        if (w.pid != 0 && record.runner_pid == w.pid && record.child_pid > 0) {
+          ::kill(-record.child_pid, SIGKILL);
+        }
+      }
+    }
+    for (const WorkerProcess& w : workers_) {
+      if (w.pid != 0) ::kill(w.pid, SIGKILL);
+    }
+  }
+
+  bool Stopped() const override {
+    for (const WorkerProcess& w : workers_) {
+      if (w.pid != 0) return false;
+    }
+    return true;
+  }
+
+  bool Ready() const override {
+    const SegmentHeader* header = context_.segment->header();
+    for (const WorkerProcess& w : workers_) {
+      if (w.pid == 0 || w.row < 0) return false;
+      auto state = static_cast<WorkerState>(header->workers[w.row].state.load());
+      if (state == WorkerState::kStarting) return false;
+    }
+    return true;
+  }
+
+  uint32_t ProcessCount() const override {
+    uint32_t n = 0;
+    for (const WorkerProcess& w : workers_) n += w.pid != 0 ? 1 : 0;
+    return n;
+  }
+
+ private:
+  void FutexWakeAll() { context_.segment->WakeWorkers(UINT32_MAX); }
+
+  // A free row of the worker table. Rows are shared with the workers of an executor that a
+  // reload replaced and that are still finishing their tasks.
+  int32_t FindRow(int32_t preferred) {
+    SegmentHeader* header = context_.segment->header();
+    auto is_free = [header](int32_t r) {
+      return header->workers[r].pid.load() == 0 &&
+             header->workers[r].state.load() == static_cast<uint32_t>(WorkerState::kEmpty);
+    };
+    if (preferred >= 0 && is_free(preferred)) return preferred;
+    for (int32_t r = 0; r < static_cast<int32_t>(kMaxWorkers); ++r) {
+      if (is_free(r)) return r;
+    }
+    return -1;
+  }
+
+  void SpawnWorker(uint32_t index) {
+    WorkerProcess& w = workers_[index];
+    w.row = FindRow(w.row);
+    if (w.row < 0) {
+      spdlog::error("worker {}: the worker table ({} rows) is full; retrying in 1 s", index,
+                    kMaxWorkers);
+      w.restart_after_us = MonotonicUs() + kQuickDeathUs;
+      return;
+    }
+    WorkerEntry& row = context_.segment->header()->workers[w.row];
+    row.retire.store(0);
+    row.current_id.store(0);
+    row.state.store(static_cast<uint32_t>(WorkerState::kStarting));
+    row.generation.fetch_add(1);
+    SpawnRequest request;
+    request.argv = {context_.self_exe,
+                    "--worker",
+                    std::to_string(w.row),
+                    "--config",
+                    context_.effective_config,
+                    "--supervisor-pid",
+                    std::to_string(context_.supervisor_pid)};
+    request.env = RunnerEnvironment();
+    request.new_session = false;  // workers stay in the daemon's group: ^C reaches them too
+    pid_t pid = 0;
+    Status spawned = Spawn(request, &pid);
+    if (!spawned.ok()) {
+      spdlog::error("worker {}: {}; retrying in 1 s", index, spawned.message());
+      row.state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+      w.pid = 0;
+      w.restart_after_us = MonotonicUs() + kQuickDeathUs;
+      return;
+    }
+    row.pid.store(pid);
+    w.pid = pid;
+    w.started_us = MonotonicUs();
+    spdlog::info("worker {} started (pid {})", index, pid);
+  }
+
+  void HandleExit(uint32_t index, int wait_status) {
+    WorkerProcess& w = workers_[index];
+    const pid_t pid = w.pid;
+    w.pid = 0;
+    WorkerEntry& row = context_.segment->header()->workers[w.row];
+    row.pid.store(0);
+    row.current_id.store(0);
+    row.state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+    const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+    std::string how = WIFSIGNALED(wait_status)
+                          ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
+                          : fmt::format("exit code {}", WEXITSTATUS(wait_status));
+    // Whatever the worker was running is now without a runner.
+    for (auto [slot, id] : context_.segment->RunningOwnedBy(pid)) {
+      TaskInfo info;
+      if (context_.segment->Get(id, &info) && info.record.child_pid > 0) {
+        ::kill(-info.record.child_pid, SIGKILL);
+      }
+      std::string why = shutting_down_ ? "killed at shutdown after shutdown_grace"
+                                       : fmt::format("worker pid {} {}", pid, how);
+      TaskState now = context_.segment->RunnerDied(
+          slot, id, why, WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
+      spdlog::warn("task {}: {} -> {}", id, why, TaskStateName(now));
+    }
+    if (shutting_down_) {
+      spdlog::info("worker {} (pid {}) stopped: {}", index, pid, how);
+      return;
+    }
+    if (clean) {
+      spdlog::info("worker {} (pid {}) recycled", index, pid);
+      if (w.wanted) SpawnWorker(index);
+      return;
+    }
+    spdlog::warn("worker {} (pid {}) died: {}; replacing it", index, pid, how);
+    const uint64_t now = MonotonicUs();
+    if (now - w.started_us < kQuickDeathUs) {
+      w.restart_after_us = now + kQuickDeathUs;  // OnTick restarts it
+    } else {
+      SpawnWorker(index);
+    }
+  }
+
+  ExecutorContext context_;
+  Options options_;
+  std::vector<WorkerProcess> workers_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context,
+                                           const Options& options) {
+  return std::make_unique<PoolExecutor>(context, options);
+}
+
+}  // namespace taskq

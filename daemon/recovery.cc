@@ -1,0 +1,65 @@
+#include "daemon/recovery.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <thread>
+
+#include "common/clock.h"
+#include "spdlog/spdlog.h"
+
+namespace taskq {
+namespace {
+
+bool Alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+// True when `pid` runs this same taskqd binary (a worker or runner of the dead supervisor).
+bool IsOurRunner(pid_t pid, const std::string& self_exe) {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe.string() == self_exe;
+}
+
+// Kills a leftover runner: our own binary by pid, a task's process group (we start tasks with
+// setsid, so a session leader's pid is its group) by group. Anything else is left alone: its pid
+// was reused by an unrelated process.
+void KillLeftover(pid_t pid, const std::string& self_exe) {
+  if (!Alive(pid)) return;
+  if (IsOurRunner(pid, self_exe)) {
+    ::kill(pid, SIGKILL);
+  } else if (::getsid(pid) == pid) {
+    ::kill(-pid, SIGKILL);
+  } else {
+    return;
+  }
+  // It is not our child: wait until its parent (init) has reaped it.
+  const uint64_t give_up = MonotonicUs() + 2000000;
+  while (Alive(pid) && MonotonicUs() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace
+
+void RecoverOrphans(Segment& segment, const std::string& self_exe) {
+  SegmentHeader* h = segment.header();
+  for (uint32_t i = 0; i < kMaxWorkers; ++i) {
+    pid_t old = h->workers[i].pid.load();
+    if (old != 0) KillLeftover(old, self_exe);
+    h->workers[i].pid.store(0);
+    h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+    h->workers[i].current_id.store(0);
+  }
+  h->idle_workers.store(0);
+  for (auto& [slot, record] : segment.Running()) {
+    if (record.child_pid > 0) KillLeftover(record.child_pid, self_exe);
+    KillLeftover(record.runner_pid, self_exe);
+    TaskState now = segment.RunnerDied(slot, record.id, "taskqd restarted while it ran", 0);
+    spdlog::warn("task {} was running when the previous taskqd died: now {}", record.id,
+                 TaskStateName(now));
+  }
+}
+
+}  // namespace taskq

@@ -1,0 +1,15 @@
+// What a starting supervisor does about the previous one's unfinished business: tasks left
+// `running` when it died. Their runners are gone (workers die with their supervisor through
+// PR_SET_PDEATHSIG) or orphaned (an exec task's process group): orphans are killed, and each task
+// is requeued while its retries allow, else marked lost with the reason. Finished results stay.
+#pragma once
+
+#include <string>
+
+#include "common/segment.h"
+
+namespace taskq {
+
+void RecoverOrphans(Segment& segment, const std::string& self_exe);
+
+}  // namespace taskq

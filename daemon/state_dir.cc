@@ -1,0 +1,92 @@
+#include "daemon/state_dir.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "config/load.h"
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+Status MakeDir(const std::string& path, mode_t mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return Status::Unavailable(fmt::format(
+        "cannot create state directory {}: {}; set `state_dir` to a writable place", path,
+        ec.message()));
+  }
+  ::chmod(path.c_str(), mode);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PrepareStateDir(const Options& resolved) {
+  // Directories get x where files get r: 0600 -> 0700, 0660 -> 0770.
+  mode_t dir_mode = resolved.mode | ((resolved.mode & 0444) >> 2);
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir, dir_mode));
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/logs", dir_mode));
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.io_root, dir_mode));
+  return Status::Ok();
+}
+
+Status WriteEffectiveConfig(const Options& resolved, const std::string& path) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << "# Written by taskqd: the configuration in force (file, overrides and defaults).\n"
+        << OptionsToYaml(resolved);
+    if (!out) {
+      return Status::Unavailable(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
+    }
+  }
+  ::chmod(temp.c_str(), 0600);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    return Status::Unavailable(fmt::format("cannot rename {} to {}: {}", temp, path,
+                                           std::strerror(errno)));
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> RestartOnlyChanges(const Options& before, const Options& after) {
+  std::vector<std::string> changed;
+  if (before.queue != after.queue) changed.push_back("queue");
+  if (before.storage != after.storage) changed.push_back("storage");
+  if (before.state_dir != after.state_dir) changed.push_back("state_dir");
+  if (before.capacity != after.capacity) changed.push_back("capacity");
+  if (before.mode != after.mode) changed.push_back("mode");
+  if (before.group != after.group) changed.push_back("group");
+  if (before.user != after.user) changed.push_back("user");
+  if (before.io_root != after.io_root) changed.push_back("security.io_root");
+  return changed;
+}
+
+void KeepRestartOnlyFields(const Options& running, Options* next) {
+  next->queue = running.queue;
+  next->storage = running.storage;
+  next->state_dir = running.state_dir;
+  next->capacity = running.capacity;
+  next->mode = running.mode;
+  next->group = running.group;
+  next->user = running.user;
+  next->io_root = running.io_root;
+}
+
+bool RunnerSettingsDiffer(const Options& a, const Options& b) {
+  return a.policy != b.policy || a.workers != b.workers || a.max_parallel != b.max_parallel ||
+         a.max_tasks_per_worker != b.max_tasks_per_worker || a.kill_grace_ms != b.kill_grace_ms ||
+         a.exec_enabled != b.exec_enabled || a.exec_allow != b.exec_allow ||
+         a.env_allow != b.env_allow || a.max_cpu_count != b.max_cpu_count ||
+         a.max_io_bytes != b.max_io_bytes || a.limits.cpu_seconds != b.limits.cpu_seconds ||
+         a.limits.address_space_mb != b.limits.address_space_mb ||
+         a.limits.open_files != b.limits.open_files || a.limits.output_mb != b.limits.output_mb;
+}
+
+}  // namespace taskq

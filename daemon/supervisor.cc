@@ -1,0 +1,402 @@
+#include "daemon/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/doorbell.h"
+#include "common/segment.h"
+#include "config/load.h"
+#include "daemon/executor.h"
+#include "daemon/notify.h"
+#include "daemon/recovery.h"
+#include "daemon/state_dir.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace asio = boost::asio;
+
+namespace taskq {
+
+Status LoadEffectiveOptions(const std::string& config_path,
+                            const CommandLineOverrides& overrides, Options* resolved) {
+  Options options;
+  if (!config_path.empty()) TASKQ_RETURN_IF_ERROR(LoadOptionsFromFile(config_path, &options));
+  if (!overrides.queue.empty()) {
+    TASKQ_RETURN_IF_ERROR(ValidateQueueName(overrides.queue));
+    options.queue = overrides.queue;
+  }
+  if (!overrides.policy.empty() && !ParsePolicy(overrides.policy, &options.policy)) {
+    return Status::Invalid(
+        fmt::format("--policy: must be pool or process, got '{}'", overrides.policy));
+  }
+  if (overrides.workers >= 0) options.workers = static_cast<uint32_t>(overrides.workers);
+  if (overrides.max_parallel >= 0) {
+    options.max_parallel = static_cast<uint32_t>(overrides.max_parallel);
+  }
+  if (!overrides.log_level.empty()) options.log_level = overrides.log_level;
+  if (!overrides.state_dir.empty()) options.state_dir = overrides.state_dir;
+  *resolved = ResolveDefaults(options);
+  if (resolved->workers > kMaxWorkers) {
+    return Status::Invalid(fmt::format("workers: must be 1..{}, got {}", kMaxWorkers,
+                                       resolved->workers));
+  }
+  return Status::Ok();
+}
+
+class Supervisor::Impl {
+ public:
+  Impl(std::string config_path, CommandLineOverrides overrides, Options resolved)
+      : config_path_(std::move(config_path)),
+        overrides_(std::move(overrides)),
+        options_(std::move(resolved)),
+        signals_(io_, SIGCHLD, SIGTERM, SIGINT),
+        hup_(io_, SIGHUP),
+        tick_(io_),
+        ready_check_(io_),
+        grace_(io_),
+        watchdog_(io_),
+        doorbell_(io_) {}
+
+  int Run() {
+    Status prepared = Prepare();
+    if (!prepared.ok()) {
+      spdlog::error("{}", prepared.message());
+      return prepared.exit_code() == 0 ? 1 : prepared.exit_code();
+    }
+    executor_ = MakeExecutor(options_);
+    executor_->Start();
+    WaitForSignals();
+    WaitForSighup();
+    ReadDoorbell();
+    Tick();
+    CheckReady();
+    ArmWatchdog();
+    io_.run();
+    Cleanup();
+    spdlog::info("stopped");
+    return 0;
+  }
+
+ private:
+  Status Prepare() {
+    TASKQ_RETURN_IF_ERROR(PrepareStateDir(options_));
+    TASKQ_RETURN_IF_ERROR(Segment::OpenAsSupervisor(options_, &segment_));
+    effective_config_ = options_.state_dir + "/effective.yaml";
+    TASKQ_RETURN_IF_ERROR(WriteEffectiveConfig(options_, effective_config_));
+    SegmentHeader* h = segment_->header();
+    h->epoch.fetch_add(1);
+    h->owner_pid.store(getpid());
+    h->started_at_us.store(NowUs());
+    h->heartbeat_us.store(NowUs());
+    Publish(options_);
+    for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
+    RecoverOrphans(*segment_, self_exe());
+    TASKQ_RETURN_IF_ERROR(OpenDoorbell());
+    h->accepting.store(1);
+    spdlog::info("serving queue '{}' from {} (policy {}, {} {})", options_.queue,
+                 LocateSegment(options_).Describe(), PolicyName(options_.policy),
+                 options_.policy == Policy::kPool ? options_.workers : options_.max_parallel,
+                 options_.policy == Policy::kPool ? "workers" : "max_parallel (0 = unbounded)");
+    return Status::Ok();
+  }
+
+  // The settings clients and runners read from the header.
+  void Publish(const Options& o) {
+    SegmentHeader* h = segment_->header();
+    h->policy.store(static_cast<uint32_t>(o.policy));
+    h->workers_wanted.store(o.policy == Policy::kPool ? o.workers : 0);
+    h->max_parallel.store(o.max_parallel);
+    h->retain_count.store(o.retain_count);
+    h->retain_age_ms.store(o.retain_age_ms);
+    h->default_timeout_ms.store(o.default_timeout_ms);
+    h->default_retries.store(o.default_retries);
+  }
+
+  static std::string self_exe() {
+    std::error_code ec;
+    auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("taskqd") : path.string();
+  }
+
+  std::unique_ptr<Executor> MakeExecutor(const Options& o) {
+    ExecutorContext context{&io_, segment_.get(), self_exe(), effective_config_, getpid()};
+    return o.policy == Policy::kPool ? MakePoolExecutor(context, o)
+                                     : MakePerTaskExecutor(context, o);
+  }
+
+  Status OpenDoorbell() {
+    const std::string path = DoorbellPath(options_.state_dir);
+    ::unlink(path.c_str());
+    if (::mkfifo(path.c_str(), 0600) != 0) {
+      return Status::Unavailable(
+          fmt::format("cannot create doorbell {}: {}", path, std::strerror(errno)));
+    }
+    int fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      return Status::Unavailable(
+          fmt::format("cannot open doorbell {}: {}", path, std::strerror(errno)));
+    }
+    doorbell_.assign(fd);
+    return Status::Ok();
+  }
+
+  void ReadDoorbell() {
+    doorbell_.async_read_some(
+        asio::buffer(doorbell_buffer_), [this](const boost::system::error_code& ec, size_t n) {
+          if (ec) return;
+          bool work = false;
+          for (size_t i = 0; i < n; ++i) {
+            switch (doorbell_buffer_[i]) {
+              case kDoorbellWork:
+                work = true;
+                break;
+              case kDoorbellPing:
+                segment_->header()->pong_seq.fetch_add(1);
+                FutexWakePong();
+                break;
+              case kDoorbellShutdown:
+                spdlog::info("shutdown requested by a client");
+                BeginShutdown();
+                break;
+              default:
+                break;
+            }
+          }
+          if (work && !stopping_) executor_->OnWork();
+          ReadDoorbell();
+        });
+  }
+
+  void FutexWakePong();
+
+  void WaitForSignals() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGCHLD) {
+        Reap();
+      } else {
+        spdlog::info("{} received: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        BeginShutdown();
+      }
+      WaitForSignals();
+    });
+  }
+
+  void WaitForSighup() {
+    hup_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      Reload();
+      WaitForSighup();
+    });
+  }
+
+  // SIGCHLDs merge: reap every exited child each time.
+  void Reap() {
+    for (;;) {
+      int status = 0;
+      rusage usage{};
+      pid_t pid = wait4(-1, &status, WNOHANG, &usage);
+      if (pid <= 0) break;
+      bool handled = executor_->OnChildExit(pid, status, usage);
+      for (auto& old : draining_) handled = handled || old->OnChildExit(pid, status, usage);
+      if (!handled) spdlog::debug("reaped unknown child {}", pid);
+    }
+    std::erase_if(draining_, [](const auto& e) { return e->Stopped(); });
+    if (stopping_ && executor_->Stopped() && draining_.empty()) io_.stop();
+  }
+
+  void Tick() {
+    SegmentHeader* h = segment_->header();
+    h->heartbeat_us.store(NowUs());
+    UpdateRate();
+    if (!stopping_) executor_->OnTick();
+    NotifyStatus(StatusLine());
+    tick_.expires_after(std::chrono::seconds(1));
+    tick_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Tick();
+    });
+  }
+
+  void UpdateRate() {
+    const uint64_t now = MonotonicUs();
+    const uint64_t finished = segment_->header()->finished_total;
+    rate_samples_.emplace_back(now, finished);
+    while (rate_samples_.size() > 11) rate_samples_.pop_front();
+    auto [t0, f0] = rate_samples_.front();
+    uint64_t rate = now > t0 ? (finished - f0) * 1000000000ull / (now - t0) : 0;
+    segment_->header()->rate_milli.store(rate);
+  }
+
+  std::string StatusLine() {
+    StateCounts c = segment_->Count();
+    return fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
+                       PolicyName(options_.policy), executor_->ProcessCount(),
+                       options_.policy == Policy::kPool ? "workers" : "task processes",
+                       c.by_state[static_cast<int>(TaskState::kQueued)],
+                       c.by_state[static_cast<int>(TaskState::kRunning)],
+                       c.by_state[static_cast<int>(TaskState::kSucceeded)],
+                       c.by_state[static_cast<int>(TaskState::kFailed)] +
+                           c.by_state[static_cast<int>(TaskState::kTimedOut)] +
+                           c.by_state[static_cast<int>(TaskState::kLost)]);
+  }
+
+  // READY=1 only once the policy can run tasks (pool: every worker has started).
+  void CheckReady() {
+    if (stopping_) return;
+    if (executor_->Ready()) {
+      segment_->header()->ready.store(1);
+      NotifyReady(StatusLine());
+      spdlog::info("ready");
+      return;
+    }
+    ready_check_.expires_after(std::chrono::milliseconds(5));
+    ready_check_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) CheckReady();
+    });
+  }
+
+  void ArmWatchdog() {
+    uint64_t interval = WatchdogIntervalUs();
+    if (interval == 0) return;
+    // Pinged from the loop itself, so a stuck loop stops the pings and systemd notices.
+    NotifyWatchdog();
+    watchdog_.expires_after(std::chrono::microseconds(interval / 2));
+    watchdog_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) ArmWatchdog();
+    });
+  }
+
+  void Reload();
+
+  void BeginShutdown() {
+    if (stopping_) {
+      spdlog::warn("second stop request: killing running tasks now");
+      KillEverything();
+      return;
+    }
+    stopping_ = true;
+    segment_->header()->accepting.store(0);
+    NotifyStopping();
+    executor_->BeginShutdown();
+    for (auto& old : draining_) old->BeginShutdown();
+    if (executor_->Stopped() && draining_.empty()) {
+      io_.stop();
+      return;
+    }
+    grace_.expires_after(std::chrono::milliseconds(options_.shutdown_grace_ms));
+    grace_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      spdlog::warn("shutdown_grace ({} ms) is over: killing running tasks",
+                   options_.shutdown_grace_ms);
+      KillEverything();
+    });
+  }
+
+  void KillEverything() {
+    executor_->KillAll();
+    for (auto& old : draining_) old->KillAll();
+  }
+
+  void Cleanup() {
+    SegmentHeader* h = segment_->header();
+    h->ready.store(0);
+    h->accepting.store(0);
+    h->owner_pid.store(0);
+    h->running_tasks.store(0);
+    for (uint32_t i = 0; i < kMaxWorkers; ++i) {
+      h->workers[i].pid.store(0);
+      h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+    }
+    boost::system::error_code ignored;
+    doorbell_.close(ignored);
+    ::unlink(DoorbellPath(options_.state_dir).c_str());
+    segment_->WakeWaiters();  // waiters re-check and see that no daemon runs
+  }
+
+  std::string config_path_;
+  CommandLineOverrides overrides_;
+  Options options_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::signal_set hup_;
+  asio::steady_timer tick_;
+  asio::steady_timer ready_check_;
+  asio::steady_timer grace_;
+  asio::steady_timer watchdog_;
+  asio::posix::stream_descriptor doorbell_;
+  char doorbell_buffer_[256];
+  std::unique_ptr<Segment> segment_;
+  std::string effective_config_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<std::unique_ptr<Executor>> draining_;  // replaced by a reload, finishing up
+  std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;
+  bool stopping_ = false;
+};
+
+}  // namespace taskq
+
+namespace taskq {
+
+void Supervisor::Impl::FutexWakePong() { segment_->WakeWaiters(); }
+
+// SIGHUP: re-read the file. Runner settings (policy, workers, limits, ...) take effect by
+// replacing the executor: the old one stops taking tasks and its workers finish what they run
+// (no task is lost or run twice); the new one starts at once. Identity settings need a restart.
+void Supervisor::Impl::Reload() {
+  if (stopping_) return;
+  NotifyReloading();
+  Options next;
+  Status loaded = LoadEffectiveOptions(config_path_, overrides_, &next);
+  if (!loaded.ok()) {
+    spdlog::error("reload failed, the running configuration stays in force: {}",
+                  loaded.message());
+    NotifyReady(StatusLine());
+    return;
+  }
+  for (const std::string& field : RestartOnlyChanges(options_, next)) {
+    spdlog::warn("reload: '{}' changed but needs a restart; keeping the running value", field);
+  }
+  KeepRestartOnlyFields(options_, &next);
+  const bool runners_change = RunnerSettingsDiffer(options_, next);
+  options_ = next;
+  Status written = WriteEffectiveConfig(options_, effective_config_);
+  if (!written.ok()) spdlog::error("{}", written.message());
+  Publish(options_);
+  spdlog::set_level(spdlog::level::from_str(options_.log_level));
+  if (runners_change) {
+    executor_->BeginShutdown();
+    draining_.push_back(std::move(executor_));
+    executor_ = MakeExecutor(options_);
+    executor_->Start();
+  }
+  std::erase_if(draining_, [](const auto& e) { return e->Stopped(); });
+  spdlog::info("configuration reloaded: policy {}, workers {}, max_parallel {}",
+               PolicyName(options_.policy), options_.workers, options_.max_parallel);
+  NotifyReady(StatusLine());
+}
+
+Supervisor::Supervisor(std::string config_path, CommandLineOverrides overrides, Options resolved)
+    : impl_(std::make_unique<Impl>(std::move(config_path), std::move(overrides),
+                                   std::move(resolved))) {}
+
+Supervisor::~Supervisor() = default;
+
+int Supervisor::Run() { return impl_->Run(); }
+
+}  // namespace taskq

@@ -1,0 +1,159 @@
+#include "daemon/task_runner.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "common/clock.h"
+#include "common/kernels.h"
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+void SetAlarm(uint64_t deadline_us) {
+  itimerval timer{};
+  if (deadline_us != 0) {
+    uint64_t now = NowUs();
+    uint64_t left = deadline_us > now ? deadline_us - now : 1;
+    timer.it_value.tv_sec = static_cast<time_t>(left / 1000000);
+    timer.it_value.tv_usec = static_cast<suseconds_t>(left % 1000000);
+  }
+  setitimer(ITIMER_REAL, &timer, nullptr);
+}
+
+void ApplyUsage(const Usage& u, TaskOutcome* o) {
+  o->user_us = u.user_us;
+  o->sys_us = u.sys_us;
+  o->max_rss_kb = u.max_rss_kb;
+  o->read_bytes = u.read_bytes;
+  o->write_bytes = u.write_bytes;
+  o->vol_ctxsw = u.vol_ctxsw;
+  o->invol_ctxsw = u.invol_ctxsw;
+}
+
+// Waits up to `timeout_ms` (-1 = forever) for the process behind `pidfd` to exit.
+bool WaitExit(int pidfd, int64_t timeout_ms) {
+  pollfd p{pidfd, POLLIN, 0};
+  for (;;) {
+    int rc = poll(&p, 1, static_cast<int>(timeout_ms));
+    if (rc < 0 && errno == EINTR) continue;
+    return rc > 0;
+  }
+}
+
+}  // namespace
+
+TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const std::string& state_dir) {
+  TaskOutcome outcome;
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  SetAlarm(task.record.deadline_us);
+  if (task.spec.kind == TaskKind::kCpu) {
+    CpuResult r = RunCpuKernel(task.spec.cpu.count, task.spec.cpu.seed);
+    outcome.result_checksum = r.checksum;
+    outcome.result_count = r.count;
+  } else {
+    const std::string path =
+        task.spec.io.path.empty() ? DefaultIoPath(state_dir, task.record.id) : task.spec.io.path;
+    uint64_t written = 0;
+    Status s = RunIoKernel(path, task.spec.io.bytes, task.spec.io.block, task.spec.io.fsync,
+                           &written);
+    outcome.result_count = written;
+    if (!s.ok()) {
+      outcome.state = TaskState::kFailed;
+      outcome.exit_code = 1;
+      outcome.reason = s.message();
+    }
+  }
+  SetAlarm(0);
+  getrusage(RUSAGE_SELF, &after);
+  ApplyUsage(UsageDelta(before, after), &outcome);
+  return outcome;
+}
+
+SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options,
+                              const std::string& state_dir) {
+  SpawnRequest request;
+  request.argv = task.spec.exec.argv;
+  request.cwd = task.spec.exec.cwd.empty() ? state_dir : task.spec.exec.cwd;
+  request.stdout_path = LogPath(state_dir, task.record.id, false);
+  request.stderr_path = LogPath(state_dir, task.record.id, true);
+  request.limits = options.limits;
+  // The task sees only the variables the configuration allows, then its own --env pairs.
+  for (const auto& name : options.env_allow) {
+    if (const char* value = std::getenv(name.c_str())) request.env.push_back(name + "=" + value);
+  }
+  for (const auto& kv : task.spec.exec.env) request.env.push_back(kv);
+  request.env.push_back(fmt::format("TASKQ_TASK_ID={}", task.record.id));
+  request.env.push_back(fmt::format("TASKQ_QUEUE={}", options.queue));
+  return request;
+}
+
+TaskOutcome OutcomeFromWaitStatus(int wait_status, const rusage& usage) {
+  TaskOutcome outcome;
+  ApplyUsage(UsageFrom(usage), &outcome);
+  if (WIFEXITED(wait_status)) {
+    outcome.exit_code = WEXITSTATUS(wait_status);
+    outcome.state = outcome.exit_code == 0 ? TaskState::kSucceeded : TaskState::kFailed;
+    if (outcome.exit_code != 0) outcome.reason = fmt::format("exit code {}", outcome.exit_code);
+  } else if (WIFSIGNALED(wait_status)) {
+    outcome.state = TaskState::kLost;
+    outcome.exit_code = -1;
+    outcome.signal = WTERMSIG(wait_status);
+    outcome.reason = fmt::format("killed by {}", SignalName(outcome.signal));
+  }
+  return outcome;
+}
+
+TaskOutcome SpawnFailedOutcome(const Status& why) {
+  TaskOutcome outcome;
+  outcome.state = TaskState::kFailed;
+  outcome.exit_code = 127;  // the shell's "command not found"
+  outcome.reason = why.message();
+  return outcome;
+}
+
+TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Options& options) {
+  SpawnRequest request = BuildExecRequest(task, options, segment.state_dir());
+  pid_t pid = 0;
+  Status spawned = Spawn(request, &pid);
+  if (!spawned.ok()) return SpawnFailedOutcome(spawned);
+  segment.SetChild(task.slot, task.record.id, pid);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  const uint64_t deadline = task.record.deadline_us;
+  bool timed_out = false;
+  if (pidfd >= 0) {
+    int64_t wait_ms = -1;
+    if (deadline != 0) {
+      uint64_t now = NowUs();
+      wait_ms = deadline > now ? static_cast<int64_t>((deadline - now + 999) / 1000) : 0;
+    }
+    if (!WaitExit(pidfd, wait_ms)) {
+      timed_out = true;
+      segment.MarkTimeoutFired(task.slot, task.record.id);
+      ::kill(-pid, SIGTERM);
+      if (!WaitExit(pidfd, static_cast<int64_t>(options.kill_grace_ms))) ::kill(-pid, SIGKILL);
+    }
+    ::close(pidfd);
+  }
+  int status = 0;
+  rusage usage{};
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
+  }
+  if (timed_out) ::kill(-pid, SIGKILL);  // stragglers left in the task's group
+  TaskOutcome outcome = OutcomeFromWaitStatus(status, usage);
+  if (timed_out) {
+    outcome.state = TaskState::kTimedOut;
+    outcome.reason = fmt::format("timed out after {} ms; killed", task.record.timeout_ms);
+  }
+  return outcome;
+}
+
+}  // namespace taskq

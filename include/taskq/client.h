@@ -1,0 +1,107 @@
+// The taskq client library: what programs link to submit tasks, wait for them and read their
+// results, straight through the queue's shared-memory segment (no daemon round trip on the data
+// path). The `taskq` command is built on it.
+//
+//   std::unique_ptr<taskq::Client> client;
+//   taskq::Status s = taskq::Client::Connect({.queue = "jobs"}, &client);
+//   taskq::TaskSpec spec;  spec.kind = taskq::TaskKind::kCpu;  spec.cpu.count = 1000;
+//   std::vector<uint64_t> ids;
+//   s = client->Submit({spec}, {}, &ids);
+//   std::vector<taskq::TaskInfo> done;
+//   s = client->Wait(ids, /*timeout_ms=*/-1, &done);   // done[0].state == kSucceeded
+//
+// A Client is not thread-safe; use one per thread. Every call returns a Status whose code is
+// also the CLI's exit code (0 ok, 1 failed, 2 bad input, 3 no daemon, 4 queue full, 5 timeout).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/task.h"
+#include "config/options.h"
+
+namespace taskq {
+
+class Segment;
+
+struct ConnectOptions {
+  std::string queue;        // "" = $TASKQ_QUEUE, else the configuration's, else taskq-<uid>
+  std::string config_path;  // "" = $TASKQ_CONFIG, else /etc/taskq/taskq.yaml if present
+};
+
+struct SubmitOptions {
+  bool block = false;              // on a full queue, wait for space instead of failing
+  int64_t block_timeout_ms = -1;   // with block: give up after this long (-1 = never)
+};
+
+struct DaemonInfo {
+  int32_t pid = 0;
+  bool ready = false;
+  Policy policy = Policy::kPool;
+  uint32_t workers = 0;        // pool workers alive
+  uint32_t workers_wanted = 0;
+  uint32_t max_parallel = 0;
+  uint32_t running_processes = 0;  // process policy
+  uint64_t uptime_us = 0;
+};
+
+struct QueueStats {
+  DaemonInfo daemon;
+  bool daemon_running = false;
+  uint64_t by_state[kTaskStateCount] = {};
+  uint64_t queue_depth = 0;
+  uint64_t submitted_total = 0;
+  uint64_t finished_total = 0;
+  double throughput_per_s = 0;  // finished tasks per second, last ~10 s
+  uint64_t lock_repairs = 0;
+  uint32_t capacity = 0;
+};
+
+class Client {
+ public:
+  ~Client();
+  // Finds the queue (see ConnectOptions) and attaches its segment. kUnavailable when there is no
+  // such queue or it may not be opened; kInvalid for a bad configuration.
+  static Status Connect(const ConnectOptions& options, std::unique_ptr<Client>* out);
+  // The configuration a client resolves for `options`, without attaching.
+  static Status ResolveOptions(const ConnectOptions& options, Options* resolved);
+
+  // Submits tasks in order; `ids` receives one id per submitted task. kUnavailable when no daemon
+  // serves the queue; kQueueFull when it is full (unless `block`); kInvalid for a bad spec.
+  Status Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& options,
+                std::vector<uint64_t>* ids);
+  // Waits until every task in `ids` has finished (timeout_ms -1 = forever) and returns them in
+  // the same order. kTimedOut when time ran out (`finished` then holds the current view),
+  // kInvalid for an unknown id. `progress`, when set, is called on each change.
+  Status Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms, std::vector<TaskInfo>* tasks,
+              const std::function<void(const std::vector<TaskInfo>&)>& progress = nullptr);
+  // The ids of all tasks that are queued or running now.
+  std::vector<uint64_t> Unfinished();
+
+  Status Get(uint64_t id, TaskInfo* info);
+  std::vector<TaskInfo> List();
+  Status Cancel(uint64_t id);
+  QueueStats Stats();
+  // A round trip through the daemon's event loop.
+  Status Ping(int64_t timeout_ms, DaemonInfo* info);
+  // Asks the daemon to drain and exit; with `wait`, returns once it has exited.
+  Status Shutdown(bool wait, int64_t timeout_ms);
+
+  Segment& segment() { return *segment_; }
+  const Options& options() const { return options_; }
+  std::string state_dir() const;
+
+ private:
+  Client() = default;
+  DaemonInfo ReadDaemonInfo();
+  Status CheckDaemon();
+
+  Options options_;
+  std::unique_ptr<Segment> segment_;
+};
+
+}  // namespace taskq
