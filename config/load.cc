@@ -1,0 +1,363 @@
+#include "config/load.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/yaml_values.h"
+
+namespace taskq {
+namespace {
+
+constexpr size_t kMaxQueueNameChars = 64;
+constexpr uint64_t kUint32Max = 0xffffffff;
+constexpr uint64_t kInt32Max = 0x7fffffff;
+constexpr uint64_t kHourMs = 3600 * 1000;
+constexpr uint64_t kDayMs = 24 * kHourMs;
+constexpr uint64_t kMaxDurationMs = 3650 * kDayMs;  // ten years: anything longer is a typo
+constexpr const char* kQueueNameProblem =
+    "must be 1 to 64 of the characters A-Z a-z 0-9 _ . - and not start with '.'";
+constexpr const char* kQueueNameFix = "choose a name like \"build-jobs\"";
+
+bool IsValidQueueName(std::string_view name) {
+  auto is_name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  };
+  return !name.empty() && name.size() <= kMaxQueueNameChars && name.front() != '.' &&
+         std::all_of(name.begin(), name.end(), is_name_char);
+}
+
+bool IsQueueNameOrEmpty(std::string_view text) { return text.empty() || IsValidQueueName(text); }
+bool IsAbsolutePathOrEmpty(std::string_view text) { return text.empty() || text.front() == '/'; }
+bool IsAbsolutePattern(std::string_view text) { return !text.empty() && text.front() == '/'; }
+bool IsAccountNameOrEmpty(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) > ' ' && c != ':' && c != 0x7f;
+  });
+}
+bool IsEnvName(std::string_view text) {
+  auto is_letter = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  return !text.empty() && is_letter(text.front()) &&
+         std::all_of(text.begin(), text.end(),
+                     [&](char c) { return is_letter(c) || (c >= '0' && c <= '9'); });
+}
+
+constexpr TextRule kQueueRule = {IsQueueNameOrEmpty, kQueueNameProblem,
+                                 "choose a name like \"build-jobs\", or \"\" for taskq-<uid>"};
+constexpr TextRule kDirectoryRule = {IsAbsolutePathOrEmpty,
+                                     "must be an absolute path, or \"\" for the default",
+                                     "start it with '/'; ~ and $VARIABLES are not expanded"};
+constexpr TextRule kAccountRule = {
+    IsAccountNameOrEmpty, "must be a name or number without spaces, ':' or control characters",
+    "write the name as /etc/passwd or /etc/group spells it, or \"\" for none"};
+constexpr TextRule kExecAllowRule = {IsAbsolutePattern,
+                                     "must be an absolute path or a glob starting with '/'",
+                                     "write the full path, e.g. /usr/bin/python3 or /opt/jobs/*"};
+constexpr TextRule kEnvNameRule = {
+    IsEnvName, "must be an environment variable name: letters, digits and _, not digit first",
+    "write the bare name, e.g. PATH, without '$' or '='"};
+
+// One key of a YAML map: how to read its value into a T and how to write it back.
+template <typename T>
+struct Field {
+  const char* name;
+  Status (*load)(const ConfigValue& value, T* target);
+  void (*dump)(const T& target, YAML::Emitter* out);
+};
+
+template <typename T, size_t N>
+std::string KeyList(const Field<T> (&fields)[N]) {
+  std::string list;
+  for (const Field<T>& field : fields) list += (list.empty() ? "" : ", ") + std::string(field.name);
+  return list;
+}
+
+// Reads a map whose keys are `fields`, in any order, each at most once. An empty value (a
+// section whose keys are all commented out) changes nothing.
+template <typename T, size_t N>
+Status LoadMap(const ConfigValue& map, const Field<T> (&fields)[N], T* target) {
+  if (map.node.IsNull()) return Status::Ok();
+  if (!map.node.IsMap()) {
+    return ValueError(map, "must be a map of \"key: value\" lines",
+                      "valid keys are: " + KeyList(fields));
+  }
+  std::vector<YAML::Node> seen_keys;
+  for (const auto& entry : map.node) {
+    const YAML::Node& key = entry.first;
+    if (!key.IsScalar()) {
+      return ValueError(ConfigValue{key, map.source, map.path, key.Mark()},
+                        "keys must be plain names", "write \"name: value\"");
+    }
+    const ConfigValue value = map.Child(key, entry.second);
+    for (const YAML::Node& seen : seen_keys) {
+      if (seen.Scalar() == key.Scalar()) {
+        return ErrorAt(map.source, key.Mark(),
+                       value.path + ": duplicate key, also set on line " +
+                           std::to_string(seen.Mark().line + 1) + "; keep only one of them");
+      }
+    }
+    seen_keys.push_back(key);
+    const Field<T>* field =
+        std::find_if(fields, fields + N, [&](const Field<T>& f) { return key.Scalar() == f.name; });
+    if (field == fields + N) {
+      return ErrorAt(map.source, key.Mark(),
+                     value.path + ": unknown key; valid keys are: " + KeyList(fields));
+    }
+    TASKQ_RETURN_IF_ERROR(field->load(value, target));
+  }
+  return Status::Ok();
+}
+
+template <typename T, size_t N>
+void DumpMap(const Field<T> (&fields)[N], const T& source, YAML::Emitter* out) {
+  *out << YAML::BeginMap;
+  for (const Field<T>& field : fields) {
+    *out << YAML::Key << field.name << YAML::Value;
+    field.dump(source, out);
+  }
+  *out << YAML::EndMap;
+}
+
+void DumpText(const std::string& text, YAML::Emitter* out) { *out << YAML::DoubleQuoted << text; }
+
+void DumpTextList(const std::vector<std::string>& list, YAML::Emitter* out) {
+  *out << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& item : list) DumpText(item, out);
+  *out << YAML::EndSeq;
+}
+
+Status LoadStorage(const ConfigValue& value, Options* options) {
+  std::string name;
+  TASKQ_RETURN_IF_ERROR(
+      ReadChoice(value, {StorageName(Storage::kShm), StorageName(Storage::kFile)}, &name));
+  options->storage = name == StorageName(Storage::kFile) ? Storage::kFile : Storage::kShm;
+  return Status::Ok();
+}
+
+Status LoadPolicy(const ConfigValue& value, Options* options) {
+  std::string name;
+  TASKQ_RETURN_IF_ERROR(
+      ReadChoice(value, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess)}, &name));
+  ParsePolicy(name, &options->policy);
+  return Status::Ok();
+}
+
+using OptionsField = Field<Options>;
+using LimitsField = Field<TaskLimits>;
+
+constexpr OptionsField kRetentionFields[] = {
+    {"count",
+     [](const ConfigValue& v, Options* o) {
+       return ReadUint(v, 0, kUint32Max, "", &o->retain_count);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.retain_count; }},
+    {"age",
+     [](const ConfigValue& v, Options* o) {
+       return ReadDurationMs(v, kMaxDurationMs, &o->retain_age_ms);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.retain_age_ms); }},
+};
+
+constexpr OptionsField kSecurityFields[] = {
+    {"exec_enabled", [](const ConfigValue& v, Options* o) { return ReadBool(v, &o->exec_enabled); },
+     [](const Options& o, YAML::Emitter* out) { *out << o.exec_enabled; }},
+    {"exec_allow",
+     [](const ConfigValue& v, Options* o) {
+       return ReadStringList(v, kExecAllowRule, &o->exec_allow);
+     },
+     [](const Options& o, YAML::Emitter* out) { DumpTextList(o.exec_allow, out); }},
+    {"env_allow",
+     [](const ConfigValue& v, Options* o) {
+       return ReadStringList(v, kEnvNameRule, &o->env_allow);
+     },
+     [](const Options& o, YAML::Emitter* out) { DumpTextList(o.env_allow, out); }},
+    {"io_root",
+     [](const ConfigValue& v, Options* o) { return ReadString(v, kDirectoryRule, &o->io_root); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.io_root, out); }},
+    {"max_cpu_count",
+     [](const ConfigValue& v, Options* o) {
+       return ReadUint(v, 1, 1ull << 63, "", &o->max_cpu_count);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.max_cpu_count; }},
+    {"max_io_bytes",
+     [](const ConfigValue& v, Options* o) {
+       return ReadSizeBytes(v, 1, 1ull << 40, &o->max_io_bytes);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << FormatSizeBytes(o.max_io_bytes); }},
+};
+
+constexpr LimitsField kLimitFields[] = {
+    {"cpu_seconds",
+     [](const ConfigValue& v, TaskLimits* l) {
+       return ReadUint(v, 0, kUint32Max, "0 = no limit", &l->cpu_seconds);
+     },
+     [](const TaskLimits& l, YAML::Emitter* out) { *out << l.cpu_seconds; }},
+    {"address_space_mb",
+     [](const ConfigValue& v, TaskLimits* l) {
+       return ReadUint(v, 0, 1ull << 40, "0 = no limit", &l->address_space_mb);
+     },
+     [](const TaskLimits& l, YAML::Emitter* out) { *out << l.address_space_mb; }},
+    {"open_files",
+     [](const ConfigValue& v, TaskLimits* l) {
+       return ReadUint(v, 0, kInt32Max, "0 = no limit", &l->open_files);
+     },
+     [](const TaskLimits& l, YAML::Emitter* out) { *out << l.open_files; }},
+    {"output_mb",
+     [](const ConfigValue& v, TaskLimits* l) {
+       return ReadUint(v, 0, 1ull << 40, "0 = no limit", &l->output_mb);
+     },
+     [](const TaskLimits& l, YAML::Emitter* out) { *out << l.output_mb; }},
+};
+
+// The top level, in the order of config/taskq.yaml.
+constexpr OptionsField kOptionFields[] = {
+    {"queue", [](const ConfigValue& v, Options* o) { return ReadString(v, kQueueRule, &o->queue); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.queue, out); }},
+    {"storage", LoadStorage,
+     [](const Options& o, YAML::Emitter* out) { *out << StorageName(o.storage); }},
+    {"state_dir",
+     [](const ConfigValue& v, Options* o) { return ReadString(v, kDirectoryRule, &o->state_dir); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.state_dir, out); }},
+    {"capacity",
+     [](const ConfigValue& v, Options* o) { return ReadUint(v, 16, 4194304, "", &o->capacity); },
+     [](const Options& o, YAML::Emitter* out) { *out << o.capacity; }},
+    {"mode",
+     [](const ConfigValue& v, Options* o) {
+       return ReadFileMode(v, {0600, 0640, 0660}, &o->mode);
+     },
+     [](const Options& o, YAML::Emitter* out) { DumpText(FormatFileMode(o.mode), out); }},
+    {"group",
+     [](const ConfigValue& v, Options* o) { return ReadString(v, kAccountRule, &o->group); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.group, out); }},
+    {"user", [](const ConfigValue& v, Options* o) { return ReadString(v, kAccountRule, &o->user); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.user, out); }},
+    {"policy", LoadPolicy,
+     [](const Options& o, YAML::Emitter* out) { *out << PolicyName(o.policy); }},
+    {"workers",
+     [](const ConfigValue& v, Options* o) {
+       return ReadUint(v, 0, 1024, "0 = one per CPU", &o->workers);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.workers; }},
+    {"max_parallel",
+     [](const ConfigValue& v, Options* o) {
+       return ReadUint(v, 0, 100000, "0 = unbounded", &o->max_parallel);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.max_parallel; }},
+    {"max_tasks_per_worker",
+     [](const ConfigValue& v, Options* o) {
+       return ReadUint(v, 0, kUint32Max, "0 = never recycle", &o->max_tasks_per_worker);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.max_tasks_per_worker; }},
+    {"default_timeout",
+     [](const ConfigValue& v, Options* o) {
+       return ReadDurationMs(v, kMaxDurationMs, &o->default_timeout_ms);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.default_timeout_ms); }},
+    {"default_retries",
+     [](const ConfigValue& v, Options* o) { return ReadUint(v, 0, 100, "", &o->default_retries); },
+     [](const Options& o, YAML::Emitter* out) { *out << o.default_retries; }},
+    {"kill_grace",
+     [](const ConfigValue& v, Options* o) { return ReadDurationMs(v, kHourMs, &o->kill_grace_ms); },
+     [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.kill_grace_ms); }},
+    {"retention", [](const ConfigValue& v, Options* o) { return LoadMap(v, kRetentionFields, o); },
+     [](const Options& o, YAML::Emitter* out) { DumpMap(kRetentionFields, o, out); }},
+    {"shutdown_grace",
+     [](const ConfigValue& v, Options* o) {
+       return ReadDurationMs(v, kDayMs, &o->shutdown_grace_ms);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.shutdown_grace_ms); }},
+    {"log_level",
+     [](const ConfigValue& v, Options* o) {
+       return ReadChoice(v, {"trace", "debug", "info", "warn", "error", "off"}, &o->log_level);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.log_level; }},
+    {"security", [](const ConfigValue& v, Options* o) { return LoadMap(v, kSecurityFields, o); },
+     [](const Options& o, YAML::Emitter* out) { DumpMap(kSecurityFields, o, out); }},
+    {"limits",
+     [](const ConfigValue& v, Options* o) { return LoadMap(v, kLimitFields, &o->limits); },
+     [](const Options& o, YAML::Emitter* out) { DumpMap(kLimitFields, o.limits, out); }},
+};
+
+Status CannotRead(const std::string& path, int error) {
+  return Status::Invalid(path + ": cannot read the configuration file: " + std::strerror(error) +
+                         "; check the path and its permissions");
+}
+
+Status ReadWholeFile(const std::string& path, std::string* text) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return CannotRead(path, errno);
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n > 0) {
+      text->append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      const int error = errno;
+      close(fd);
+      return CannotRead(path, error);
+    }
+  }
+  close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadOptionsFromString(const std::string& yaml, const std::string& source_name,
+                             Options* options) {
+  // yaml-cpp reports problems by throwing; this is the boundary where they become a Status.
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
+    if (documents.size() > 1) {
+      return ErrorAt(source_name, documents[1].Mark(),
+                     "top level: only one YAML document is read, got " +
+                         std::to_string(documents.size()) + "; remove the '---' separators");
+    }
+    Options loaded = *options;
+    if (!documents.empty()) {
+      TASKQ_RETURN_IF_ERROR(
+          LoadMap(ConfigValue::Document(documents[0], source_name), kOptionFields, &loaded));
+    }
+    *options = std::move(loaded);
+    return Status::Ok();
+  } catch (const YAML::ParserException& e) {
+    return ErrorAt(source_name, e.mark,
+                   "YAML syntax error: " + e.msg +
+                       "; fix the YAML at this position or just before it");
+  } catch (const YAML::Exception& e) {
+    return ErrorAt(source_name, e.mark,
+                   "cannot read the YAML: " + e.msg + "; simplify the construct at this place");
+  }
+}
+
+Status LoadOptionsFromFile(const std::string& path, Options* options) {
+  std::string text;
+  TASKQ_RETURN_IF_ERROR(ReadWholeFile(path, &text));
+  return LoadOptionsFromString(text, path, options);
+}
+
+std::string OptionsToYaml(const Options& options) {
+  YAML::Emitter out;
+  DumpMap(kOptionFields, options, &out);
+  return std::string(out.c_str()) + "\n";
+}
+
+Status ValidateQueueName(const std::string& name) {
+  if (IsValidQueueName(name)) return Status::Ok();
+  return Status::Invalid(std::string("queue name: ") + kQueueNameProblem + ", got " +
+                         ShownText(name) + "; " + kQueueNameFix);
+}
+
+}  // namespace taskq
