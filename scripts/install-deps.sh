@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages taskq needs to build, test, demo and benchmark; installs only
+# what is missing, so a second run does nothing. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config make python3
+  libboost-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev      # libFuzzer targets
+  systemd                       # systemd-analyze verify of the shipped unit
+  dpkg-dev file                 # make deb (CPack's DEB generator)
+  util-linux passwd             # setpriv/runuser, useradd for the multi-user tests
+)
+[[ ${TASKQ_EXTRA_PACKAGES:-} ]] && read -r -a extra <<<"$TASKQ_EXTRA_PACKAGES" && packages+=("${extra[@]}")
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+((EUID != 0)) && sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,242 @@
+#include "tests/test_util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/segment.h"
+#include "fmt/format.h"
+#include "taskq/client.h"
+
+extern char** environ;
+
+namespace taskq::testing {
+namespace {
+
+std::vector<char*> CStrings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::vector<std::string> Environment(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    std::string name = kv.substr(0, kv.find('='));
+    if (extra.count(name) || name == "TASKQ_QUEUE" || name == "TASKQ_CONFIG") continue;
+    env.push_back(kv);
+  }
+  for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
+  return env;
+}
+
+bool WaitPid(pid_t pid, int* status, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/taskq-test-XXXXXX";
+  path_ = mkdtemp(pattern);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string UniqueQueueName() {
+  static std::atomic<int> counter{0};
+  return fmt::format("test-{}-{}-{}", getpid(), counter++, std::rand() % 100000);
+}
+
+std::string TaskqdPath() { return TASKQ_BIN_DIR "/daemon/taskqd"; }
+std::string TaskqPath() { return TASKQ_BIN_DIR "/client/taskq"; }
+
+CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::string& input,
+                         const std::map<std::string, std::string>& env_extra) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return {};
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<std::string> argv = argv_in;
+  std::vector<std::string> env = Environment(env_extra);
+  std::vector<char*> cargv = CStrings(argv);
+  std::vector<char*> cenv = CStrings(env);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  CommandResult result;
+  if (rc != 0) {
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    result.err = strerror(rc);
+    return result;
+  }
+  // Feed stdin and drain both outputs without deadlocking on full pipes.
+  size_t written = 0;
+  if (input.empty()) {
+    close(in_pipe[1]);
+    in_pipe[1] = -1;
+  }
+  fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
+  bool out_open = true, err_open = true;
+  char buffer[65536];
+  while (out_open || err_open || in_pipe[1] >= 0) {
+    pollfd fds[3] = {{out_open ? out_pipe[0] : -1, POLLIN, 0},
+                     {err_open ? err_pipe[0] : -1, POLLIN, 0},
+                     {in_pipe[1], POLLOUT, 0}};
+    if (poll(fds, 3, -1) < 0 && errno == EINTR) continue;
+    if (fds[0].revents) {
+      ssize_t n = read(out_pipe[0], buffer, sizeof(buffer));
+      if (n > 0) result.out.append(buffer, n); else out_open = false;
+    }
+    if (fds[1].revents) {
+      ssize_t n = read(err_pipe[0], buffer, sizeof(buffer));
+      if (n > 0) result.err.append(buffer, n); else err_open = false;
+    }
+    if (in_pipe[1] >= 0 && fds[2].revents) {
+      ssize_t n = write(in_pipe[1], input.data() + written, input.size() - written);
+      if (n > 0) written += n;
+      if (n < 0 || written == input.size()) {
+        close(in_pipe[1]);
+        in_pipe[1] = -1;
+      }
+    }
+  }
+  close(out_pipe[0]);
+  close(err_pipe[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+Daemon::Daemon(const std::string& yaml_extra, const std::vector<std::string>& args)
+    : queue_(UniqueQueueName()), args_(args) {
+  state_dir_ = temp_.path() + "/state";
+  config_path_ = temp_.path() + "/taskq.yaml";
+  log_path_ = temp_.path() + "/taskqd.log";
+  std::ofstream config(config_path_);
+  config << "queue: " << queue_ << "\nstate_dir: " << state_dir_ << "\nlog_level: debug\n"
+         << yaml_extra << "\n";
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0) {
+    if (Stop() < 0) Kill();
+  }
+  Options resolved = options();
+  (void)Segment::Remove(resolved);
+}
+
+Options Daemon::options() const {
+  Options resolved;
+  (void)Client::ResolveOptions({queue_, config_path_}, &resolved);
+  return resolved;
+}
+
+bool Daemon::Start() {
+  std::vector<std::string> argv = {TaskqdPath(), "--config", config_path_};
+  argv.insert(argv.end(), args_.begin(), args_.end());
+  std::vector<std::string> env = Environment({});
+  std::vector<char*> cargv = CStrings(argv);
+  std::vector<char*> cenv = CStrings(env);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    pid_ = 0;
+    return false;
+  }
+  // Ready means: the segment exists, a supervisor holds it, and it says its workers are up.
+  for (int i = 0; i < 2000; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = 0;
+      return false;
+    }
+    std::unique_ptr<Segment> segment;
+    if (Segment::Attach(options(), &segment).ok() && segment->SupervisorAlive() &&
+        segment->header()->ready.load() != 0 &&
+        segment->header()->owner_pid.load() == pid_) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+int Daemon::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  if (!WaitPid(pid_, &status, 30000)) {
+    Kill();
+    return -1;
+  }
+  pid_ = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void Daemon::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = 0;
+}
+
+CommandResult Daemon::Taskq(const std::vector<std::string>& args, const std::string& input) {
+  std::vector<std::string> argv = {TaskqPath(), "--config", config_path_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, input);
+}
+
+std::string Daemon::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace taskq::testing
