@@ -21,6 +21,9 @@ inline constexpr uint32_t kReasonBytes = 120;        // why a task failed, was l
 inline constexpr uint32_t kStateDirBytes = 256;      // the daemon's state directory, for clients
 inline constexpr uint32_t kMinCapacity = 16;
 inline constexpr uint32_t kMaxCapacity = 4u << 20;
+// Ids only grow by one per task: 2^62 is never reached, so a larger id is corruption (and
+// next_id = id + 1 can never wrap to 0).
+inline constexpr uint64_t kMaxTaskId = uint64_t{1} << 62;
 
 // The life of a task. kFree and kReserved are slot states: a slot is kReserved while a client
 // writes a new task into it under the lock, so a client killed there leaves a slot that repair

@@ -30,7 +30,8 @@ struct Walk {
 std::vector<std::string> Segment::RepairLocked() {
   Walk walk;
   header_->lock_repairs++;
-  bool ring_ok = header_->ring_head <= header_->ring_tail &&
+  // Positions grow by one per push, like ids: one near 2^64 is corruption about to wrap.
+  bool ring_ok = header_->ring_head <= header_->ring_tail && header_->ring_tail < kMaxTaskId &&
                  header_->ring_tail - header_->ring_head <= capacity_;
   if (!ring_ok) {
     walk.Note(fmt::format("ring bounds head={} tail={} are impossible; ring rebuilt",
@@ -44,6 +45,11 @@ std::vector<std::string> Segment::RepairLocked() {
     uint32_t slot = SlotOf(id);
     if (entry(slot).id.load() == id &&
         entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
+      if (in_ring[slot]) {
+        // A scribbled ring could hand the task out twice; Pop skips a zeroed cell.
+        walk.Note(fmt::format("task {} was in the ring twice; second entry dropped", id));
+        ring_[pos % capacity_] = 0;
+      }
       in_ring[slot] = 1;
     }
   }
@@ -55,7 +61,7 @@ std::vector<std::string> Segment::RepairLocked() {
     uint32_t raw = e.state.load();
     uint64_t id = e.id.load();
     if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
-    if (raw >= kTaskStateCount || id == 0 || SlotOf(id) != slot) {
+    if (raw >= kTaskStateCount || id == 0 || id > kMaxTaskId || SlotOf(id) != slot) {
       walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
       e.id.store(0);
       e.state.store(static_cast<uint32_t>(TaskState::kFree));
@@ -93,7 +99,7 @@ std::vector<std::string> Segment::RepairLocked() {
 
 std::vector<std::string> Segment::CheckLocked() {
   Walk walk;
-  if (header_->ring_head > header_->ring_tail ||
+  if (header_->ring_head > header_->ring_tail || header_->ring_tail >= kMaxTaskId ||
       header_->ring_tail - header_->ring_head > capacity_) {
     walk.Note(fmt::format("ring bounds head={} tail={} are impossible", header_->ring_head,
                           header_->ring_tail));
@@ -116,7 +122,7 @@ std::vector<std::string> Segment::CheckLocked() {
     uint32_t raw = e.state.load();
     uint64_t id = e.id.load();
     if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
-    if (raw >= kTaskStateCount || id == 0 || SlotOf(id) != slot) {
+    if (raw >= kTaskStateCount || id == 0 || id > kMaxTaskId || SlotOf(id) != slot) {
       walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt", slot, raw, id));
       continue;
     }

@@ -313,11 +313,79 @@ Status ReadWholeFile(const std::string& path, std::string* text) {
   return Status::Ok();
 }
 
+// yaml-cpp 0.7 (Debian 12) allocates without bound when a document's root is not a block map and
+// a ',' follows it (e.g. a lone `,`, `"x",`, or a multi-line plain scalar with a line starting with
+// ','; found by tests/fuzz/fuzz_config). A taskq configuration's root is always a block map whose
+// keys are plain names, so each document must start with `name:` before yaml-cpp sees it.
+bool StartsWithPlainKey(std::string_view text) {
+  size_t i = 0;
+  auto is_key_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  while (i < text.size() && is_key_char(text[i])) ++i;
+  while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  if (i == 0 || i >= text.size() || text[i] != ':') return false;
+  return i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\t' || text[i + 1] == '\r';
+}
+
+YAML::Mark MarkAt(size_t line, size_t column) {
+  YAML::Mark mark;
+  mark.line = static_cast<int>(line);
+  mark.column = static_cast<int>(column);
+  return mark;
+}
+
+Status RefuseNonMapRoot(const std::string& yaml, const std::string& source_name) {
+  bool at_document_start = true;
+  size_t line_number = 0;
+  for (size_t begin = 0; begin <= yaml.size(); ++line_number) {
+    size_t end = yaml.find('\n', begin);
+    if (end == std::string::npos) end = yaml.size();
+    std::string_view line(yaml.data() + begin, end - begin);
+    begin = end + 1;
+    for (size_t i = 0; i < line.size(); ++i) {
+      const auto c = static_cast<unsigned char>(line[i]);
+      if ((c < ' ' && c != '\t' && c != '\r') || c == 0x7f) {
+        return ErrorAt(source_name, MarkAt(line_number, i),
+                       "control character " + std::to_string(c) +
+                           " in the file; a configuration is text: remove it");
+      }
+    }
+    if (line.starts_with("%")) {
+      return ErrorAt(source_name, MarkAt(line_number, 0),
+                     "YAML directives (%) are not used by taskq; delete this line");
+    }
+    size_t column = line.find_first_not_of(" \t\r");
+    if (line.starts_with("---")) {
+      at_document_start = true;
+      column = line.find_first_not_of(" \t\r", 3);
+    }
+    if (column == std::string_view::npos || line[column] == '#' || line.starts_with("...") ||
+        !at_document_start) {
+      continue;
+    }
+    at_document_start = false;
+    std::string_view first = line.substr(column);
+    while (!first.empty() && (first.back() == ' ' || first.back() == '\r')) first.remove_suffix(1);
+    const bool empty_document = first == "~" || first == "null";  // same as an empty file
+    if (!empty_document && !StartsWithPlainKey(first)) {
+      const YAML::Mark mark = MarkAt(line_number, column);
+      const size_t shown = std::min<size_t>(line.size() - column, 20);
+      return ValueError(ConfigValue{YAML::Node(std::string(line.substr(column, shown))),
+                                    source_name, "", mark},
+                        "must be a map of \"key: value\" lines",
+                        "start the file with a key such as \"workers: 2\"");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadOptionsFromString(const std::string& yaml, const std::string& source_name,
                              Options* options) {
   // yaml-cpp reports problems by throwing; this is the boundary where they become a Status.
+  TASKQ_RETURN_IF_ERROR(RefuseNonMapRoot(yaml, source_name));
   try {
     const std::vector<YAML::Node> documents = YAML::LoadAll(yaml);
     if (documents.size() > 1) {

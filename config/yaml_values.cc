@@ -134,7 +134,12 @@ Status ErrorAt(std::string_view source, const YAML::Mark& mark, std::string_view
   if (!mark.is_null()) {
     text += ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   }
-  return Status::Invalid(text + ": " + std::string(message));
+  // Messages quote user bytes (yaml-cpp echoes bad escapes verbatim): keep them one line.
+  std::string line(message);
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < ' ' || c == 0x7f) c = '?';
+  }
+  return Status::Invalid(text + ": " + line);
 }
 
 Status ValueError(const ConfigValue& value, std::string_view problem, std::string_view fix) {
