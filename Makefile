@@ -7,7 +7,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo check check-asan bench deb install format clean
+.PHONY: all deps build demo check check-asan fuzz bench deb install format clean
 
 all: build
 
@@ -30,7 +30,11 @@ check: build
 check-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKQ_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
-	cd build-asan && ctest --output-on-failure -j$(JOBS) --timeout 900
+	cd build-asan && TASKQ_CHAOS_TASKS=$${TASKQ_CHAOS_TASKS:-5000} ctest --output-on-failure -j$(JOBS) --timeout 900
+
+# libFuzzer targets (clang + ASan/UBSan), FUZZ_SECONDS each (default 30).
+fuzz: deps
+	./scripts/fuzz.sh
 
 bench: deps
 	./bench/run
@@ -45,4 +49,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-release
+	rm -rf $(BUILD) build-asan build-release build-fuzz
