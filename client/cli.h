@@ -53,4 +53,9 @@ int RunShutdown(const GlobalArgs& global, bool no_wait, double timeout_s, bool p
 int RunPurge(const GlobalArgs& global);
 int RunDoctor(const GlobalArgs& global, bool repair);
 
+// taskq bench, the policy lab (client/cmd_bench.cc, client/bench_*.cc).
+struct BenchArgs;
+CLI::App* AddBenchCommand(CLI::App* app, std::shared_ptr<BenchArgs>* args);
+int RunBench(const GlobalArgs& global, BenchArgs& args);
+
 }  // namespace taskq::cli

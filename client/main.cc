@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", global.config,
                  "configuration file (default: $TASKQ_CONFIG or /etc/taskq/taskq.yaml)");
   app.add_flag("--json", global.json, "machine-readable output");
+  // Global flags may also follow the command (`taskq stats --json`): every subcommand created
+  // below inherits fallthrough and hands options it does not know to this parser.
+  app.fallthrough();
 
   SubmitCommand submit;
   CLI::App* submit_cmd = app.add_subcommand("submit", "submit a task: submit cpu|io|exec [options]");
@@ -80,6 +83,9 @@ int main(int argc, char** argv) {
   CLI::App* purge_cmd = app.add_subcommand(
       "purge", "remove a stopped queue's segment and state directory (all its tasks)");
 
+  std::shared_ptr<BenchArgs> bench;
+  CLI::App* bench_cmd = AddBenchCommand(&app, &bench);
+
   bool doctor_repair = false;
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "check the segment's invariants");
   doctor_cmd->add_flag("--repair", doctor_repair, "fix what can be fixed");
@@ -104,5 +110,6 @@ int main(int argc, char** argv) {
   }
   if (purge_cmd->parsed()) return RunPurge(global);
   if (doctor_cmd->parsed()) return RunDoctor(global, doctor_repair);
+  if (bench_cmd->parsed()) return RunBench(global, *bench);
   return 2;
 }

@@ -1,0 +1,223 @@
+// The policy lab end to end: `taskq bench` runs a tiny matrix on real taskqd daemons, and its CSV,
+// JSON and SVG are checked for structure and consistency (never for speed); `--advise` classifies
+// obviously CPU-bound and I/O-bound work; nothing is left in /dev/shm, /tmp or the process table.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/vfs.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "nlohmann/json.hpp"
+#include "tests/test_util.h"
+
+namespace taskq::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      field += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  return fields;
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// What the lab may leave behind: bench segments in /dev/shm, bench temp dirs, bench daemons.
+std::set<std::string> Leftovers() {
+  std::set<std::string> found;
+  for (const char* dir : {"/dev/shm", "/tmp"}) {
+    if (DIR* d = opendir(dir)) {
+      while (dirent* e = readdir(d)) {
+        std::string name = e->d_name;
+        if (name.rfind("taskq.bench-", 0) == 0 || name.rfind("taskq-bench-", 0) == 0) {
+          found.insert(std::string(dir) + "/" + name);
+        }
+      }
+      closedir(d);
+    }
+  }
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      std::string cmdline = ReadFile(std::string("/proc/") + e->d_name + "/cmdline");
+      for (char& c : cmdline) c = c == '\0' ? ' ' : c;
+      if (cmdline.find("/tmp/taskq-bench-") != std::string::npos) found.insert(cmdline);
+    }
+    closedir(d);
+  }
+  return found;
+}
+
+class BenchTest : public ::testing::Test {
+ protected:
+  void SetUp() override { before_ = Leftovers(); }
+  void TearDown() override {
+    std::set<std::string> after = Leftovers();
+    for (const std::string& item : after) {
+      EXPECT_TRUE(before_.count(item)) << "left behind: " << item;
+    }
+  }
+  CommandResult Bench(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {TaskqPath(), "bench"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv);
+  }
+  TempDir dir_;
+  std::set<std::string> before_;
+};
+
+TEST_F(BenchTest, TinyMatrixWritesConsistentCsvJsonAndSvg) {
+  const std::string csv = dir_.path() + "/b.csv", json = dir_.path() + "/b.json",
+                    svg = dir_.path() + "/b.svg";
+  CommandResult r =
+      Bench({"--workload", "cpu", "--workload", "io", "--policy", "process", "--policy",    "pool",
+             "--workers",  "1,2", "--tasks",    "4",  "--reps",   "1",       "--cpu-count", "20000",
+             "--csv",      csv,   "--json",     json, "--svg",    svg});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("REAL"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "") << "no progress line when stderr is not a terminal";
+
+  // CSV: a header and one row per cell (2 workloads x 2 policies x 2 worker counts).
+  std::istringstream lines(ReadFile(csv));
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line));
+  const std::vector<std::string> header = SplitCsvLine(line);
+  std::map<std::string, size_t> col;
+  for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
+  for (const char* name :
+       {"series", "workload", "policy", "workers", "tasks", "real_median_s", "user_s", "sys_s",
+        "throughput_per_s", "wait_p50_us", "wait_p99_us", "run_p50_us", "run_p99_us", "speedup",
+        "efficiency", "startup_s", "first_task_s", "cpu_share", "failed"}) {
+    ASSERT_TRUE(col.count(name)) << "CSV lacks column " << name;
+  }
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(lines, line)) {
+    if (!line.empty()) rows.push_back(SplitCsvLine(line));
+  }
+  ASSERT_EQ(rows.size(), 8u);
+  std::set<std::string> cells;
+  for (const auto& row : rows) {
+    ASSERT_EQ(row.size(), header.size());
+    const double workers = std::stod(row[col["workers"]]);
+    const double speedup = std::stod(row[col["speedup"]]);
+    const double efficiency = std::stod(row[col["efficiency"]]);
+    EXPECT_EQ(row[col["tasks"]], "4");
+    EXPECT_EQ(row[col["failed"]], "0");
+    EXPECT_GT(std::stod(row[col["real_median_s"]]), 0);
+    EXPECT_GT(std::stod(row[col["throughput_per_s"]]), 0);
+    EXPECT_LE(std::stod(row[col["real_min_s"]]), std::stod(row[col["real_median_s"]]));
+    EXPECT_LE(std::stod(row[col["real_median_s"]]), std::stod(row[col["real_max_s"]]));
+    EXPECT_LE(std::stod(row[col["wait_p50_us"]]), std::stod(row[col["wait_p99_us"]]));
+    EXPECT_LE(std::stod(row[col["run_p50_us"]]), std::stod(row[col["run_p99_us"]]));
+    EXPECT_GT(std::stod(row[col["startup_s"]]), 0);
+    if (workers == 1) {
+      EXPECT_NEAR(speedup, 1.0, 1e-9);
+    }
+    EXPECT_NEAR(efficiency, speedup / workers, 1e-5);
+    cells.insert(row[col["workload"]] + "/" + row[col["policy"]] + "/" + row[col["workers"]]);
+  }
+  EXPECT_EQ(cells.size(), 8u) << "each cell once";
+
+  // JSON: the same cells, each with its one repetition of 4 finished tasks, and one fit per series.
+  nlohmann::json j = nlohmann::json::parse(ReadFile(json));
+  ASSERT_EQ(j["cells"].size(), rows.size());
+  EXPECT_EQ(j["machine"]["cpus"].get<int>(), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const nlohmann::json& c = j["cells"][i];
+    EXPECT_EQ(c["workload"], rows[i][col["workload"]]);
+    EXPECT_EQ(c["policy"], rows[i][col["policy"]]);
+    EXPECT_EQ(c["tasks"], 4);
+    ASSERT_EQ(c["samples"].size(), 1u);
+    EXPECT_EQ(c["samples"][0]["tasks_finished"], 4);
+    EXPECT_NEAR(c["speedup"].get<double>(), std::stod(rows[i][col["speedup"]]), 1e-5);
+    EXPECT_NEAR(c["efficiency"].get<double>(),
+                c["speedup"].get<double>() / c["workers"].get<double>(), 1e-9);
+  }
+  ASSERT_EQ(j["amdahl"].size(), 4u);
+  for (const auto& fit : j["amdahl"]) {
+    if (fit["valid"].get<bool>()) {
+      EXPECT_GE(fit["serial_fraction"].get<double>(), 0.0);
+      EXPECT_LE(fit["serial_fraction"].get<double>(), 1.0);
+    }
+  }
+
+  // SVG: one polyline and two points per series, the ideal line, well-formed at the ends.
+  const std::string chart = ReadFile(svg);
+  EXPECT_EQ(chart.rfind("<svg", 0), 0u);
+  EXPECT_NE(chart.find("</svg>"), std::string::npos);
+  EXPECT_EQ(Count(chart, "class=\"series\""), 4u);
+  EXPECT_EQ(Count(chart, "class=\"point\""), 8u);
+  EXPECT_EQ(Count(chart, "class=\"ideal\""), 1u);
+  EXPECT_EQ(Count(chart, "<"), Count(chart, ">"));
+}
+
+TEST_F(BenchTest, AdviseClassifiesCpuBoundAndFsyncWork) {
+  const std::string json = dir_.path() + "/advice.json";
+  CommandResult r =
+      Bench({"--advise", "--workload", "cpu", "--workload", "io", "--io-fsync", "--cpu-count",
+             "3000000", "--tasks", "4", "--reps", "1", "--workers", "1,2", "--json", json});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  nlohmann::json j = nlohmann::json::parse(ReadFile(json));
+  ASSERT_EQ(j["advice"].size(), 2u);
+  for (const auto& a : j["advice"]) {
+    for (const char* key : {"class", "why", "cpu_share", "write_bytes_per_task",
+                            "vol_ctxsw_per_task", "invol_ctxsw_per_task", "policy", "workers"}) {
+      EXPECT_TRUE(a.contains(key)) << key;
+    }
+  }
+  EXPECT_EQ(j["advice"][0]["class"], "cpu-bound") << r.out;
+  EXPECT_NE(r.out.find("cpu share"), std::string::npos);
+  // fsync waits for the disk, unless /tmp is a tmpfs where fsync returns at once.
+  struct statfs fs {};
+  if (statfs("/tmp", &fs) == 0 && fs.f_type != 0x01021994) {
+    EXPECT_EQ(j["advice"][1]["class"], "io-bound") << r.out;
+  }
+}
+
+TEST_F(BenchTest, BadFlagsExitTwoWithOneLine) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--workers", "0"},
+                                               {"--workers", "1,x"},
+                                               {"--policy", "threads"},
+                                               {"--workload", "gpu"},
+                                               {"--preset", "nope"},
+                                               {"--with-python"},
+                                               {"--frobnicate"},
+                                               {"--reps", "0"}}) {
+    CommandResult r = Bench(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_EQ(Count(r.err, "\n"), 1u) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+}  // namespace
+}  // namespace taskq::testing
