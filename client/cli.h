@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,12 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all
 int RunList(const GlobalArgs& global, const std::string& state, int64_t limit);
 int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
 int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
+// Live views (cmd_watch.cc).
+int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log);
+// A progress line on stderr for `wait` when it is a terminal; nullptr otherwise.
+std::function<void(const std::vector<TaskInfo>&)> MakeWaitProgress();
+// iterations <= 0: until interrupted.
+int RunTop(const GlobalArgs& global, double interval_s, int iterations);
 int RunStats(const GlobalArgs& global);
 int RunPing(const GlobalArgs& global, double timeout_s);
 int RunShutdown(const GlobalArgs& global, bool no_wait, double timeout_s, bool purge);

@@ -37,7 +37,9 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   }
   int64_t timeout_ms = timeout_s < 0 ? -1 : static_cast<int64_t>(timeout_s * 1000);
   std::vector<TaskInfo> tasks;
-  Status waited = client->Wait(ids, timeout_ms, &tasks);
+  // A progress line on a terminal for many tasks; scripts (no tty) get plain lines at the end.
+  const auto progress = (!global.json && !quiet && ids.size() > 1) ? MakeWaitProgress() : nullptr;
+  Status waited = client->Wait(ids, timeout_ms, &tasks, progress);
   if (waited.code() == StatusCode::kInvalid) return Report(waited);
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;

@@ -64,6 +64,17 @@ int main(int argc, char** argv) {
   CLI::App* logs_cmd = app.add_subcommand("logs", "print an exec task's captured output");
   logs_cmd->add_option("id", logs_id, "task id")->required();
   logs_cmd->add_flag("--stderr", logs_stderr, "standard error instead of standard output");
+  bool logs_follow = false;
+  logs_cmd->add_flag("-f,--follow", logs_follow, "keep printing while the task runs");
+
+  double top_interval = 1.0;
+  int top_iterations = 0;
+  CLI::App* top_cmd =
+      app.add_subcommand("top", "live view of workers, running tasks and counts (from the segment)");
+  top_cmd->add_option("--interval", top_interval, "seconds between refreshes")
+      ->check(CLI::Range(0.05, 3600.0));
+  top_cmd->add_option("-n,--iterations", top_iterations, "refresh N times and exit (0 = forever)")
+      ->check(CLI::Range(0, 1 << 30));
 
   CLI::App* stats_cmd = app.add_subcommand("stats", "counts per state, workers, throughput");
 
@@ -102,7 +113,11 @@ int main(int argc, char** argv) {
   if (wait_cmd->parsed()) return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet);
   if (list_cmd->parsed()) return RunList(global, list_state, list_limit);
   if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids);
-  if (logs_cmd->parsed()) return RunLogs(global, logs_id, logs_stderr);
+  if (logs_cmd->parsed()) {
+    return logs_follow ? RunLogsFollow(global, logs_id, logs_stderr)
+                       : RunLogs(global, logs_id, logs_stderr);
+  }
+  if (top_cmd->parsed()) return RunTop(global, top_interval, top_iterations);
   if (stats_cmd->parsed()) return RunStats(global);
   if (ping_cmd->parsed()) return RunPing(global, ping_timeout);
   if (shutdown_cmd->parsed()) {

@@ -1,0 +1,156 @@
+// The live views: `logs --follow` (stream a running exec task's output), the progress line of
+// `wait` on a terminal, and `top`. All of them read the segment and the log files directly: a
+// watcher never costs the daemon anything.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "client/cli.h"
+#include "common/segment.h"
+#include "fmt/format.h"
+
+namespace taskq::cli {
+namespace {
+
+constexpr auto kFollowPoll = std::chrono::milliseconds(100);
+
+// Copies what `fd` has beyond what was read so far to stdout; returns false on a read error.
+bool CopyNewBytes(int fd) {
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n == 0) return true;
+    if (n < 0) return errno == EINTR;
+    std::fwrite(buffer, 1, static_cast<size_t>(n), stdout);
+  }
+}
+
+std::string FormatRate(double per_s) {
+  return per_s >= 100 ? fmt::format("{:.0f}/s", per_s) : fmt::format("{:.1f}/s", per_s);
+}
+
+}  // namespace
+
+int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  TaskInfo info;
+  Status found = client->Get(id, &info);
+  if (!found.ok()) return Report(found);
+  if (info.record.kind != static_cast<uint32_t>(TaskKind::kExec)) {
+    return Report(
+        Status::Invalid(fmt::format("task {} is a {} task: only exec tasks have output logs", id,
+                                    TaskKindName(static_cast<TaskKind>(info.record.kind)))));
+  }
+  const std::string path = stderr_log ? info.stderr_path() : info.stdout_path();
+  int fd = -1;
+  // Follow until the task has finished and everything it wrote has been printed.
+  for (;;) {
+    if (!client->Get(id, &info).ok()) return Report(Status::Failed("task vanished (evicted?)"));
+    const bool finished = IsFinished(info.state);
+    if (fd < 0 && info.state != TaskState::kQueued) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && !CopyNewBytes(fd)) {
+      close(fd);
+      return Report(Status::Failed(fmt::format("cannot read {}", path)));
+    }
+    std::fflush(stdout);
+    if (finished) break;
+    std::this_thread::sleep_for(kFollowPoll);
+  }
+  if (fd >= 0) close(fd);
+  return 0;
+}
+
+std::function<void(const std::vector<TaskInfo>&)> MakeWaitProgress() {
+  if (!isatty(STDERR_FILENO)) return nullptr;  // plain lines (or nothing) when not a terminal
+  const auto started = std::chrono::steady_clock::now();
+  return [started](const std::vector<TaskInfo>& tasks) {
+    size_t done = 0, failed = 0, running = 0;
+    for (const TaskInfo& t : tasks) {
+      if (IsFinished(t.state)) {
+        ++done;
+        failed += t.state != TaskState::kSucceeded;
+      }
+      running += t.state == TaskState::kRunning;
+    }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+    const size_t total = tasks.size();
+    constexpr int kBarWidth = 30;
+    const int filled = total == 0 ? kBarWidth : static_cast<int>(kBarWidth * done / total);
+    const std::string eta =
+        rate > 0 && done < total ? fmt::format("{:.0f}s", (total - done) / rate) : "-";
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu done, %zu failed, %zu running, %s, ETA %s   ",
+                 std::string(filled, '#').c_str(), std::string(kBarWidth - filled, '.').c_str(),
+                 done, total, failed, running, FormatRate(rate).c_str(), eta.c_str());
+    if (done == total) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
+int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  const bool terminal = isatty(STDOUT_FILENO);
+  for (int i = 0; iterations <= 0 || i < iterations; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
+    const QueueStats stats = client->Stats();
+    std::string screen;
+    if (terminal) screen += "\x1b[H\x1b[2J";  // home + clear
+    screen += fmt::format("taskq top — queue {}  {}  policy {}  workers {}/{}  depth {}  {}\n",
+                          client->options().queue,
+                          stats.daemon_running ? fmt::format("pid {}", stats.daemon.pid)
+                                               : std::string("daemon stopped"),
+                          PolicyName(stats.daemon.policy), stats.daemon.workers,
+                          stats.daemon.workers_wanted, stats.queue_depth,
+                          FormatRate(stats.throughput_per_s));
+    screen += "tasks:";
+    for (uint32_t s = static_cast<uint32_t>(TaskState::kQueued); s < kTaskStateCount; ++s) {
+      screen += fmt::format(" {} {}", TaskStateName(static_cast<TaskState>(s)), stats.by_state[s]);
+    }
+    screen +=
+        fmt::format("\nsubmitted {}  finished {}\n\n", stats.submitted_total, stats.finished_total);
+    // Workers from the segment's worker table (pool), running tasks from the slot table.
+    SegmentHeader* header = client->segment().header();
+    screen +=
+        fmt::format("{:>4} {:>8} {:>9} {:>10} {:>10}\n", "ROW", "PID", "STATE", "TASK", "DONE");
+    static constexpr const char* kWorkerStates[] = {"empty", "starting", "idle", "busy", "exiting"};
+    for (uint32_t row = 0; row < kMaxWorkers; ++row) {
+      const WorkerEntry& w = header->workers[row];
+      const int32_t pid = w.pid.load(std::memory_order_relaxed);
+      if (pid <= 0) continue;
+      const uint32_t state = w.state.load(std::memory_order_relaxed);
+      const uint64_t current = w.current_id.load(std::memory_order_relaxed);
+      screen += fmt::format("{:>4} {:>8} {:>9} {:>10} {:>10}\n", row, pid,
+                            state < 5 ? kWorkerStates[state] : "?",
+                            current == 0 ? std::string("-") : std::to_string(current),
+                            w.tasks_done.load(std::memory_order_relaxed));
+    }
+    screen +=
+        fmt::format("\n{:>8} {:<5} {:>8} {:>10}  {}\n", "ID", "KIND", "PID", "RUNNING", "WHAT");
+    const uint64_t now_us =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+    for (const TaskInfo& t : client->List()) {
+      if (t.state != TaskState::kRunning) continue;
+      const uint64_t ran = now_us > t.record.started_at_us ? now_us - t.record.started_at_us : 0;
+      screen += fmt::format("{:>8} {:<5} {:>8} {:>10}  {}\n", t.id(),
+                            TaskKindName(static_cast<TaskKind>(t.record.kind)), t.record.runner_pid,
+                            FormatDuration(ran), DescribeSpec(t));
+    }
+    std::fputs(screen.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace taskq::cli
