@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/segment_format.h"
 #include "config/yaml_values.h"
 
 namespace taskq {
@@ -245,7 +246,7 @@ constexpr OptionsField kOptionFields[] = {
      [](const Options& o, YAML::Emitter* out) { *out << PolicyName(o.policy); }},
     {"workers",
      [](const ConfigValue& v, Options* o) {
-       return ReadUint(v, 0, 1024, "0 = one per CPU", &o->workers);
+       return ReadUint(v, 0, kMaxWorkers, "0 = one per CPU", &o->workers);
      },
      [](const Options& o, YAML::Emitter* out) { *out << o.workers; }},
     {"max_parallel",

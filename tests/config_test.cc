@@ -171,7 +171,7 @@ TEST(ConfigLoad, UnknownNestedKey) {
 
 TEST(ConfigLoad, WrongType) {
   EXPECT_EQ(LoadError("workers: [1, 2]\n"),
-            "taskq.yaml:1:10: workers: must be an integer 0..1024 (0 = one per CPU), got a list; "
+            "taskq.yaml:1:10: workers: must be an integer 0..256 (0 = one per CPU), got a list; "
             "write a whole number, without quotes, units or decimals");
   EXPECT_NE(LoadError("workers: abc\n").find("taskq.yaml:1:10: workers: must be an integer"),
             std::string::npos);
@@ -190,7 +190,7 @@ TEST(ConfigLoad, WrongType) {
 
 TEST(ConfigLoad, MissingValue) {
   EXPECT_NE(LoadError("capacity: 64\nworkers:\n")
-                .find("taskq.yaml:2:1: workers: must be an integer 0..1024 (0 = one per CPU), "
+                .find("taskq.yaml:2:1: workers: must be an integer 0..256 (0 = one per CPU), "
                       "got nothing; give a value, or delete the line to keep the default"),
             std::string::npos);
   // A section or list whose entries are all commented out is empty, not an error.
@@ -201,8 +201,8 @@ TEST(ConfigLoad, MissingValue) {
 
 TEST(ConfigLoad, OutOfRange) {
   EXPECT_EQ(LoadError("workers: 5000\n"),
-            "taskq.yaml:1:10: workers: must be an integer 0..1024 (0 = one per CPU), got 5000; "
-            "use a value in 0..1024");
+            "taskq.yaml:1:10: workers: must be an integer 0..256 (0 = one per CPU), got 5000; "
+            "use a value in 0..256");
   EXPECT_NE(LoadError("capacity: 8\n")
                 .find("taskq.yaml:1:11: capacity: must be an integer "
                       "16..4194304, got 8;"),
