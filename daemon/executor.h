@@ -45,6 +45,10 @@ class Executor {
   virtual bool Ready() const = 0;
   // Number of worker processes (pool) or running task processes (process).
   virtual uint32_t ProcessCount() const = 0;
+  // A reload: applies `next` to this executor without replacing it when it can (pool: only the
+  // worker count changed; process: same policy) and returns true; false when the supervisor must
+  // replace it (the old one then drains: its runners finish their task and exit).
+  virtual bool ApplyLive(const Options& next) = 0;
 };
 
 std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options);

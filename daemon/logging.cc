@@ -1,5 +1,8 @@
 #include "daemon/logging.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -25,6 +28,21 @@ class PriorityFlag : public spdlog::custom_flag_formatter {
   }
 };
 
+// systemd.exec(5): JOURNAL_STREAM is "DEVICE:INODE" of the journal stream systemd connected to
+// stdout/stderr. It is inherited by anything the service starts, so it only counts when our
+// stderr still is that stream (not redirected to a file by a script in between).
+bool StderrIsJournal() {
+  const char* journal = std::getenv("JOURNAL_STREAM");
+  if (journal == nullptr || *journal == '\0') return false;
+  unsigned long long device = 0, inode = 0;
+  char tail = 0;
+  if (std::sscanf(journal, "%llu:%llu%c", &device, &inode, &tail) != 2) return false;
+  struct stat st {};
+  if (::fstat(2, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == device &&
+         static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
 }  // namespace
 
 Status SetUpLogging(const std::string& level, const std::string& name) {
@@ -37,10 +55,8 @@ Status SetUpLogging(const std::string& level, const std::string& name) {
       name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<PriorityFlag>('*');
-  const char* journal = std::getenv("JOURNAL_STREAM");
-  formatter->set_pattern(journal != nullptr && *journal != '\0'
-                             ? "%*%v"
-                             : "%Y-%m-%d %H:%M:%S.%e " + name + "[%P] %l: %v");
+  formatter->set_pattern(StderrIsJournal() ? "%*%v"
+                                           : "%Y-%m-%d %H:%M:%S.%e " + name + "[%P] %l: %v");
   logger->set_formatter(std::move(formatter));
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::trace);

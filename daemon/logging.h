@@ -1,5 +1,6 @@
-// Logging setup: spdlog to stderr. Under systemd (JOURNAL_STREAM set) lines carry no timestamp
-// and start with a "<N>" syslog priority, so journald keeps the levels.
+// Logging setup: spdlog to stderr. Under systemd (JOURNAL_STREAM names the stream stderr is
+// connected to) lines carry no timestamp and start with a "<N>" syslog priority (sd-daemon(3)),
+// so journald keeps the levels; elsewhere they start with a timestamp, "taskqd[PID]" and level.
 #pragma once
 
 #include <string>

@@ -35,6 +35,37 @@ int main(int argc, char** argv) {
       "the `pool` or `process` policy. Runs in the foreground; SIGTERM/SIGINT drain and exit, "
       "SIGHUP reloads the configuration.",
       "taskqd"};
+  app.footer(
+      "Configuration: built-in defaults, then the file (--config or $TASKQ_CONFIG), then the\n"
+      "options above. Every key is documented in the shipped taskq.yaml.\n"
+      "\n"
+      "Signals:\n"
+      "  SIGTERM, SIGINT  stop taking tasks; running tasks get `shutdown_grace`, then their\n"
+      "                   process groups are killed and they are marked; queued tasks stay\n"
+      "                   queued for the next start. A second signal kills at once.\n"
+      "  SIGHUP           reload the file: policy, workers and limits change live (surplus\n"
+      "                   workers finish their task first); an invalid file is logged and the\n"
+      "                   running configuration stays; queue, storage, state_dir, capacity,\n"
+      "                   mode, group, user and io_root are only read at start.\n"
+      "\n"
+      "Environment:\n"
+      "  TASKQ_CONFIG     configuration file when --config is not given\n"
+      "  TASKQ_QUEUE      queue name when --queue is not given\n"
+      "  NOTIFY_SOCKET    systemd Type=notify: READY=1 once the workers are up, STATUS=,\n"
+      "                   RELOADING=1 / READY=1 around a reload, STOPPING=1 at shutdown\n"
+      "  WATCHDOG_USEC    systemd WatchdogSec=: WATCHDOG=1 every half interval\n"
+      "  JOURNAL_STREAM   stderr is the journal: log lines get <N> priorities, no timestamps\n"
+      "\n"
+      "Exit codes:\n"
+      "  0  stopped cleanly, or --check-config/--print-config succeeded\n"
+      "  2  invalid configuration or command line (the message names file:line:column)\n"
+      "  3  the queue is unavailable (another taskqd serves it, or the segment cannot be used)\n"
+      "\n"
+      "Examples:\n"
+      "  taskqd --config /etc/taskq/taskq.yaml\n"
+      "  taskqd --check-config /etc/taskq/taskq.yaml\n"
+      "  taskqd --config /etc/taskq/taskq.yaml --print-config\n"
+      "  taskqd --queue build --policy process --max-parallel 8");
   std::string config_path;
   std::string check_config;
   bool print_config = false;
@@ -54,9 +85,11 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", overrides.state_dir, "state directory (logs, io files, doorbell)");
   app.add_option("--log-level", overrides.log_level, "trace | debug | info | warn | error | off");
   app.add_option("--check-config", check_config,
-                 "validate a configuration file and exit (0 valid, 2 invalid)");
+                 "validate a configuration file and exit: 0 valid, 2 invalid with one line "
+                 "FILE:LINE:COLUMN: KEY: problem");
   app.add_flag("--print-config", print_config,
-               "print the effective configuration as YAML and exit");
+               "print the effective configuration (file, options, resolved defaults) as YAML "
+               "and exit; --check-config accepts the output");
   // Internal modes, used by the supervisor for its own runner processes.
   int64_t worker_row = -1;
   std::string run_task;
@@ -74,9 +107,14 @@ int main(int argc, char** argv) {
   }
 
   if (!check_config.empty()) {
-    taskq::Options options;
-    taskq::Status loaded = taskq::LoadOptionsFromFile(check_config, &options);
-    if (!loaded.ok()) return Fail(loaded);
+    // The same checks as a start with this file, the command-line overrides included. The
+    // message already starts with FILE:LINE:COLUMN, like a compiler's, so editors can jump there.
+    taskq::Options resolved;
+    taskq::Status loaded = taskq::LoadEffectiveOptions(check_config, overrides, &resolved);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.message().c_str());
+      return loaded.exit_code() == 0 ? 2 : loaded.exit_code();
+    }
     std::printf("%s: valid\n", check_config.c_str());
     return 0;
   }
@@ -88,6 +126,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (worker_row >= 0) {
+    // Workers log their task lifecycle lines to the stderr they share with the supervisor.
+    if (!taskq::SetUpLogging(resolved.log_level, "taskqd").ok()) {
+      (void)taskq::SetUpLogging("info", "taskqd");
+    }
     return taskq::WorkerMain(resolved, static_cast<uint32_t>(worker_row),
                              static_cast<pid_t>(supervisor_pid));
   }

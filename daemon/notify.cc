@@ -1,6 +1,9 @@
 #include "daemon/notify.h"
 
 #include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "fmt/format.h"
 
 namespace taskq {
 
@@ -10,9 +13,19 @@ void NotifyReady(const std::string& status) {
 
 void NotifyStatus(const std::string& status) { sd_notify(0, ("STATUS=" + status).c_str()); }
 
-void NotifyReloading() { sd_notify(0, "RELOADING=1"); }
+// MONOTONIC_USEC lets systemd (Type=notify-reload, v253+) match the reload to its request;
+// older versions ignore it.
+void NotifyReloading() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const uint64_t usec =
+      static_cast<uint64_t>(now.tv_sec) * 1000000u + static_cast<uint64_t>(now.tv_nsec) / 1000u;
+  sd_notify(0, fmt::format("RELOADING=1\nMONOTONIC_USEC={}", usec).c_str());
+}
 
-void NotifyStopping() { sd_notify(0, "STOPPING=1"); }
+void NotifyStopping(const std::string& status) {
+  sd_notify(0, ("STOPPING=1\nSTATUS=" + status).c_str());
+}
 
 void NotifyWatchdog() { sd_notify(0, "WATCHDOG=1"); }
 

@@ -10,7 +10,7 @@ namespace taskq {
 void NotifyReady(const std::string& status);
 void NotifyStatus(const std::string& status);
 void NotifyReloading();
-void NotifyStopping();
+void NotifyStopping(const std::string& status);
 void NotifyWatchdog();
 // The watchdog interval systemd asked for (WatchdogSec=), 0 when none.
 uint64_t WatchdogIntervalUs();

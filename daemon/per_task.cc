@@ -66,7 +66,15 @@ class PerTaskExecutor : public Executor {
       context_.segment->RunnerDied(p.slot, p.id, why,
                                    WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
     }
-    spdlog::debug("task {} process {} exited", p.id, pid);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      TaskInfo info;
+      const bool known = context_.segment->Get(p.id, &info);
+      spdlog::debug("task {} ended: process {} {}; task {}", p.id, pid,
+                    WIFSIGNALED(wait_status)
+                        ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
+                        : fmt::format("exited with code {}", WEXITSTATUS(wait_status)),
+                    known ? TaskStateName(info.state) : "gone");
+    }
     children_.erase(it);
     OnWork();
     return true;
@@ -83,6 +91,14 @@ class PerTaskExecutor : public Executor {
   bool Stopped() const override { return children_.empty(); }
   bool Ready() const override { return true; }
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(children_.size()); }
+
+  // Every setting is read when a task starts, so any change but the policy applies at once.
+  bool ApplyLive(const Options& next) override {
+    if (shutting_down_ || next.policy != Policy::kProcess) return false;
+    options_ = next;
+    OnWork();
+    return true;
+  }
 
  private:
   bool HasRoom() const {
@@ -110,7 +126,8 @@ class PerTaskExecutor : public Executor {
       return;
     }
     context_.segment->SetRunner(task.slot, task.record.id, pid);
-    spdlog::debug("task {} started in process {}", task.record.id, pid);
+    spdlog::debug("task {} ({}) started in process {}", task.record.id,
+                  TaskKindName(task.spec.kind), pid);
     TaskProcess& p = children_[pid];
     p.slot = task.slot;
     p.id = task.record.id;
@@ -130,6 +147,8 @@ class PerTaskExecutor : public Executor {
       auto it = children_.find(pid);
       if (it == children_.end()) return;
       context_.segment->MarkTimeoutFired(it->second.slot, it->second.id);
+      spdlog::debug("task {} timed out after {} ms: SIGTERM to process group {}", it->second.id,
+                    it->second.timeout_ms, pid);
       ::kill(-pid, SIGTERM);
       it->second.deadline->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
       it->second.deadline->async_wait([pid](const boost::system::error_code& ec2) {

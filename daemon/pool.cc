@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
+#include "daemon/state_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -86,17 +87,24 @@ class PoolExecutor : public Executor {
     FutexWakeAll();
   }
 
+  // Marks each running task first, then kills the workers, then the tasks' process groups: a
+  // worker that saw its exec child die could otherwise record it as an ordinary failure.
   void KillAll() override {
+    std::vector<pid_t> groups;
     for (auto& [slot, record] : context_.segment->Running()) {
       for (const WorkerProcess& w : workers_) {
-        if (w.pid != 0 && record.runner_pid == w.pid && record.child_pid > 0) {
-          ::kill(-record.child_pid, SIGKILL);
-        }
+        if (w.pid == 0 || record.runner_pid != w.pid) continue;
+        if (record.child_pid > 0) groups.push_back(record.child_pid);
+        TaskState now = context_.segment->RunnerDied(
+            slot, record.id, "killed at shutdown after shutdown_grace", SIGKILL);
+        spdlog::warn("task {}: killed at shutdown after shutdown_grace -> {}", record.id,
+                     TaskStateName(now));
       }
     }
     for (const WorkerProcess& w : workers_) {
       if (w.pid != 0) ::kill(w.pid, SIGKILL);
     }
+    for (pid_t group : groups) ::kill(-group, SIGKILL);
   }
 
   bool Stopped() const override {
@@ -109,6 +117,7 @@ class PoolExecutor : public Executor {
   bool Ready() const override {
     const SegmentHeader* header = context_.segment->header();
     for (const WorkerProcess& w : workers_) {
+      if (!w.wanted) continue;  // retiring after a reload shrank the pool
       if (w.pid == 0 || w.row < 0) return false;
       auto state = static_cast<WorkerState>(header->workers[w.row].state.load());
       if (state == WorkerState::kStarting) return false;
@@ -122,8 +131,57 @@ class PoolExecutor : public Executor {
     return n;
   }
 
+  // Only the pool size changed: start the missing workers, or retire the newest ones (each
+  // finishes the task it runs, then exits; no task is lost or run twice).
+  bool ApplyLive(const Options& next) override {
+    if (shutting_down_ || next.policy != Policy::kPool) return false;
+    Options same = options_;
+    same.workers = next.workers;
+    same.max_parallel = next.max_parallel;  // a `process` setting
+    if (RunnerSettingsDiffer(same, next)) return false;
+    const uint32_t before = WantedCount();
+    options_ = next;
+    if (next.workers > before) {
+      spdlog::info("pool grows from {} to {} workers", before, next.workers);
+      for (uint32_t n = before; n < next.workers; ++n) {
+        workers_.emplace_back();
+        SpawnWorker(static_cast<uint32_t>(workers_.size() - 1));
+      }
+    } else if (next.workers < before) {
+      spdlog::info("pool shrinks from {} to {} workers", before, next.workers);
+      SegmentHeader* header = context_.segment->header();
+      uint32_t surplus = before - next.workers;
+      for (size_t i = workers_.size(); i-- > 0 && surplus > 0;) {
+        WorkerProcess& w = workers_[i];
+        if (!w.wanted) continue;
+        w.wanted = false;
+        --surplus;
+        if (w.pid != 0 && w.row >= 0) {
+          header->workers[w.row].retire.store(1);
+          spdlog::info("worker {} (pid {}) retires once its current task is done", i, w.pid);
+        }
+      }
+      FutexWakeAll();
+      TrimRetired();
+    }
+    return true;
+  }
+
  private:
   void FutexWakeAll() { context_.segment->WakeWorkers(UINT32_MAX); }
+
+  uint32_t WantedCount() const {
+    uint32_t n = 0;
+    for (const WorkerProcess& w : workers_) n += w.wanted ? 1 : 0;
+    return n;
+  }
+
+  // Forgets retired workers that have exited, from the end (indices name workers in the log).
+  void TrimRetired() {
+    while (!workers_.empty() && !workers_.back().wanted && workers_.back().pid == 0) {
+      workers_.pop_back();
+    }
+  }
 
   // A free row of the worker table. Rows are shared with the workers of an executor that a
   // reload replaced and that are still finishing their tasks.
@@ -205,6 +263,11 @@ class PoolExecutor : public Executor {
     }
     if (shutting_down_) {
       spdlog::info("worker {} (pid {}) stopped: {}", index, pid, how);
+      return;
+    }
+    if (!w.wanted) {
+      spdlog::info("worker {} (pid {}) retired: {}", index, pid, how);
+      TrimRetired();
       return;
     }
     if (clean) {

@@ -28,6 +28,7 @@
 #include "daemon/state_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
+#include "yaml-cpp/yaml.h"
 
 namespace asio = boost::asio;
 
@@ -52,9 +53,27 @@ Status LoadEffectiveOptions(const std::string& config_path,
   if (!overrides.log_level.empty()) options.log_level = overrides.log_level;
   if (!overrides.state_dir.empty()) options.state_dir = overrides.state_dir;
   *resolved = ResolveDefaults(options);
+  // workers: 0 (one per CPU) on a machine with more CPUs than worker rows: use every row.
+  if (options.workers == 0 && resolved->workers > kMaxWorkers) resolved->workers = kMaxWorkers;
   if (resolved->workers > kMaxWorkers) {
-    return Status::Invalid(fmt::format("workers: must be 1..{}, got {}", kMaxWorkers,
-                                       resolved->workers));
+    // The segment's worker table has kMaxWorkers rows. Name the place in the file when the
+    // value comes from there (the loader itself accepts a wider range).
+    std::string where = "workers";
+    if (overrides.workers < 0 && !config_path.empty()) {
+      try {
+        const YAML::Node node = YAML::LoadFile(config_path)["workers"];
+        if (node.IsDefined() && node.Mark().line >= 0) {
+          where = fmt::format("{}:{}:{}: workers", config_path, node.Mark().line + 1,
+                              node.Mark().column + 1);
+        }
+      } catch (const YAML::Exception&) {
+      }
+    } else if (overrides.workers >= 0) {
+      where = "--workers";
+    }
+    return Status::Invalid(
+        fmt::format("{}: must be an integer 0..{} (0 = one per CPU), got {}; use a value in 0..{}",
+                    where, kMaxWorkers, resolved->workers, kMaxWorkers));
   }
   return Status::Ok();
 }
@@ -256,18 +275,19 @@ class Supervisor::Impl {
                            c.by_state[static_cast<int>(TaskState::kLost)]);
   }
 
-  // READY=1 only once the policy can run tasks (pool: every worker has started).
-  void CheckReady() {
+  // READY=1 only once the policy can run tasks (pool: every worker has started), at start and
+  // after a reload that started new workers.
+  void CheckReady(const char* what = "ready") {
     if (stopping_) return;
     if (executor_->Ready()) {
       segment_->header()->ready.store(1);
       NotifyReady(StatusLine());
-      spdlog::info("ready");
+      spdlog::info("{}", what);
       return;
     }
     ready_check_.expires_after(std::chrono::milliseconds(5));
-    ready_check_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) CheckReady();
+    ready_check_.async_wait([this, what](const boost::system::error_code& ec) {
+      if (!ec) CheckReady(what);
     });
   }
 
@@ -291,8 +311,9 @@ class Supervisor::Impl {
       return;
     }
     stopping_ = true;
+    ready_check_.cancel();
     segment_->header()->accepting.store(0);
-    NotifyStopping();
+    NotifyStopping("stopping: " + StatusLine());
     executor_->BeginShutdown();
     for (auto& old : draining_) old->BeginShutdown();
     if (executor_->Stopped() && draining_.empty()) {
@@ -361,6 +382,8 @@ void Supervisor::Impl::FutexWakePong() { segment_->WakeWaiters(); }
 void Supervisor::Impl::Reload() {
   if (stopping_) return;
   NotifyReloading();
+  spdlog::info("SIGHUP received: reloading {}",
+               config_path_.empty() ? "(no file: built-in defaults)" : config_path_);
   Options next;
   Status loaded = LoadEffectiveOptions(config_path_, overrides_, &next);
   if (!loaded.ok()) {
@@ -374,12 +397,18 @@ void Supervisor::Impl::Reload() {
   }
   KeepRestartOnlyFields(options_, &next);
   const bool runners_change = RunnerSettingsDiffer(options_, next);
+  const Policy before = options_.policy;
   options_ = next;
+  // Runner processes started from now on load the new file.
   Status written = WriteEffectiveConfig(options_, effective_config_);
   if (!written.ok()) spdlog::error("{}", written.message());
   Publish(options_);
   spdlog::set_level(spdlog::level::from_str(options_.log_level));
-  if (runners_change) {
+  if (runners_change && !executor_->ApplyLive(options_)) {
+    // Replace the executor: the old one takes no more tasks, its runners finish the task they
+    // run and exit; the new one starts at once. A task is claimed by exactly one runner.
+    spdlog::info("reload: replacing the {} runners (policy {} -> {})", PolicyName(before),
+                 PolicyName(before), PolicyName(options_.policy));
     executor_->BeginShutdown();
     draining_.push_back(std::move(executor_));
     executor_ = MakeExecutor(options_);
@@ -388,7 +417,8 @@ void Supervisor::Impl::Reload() {
   std::erase_if(draining_, [](const auto& e) { return e->Stopped(); });
   spdlog::info("configuration reloaded: policy {}, workers {}, max_parallel {}",
                PolicyName(options_.policy), options_.workers, options_.max_parallel);
-  NotifyReady(StatusLine());
+  // READY=1 again once the (new) runners are up.
+  CheckReady("ready after reload");
 }
 
 Supervisor::Supervisor(std::string config_path, CommandLineOverrides overrides, Options resolved)

@@ -10,6 +10,8 @@
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "daemon/task_runner.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace taskq {
 namespace {
@@ -46,10 +48,17 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_
     if (segment->Pop(my_pid, &task)) {
       me.current_id.store(task.record.id, std::memory_order_relaxed);
       me.state.store(static_cast<uint32_t>(WorkerState::kBusy), std::memory_order_relaxed);
+      spdlog::debug("task {} ({}) started in worker {} (pid {})", task.record.id,
+                    TaskKindName(task.spec.kind), worker_index, my_pid);
       TaskOutcome outcome = task.spec.kind == TaskKind::kExec
                                 ? RunExecBlocking(*segment, task, resolved)
                                 : RunBuiltinInProcess(task, state_dir);
       segment->Finish(task.slot, task.record.id, outcome);
+      spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
+                    TaskStateName(outcome.state),
+                    outcome.signal != 0 ? fmt::format(", signal {}", outcome.signal)
+                                        : fmt::format(", exit {}", outcome.exit_code),
+                    outcome.reason.empty() ? "" : ": " + outcome.reason);
       me.current_id.store(0, std::memory_order_relaxed);
       me.tasks_done.fetch_add(1, std::memory_order_relaxed);
       me.state.store(static_cast<uint32_t>(WorkerState::kIdle), std::memory_order_relaxed);
