@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# CTest package_deb: builds the Debian package with CPack (as `make deb` does, into a scratch
+# directory), checks its contents, unpacks it with `dpkg -x` into a scratch root and runs the
+# installed binaries: --help of both, --check-config on the installed /etc/taskq/taskq.yaml, the
+# installed unit through systemd-analyze verify, and a daemon that runs one task.
+# Usage: package_test.sh CPACK BUILD_DIR (the built binaries must be current: ctest after build)
+set -euo pipefail
+cpack=$1 build=$2
+for tool in dpkg-deb dpkg-shlibdeps; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIP: $tool not installed (apt-get install dpkg-dev)"
+    exit 77
+  fi
+done
+scratch=$(mktemp -d /tmp/taskq-package-XXXXXX)
+daemon_pid=
+cleanup() {
+  if [[ -n $daemon_pid ]] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -KILL "$daemon_pid" 2>/dev/null || true
+    wait "$daemon_pid" 2>/dev/null || true
+  fi
+  rm -f "/dev/shm/taskq.$queue.v1" 2>/dev/null || true
+  rm -rf "$scratch"
+}
+queue="pkgtest-$$"
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+
+# 1. The package.
+"$cpack" -G DEB --config "$build/CPackConfig.cmake" -B "$scratch/out" >"$scratch/cpack.log" 2>&1 ||
+  { cat "$scratch/cpack.log"; fail "cpack -G DEB"; }
+debs=("$scratch"/out/*.deb)
+[[ -f ${debs[0]} && ${#debs[@]} == 1 ]] || fail "expected one .deb in $scratch/out"
+deb=${debs[0]}
+echo "built $(basename "$deb")"
+contents=$(dpkg-deb --contents "$deb")
+for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/lib/systemd/system/taskqd.service \
+            ./etc/taskq/taskq.yaml ./usr/lib/sysusers.d/taskq.conf \
+            ./usr/share/doc/taskq/SERVICE.md ./usr/share/doc/taskq/README.md \
+            ./usr/share/doc/taskq/taskq.yaml; do
+  grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
+done
+conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
+[[ $conffiles == /etc/taskq/taskq.yaml ]] || fail "conffiles: '$conffiles'"
+dpkg-deb --field "$deb" Depends | grep -q libsystemd0 || fail "Depends lacks libsystemd0"
+for script in postinst prerm postrm; do
+  dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$script" || fail "no $script"
+done
+
+# 2. Unpacked into a scratch root.
+root=$scratch/root
+dpkg -x "$deb" "$root"
+taskqd=$root/usr/bin/taskqd taskq=$root/usr/bin/taskq
+help=$("$taskqd" --help) || fail "taskqd --help"
+for text in --config --check-config --print-config SIGHUP SIGTERM NOTIFY_SOCKET "Exit codes"; do
+  grep -qF -- "$text" <<<"$help" || fail "taskqd --help lacks $text"
+done
+help=$("$taskq" --help) || fail "taskq --help"
+for command in submit status wait list cancel logs stats ping shutdown; do
+  grep -qw -- "$command" <<<"$help" || fail "taskq --help lacks $command"
+done
+"$taskqd" --check-config "$root/etc/taskq/taskq.yaml" || fail "--check-config on the installed config"
+printed=$("$taskqd" --config "$root/etc/taskq/taskq.yaml" --print-config)
+grep -qx 'queue: "taskq"' <<<"$printed" || fail "installed config: queue is not taskq"
+grep -qx 'state_dir: "/run/taskq"' <<<"$printed" || fail "installed config: state_dir"
+grep -qx 'group: "taskq"' <<<"$printed" || fail "installed config: group"
+unit=$root/usr/lib/systemd/system/taskqd.service
+grep -qx 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml' "$unit" || fail "unit ExecStart"
+if command -v systemd-analyze >/dev/null; then
+  sed "s|/usr/bin/taskqd|$taskqd|g" "$unit" >"$scratch/taskqd.service"
+  out=$(systemd-analyze verify "$scratch/taskqd.service" 2>&1) || fail "verify: $out"
+  [[ -z $out ]] || fail "systemd-analyze verify: $out"
+fi
+
+# 3. The installed binaries serve a queue: the installed configuration with a private queue
+#    and state directory (no taskq account needed), one task, then a clean shutdown.
+sed -e "s|^queue: taskq\$|queue: $queue|" -e "s|^state_dir: /run/taskq\$|state_dir: $scratch/state|" \
+    -e 's|^group: taskq$|group: ""|' -e 's|^workers: 0$|workers: 1|' \
+    "$root/etc/taskq/taskq.yaml" >"$scratch/run.yaml"
+"$taskqd" --check-config "$scratch/run.yaml" >/dev/null || fail "derived config"
+env -u NOTIFY_SOCKET -u WATCHDOG_USEC "$taskqd" --config "$scratch/run.yaml" 2>"$scratch/taskqd.log" &
+daemon_pid=$!
+for ((i = 0; i < 6000; ++i)); do  # until it answers (a state, not a time: 60 s at most)
+  "$taskq" --config "$scratch/run.yaml" ping --timeout 5 >/dev/null 2>&1 && break
+  kill -0 "$daemon_pid" 2>/dev/null || { cat "$scratch/taskqd.log"; fail "taskqd exited"; }
+  sleep 0.01
+done
+"$taskq" --config "$scratch/run.yaml" ping --timeout 5 >/dev/null ||
+  { cat "$scratch/taskqd.log"; fail "taskq ping"; }
+"$taskq" --config "$scratch/run.yaml" submit --wait exec -- /bin/true ||
+  { cat "$scratch/taskqd.log"; fail "taskq submit --wait"; }
+"$taskq" --config "$scratch/run.yaml" shutdown --purge --timeout 60 ||
+  { cat "$scratch/taskqd.log"; fail "taskq shutdown --purge"; }
+wait "$daemon_pid" || fail "taskqd exit code $?"
+daemon_pid=
+echo "OK: the package installs and its binaries run"

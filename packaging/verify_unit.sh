@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# CTest unit_verify: `systemd-analyze verify` on the shipped unit. The unit names
+# /usr/bin/taskqd, which need not exist here, so a copy naming the built binary is verified.
+# systemd-analyze only warns (exit 0) about unknown keys: any output at all is a failure.
+# Usage: verify_unit.sh UNIT TASKQD
+set -euo pipefail
+unit=$1 taskqd=$2
+if ! command -v systemd-analyze >/dev/null; then
+  echo "SKIP: systemd-analyze not installed (apt-get install systemd)"
+  exit 77
+fi
+for directive in Type=notify User=taskq Group=taskq NoNewPrivileges=yes ProtectSystem=strict \
+                 ReadWritePaths= RuntimeDirectory=taskq 'ExecReload=/bin/kill -HUP $MAINPID' \
+                 WatchdogSec= KillMode=mixed \
+                 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml'; do
+  if ! grep -qF -- "$directive" "$unit"; then
+    echo "FAIL: $unit lacks $directive"
+    exit 1
+  fi
+done
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+sed "s|/usr/bin/taskqd|$taskqd|g" "$unit" >"$scratch/taskqd.service"
+set +e
+output=$(systemd-analyze verify "$scratch/taskqd.service" 2>&1)
+rc=$?
+set -e
+if ((rc != 0)) || [[ -n $output ]]; then
+  echo "FAIL: systemd-analyze verify (exit $rc):"
+  echo "$output"
+  exit 1
+fi
+echo "OK: $unit verifies"
