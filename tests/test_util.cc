@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -158,7 +159,15 @@ Daemon::~Daemon() {
   if (pid_ > 0) {
     if (Stop() < 0) Kill();
   }
-  Options resolved = options();
+  // This fixture's queue, even when a test left the config file broken or naming another queue.
+  Options resolved;
+  if (!Client::ResolveOptions({queue_, config_path_}, &resolved).ok()) {
+    resolved.queue = queue_;
+    resolved.state_dir = state_dir_;
+    resolved = ResolveDefaults(resolved);
+  }
+  resolved.queue = queue_;
+  resolved.state_dir = state_dir_;
   (void)Segment::Remove(resolved);
 }
 
@@ -168,10 +177,64 @@ Options Daemon::options() const {
   return resolved;
 }
 
+void Daemon::WriteConfig(const std::string& yaml_extra) {
+  WriteRawConfig("queue: " + queue_ + "\nstate_dir: " + state_dir_ + "\nlog_level: debug\n" +
+                 yaml_extra + "\n");
+}
+
+void Daemon::WriteRawConfig(const std::string& yaml) {
+  const std::string temp = config_path_ + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << yaml;
+  }
+  std::rename(temp.c_str(), config_path_.c_str());
+}
+
+int Daemon::WaitExit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  if (!WaitPid(pid_, &status, timeout_ms)) return -1;
+  pid_ = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool Daemon::Signal(int signal) { return pid_ > 0 && kill(pid_, signal) == 0; }
+
+int Daemon::CountInLog(const std::string& text) const {
+  const std::string all = log();
+  int n = 0;
+  for (size_t at = all.find(text); at != std::string::npos; at = all.find(text, at + 1)) ++n;
+  return n;
+}
+
+bool Daemon::WaitForLog(const std::string& text, int count, int timeout_ms) const {
+  return WaitUntil([&] { return CountInLog(text) >= count; }, timeout_ms);
+}
+
+bool WaitUntil(const std::function<bool()>& condition, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 bool Daemon::Start() {
   std::vector<std::string> argv = {TaskqdPath(), "--config", config_path_};
   argv.insert(argv.end(), args_.begin(), args_.end());
-  std::vector<std::string> env = Environment({});
+  // systemd's variables of the test's own environment must not reach the daemon: it would
+  // notify the test runner's service manager.
+  std::map<std::string, std::string> extra = env_;
+  std::vector<std::string> env;
+  for (std::string& kv : Environment(extra)) {
+    const std::string name = kv.substr(0, kv.find('='));
+    const bool systemd_var =
+        name == "NOTIFY_SOCKET" || name == "JOURNAL_STREAM" || name.rfind("WATCHDOG_", 0) == 0;
+    if (systemd_var && env_.count(name) == 0) continue;
+    env.push_back(std::move(kv));
+  }
   std::vector<char*> cargv = CStrings(argv);
   std::vector<char*> cenv = CStrings(env);
   posix_spawn_file_actions_t actions;

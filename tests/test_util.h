@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -60,6 +61,25 @@ class Daemon {
   // Runs `taskq --config <ours> args...`.
   CommandResult Taskq(const std::vector<std::string>& args, const std::string& input = "");
 
+  // Extra environment for the daemon started by Start() (e.g. NOTIFY_SOCKET). Without it the
+  // daemon gets no NOTIFY_SOCKET, WATCHDOG_* or JOURNAL_STREAM of the test's own environment.
+  void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }
+  // Rewrites the config file (atomically: a SIGHUP never reads half of it) with the queue,
+  // state_dir and log_level lines and then `yaml_extra`, as the constructor does.
+  void WriteConfig(const std::string& yaml_extra);
+  // Replaces the config file with exactly `yaml` (atomically).
+  void WriteRawConfig(const std::string& yaml);
+  // Waits for the daemon to exit by itself (after a signal sent with Signal()); returns its exit
+  // code, or -1 when it still runs after `timeout_ms`.
+  int WaitExit(int timeout_ms = 60000);
+  // Sends `signal` to the running daemon; false when it does not run.
+  bool Signal(int signal);
+  // Waits until the log contains `text` at least `count` times; false after `timeout_ms`.
+  bool WaitForLog(const std::string& text, int count = 1, int timeout_ms = 60000) const;
+  // How often `text` occurs in the log now.
+  int CountInLog(const std::string& text) const;
+  const std::string& log_path() const { return log_path_; }
+
   const std::string& queue() const { return queue_; }
   const std::string& config_path() const { return config_path_; }
   const std::string& state_dir() const { return state_dir_; }
@@ -74,8 +94,13 @@ class Daemon {
   std::string state_dir_;
   std::string log_path_;
   std::vector<std::string> args_;
+  std::map<std::string, std::string> env_;
   pid_t pid_ = 0;
 };
+
+// Polls `condition` (every few ms) until it is true; false after `timeout_ms`. Tests wait for
+// states this way, never for a fixed time.
+bool WaitUntil(const std::function<bool()>& condition, int timeout_ms = 60000);
 
 // Parses one JSON object from text (the first line), or fails the test.
 std::string FirstLine(const std::string& text);
