@@ -33,8 +33,8 @@ Status ReadBatch(const std::string& source, std::vector<TaskSpec>* specs) {
     bool skip = false;
     Status parsed = ParseBatchLine(line, cwd, &spec, &skip);
     if (!parsed.ok()) {
-      return Status::Invalid(fmt::format("{}:{}: {}", source == "-" ? "stdin" : source, number,
-                                         parsed.message()));
+      return Status::Invalid(
+          fmt::format("{}:{}: {}", source == "-" ? "stdin" : source, number, parsed.message()));
     }
     if (!skip) specs->push_back(std::move(spec));
   }
@@ -78,8 +78,10 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
     std::cout.flush();
     if (!submitted.ok()) {
       if (!ids.empty()) {
-        std::fprintf(stderr, "taskq: %zu of %zu tasks were submitted (ids above)\n", ids.size(),
-                     specs.size());
+        // Errors are one line: say how many made it in the same line as why the rest did not.
+        std::fprintf(stderr, "taskq: %zu of %zu tasks were submitted (ids above); %s\n", ids.size(),
+                     specs.size(), submitted.message().c_str());
+        return submitted.exit_code();
       }
       return Report(submitted);
     }

@@ -13,8 +13,9 @@ int main(int argc, char** argv) {
       "taskq"};
   app.require_subcommand(1, 1);
   GlobalArgs global;
-  app.add_option("-q,--queue", global.queue, "queue name (default: $TASKQ_QUEUE, the config's, "
-                                             "or taskq-<uid>)");
+  app.add_option("-q,--queue", global.queue,
+                 "queue name (default: $TASKQ_QUEUE, the config's, "
+                 "or taskq-<uid>)");
   app.add_option("-c,--config", global.config,
                  "configuration file (default: $TASKQ_CONFIG or /etc/taskq/taskq.yaml)");
   app.add_flag("--json", global.json, "machine-readable output");
@@ -22,11 +23,22 @@ int main(int argc, char** argv) {
   // below inherits fallthrough and hands options it does not know to this parser.
   app.fallthrough();
 
+  // Task ids are positive integers. Without this check CLI11 wraps "-1" into 2^64-1 and the
+  // error then names a task nobody asked for.
+  const CLI::Validator task_id(
+      [](std::string& text) {
+        return text.find_first_not_of("0123456789") == std::string::npos &&
+                       text.find_first_not_of('0') != std::string::npos
+                   ? std::string()
+                   : "task ids are positive integers, got '" + text + "'";
+      },
+      "ID");
+
   SubmitCommand submit;
-  CLI::App* submit_cmd = app.add_subcommand("submit", "submit a task: submit cpu|io|exec [options]");
+  CLI::App* submit_cmd =
+      app.add_subcommand("submit", "submit a task: submit cpu|io|exec [options]");
   submit_cmd->fallthrough();
-  submit_cmd->add_flag("--wait", submit.wait,
-                       "wait for the task(s); exit 0 only if all succeeded");
+  submit_cmd->add_flag("--wait", submit.wait, "wait for the task(s); exit 0 only if all succeeded");
   submit_cmd->add_flag("--block", submit.block,
                        "on a full queue wait for space (bounded by --timeout) instead of exit 4");
   submit_cmd->add_option("--batch", submit.batch,
@@ -36,14 +48,14 @@ int main(int argc, char** argv) {
 
   uint64_t status_id = 0;
   CLI::App* status_cmd = app.add_subcommand("status", "show one task");
-  status_cmd->add_option("id", status_id, "task id")->required();
+  status_cmd->add_option("id", status_id, "task id")->required()->check(task_id);
 
   std::vector<uint64_t> wait_ids;
   bool wait_all = false;
   bool wait_quiet = false;
   double wait_timeout = -1;
   CLI::App* wait_cmd = app.add_subcommand("wait", "wait for tasks; exit 0 only if all succeeded");
-  wait_cmd->add_option("ids", wait_ids, "task ids");
+  wait_cmd->add_option("ids", wait_ids, "task ids")->check(task_id);
   wait_cmd->add_flag("--all", wait_all, "every task queued or running now");
   wait_cmd->add_option("--timeout", wait_timeout, "give up after SEC seconds (exit 5)")
       ->check(CLI::Range(0.0, 1e9));
@@ -57,20 +69,20 @@ int main(int argc, char** argv) {
 
   std::vector<uint64_t> cancel_ids;
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel queued tasks");
-  cancel_cmd->add_option("ids", cancel_ids, "task ids")->required();
+  cancel_cmd->add_option("ids", cancel_ids, "task ids")->required()->check(task_id);
 
   uint64_t logs_id = 0;
   bool logs_stderr = false;
   CLI::App* logs_cmd = app.add_subcommand("logs", "print an exec task's captured output");
-  logs_cmd->add_option("id", logs_id, "task id")->required();
+  logs_cmd->add_option("id", logs_id, "task id")->required()->check(task_id);
   logs_cmd->add_flag("--stderr", logs_stderr, "standard error instead of standard output");
   bool logs_follow = false;
   logs_cmd->add_flag("-f,--follow", logs_follow, "keep printing while the task runs");
 
   double top_interval = 1.0;
   int top_iterations = 0;
-  CLI::App* top_cmd =
-      app.add_subcommand("top", "live view of workers, running tasks and counts (from the segment)");
+  CLI::App* top_cmd = app.add_subcommand(
+      "top", "live view of workers, running tasks and counts (from the segment)");
   top_cmd->add_option("--interval", top_interval, "seconds between refreshes")
       ->check(CLI::Range(0.05, 3600.0));
   top_cmd->add_option("-n,--iterations", top_iterations, "refresh N times and exit (0 = forever)")
@@ -79,7 +91,8 @@ int main(int argc, char** argv) {
   CLI::App* stats_cmd = app.add_subcommand("stats", "counts per state, workers, throughput");
 
   double ping_timeout = 2.0;
-  CLI::App* ping_cmd = app.add_subcommand("ping", "check that the daemon answers (exit 0) or not (3)");
+  CLI::App* ping_cmd =
+      app.add_subcommand("ping", "check that the daemon answers (exit 0) or not (3)");
   ping_cmd->add_option("--timeout", ping_timeout, "seconds to wait for the answer");
 
   bool shutdown_no_wait = false;
@@ -87,7 +100,8 @@ int main(int argc, char** argv) {
   double shutdown_timeout = -1;
   CLI::App* shutdown_cmd = app.add_subcommand("shutdown", "ask the daemon to drain and exit");
   shutdown_cmd->add_flag("--no-wait", shutdown_no_wait, "return at once, do not wait for exit");
-  shutdown_cmd->add_option("--timeout", shutdown_timeout, "stop waiting after SEC seconds (exit 5)");
+  shutdown_cmd->add_option("--timeout", shutdown_timeout,
+                           "stop waiting after SEC seconds (exit 5)");
   shutdown_cmd->add_flag("--purge", shutdown_purge,
                          "then remove the queue's segment and state directory");
 
@@ -105,7 +119,13 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "taskq: %s; see taskq --help\n", e.what());
+    std::string message = e.what();
+    // An unknown command leaves CLI11 saying only that a subcommand is required: name it.
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      const std::string word = app.remaining().front();
+      message = (word.starts_with("-") ? "unknown option '" : "unknown command '") + word + "'";
+    }
+    std::fprintf(stderr, "taskq: %s; see taskq --help\n", message.c_str());
     return 2;
   }
   if (submit_cmd->parsed()) return RunSubmit(global, submit);
