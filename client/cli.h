@@ -11,6 +11,7 @@
 #include "client/submit_args.h"
 #include "common/status.h"
 #include "common/task.h"
+#include "nlohmann/json.hpp"
 #include "taskq/client.h"
 
 namespace taskq::cli {
@@ -43,8 +44,8 @@ struct SubmitCommand {
 int RunSubmit(const GlobalArgs& global, SubmitCommand& command);
 
 int RunStatus(const GlobalArgs& global, uint64_t id);
-int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all,
-            double timeout_s, bool quiet);
+int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all, double timeout_s,
+            bool quiet);
 int RunList(const GlobalArgs& global, const std::string& state, int64_t limit);
 int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
 int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
@@ -55,6 +56,18 @@ std::function<void(const std::vector<TaskInfo>&)> MakeWaitProgress();
 // iterations <= 0: until interrupted.
 int RunTop(const GlobalArgs& global, double interval_s, int iterations);
 int RunStats(const GlobalArgs& global);
+
+// taskq group add|list|remove|pause|resume.
+struct GroupCommand {
+  std::string action;  // add | list | remove | pause | resume
+  std::string name;
+  std::string policy = "pool";
+  uint32_t workers = 0;
+  uint32_t max_parallel = 0;
+};
+int RunGroup(const GlobalArgs& global, const GroupCommand& command);
+nlohmann::json GroupJson(const QueueStats::Group& group);
+std::string DescribeGroupSettings(const GroupInfo& group);
 int RunPing(const GlobalArgs& global, double timeout_s);
 int RunShutdown(const GlobalArgs& global, bool no_wait, double timeout_s, bool purge);
 int RunPurge(const GlobalArgs& global);

@@ -79,21 +79,42 @@ std::string Client::state_dir() const { return segment_->state_dir(); }
 
 Status Client::CheckDaemon() {
   if (!segment_->SupervisorAlive()) {
-    return Status::Unavailable(fmt::format(
-        "no taskqd serves queue '{}': start it with `taskqd --queue {}`", options_.queue,
-        options_.queue));
+    return Status::Unavailable(
+        fmt::format("no taskqd serves queue '{}': start it with `taskqd --queue {}`",
+                    options_.queue, options_.queue));
   }
   if (segment_->header()->accepting.load() == 0) {
-    return Status::Unavailable(
-        fmt::format("taskqd of queue '{}' is shutting down: submit after it restarts",
-                    options_.queue));
+    return Status::Unavailable(fmt::format(
+        "taskqd of queue '{}' is shutting down: submit after it restarts", options_.queue));
   }
   return Status::Ok();
+}
+
+// True when some group runs per-task processes: their executor is woken through the doorbell
+// (pool workers wake on the segment's futex by themselves).
+static bool AnyProcessGroup(const SegmentHeader* header) {
+  for (const GroupEntry& g : header->groups) {
+    if (g.in_use.load(std::memory_order_relaxed) != 0 &&
+        g.policy.load(std::memory_order_relaxed) != static_cast<uint32_t>(Policy::kPool)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
                       std::vector<uint64_t>* ids) {
   TASKQ_RETURN_IF_ERROR(CheckDaemon());
+  // Dependencies must name tasks the queue knows; a typo would otherwise wait for nothing.
+  for (const TaskSpec& spec : specs) {
+    for (uint64_t after : spec.after) {
+      TaskInfo info;
+      if (!segment_->Get(after, &info)) {
+        return Status::Invalid(fmt::format(
+            "--after: no task {} (never submitted, or evicted by retention); check the id", after));
+      }
+    }
+  }
   SegmentHeader* header = segment_->header();
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
   std::vector<TaskSpec> pending = specs;
@@ -102,8 +123,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     uint32_t seen = header->space_seq.load(std::memory_order_acquire);
     size_t before = ids->size();
     status = segment_->Submit(pending, ids);
-    if (ids->size() > before &&
-        header->policy.load() == static_cast<uint32_t>(Policy::kProcess)) {
+    if (ids->size() > before && AnyProcessGroup(header)) {
       RingDoorbell(state_dir(), kDoorbellWork);
     }
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;
@@ -111,7 +131,8 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
-    SleepOn(header, &header->space_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+    SleepOn(header, &header->space_seq, seen,
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
   }
   return status;
 }
@@ -129,9 +150,10 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
     for (uint64_t id : ids) {
       TaskInfo info;
       if (!segment_->Get(id, &info)) {
-        return Status::Invalid(fmt::format("no task {} in queue '{}' (never submitted, or "
-                                           "evicted by retention)",
-                                           id, options_.queue));
+        return Status::Invalid(
+            fmt::format("no task {} in queue '{}' (never submitted, or "
+                        "evicted by retention)",
+                        id, options_.queue));
       }
       done += IsFinished(info.state) ? 1 : 0;
       tasks->push_back(std::move(info));
@@ -162,8 +184,7 @@ std::vector<uint64_t> Client::Unfinished() {
 Status Client::Get(uint64_t id, TaskInfo* info) {
   if (!segment_->Get(id, info)) {
     return Status::Invalid(fmt::format(
-        "no task {} in queue '{}' (never submitted, or evicted by retention)", id,
-        options_.queue));
+        "no task {} in queue '{}' (never submitted, or evicted by retention)", id, options_.queue));
   }
   return Status::Ok();
 }
@@ -201,8 +222,28 @@ QueueStats Client::Stats() {
   stats.throughput_per_s = stats.daemon_running ? h->rate_milli.load() / 1000.0 : 0.0;
   stats.lock_repairs = h->lock_repairs;
   stats.capacity = segment_->capacity();
+  for (GroupInfo& info : segment_->Groups()) {
+    QueueStats::Group group;
+    group.queued = counts.queued_by_group[info.index];
+    group.running = counts.running_by_group[info.index];
+    group.finished = counts.finished_by_group[info.index];
+    group.info = std::move(info);
+    stats.groups.push_back(std::move(group));
+  }
   return stats;
 }
+
+Status Client::AddGroup(const std::string& name, const GroupSettings& settings) {
+  return segment_->AddGroup(name, settings, /*from_config=*/false, /*update=*/false);
+}
+
+Status Client::RemoveGroup(const std::string& name) { return segment_->RemoveGroup(name); }
+
+Status Client::SetGroupPaused(const std::string& name, bool paused) {
+  return segment_->SetGroupPaused(name, paused);
+}
+
+std::vector<GroupInfo> Client::Groups() { return segment_->Groups(); }
 
 Status Client::Ping(int64_t timeout_ms, DaemonInfo* info) {
   SegmentHeader* header = segment_->header();

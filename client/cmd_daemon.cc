@@ -25,8 +25,7 @@ int RunStats(const GlobalArgs& global) {
     j["daemon_running"] = s.daemon_running;
     j["pid"] = s.daemon_running ? nlohmann::json(s.daemon.pid) : nlohmann::json();
     j["ready"] = s.daemon.ready;
-    j["policy"] = s.daemon_running ? nlohmann::json(PolicyName(s.daemon.policy))
-                                   : nlohmann::json();
+    j["policy"] = s.daemon_running ? nlohmann::json(PolicyName(s.daemon.policy)) : nlohmann::json();
     j["workers"] = s.daemon.workers;
     j["workers_wanted"] = s.daemon.workers_wanted;
     j["max_parallel"] = s.daemon.max_parallel;
@@ -39,6 +38,8 @@ int RunStats(const GlobalArgs& global) {
     j["finished_total"] = s.finished_total;
     j["throughput_per_s"] = s.throughput_per_s;
     j["lock_repairs"] = s.lock_repairs;
+    j["groups"] = nlohmann::json::array();
+    for (const QueueStats::Group& group : s.groups) j["groups"].push_back(GroupJson(group));
     std::cout << j.dump() << "\n";
     return 0;
   }
@@ -66,6 +67,13 @@ int RunStats(const GlobalArgs& global) {
   std::printf("throughput:  %.1f tasks/s (last 10 s); %llu submitted, %llu finished in all\n",
               s.throughput_per_s, static_cast<unsigned long long>(s.submitted_total),
               static_cast<unsigned long long>(s.finished_total));
+  for (const QueueStats::Group& group : s.groups) {
+    std::printf("group:       %s (%s%s): %llu queued, %llu running, %llu finished\n",
+                group.info.name.c_str(), DescribeGroupSettings(group.info).c_str(),
+                group.info.paused ? ", paused" : "", static_cast<unsigned long long>(group.queued),
+                static_cast<unsigned long long>(group.running),
+                static_cast<unsigned long long>(group.finished));
+  }
   return 0;
 }
 
@@ -152,8 +160,8 @@ int RunDoctor(const GlobalArgs& global, bool repair) {
                      .dump()
               << "\n";
   } else {
-    if (problems.empty()) std::printf("segment of queue '%s' is healthy\n",
-                                      client->options().queue.c_str());
+    if (problems.empty())
+      std::printf("segment of queue '%s' is healthy\n", client->options().queue.c_str());
     for (const auto& p : problems) std::printf("problem: %s\n", p.c_str());
     for (const auto& f : fixed) std::printf("repaired: %s\n", f.c_str());
   }

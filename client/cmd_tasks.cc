@@ -104,9 +104,9 @@ int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log) {
   Status found = client->Get(id, &info);
   if (!found.ok()) return Report(found);
   if (info.record.kind != static_cast<uint32_t>(TaskKind::kExec)) {
-    return Report(Status::Invalid(fmt::format(
-        "task {} is a {} task: only exec tasks have output logs", id,
-        TaskKindName(static_cast<TaskKind>(info.record.kind)))));
+    return Report(
+        Status::Invalid(fmt::format("task {} is a {} task: only exec tasks have output logs", id,
+                                    TaskKindName(static_cast<TaskKind>(info.record.kind)))));
   }
   if (info.state == TaskState::kQueued || info.state == TaskState::kCancelled) {
     return 0;  // nothing written yet (or ever)

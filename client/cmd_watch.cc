@@ -118,6 +118,16 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
     }
     screen +=
         fmt::format("\nsubmitted {}  finished {}\n\n", stats.submitted_total, stats.finished_total);
+    // Queue depth per group.
+    screen += fmt::format("{:<16} {:<28} {:>7} {:>8} {:>8} {:>9}\n", "GROUP", "POLICY", "STATE",
+                          "QUEUED", "RUNNING", "FINISHED");
+    for (const QueueStats::Group& group : stats.groups) {
+      screen +=
+          fmt::format("{:<16} {:<28} {:>7} {:>8} {:>8} {:>9}\n", group.info.name,
+                      DescribeGroupSettings(group.info), group.info.paused ? "paused" : "active",
+                      group.queued, group.running, group.finished);
+    }
+    screen += "\n";
     // Workers from the segment's worker table (pool), running tasks from the slot table.
     SegmentHeader* header = client->segment().header();
     screen +=
@@ -134,8 +144,8 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
                             current == 0 ? std::string("-") : std::to_string(current),
                             w.tasks_done.load(std::memory_order_relaxed));
     }
-    screen +=
-        fmt::format("\n{:>8} {:<5} {:>8} {:>10}  {}\n", "ID", "KIND", "PID", "RUNNING", "WHAT");
+    screen += fmt::format("\n{:>8} {:<5} {:<12} {:>8} {:>10}  {}\n", "ID", "KIND", "GROUP", "PID",
+                          "RUNNING", "WHAT");
     const uint64_t now_us =
         static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
@@ -143,9 +153,9 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
     for (const TaskInfo& t : client->List()) {
       if (t.state != TaskState::kRunning) continue;
       const uint64_t ran = now_us > t.record.started_at_us ? now_us - t.record.started_at_us : 0;
-      screen += fmt::format("{:>8} {:<5} {:>8} {:>10}  {}\n", t.id(),
-                            TaskKindName(static_cast<TaskKind>(t.record.kind)), t.record.runner_pid,
-                            FormatDuration(ran), DescribeSpec(t));
+      screen += fmt::format("{:>8} {:<5} {:<12} {:>8} {:>10}  {}\n", t.id(),
+                            TaskKindName(static_cast<TaskKind>(t.record.kind)), t.group,
+                            t.record.runner_pid, FormatDuration(ran), DescribeSpec(t));
     }
     std::fputs(screen.c_str(), stdout);
     std::fflush(stdout);

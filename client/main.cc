@@ -111,6 +111,34 @@ int main(int argc, char** argv) {
   std::shared_ptr<BenchArgs> bench;
   CLI::App* bench_cmd = AddBenchCommand(&app, &bench);
 
+  GroupCommand group;
+  CLI::App* group_cmd =
+      app.add_subcommand("group", "groups: each a FIFO with its own policy and parallelism");
+  group_cmd->require_subcommand(1, 1);
+  CLI::App* group_add = group_cmd->add_subcommand("add", "add a group");
+  group_add->add_option("name", group.name, "group name")->required();
+  group_add->add_option("--policy", group.policy, "pool | process (default pool)")
+      ->check(CLI::IsMember({"pool", "process"}));
+  group_add->add_option("--workers", group.workers, "pool: worker processes (0 = one per CPU)")
+      ->check(CLI::Range(0, 256));
+  group_add
+      ->add_option("--max-parallel", group.max_parallel, "process: tasks at once (0 = unbounded)")
+      ->check(CLI::Range(0, 100000));
+  CLI::App* group_list = group_cmd->add_subcommand("list", "list groups with their counts");
+  CLI::App* group_remove = group_cmd->add_subcommand(
+      "remove", "remove a group (it must have no queued or running tasks)");
+  group_remove->add_option("name", group.name, "group name")->required();
+  CLI::App* group_pause =
+      group_cmd->add_subcommand("pause", "start no more tasks of the group (running ones go on)");
+  group_pause->add_option("name", group.name, "group name")->required();
+  CLI::App* group_resume = group_cmd->add_subcommand("resume", "start the group's tasks again");
+  group_resume->add_option("name", group.name, "group name")->required();
+  for (CLI::App* sub : {group_add, group_list, group_remove, group_pause, group_resume}) {
+    sub->fallthrough();
+    sub->callback([&group, sub] { group.action = sub->get_name(); });
+  }
+  group_cmd->fallthrough();
+
   bool doctor_repair = false;
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "check the segment's invariants");
   doctor_cmd->add_flag("--repair", doctor_repair, "fix what can be fixed");
@@ -144,6 +172,7 @@ int main(int argc, char** argv) {
     return RunShutdown(global, shutdown_no_wait, shutdown_timeout, shutdown_purge);
   }
   if (purge_cmd->parsed()) return RunPurge(global);
+  if (group_cmd->parsed()) return RunGroup(global, group);
   if (doctor_cmd->parsed()) return RunDoctor(global, doctor_repair);
   if (bench_cmd->parsed()) return RunBench(global, *bench);
   return 2;

@@ -1,5 +1,7 @@
 // Human and JSON output of tasks for the taskq commands.
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include "client/cli.h"
@@ -21,6 +23,16 @@ std::unique_ptr<Client> ConnectOrReport(const GlobalArgs& global, int* code) {
     return nullptr;
   }
   return client;
+}
+
+// Local time, to the second: "2026-12-02 14:05:00".
+std::string FormatEpochUs(uint64_t us) {
+  const time_t seconds = static_cast<time_t>(us / 1000000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", &tm);
+  return text;
 }
 
 std::string FormatDuration(uint64_t us) {
@@ -98,6 +110,17 @@ void PrintTaskBlock(const TaskInfo& info) {
   std::printf("runner pid:  %d\n", r.runner_pid);
   std::printf("attempts:    %u (retries allowed: %u)\n", r.attempts, r.max_retries);
   std::printf("submitter:   uid %u\n", r.submitter_uid);
+  std::printf("group:       %s, priority %u\n", info.group.c_str(), r.priority);
+  if (r.after_count > 0) {
+    std::string after;
+    for (uint32_t i = 0; i < std::min(r.after_count, kMaxAfter); ++i) {
+      after += (i == 0 ? "" : ",") + std::to_string(r.after[i]);
+    }
+    std::printf("after:       %s\n", after.c_str());
+  }
+  if (r.not_before_us != 0) {
+    std::printf("not before:  %s\n", FormatEpochUs(r.not_before_us).c_str());
+  }
 }
 
 void PrintTaskSummary(const TaskInfo& info) {

@@ -1,7 +1,10 @@
 #include "client/submit_args.h"
 
 #include <cmath>
+#include <cstdio>
+#include <ctime>
 
+#include "common/clock.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -15,12 +18,23 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
     kind->add_option("--retries", args->retries,
                      "re-runs allowed when the task's process dies (it is `lost` after them)")
         ->check(CLI::Range(0, 100));
+    kind->add_option("--group", args->group, "run in this group (default: default)");
+    kind->add_option("--priority", args->priority, "0..9, higher runs first (default 5)")
+        ->check(CLI::Range(0, 9));
+    kind->add_option("--after", args->after,
+                     "run only after these tasks succeeded (ID[,ID...]); fails if one did not")
+        ->delimiter(',')
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+    kind->add_option("--delay", args->delay, "start no sooner than this from now: 30s, 5m, 1h");
+    kind->add_option("--at", args->at,
+                     "start no sooner than: HH:MM[:SS], YYYY-MM-DDTHH:MM[:SS] (local) or @EPOCH");
     // Options the kind does not know (--wait, --block, --json, ...) belong to `submit` and to
     // the global flags: they may follow the kind.
     kind->fallthrough();
     kind->callback([args, kind] { args->kind = kind->get_name(); });
   };
-  CLI::App* cpu = submit->add_subcommand("cpu", "the tutorial's list_append: append N random numbers");
+  CLI::App* cpu =
+      submit->add_subcommand("cpu", "the tutorial's list_append: append N random numbers");
   cpu->add_option("--count", args->spec.cpu.count, "numbers to append (default 1000000)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 62));
   cpu->add_option("--seed", args->spec.cpu.seed, "random seed (default 0)");
@@ -29,8 +43,7 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
   CLI::App* io = submit->add_subcommand("io", "the tutorial's test(): create, write, close a file");
   io->add_option("--bytes", args->spec.io.bytes, "bytes to write (default 64)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 50));
-  io->add_option("--path", args->spec.io.path,
-                 "file to write (default <state_dir>/io/<id>.dat)");
+  io->add_option("--path", args->spec.io.path, "file to write (default <state_dir>/io/<id>.dat)");
   // After `io`, --block is the write size; the queue-blocking flag then goes before the kind:
   // `taskq submit --block io --bytes 64`.
   io->add_option("--block,--block-size", args->spec.io.block,
@@ -46,6 +59,131 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
   exec->add_option("command", args->command, "the command and its arguments, after --");
   common(exec);
   submit->require_subcommand(0, 1);
+}
+
+namespace {
+
+Status FinishScheduling(const SubmitArgs& args, TaskSpec* spec) {
+  if (!args.group.empty()) {
+    if (!IsValidGroupName(args.group)) {
+      return Status::Invalid(fmt::format(
+          "--group: '{}' is not a group name (1 to 31 of A-Z a-z 0-9 _ . -); see taskq group list",
+          args.group));
+    }
+    spec->group = args.group;
+  }
+  if (args.priority >= 0) spec->priority = static_cast<uint32_t>(args.priority);
+  if (args.after.size() > kMaxAfter) {
+    return Status::Invalid(
+        fmt::format("--after: at most {} task ids, got {}; chain through an intermediate task",
+                    kMaxAfter, args.after.size()));
+  }
+  spec->after = args.after;
+  if (!args.delay.empty() && !args.at.empty()) {
+    return Status::Invalid("--delay and --at: give one of them, not both");
+  }
+  const uint64_t now = NowUs();
+  if (!args.delay.empty()) {
+    uint64_t delay_us = 0;
+    if (!ParseDurationUs(args.delay, &delay_us)) {
+      return Status::Invalid(fmt::format(
+          "--delay: expected a duration like 30s, 500ms, 5m, 2h or 1d, got '{}'", args.delay));
+    }
+    spec->not_before_us = delay_us == 0 ? 0 : now + delay_us;
+  }
+  if (!args.at.empty()) {
+    uint64_t at_us = 0;
+    if (!ParseAtTime(args.at, now, &at_us)) {
+      return Status::Invalid(fmt::format(
+          "--at: expected HH:MM[:SS], YYYY-MM-DDTHH:MM[:SS] (local time) or @EPOCH_SECONDS, got "
+          "'{}'",
+          args.at));
+    }
+    spec->not_before_us = at_us;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool ParseDurationUs(const std::string& text, uint64_t* us) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (!(value >= 0) || text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) {
+    return false;
+  }
+  const std::string unit = text.substr(used);
+  double scale = 0;
+  if (unit.empty() || unit == "s") {
+    scale = 1e6;
+  } else if (unit == "ms") {
+    scale = 1e3;
+  } else if (unit == "m") {
+    scale = 60e6;
+  } else if (unit == "h") {
+    scale = 3600e6;
+  } else if (unit == "d") {
+    scale = 86400e6;
+  } else {
+    return false;
+  }
+  const double total = value * scale;
+  if (total > 10.0 * 365 * 86400e6) return false;  // ten years: anything longer is a typo
+  *us = static_cast<uint64_t>(std::llround(total));
+  return true;
+}
+
+bool ParseAtTime(const std::string& text, uint64_t now_us, uint64_t* epoch_us) {
+  if (text.starts_with("@")) {
+    uint64_t seconds = 0;
+    const std::string digits = text.substr(1);
+    if (digits.empty() || digits.size() > 12 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      return false;
+    }
+    seconds = std::stoull(digits);
+    *epoch_us = seconds * 1000000;
+    return true;
+  }
+  std::tm tm{};
+  const time_t now_s = static_cast<time_t>(now_us / 1000000);
+  localtime_r(&now_s, &tm);
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  char sep = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%c", &year, &month, &day, &sep, &hour,
+                  &minute, &second, &tail) == 7 ||
+      (second = 0, std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d%c", &year, &month, &day, &sep,
+                               &hour, &minute, &tail) == 6)) {
+    if (sep != 'T' && sep != ' ') return false;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+  } else if (std::sscanf(text.c_str(), "%2d:%2d:%2d%c", &hour, &minute, &second, &tail) == 3 ||
+             (second = 0, std::sscanf(text.c_str(), "%2d:%2d%c", &hour, &minute, &tail) == 2)) {
+    // Today; tomorrow when that time has passed.
+  } else {
+    return false;
+  }
+  if (month < 0 || month > 12 || day < 0 || day > 31 || hour < 0 || hour > 23 || minute < 0 ||
+      minute > 59 || second < 0 || second > 60) {
+    return false;
+  }
+  const bool time_only = year == 0;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  tm.tm_isdst = -1;
+  time_t when = mktime(&tm);
+  if (when == static_cast<time_t>(-1)) return false;
+  if (time_only && static_cast<uint64_t>(when) * 1000000 < now_us) when += 86400;
+  *epoch_us = when < 0 ? 0 : static_cast<uint64_t>(when) * 1000000;
+  return true;
 }
 
 Status FinishSpec(SubmitArgs* args, const std::string& default_cwd) {
@@ -76,7 +214,7 @@ Status FinishSpec(SubmitArgs* args, const std::string& default_cwd) {
     if (*spec.timeout_ms == 0 && args->timeout_s > 0) spec.timeout_ms = 1;
   }
   if (args->retries >= 0) spec.retries = static_cast<uint32_t>(args->retries);
-  return Status::Ok();
+  return FinishScheduling(*args, &spec);
 }
 
 Status SplitWords(const std::string& line, std::vector<std::string>* words) {

@@ -20,7 +20,19 @@ struct SubmitArgs {
   std::vector<std::string> env;      // exec: --env K=V
   std::string cwd;                   // exec: --cwd
   std::string kind;                  // which subcommand was given
+  // Scheduling (issue 7).
+  std::string group;            // --group NAME ("" = default)
+  int64_t priority = -1;        // --priority 0..9 (-1 = default 5)
+  std::vector<uint64_t> after;  // --after ID[,ID...]
+  std::string delay;            // --delay DURATION
+  std::string at;               // --at TIME
 };
+
+// "90", "1.5s", "500ms", "5m", "2h", "1d" -> microseconds. False on anything else.
+bool ParseDurationUs(const std::string& text, uint64_t* us);
+// "HH:MM[:SS]" (today, or tomorrow once passed), "YYYY-MM-DD[T| ]HH:MM[:SS]" (local time) or
+// "@EPOCH_SECONDS" -> Unix epoch µs. False on anything else.
+bool ParseAtTime(const std::string& text, uint64_t now_us, uint64_t* epoch_us);
 
 // Adds the kind subcommands (cpu, io, exec) with their options to `submit`, filling `args`.
 // How to submit (--wait, --block, --batch) is `submit`'s own business, not a kind's.

@@ -101,6 +101,13 @@ void Segment::InitializeFresh(const Options& resolved) {
   header_->total_size = layout.total_size;
   InitRobustMutex(&header_->lock);
   header_->next_id = 1;
+  GroupEntry& default_group = header_->groups[0];
+  std::snprintf(default_group.name, kGroupNameBytes, "default");
+  default_group.policy.store(static_cast<uint32_t>(resolved.policy));
+  default_group.workers.store(resolved.workers);
+  default_group.max_parallel.store(resolved.max_parallel);
+  default_group.ever_used.store(1);
+  default_group.in_use.store(1);
   std::snprintf(header_->state_dir, kStateDirBytes, "%s", resolved.state_dir.c_str());
   // The rest of the file is zero (ftruncate of a new file): every slot is kFree.
   std::atomic_thread_fence(std::memory_order_release);

@@ -45,7 +45,17 @@ struct ClaimedTask {
 
 struct StateCounts {
   uint64_t by_state[kTaskStateCount] = {};
-  uint64_t queue_depth = 0;  // entries in the ring
+  uint64_t queue_depth = 0;  // queued tasks
+  uint64_t queued_by_group[kMaxGroups] = {};
+  uint64_t running_by_group[kMaxGroups] = {};
+  uint64_t finished_by_group[kMaxGroups] = {};
+};
+
+// What a sweep of the waiting (delayed or dependent) tasks found.
+struct HeldSweep {
+  uint32_t failed = 0;  // dependents failed because a dependency did not succeed
+  uint32_t ready = 0;   // waiting tasks whose time has come or whose dependencies succeeded
+  uint32_t held = 0;    // still waiting
 };
 
 // Where a queue's segment lives, from the resolved options.
@@ -82,8 +92,24 @@ class Segment {
   // Submits tasks in order under one lock; on a full queue, submits what fits and returns
   // kQueueFull. `ids` receives the id of each submitted task.
   Status Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids);
-  // Claims the oldest queued task for `runner_pid`; false when the queue is empty.
-  bool Pop(int32_t runner_pid, ClaimedTask* task);
+  // Claims the next task of `group` for `runner_pid`: the highest priority whose delay is over
+  // and whose dependencies all succeeded, the oldest first within a priority. Dependents of a
+  // task that did not succeed are failed on the way. False when none is runnable (or the group
+  // is paused).
+  bool Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group = 0);
+  // Fails dependents whose dependencies did not succeed and tells whether waiting tasks became
+  // runnable (the supervisor then wakes the runners). Cheap when nothing waits (held_hint).
+  HeldSweep SweepHeld();
+
+  // The group table. Add fails (kInvalid) for a bad or existing name unless `update` is set;
+  // Remove refuses `default` and groups with queued or running tasks.
+  Status AddGroup(const std::string& name, const GroupSettings& settings, bool from_config,
+                  bool update);
+  Status RemoveGroup(const std::string& name);
+  Status SetGroupPaused(const std::string& name, bool paused);
+  std::vector<GroupInfo> Groups();
+  // The name of a group row, "" when the row is unused (lock-free read: a display hint).
+  std::string GroupName(uint32_t index);
   // Records the pid that actually runs a claimed task (process policy: the child).
   void SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid);
   // Records the end of a run. Ignored when the task is no longer running under this id (e.g.
@@ -140,6 +166,13 @@ class Segment {
   void PushLocked(uint64_t id);
   void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);
   void CompactRingLocked();
+  // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.
+  void CountQueuedLocked(uint32_t slot, int delta);
+  void RecountQueuedLocked();
+  int32_t FindGroupLocked(const std::string& name);
+  enum class Readiness { kReady, kWaiting, kNever };
+  Readiness ReadinessLocked(const TaskRecord& r, uint64_t now_us, std::string* why);
+  void FailWaitingLocked(uint32_t slot, const std::string& why, uint64_t now_us);
   TaskInfo InfoLocked(uint32_t slot);
 
   SlotEntry& entry(uint32_t slot) { return directory_[slot]; }

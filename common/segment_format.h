@@ -14,11 +14,16 @@
 namespace taskq {
 
 inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" little-endian
-inline constexpr uint32_t kLayoutVersion = 1;
-inline constexpr uint32_t kMaxWorkers = 256;         // worker table rows in the header
-inline constexpr uint32_t kPayloadBytes = 704;       // spec strings of one task (argv, env, path)
-inline constexpr uint32_t kReasonBytes = 120;        // why a task failed, was lost, ...
-inline constexpr uint32_t kStateDirBytes = 256;      // the daemon's state directory, for clients
+inline constexpr uint32_t kLayoutVersion = 2;    // 2: groups, priorities, dependencies, delays
+inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
+inline constexpr uint32_t kPayloadBytes = 616;   // spec strings of one task (argv, env, path)
+inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
+inline constexpr uint32_t kStateDirBytes = 256;  // the daemon's state directory, for clients
+inline constexpr uint32_t kMaxGroups = 16;       // group table rows; row 0 is `default`
+inline constexpr uint32_t kGroupNameBytes = 32;  // NUL-terminated group name
+inline constexpr uint32_t kPriorityLevels = 10;  // priorities 0..9, higher runs first
+inline constexpr uint32_t kDefaultPriority = 5;
+inline constexpr uint32_t kMaxAfter = 8;  // dependencies of one task
 inline constexpr uint32_t kMinCapacity = 16;
 inline constexpr uint32_t kMaxCapacity = 4u << 20;
 // Ids only grow by one per task: 2^62 is never reached, so a larger id is corruption (and
@@ -54,9 +59,9 @@ inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a ru
 // 65,536 slots touches 1 MiB, not 64 MiB. Guarded by the segment lock; read lock-free only as
 // a hint (e.g. by `top`).
 struct SlotEntry {
-  std::atomic<uint64_t> id;         // task id in this slot, 0 when free
-  std::atomic<uint32_t> state;      // TaskState
-  std::atomic<int32_t> owner_pid;   // kReserved: the submitting client; kRunning: the runner
+  std::atomic<uint64_t> id;        // task id in this slot, 0 when free
+  std::atomic<uint32_t> state;     // TaskState
+  std::atomic<int32_t> owner_pid;  // kReserved: the submitting client; kRunning: the runner
 };
 static_assert(sizeof(SlotEntry) == 16);
 
@@ -65,11 +70,27 @@ static_assert(sizeof(SlotEntry) == 16);
 enum class WorkerState : uint32_t { kEmpty = 0, kStarting = 1, kIdle = 2, kBusy = 3, kExiting = 4 };
 struct WorkerEntry {
   std::atomic<int32_t> pid;
-  std::atomic<uint32_t> state;        // WorkerState
-  std::atomic<uint64_t> current_id;   // task being run, 0 when idle
+  std::atomic<uint32_t> state;       // WorkerState
+  std::atomic<uint64_t> current_id;  // task being run, 0 when idle
   std::atomic<uint64_t> tasks_done;
-  std::atomic<uint32_t> retire;       // set by the supervisor: finish the current task and exit
-  std::atomic<uint32_t> generation;   // bumped each time the row gets a new process
+  std::atomic<uint32_t> retire;      // set by the supervisor: finish the current task and exit
+  std::atomic<uint32_t> generation;  // bumped each time the row gets a new process
+};
+
+// One row of the group table: a named FIFO with its own policy and parallelism (issue 7). Row 0
+// is `default` and follows the top-level configuration. Written by whoever adds, changes or
+// removes a group (client or supervisor) under the segment lock; the supervisor reconciles its
+// executors with the table when `groups_seq` moves.
+struct GroupEntry {
+  std::atomic<uint32_t> in_use;        // 1 while the group exists
+  std::atomic<uint32_t> paused;        // 1: queued tasks of the group are not started
+  std::atomic<uint32_t> policy;        // Policy as integer
+  std::atomic<uint32_t> workers;       // pool: processes; 0 = one per CPU
+  std::atomic<uint32_t> max_parallel;  // process: tasks at once; 0 = unbounded
+  std::atomic<uint32_t> from_config;   // 1: defined by the configuration file (reload owns it)
+  std::atomic<uint32_t> ever_used;     // rows never used are handed out first
+  uint32_t reserved;
+  char name[kGroupNameBytes];
 };
 
 // The header. `magic` is written last at creation, so a half-created segment is refused.
@@ -84,19 +105,19 @@ struct alignas(64) SegmentHeader {
   pthread_mutex_t lock;  // robust, process-shared; guards everything below marked (L)
 
   // Futex words: bumped (and woken when someone sleeps) on each event; sleepers wait on them.
-  std::atomic<uint32_t> work_seq;    // a task became runnable
-  std::atomic<uint32_t> done_seq;    // a task finished (or was cancelled)
-  std::atomic<uint32_t> space_seq;   // a slot became free
-  std::atomic<uint32_t> pong_seq;    // the supervisor answered a ping
+  std::atomic<uint32_t> work_seq;      // a task became runnable
+  std::atomic<uint32_t> done_seq;      // a task finished (or was cancelled)
+  std::atomic<uint32_t> space_seq;     // a slot became free
+  std::atomic<uint32_t> pong_seq;      // the supervisor answered a ping
   std::atomic<uint32_t> idle_workers;  // pool workers asleep on work_seq
   std::atomic<uint32_t> waiters;       // clients asleep on done_seq or space_seq
 
   // Supervisor status, written by the supervisor only.
-  std::atomic<int32_t> owner_pid;     // running supervisor, 0 when none
-  std::atomic<uint32_t> epoch;        // bumped at each supervisor start
-  std::atomic<uint32_t> accepting;    // 0 while no supervisor runs or it is shutting down
-  std::atomic<uint32_t> ready;        // 1 once the policy can run tasks (pool: workers up)
-  std::atomic<uint32_t> policy;       // Policy as integer
+  std::atomic<int32_t> owner_pid;   // running supervisor, 0 when none
+  std::atomic<uint32_t> epoch;      // bumped at each supervisor start
+  std::atomic<uint32_t> accepting;  // 0 while no supervisor runs or it is shutting down
+  std::atomic<uint32_t> ready;      // 1 once the policy can run tasks (pool: workers up)
+  std::atomic<uint32_t> policy;     // Policy as integer
   std::atomic<uint32_t> workers_wanted;
   std::atomic<uint32_t> max_parallel;
   std::atomic<uint32_t> running_tasks;  // process policy: children running
@@ -107,7 +128,7 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint64_t> retain_age_ms;
   std::atomic<uint64_t> default_timeout_ms;  // applied by clients to tasks that give none
   std::atomic<uint32_t> default_retries;
-  char state_dir[kStateDirBytes];       // NUL-terminated: logs, io files, doorbell live here
+  char state_dir[kStateDirBytes];  // NUL-terminated: logs, io files, doorbell live here
 
   // The queue (L).
   uint64_t ring_head;        // next position to pop; positions are monotonic, index = pos % cap
@@ -119,24 +140,32 @@ struct alignas(64) SegmentHeader {
   uint64_t lock_repairs;     // times a locker found the lock's holder dead and repaired
 
   WorkerEntry workers[kMaxWorkers];
+
+  // Groups and the scheduling hints (L). queued_by_priority counts queued tasks per group and
+  // priority so that a popper knows the best priority waiting without scanning; it is a hint
+  // that Repair() recounts, never trusted for safety.
+  std::atomic<uint32_t> groups_seq;  // bumped when the group table changes
+  std::atomic<uint32_t> held_hint;   // 1: some queued task waits for a delay or dependencies
+  GroupEntry groups[kMaxGroups];
+  uint64_t queued_by_priority[kMaxGroups][kPriorityLevels];
 };
 
 // A task record (1 KiB). Guarded by the segment lock; a runner copies it out before use and
 // validates every field (another process may have scribbled on it).
 struct TaskRecord {
   uint64_t id;
-  uint32_t kind;            // TaskKind
-  uint32_t flags;           // kFlag*
-  uint32_t attempts;        // runs started so far
-  uint32_t max_retries;     // re-runs allowed after the runner died
+  uint32_t kind;         // TaskKind
+  uint32_t flags;        // kFlag*
+  uint32_t attempts;     // runs started so far
+  uint32_t max_retries;  // re-runs allowed after the runner died
   uint32_t submitter_uid;
   int32_t submitter_pid;
-  int32_t runner_pid;       // the process that ran (or runs) the task
-  int32_t exit_code;        // -1 until known
-  int32_t signal;           // 0 unless the task died of a signal
-  uint32_t payload_len;     // bytes used in payload
-  uint64_t timeout_ms;      // 0 = none
-  uint64_t deadline_us;     // started_at + timeout, 0 = none
+  int32_t runner_pid;    // the process that ran (or runs) the task
+  int32_t exit_code;     // -1 until known
+  int32_t signal;        // 0 unless the task died of a signal
+  uint32_t payload_len;  // bytes used in payload
+  uint64_t timeout_ms;   // 0 = none
+  uint64_t deadline_us;  // started_at + timeout, 0 = none
   uint64_t submitted_at_us;
   uint64_t started_at_us;
   uint64_t finished_at_us;
@@ -157,8 +186,16 @@ struct TaskRecord {
   uint64_t result_count;     // cpu: numbers generated; io: bytes written
   uint16_t argc;             // exec: NUL-terminated strings in payload: cwd, argv[argc], env[envc]
   uint16_t envc;
-  int32_t child_pid;         // pool: the exec process a worker started (its group is killed
-                             // when the worker dies); 0 when none
+  int32_t child_pid;  // pool: the exec process a worker started (its group is killed
+                      // when the worker dies); 0 when none
+  // Scheduling (issue 7): the group row, the priority, the earliest start and the tasks that
+  // must have succeeded first.
+  uint32_t group;
+  uint32_t priority;
+  uint64_t not_before_us;  // 0 = at once
+  uint32_t after_count;    // entries used in `after`
+  uint32_t reserved2;
+  uint64_t after[kMaxAfter];
   char reason[kReasonBytes];
   char payload[kPayloadBytes];  // io: the path; exec: cwd, argv, env (see argc/envc)
 };

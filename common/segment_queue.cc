@@ -110,8 +110,25 @@ Status Segment::Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>
   const int32_t me = getpid();
   std::vector<uint64_t> evicted;
   size_t submitted = 0;
+  bool waits = false;
   Lock();
   const uint64_t now = NowUs();
+  // Group names resolve under the lock, so a group cannot be removed between the lookup and
+  // the insert; an unknown name refuses the whole batch before anything is queued.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const std::string& name = specs[i].group.empty() ? std::string("default") : specs[i].group;
+    const int32_t row = FindGroupLocked(name);
+    if (row < 0) {
+      Unlock();
+      return Status::Invalid(
+          fmt::format("--group: no group '{}'; create it with `taskq group add {}` or in the "
+                      "configuration's `groups:`, or see `taskq group list`",
+                      name, name));
+    }
+    encoded[i].group = static_cast<uint32_t>(row);
+    waits = waits || encoded[i].after_count > 0 || encoded[i].not_before_us > now;
+  }
+  if (waits) header_->held_hint.store(1, std::memory_order_relaxed);
   for (; submitted < encoded.size(); ++submitted) {
     uint64_t id;
     uint32_t slot;
@@ -131,6 +148,7 @@ Status Segment::Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>
     if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
     ring_[header_->ring_tail % capacity_] = id;
     SetState(e, TaskState::kQueued);
+    CountQueuedLocked(slot, +1);
     TEST_CrashPoint("submit-queued");
     header_->ring_tail++;
     header_->submitted_total++;
@@ -167,45 +185,178 @@ void Segment::WakeWaiters() {
   }
 }
 
-bool Segment::Pop(int32_t runner_pid, ClaimedTask* task) {
+void Segment::CountQueuedLocked(uint32_t slot, int delta) {
+  const TaskRecord& r = record(slot);
+  if (r.group >= kMaxGroups || r.priority >= kPriorityLevels) return;  // scribbled: Repair recounts
+  uint64_t& count = header_->queued_by_priority[r.group][r.priority];
+  if (delta > 0) {
+    ++count;
+  } else if (count > 0) {
+    --count;
+  }
+}
+
+Segment::Readiness Segment::ReadinessLocked(const TaskRecord& r, uint64_t now_us,
+                                            std::string* why) {
+  if (r.not_before_us > now_us) return Readiness::kWaiting;
+  const uint32_t n = std::min(r.after_count, kMaxAfter);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint64_t dep = r.after[i];
+    if (dep == 0 || dep >= r.id) {
+      *why = fmt::format("dependency {} is not an earlier task", dep);
+      return Readiness::kNever;
+    }
+    const SlotEntry& e = entry(SlotOf(dep));
+    const TaskState state = StateOf(e);
+    if (e.id.load(std::memory_order_relaxed) != dep || state == TaskState::kFree) {
+      *why = fmt::format("dependency {} is no longer known (evicted by retention)", dep);
+      return Readiness::kNever;
+    }
+    if (state == TaskState::kSucceeded) continue;
+    if (IsFinished(state)) {
+      *why = fmt::format("dependency {} ended {}", dep, TaskStateName(state));
+      return Readiness::kNever;
+    }
+    return Readiness::kWaiting;  // queued, reserved or running
+  }
+  return Readiness::kReady;
+}
+
+void Segment::FailWaitingLocked(uint32_t slot, const std::string& why, uint64_t now_us) {
+  TaskRecord& r = record(slot);
+  CopyReason(why, &r);
+  r.exit_code = -1;
+  CountQueuedLocked(slot, -1);
+  FinishLocked(slot, TaskState::kFailed, now_us);
+}
+
+bool Segment::Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
+  if (group >= kMaxGroups) return false;
   Lock();
-  while (header_->ring_head != header_->ring_tail) {
-    uint64_t id = ring_[header_->ring_head % capacity_];
-    uint32_t slot = id == 0 ? 0 : SlotOf(id);
+  if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) {
+    Unlock();
+    return false;
+  }
+  // The best priority waiting in this group; with one priority in use (the usual case) the
+  // first runnable entry of the group is the answer and the scan stops there.
+  int32_t top = -1;
+  for (int32_t p = kPriorityLevels - 1; p >= 0 && top < 0; --p) {
+    if (header_->queued_by_priority[group][p] > 0) top = p;
+  }
+  if (top < 0) {
+    Unlock();
+    return false;
+  }
+  const uint64_t now = NowUs();
+  bool failed_any = false;
+  bool have_best = false;
+  uint64_t best_pos = 0;
+  uint32_t best_priority = 0;
+  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+    uint64_t& cell = ring_[pos % capacity_];
+    const uint64_t id = cell;
+    const uint32_t slot = id == 0 || id > kMaxTaskId ? 0 : SlotOf(id);
     SlotEntry& e = entry(slot);
-    if (id == 0 || e.id.load() != id || StateOf(e) != TaskState::kQueued) {
-      header_->ring_head++;  // stale: cancelled, or scribbled on
+    if (id == 0 || id > kMaxTaskId || e.id.load() != id || StateOf(e) != TaskState::kQueued) {
+      // Stale (cancelled, taken, or scribbled on): drop it from the front, blank it elsewhere.
+      if (pos == header_->ring_head) {
+        header_->ring_head++;
+      } else {
+        cell = 0;
+      }
       continue;
     }
     TaskRecord& r = record(slot);
-    TaskSpec spec;
-    Status decoded = DecodeSpec(r, &spec);
-    header_->ring_head++;
-    TEST_CrashPoint("pop-unlinked");
-    const uint64_t now = NowUs();
-    if (!decoded.ok()) {
-      // A corrupt record fails alone; it must not stop the queue.
-      CopyReason("rejected: " + decoded.message(), &r);
-      r.exit_code = -1;
-      FinishLocked(slot, TaskState::kFailed, now);
+    if (r.group != group) continue;
+    const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
+    if (have_best && priority <= best_priority) continue;  // an older one of this priority wins
+    std::string why;
+    const Readiness readiness = ReadinessLocked(r, now, &why);
+    if (readiness == Readiness::kNever) {
+      FailWaitingLocked(slot, why, now);
+      failed_any = true;
       continue;
     }
-    e.owner_pid.store(runner_pid, std::memory_order_relaxed);
-    r.runner_pid = runner_pid;
-    r.started_at_us = now;
-    r.attempts++;
-    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill);
-    r.child_pid = 0;
-    r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
-    SetState(e, TaskState::kRunning);
-    task->slot = slot;
-    std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
-    task->spec = std::move(spec);
-    Unlock();
-    return true;
+    if (readiness == Readiness::kWaiting) continue;
+    have_best = true;
+    best_pos = pos;
+    best_priority = priority;
+    if (static_cast<int32_t>(priority) >= top) break;
   }
+  if (!have_best) {
+    Unlock();
+    if (failed_any) WakeWaiters();
+    return false;
+  }
+  const uint64_t id = ring_[best_pos % capacity_];
+  const uint32_t slot = SlotOf(id);
+  SlotEntry& e = entry(slot);
+  TaskRecord& r = record(slot);
+  ring_[best_pos % capacity_] = 0;
+  while (header_->ring_head != header_->ring_tail && ring_[header_->ring_head % capacity_] == 0) {
+    header_->ring_head++;
+  }
+  CountQueuedLocked(slot, -1);
+  TEST_CrashPoint("pop-unlinked");
+  TaskSpec spec;
+  const Status decoded = DecodeSpec(r, &spec);
+  if (!decoded.ok()) {
+    // A corrupt record fails alone; it must not stop the queue.
+    CopyReason("rejected: " + decoded.message(), &r);
+    r.exit_code = -1;
+    FinishLocked(slot, TaskState::kFailed, now);
+    Unlock();
+    WakeWaiters();
+    return Pop(runner_pid, task, group);
+  }
+  e.owner_pid.store(runner_pid, std::memory_order_relaxed);
+  r.runner_pid = runner_pid;
+  r.started_at_us = now;
+  r.attempts++;
+  r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill);
+  r.child_pid = 0;
+  r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
+  SetState(e, TaskState::kRunning);
+  task->slot = slot;
+  std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
+  task->spec = std::move(spec);
   Unlock();
-  return false;
+  if (failed_any) WakeWaiters();
+  return true;
+}
+
+HeldSweep Segment::SweepHeld() {
+  HeldSweep sweep;
+  if (header_->held_hint.load(std::memory_order_relaxed) == 0) return sweep;
+  Lock();
+  const uint64_t now = NowUs();
+  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+    const uint64_t id = ring_[pos % capacity_];
+    if (id == 0 || id > kMaxTaskId) continue;
+    const uint32_t slot = SlotOf(id);
+    if (entry(slot).id.load() != id || StateOf(entry(slot)) != TaskState::kQueued) continue;
+    const TaskRecord& r = record(slot);
+    if (r.after_count == 0 && r.not_before_us == 0) continue;
+    std::string why;
+    switch (ReadinessLocked(r, now, &why)) {
+      case Readiness::kNever:
+        FailWaitingLocked(slot, why, now);
+        ring_[pos % capacity_] = 0;
+        ++sweep.failed;
+        break;
+      case Readiness::kWaiting:
+        ++sweep.held;
+        break;
+      case Readiness::kReady:
+        ++sweep.ready;
+        break;
+    }
+  }
+  header_->held_hint.store(sweep.held > 0 ? 1 : 0, std::memory_order_relaxed);
+  Unlock();
+  if (sweep.failed > 0) WakeWaiters();
+  if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
+  return sweep;
 }
 
 void Segment::SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid) {
@@ -253,8 +404,10 @@ void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
     state = TaskState::kTimedOut;
   }
   FinishLocked(slot, state, NowUs());
+  const bool dependents_may_wait = header_->held_hint.load(std::memory_order_relaxed) != 0;
   Unlock();
   WakeWaiters();
+  if (dependents_may_wait) WakeWorkers(UINT32_MAX);
 }
 
 void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
@@ -273,8 +426,8 @@ void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
   }
 }
 
-TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why,
-                              int32_t signal, bool may_retry) {
+TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
+                              bool may_retry) {
   Lock();
   SlotEntry& e = entry(slot);
   if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
@@ -295,11 +448,11 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
     CopyReason(fmt::format("attempt {} lost ({}); requeued", r.attempts, why), &r);
     e.owner_pid.store(0, std::memory_order_relaxed);
     SetState(e, TaskState::kQueued);
+    CountQueuedLocked(slot, +1);
     PushLocked(id);
     result = TaskState::kQueued;
   } else {
-    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
-               &r);
+    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1), &r);
     result = TaskState::kLost;
     FinishLocked(slot, result, NowUs());
   }
@@ -332,10 +485,11 @@ Status Segment::Cancel(uint64_t id) {
   TaskState state = StateOf(e);
   if (state != TaskState::kQueued) {
     Unlock();
-    return Status::Failed(fmt::format("task {} is {}: only queued tasks can be cancelled", id,
-                                      TaskStateName(state)));
+    return Status::Failed(
+        fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
   }
   CopyReason("cancelled while queued", &record(slot));
+  CountQueuedLocked(slot, -1);
   FinishLocked(slot, TaskState::kCancelled, NowUs());
   Unlock();
   WakeWaiters();
@@ -349,6 +503,7 @@ TaskInfo Segment::InfoLocked(uint32_t slot) {
   info.record.id = entry(slot).id.load(std::memory_order_relaxed);
   info.spec_valid = DecodeSpec(info.record, &info.spec).ok();
   info.state_dir = state_dir();
+  info.group = info.record.group < kMaxGroups ? GroupName(info.record.group) : "";
   return info;
 }
 
@@ -382,9 +537,19 @@ StateCounts Segment::Count() {
   Lock();
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     uint32_t s = entry(slot).state.load(std::memory_order_relaxed);
-    if (s < kTaskStateCount) counts.by_state[s]++;
+    if (s >= kTaskStateCount || s <= static_cast<uint32_t>(TaskState::kReserved)) continue;
+    counts.by_state[s]++;
+    const uint32_t g = record(slot).group;
+    if (g >= kMaxGroups) continue;
+    if (s == static_cast<uint32_t>(TaskState::kQueued)) {
+      counts.queued_by_group[g]++;
+    } else if (s == static_cast<uint32_t>(TaskState::kRunning)) {
+      counts.running_by_group[g]++;
+    } else {
+      counts.finished_by_group[g]++;
+    }
   }
-  counts.queue_depth = header_->ring_tail - header_->ring_head;
+  counts.queue_depth = counts.by_state[static_cast<uint32_t>(TaskState::kQueued)];
   Unlock();
   return counts;
 }

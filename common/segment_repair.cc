@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "common/segment.h"
 #include "common/shm_sync.h"
@@ -62,7 +63,8 @@ std::vector<std::string> Segment::RepairLocked() {
     uint64_t id = e.id.load();
     if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
     if (raw >= kTaskStateCount || id == 0 || id > kMaxTaskId || SlotOf(id) != slot) {
-      walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
+      walk.Note(
+          fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
       e.id.store(0);
       e.state.store(static_cast<uint32_t>(TaskState::kFree));
       continue;
@@ -86,14 +88,26 @@ std::vector<std::string> Segment::RepairLocked() {
     PushLocked(id);
   }
   if (header_->next_id <= max_id) {
-    walk.Note(fmt::format("next id {} is not above the largest id {}; raised", header_->next_id,
-                          max_id));
+    walk.Note(
+        fmt::format("next id {} is not above the largest id {}; raised", header_->next_id, max_id));
     header_->next_id = max_id + 1;
   }
   if (header_->finished_live != finished) {
     walk.Note(fmt::format("finished count {} recounted as {}", header_->finished_live, finished));
     header_->finished_live = finished;
   }
+  GroupEntry& default_group = header_->groups[0];
+  if (default_group.in_use.load() == 0 ||
+      std::strncmp(default_group.name, "default", kGroupNameBytes) != 0) {
+    walk.Note("group row 0 was not `default`; restored");
+    std::memset(default_group.name, 0, sizeof(default_group.name));
+    std::snprintf(default_group.name, kGroupNameBytes, "default");
+    default_group.in_use.store(1);
+  }
+  for (GroupEntry& g : header_->groups) g.name[kGroupNameBytes - 1] = '\0';
+  // The per-priority counts are hints; recount them silently (a repair after a killed locker
+  // always lands here, and a drifted hint is not worth a report of its own).
+  RecountQueuedLocked();
   return walk.problems;
 }
 
@@ -147,6 +161,7 @@ std::vector<std::string> Segment::CheckLocked() {
     walk.Note(fmt::format("finished count is {} but {} finished tasks are in the table",
                           header_->finished_live, finished));
   }
+  if (header_->groups[0].in_use.load() == 0) walk.Note("group `default` is missing");
   return walk.problems;
 }
 

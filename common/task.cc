@@ -8,7 +8,8 @@ namespace taskq {
 namespace {
 
 constexpr const char* kStateNames[kTaskStateCount] = {
-    "free", "reserved", "queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost",
+    "free",   "reserved",  "queued",    "running", "succeeded",
+    "failed", "timed_out", "cancelled", "lost",
 };
 
 // Appends `s` and its NUL to the payload; false when it does not fit.
@@ -61,6 +62,24 @@ bool ParseTaskState(const std::string& text, TaskState* state) {
 }
 
 Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
+  if (spec.priority >= kPriorityLevels) {
+    return Status::Invalid(
+        fmt::format("--priority: must be 0..{}, got {}", kPriorityLevels - 1, spec.priority));
+  }
+  if (spec.after.size() > kMaxAfter) {
+    return Status::Invalid(
+        fmt::format("--after: at most {} task ids, got {}; chain through an intermediate task",
+                    kMaxAfter, spec.after.size()));
+  }
+  for (uint64_t id : spec.after) {
+    if (id == 0 || id >= kMaxTaskId) {
+      return Status::Invalid(fmt::format("--after: {} is not a task id", id));
+    }
+  }
+  record->priority = spec.priority;
+  record->not_before_us = spec.not_before_us;
+  record->after_count = static_cast<uint32_t>(spec.after.size());
+  for (size_t i = 0; i < spec.after.size(); ++i) record->after[i] = spec.after[i];
   record->kind = static_cast<uint32_t>(spec.kind);
   record->payload_len = 0;
   record->argc = 0;
@@ -77,9 +96,8 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
       record->io_block = spec.io.block;
       if (spec.io.fsync) record->flags |= kFlagFsync;
       if (!AppendString(spec.io.path, record, &used)) {
-        return Status::Invalid(
-            fmt::format("--path: {} bytes is too long; the limit is {}", spec.io.path.size(),
-                        kPayloadBytes - 1));
+        return Status::Invalid(fmt::format("--path: {} bytes is too long; the limit is {}",
+                                           spec.io.path.size(), kPayloadBytes - 1));
       }
       break;
     case TaskKind::kExec: {
@@ -113,9 +131,21 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
   *spec = TaskSpec{};
   uint32_t end = record.payload_len;
   if (end > kPayloadBytes) {
-    return Status::Invalid(fmt::format("record {}: payload_len {} exceeds {}", record.id, end,
-                                       kPayloadBytes));
+    return Status::Invalid(
+        fmt::format("record {}: payload_len {} exceeds {}", record.id, end, kPayloadBytes));
   }
+  if (record.group >= kMaxGroups || record.priority >= kPriorityLevels ||
+      record.after_count > kMaxAfter) {
+    return Status::Invalid(
+        fmt::format("record {}: group {}, priority {} or after_count {} out of "
+                    "range",
+                    record.id, record.group, record.priority, record.after_count));
+  }
+  spec->group_index = record.group;
+  spec->group.clear();
+  spec->priority = record.priority;
+  spec->not_before_us = record.not_before_us;
+  spec->after.assign(record.after, record.after + record.after_count);
   uint32_t pos = 0;
   switch (static_cast<TaskKind>(record.kind)) {
     case TaskKind::kCpu:
@@ -142,7 +172,8 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
       for (uint32_t i = 0; i < record.argc; ++i) {
         std::string arg;
         if (!NextString(record, end, &pos, &arg)) {
-          return Status::Invalid(fmt::format("record {}: argv[{}] is not terminated", record.id, i));
+          return Status::Invalid(
+              fmt::format("record {}: argv[{}] is not terminated", record.id, i));
         }
         spec->exec.argv.push_back(std::move(arg));
       }

@@ -9,6 +9,7 @@
 
 #include "common/segment_format.h"
 #include "common/status.h"
+#include "config/options.h"
 
 namespace taskq {
 
@@ -18,9 +19,9 @@ struct CpuSpec {
 };
 
 struct IoSpec {
-  uint64_t bytes = 64;       // the tutorial writes a short string
-  std::string path;          // "" = <state_dir>/io/<id>.dat
-  uint64_t block = 4096;     // write() size
+  uint64_t bytes = 64;    // the tutorial writes a short string
+  std::string path;       // "" = <state_dir>/io/<id>.dat
+  uint64_t block = 4096;  // write() size
   bool fsync = false;
 };
 
@@ -37,10 +38,16 @@ struct TaskSpec {
   ExecSpec exec;
   std::optional<uint64_t> timeout_ms;  // unset = the daemon's default_timeout
   std::optional<uint32_t> retries;     // unset = the daemon's default_retries
+  // Scheduling (issue 7).
+  std::string group = "default";         // by name; Segment::Submit resolves it to a table row
+  uint32_t group_index = 0;              // the row, as decoded from a record
+  uint32_t priority = kDefaultPriority;  // 0..9, higher runs first
+  uint64_t not_before_us = 0;            // Unix epoch µs; 0 = at once
+  std::vector<uint64_t> after;           // ids that must have succeeded first (at most kMaxAfter)
 };
 
-const char* TaskKindName(TaskKind kind);      // "cpu" | "io" | "exec"
-const char* TaskStateName(TaskState state);   // "queued", "running", ...
+const char* TaskKindName(TaskKind kind);     // "cpu" | "io" | "exec"
+const char* TaskStateName(TaskState state);  // "queued", "running", ...
 bool ParseTaskState(const std::string& text, TaskState* state);
 
 // Writes the spec into a record's spec fields (not id, state or times). Fails with a message that
@@ -57,12 +64,29 @@ struct TaskInfo {
   TaskSpec spec;
   bool spec_valid = false;
   std::string state_dir;  // to locate logs and default io paths
+  std::string group;      // the group's name ("" when its row is no longer in use)
 
   uint64_t id() const { return record.id; }
   std::string reason() const;
   std::string stdout_path() const;
   std::string stderr_path() const;
   std::string io_path() const;  // the file an io task writes
+};
+
+// How a group runs its tasks.
+struct GroupSettings {
+  Policy policy = Policy::kPool;
+  uint32_t workers = 0;       // pool: processes; 0 = one per CPU
+  uint32_t max_parallel = 0;  // process: tasks at once; 0 = unbounded
+};
+
+// A row of the group table as a reader sees it.
+struct GroupInfo {
+  uint32_t index = 0;
+  std::string name;
+  GroupSettings settings;
+  bool paused = false;
+  bool from_config = false;
 };
 
 // Paths of per-task files under the daemon's state directory.

@@ -1,5 +1,8 @@
 #include "common/task_json.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "fmt/format.h"
 
 namespace taskq {
@@ -69,14 +72,18 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["retries"] = r.max_retries;
   j["timeout_ms"] = r.timeout_ms != 0 ? nlohmann::json(r.timeout_ms) : nlohmann::json();
   j["uid"] = r.submitter_uid;
+  j["group"] = info.group;
+  j["priority"] = r.priority;
+  j["after"] = std::vector<uint64_t>(r.after, r.after + std::min(r.after_count, kMaxAfter));
+  j["not_before"] = TimeOrNull(r.not_before_us);
   j["result"] = ResultJson(info);
   j["spec"] = SpecJson(info);
   std::string reason = info.reason();
   j["reason"] = reason.empty() ? nlohmann::json() : nlohmann::json(reason);
   // The policy lab's view of the work (issue: know what kind of work it is).
   uint64_t run_us = j["run_us"].is_null() ? 0 : j["run_us"].get<uint64_t>();
-  j["cpu_share"] = run_us > 0 ? nlohmann::json(double(r.user_us + r.sys_us) / double(run_us))
-                              : nlohmann::json();
+  j["cpu_share"] =
+      run_us > 0 ? nlohmann::json(double(r.user_us + r.sys_us) / double(run_us)) : nlohmann::json();
   j["read_bytes"] = r.read_bytes;
   j["write_bytes"] = r.write_bytes;
   j["vol_ctxsw"] = r.vol_ctxsw;

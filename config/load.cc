@@ -154,6 +154,84 @@ Status LoadPolicy(const ConfigValue& value, Options* options) {
 }
 
 using OptionsField = Field<Options>;
+using GroupField = Field<GroupConfig>;
+
+constexpr GroupField kGroupFields[] = {
+    {"policy",
+     [](const ConfigValue& v, GroupConfig* g) {
+       std::string name;
+       TASKQ_RETURN_IF_ERROR(
+           ReadChoice(v, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess)}, &name));
+       ParsePolicy(name, &g->policy);
+       return Status::Ok();
+     },
+     [](const GroupConfig& g, YAML::Emitter* out) { *out << PolicyName(g.policy); }},
+    {"workers",
+     [](const ConfigValue& v, GroupConfig* g) {
+       return ReadUint(v, 0, kMaxWorkers, "0 = one per CPU", &g->workers);
+     },
+     [](const GroupConfig& g, YAML::Emitter* out) { *out << g.workers; }},
+    {"max_parallel",
+     [](const ConfigValue& v, GroupConfig* g) {
+       return ReadUint(v, 0, 100000, "0 = unbounded", &g->max_parallel);
+     },
+     [](const GroupConfig& g, YAML::Emitter* out) { *out << g.max_parallel; }},
+};
+
+// `groups:` is a map from group name to that group's settings.
+Status LoadGroups(const ConfigValue& value, Options* options) {
+  options->groups.clear();
+  if (value.node.IsNull()) return Status::Ok();
+  if (!value.node.IsMap()) {
+    return ValueError(value, "must be a map from group name to its settings",
+                      "write one indented block per group, e.g. `groups: {io: {policy: process}}`");
+  }
+  for (const auto& entry : value.node) {
+    const YAML::Node& key = entry.first;
+    const ConfigValue child = value.Child(key, entry.second);
+    const std::string name = key.IsScalar() ? key.Scalar() : "";
+    if (!IsValidGroupName(name)) {
+      return ErrorAt(value.source, key.Mark(),
+                     child.path +
+                         ": a group name must be 1 to 31 of A-Z a-z 0-9 _ . - and not "
+                         "start with '.' or '-'; rename it, e.g. io-jobs");
+    }
+    if (name == "default") {
+      return ErrorAt(value.source, key.Mark(),
+                     child.path +
+                         ": `default` is the top level; set its policy, workers and "
+                         "max_parallel there");
+    }
+    for (const GroupConfig& seen : options->groups) {
+      if (seen.name == name) {
+        return ErrorAt(value.source, key.Mark(), child.path + ": duplicate group; keep one");
+      }
+    }
+    if (options->groups.size() + 1 >= kMaxGroups) {
+      return ErrorAt(value.source, key.Mark(),
+                     child.path + ": too many groups; at most " + std::to_string(kMaxGroups - 1) +
+                         " besides `default`");
+    }
+    GroupConfig group;
+    group.name = name;
+    TASKQ_RETURN_IF_ERROR(LoadMap(child, kGroupFields, &group));
+    options->groups.push_back(std::move(group));
+  }
+  return Status::Ok();
+}
+
+void DumpGroups(const Options& o, YAML::Emitter* out) {
+  if (o.groups.empty()) {
+    *out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+    return;
+  }
+  *out << YAML::BeginMap;
+  for (const GroupConfig& group : o.groups) {
+    *out << YAML::Key << group.name << YAML::Value;
+    DumpMap(kGroupFields, group, out);
+  }
+  *out << YAML::EndMap;
+}
 using LimitsField = Field<TaskLimits>;
 
 constexpr OptionsField kRetentionFields[] = {
@@ -259,6 +337,7 @@ constexpr OptionsField kOptionFields[] = {
        return ReadUint(v, 0, kUint32Max, "0 = never recycle", &o->max_tasks_per_worker);
      },
      [](const Options& o, YAML::Emitter* out) { *out << o.max_tasks_per_worker; }},
+    {"groups", LoadGroups, DumpGroups},
     {"default_timeout",
      [](const ConfigValue& v, Options* o) {
        return ReadDurationMs(v, kMaxDurationMs, &o->default_timeout_ms);
@@ -372,10 +451,10 @@ Status RefuseNonMapRoot(const std::string& yaml, const std::string& source_name)
     if (!empty_document && !StartsWithPlainKey(first)) {
       const YAML::Mark mark = MarkAt(line_number, column);
       const size_t shown = std::min<size_t>(line.size() - column, 20);
-      return ValueError(ConfigValue{YAML::Node(std::string(line.substr(column, shown))),
-                                    source_name, "", mark},
-                        "must be a map of \"key: value\" lines",
-                        "start the file with a key such as \"workers: 2\"");
+      return ValueError(
+          ConfigValue{YAML::Node(std::string(line.substr(column, shown))), source_name, "", mark},
+          "must be a map of \"key: value\" lines",
+          "start the file with a key such as \"workers: 2\"");
     }
   }
   return Status::Ok();
@@ -402,9 +481,9 @@ Status LoadOptionsFromString(const std::string& yaml, const std::string& source_
     *options = std::move(loaded);
     return Status::Ok();
   } catch (const YAML::ParserException& e) {
-    return ErrorAt(source_name, e.mark,
-                   "YAML syntax error: " + e.msg +
-                       "; fix the YAML at this position or just before it");
+    return ErrorAt(
+        source_name, e.mark,
+        "YAML syntax error: " + e.msg + "; fix the YAML at this position or just before it");
   } catch (const YAML::Exception& e) {
     return ErrorAt(source_name, e.mark,
                    "cannot read the YAML: " + e.msg + "; simplify the construct at this place");

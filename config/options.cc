@@ -29,6 +29,15 @@ const char* StorageName(Storage storage) {
   return "unknown";
 }
 
+bool IsValidGroupName(const std::string& name) {
+  auto is_name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  };
+  return !name.empty() && name.size() < 32 && name.front() != '.' && name.front() != '-' &&
+         std::all_of(name.begin(), name.end(), is_name_char);
+}
+
 bool ParsePolicy(const std::string& text, Policy* policy) {
   for (Policy candidate : {Policy::kPool, Policy::kProcess}) {
     if (text == PolicyName(candidate)) {

@@ -26,6 +26,17 @@ struct TaskLimits {
   uint64_t output_mb = 0;         // RLIMIT_FSIZE: caps the stdout/stderr logs and files written
 };
 
+// A group of the configuration's `groups:` (issue 7): its own FIFO, policy and parallelism.
+struct GroupConfig {
+  std::string name;  // [A-Za-z0-9_.-]{1,31}, not `default`
+  Policy policy = Policy::kPool;
+  uint32_t workers = 0;       // pool: processes; 0 = one per CPU
+  uint32_t max_parallel = 0;  // process: tasks at once; 0 = unbounded
+};
+
+// Group names: 1..31 of [A-Za-z0-9_.-], not starting with '.' or '-'.
+bool IsValidGroupName(const std::string& name);
+
 struct Options {
   // --- identity and storage (changing these needs a restart) ---
   std::string queue;                // "" = built-in default "taskq-<uid>"; [A-Za-z0-9_.-]{1,64}
@@ -41,6 +52,7 @@ struct Options {
   uint32_t workers = 0;               // pool size; 0 = one per online CPU; 1 .. 1024
   uint32_t max_parallel = 0;          // `process` policy: tasks running at once; 0 = unbounded
   uint32_t max_tasks_per_worker = 0;  // pool: recycle a worker after this many tasks; 0 = never
+  std::vector<GroupConfig> groups;    // groups besides `default` (which is the top level)
 
   // --- task defaults ---
   uint64_t default_timeout_ms =

@@ -22,6 +22,8 @@ struct ExecutorContext {
   std::string self_exe;          // this taskqd binary, for runner processes
   std::string effective_config;  // the YAML file runners load
   pid_t supervisor_pid = 0;
+  uint32_t group = 0;  // the group row whose tasks this executor runs
+  std::string group_name = "default";
 };
 
 class Executor {

@@ -94,7 +94,9 @@ int main(int argc, char** argv) {
   int64_t worker_row = -1;
   std::string run_task;
   int64_t supervisor_pid = 0;
-  app.add_option("--worker", worker_row, "internal: run as pool worker in this row")
+  uint32_t worker_group = 0;
+  app.add_option("--worker", worker_row, "internal: run as pool worker in this row")->group("");
+  app.add_option("--group", worker_group, "internal: the group row a pool worker serves")
       ->group("");
   app.add_option("--run-task", run_task, "internal: run one claimed task SLOT:ID")->group("");
   app.add_option("--supervisor-pid", supervisor_pid, "internal")->group("");
@@ -131,7 +133,7 @@ int main(int argc, char** argv) {
       (void)taskq::SetUpLogging("info", "taskqd");
     }
     return taskq::WorkerMain(resolved, static_cast<uint32_t>(worker_row),
-                             static_cast<pid_t>(supervisor_pid));
+                             static_cast<pid_t>(supervisor_pid), worker_group);
   }
   if (!run_task.empty()) {
     uint32_t slot = 0;

@@ -37,7 +37,7 @@ class PerTaskExecutor : public Executor {
   void OnWork() override {
     while (!shutting_down_ && HasRoom()) {
       ClaimedTask task;
-      if (!context_.segment->Pop(context_.supervisor_pid, &task)) break;
+      if (!context_.segment->Pop(context_.supervisor_pid, &task, context_.group)) break;
       StartTask(task);
     }
     context_.segment->header()->running_tasks.store(static_cast<uint32_t>(children_.size()));
@@ -56,12 +56,13 @@ class PerTaskExecutor : public Executor {
       context_.segment->Finish(p.slot, p.id, outcome);
     } else {
       // The runner records its own result; if it died first, the task is still running.
-      std::string why = WIFSIGNALED(wait_status)
-                            ? fmt::format("runner pid {} killed by {}", pid,
-                                          SignalName(WTERMSIG(wait_status)))
-                            : fmt::format("runner pid {} exited with code {} before recording "
-                                          "a result",
-                                          pid, WEXITSTATUS(wait_status));
+      std::string why =
+          WIFSIGNALED(wait_status)
+              ? fmt::format("runner pid {} killed by {}", pid, SignalName(WTERMSIG(wait_status)))
+              : fmt::format(
+                    "runner pid {} exited with code {} before recording "
+                    "a result",
+                    pid, WEXITSTATUS(wait_status));
       if (shutting_down_) why = "killed at shutdown after shutdown_grace";
       context_.segment->RunnerDied(p.slot, p.id, why,
                                    WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);

@@ -43,9 +43,9 @@ constexpr uint64_t kQuickDeathUs = 1000000;
 
 struct WorkerProcess {
   pid_t pid = 0;
-  int32_t row = -1;            // its row in the segment's worker table
+  int32_t row = -1;  // its row in the segment's worker table
   uint64_t started_us = 0;
-  bool wanted = true;          // false: retired, not to be replaced
+  bool wanted = true;  // false: retired, not to be replaced
   uint64_t restart_after_us = 0;
 };
 
@@ -219,7 +219,9 @@ class PoolExecutor : public Executor {
                     "--config",
                     context_.effective_config,
                     "--supervisor-pid",
-                    std::to_string(context_.supervisor_pid)};
+                    std::to_string(context_.supervisor_pid),
+                    "--group",
+                    std::to_string(context_.group)};
     request.env = RunnerEnvironment();
     request.new_session = false;  // workers stay in the daemon's group: ^C reaches them too
     pid_t pid = 0;
@@ -292,8 +294,7 @@ class PoolExecutor : public Executor {
 
 }  // namespace
 
-std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context,
-                                           const Options& options) {
+std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options) {
   return std::make_unique<PoolExecutor>(context, options);
 }
 

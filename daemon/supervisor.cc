@@ -23,6 +23,7 @@
 #include "common/segment.h"
 #include "config/load.h"
 #include "daemon/executor.h"
+#include "daemon/group_runners.h"
 #include "daemon/notify.h"
 #include "daemon/recovery.h"
 #include "daemon/state_dir.h"
@@ -34,8 +35,8 @@ namespace asio = boost::asio;
 
 namespace taskq {
 
-Status LoadEffectiveOptions(const std::string& config_path,
-                            const CommandLineOverrides& overrides, Options* resolved) {
+Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOverrides& overrides,
+                            Options* resolved) {
   Options options;
   if (!config_path.empty()) TASKQ_RETURN_IF_ERROR(LoadOptionsFromFile(config_path, &options));
   if (!overrides.queue.empty()) {
@@ -90,6 +91,7 @@ class Supervisor::Impl {
         ready_check_(io_),
         grace_(io_),
         watchdog_(io_),
+        sweep_(io_),
         doorbell_(io_) {}
 
   int Run() {
@@ -98,12 +100,16 @@ class Supervisor::Impl {
       spdlog::error("{}", prepared.message());
       return prepared.exit_code() == 0 ? 1 : prepared.exit_code();
     }
-    executor_ = MakeExecutor(options_);
-    executor_->Start();
+    runners_ = std::make_unique<GroupRunners>(
+        ExecutorContext{&io_, segment_.get(), self_exe(), effective_config_, getpid()});
+    SyncConfigGroups();
+    groups_seen_ = segment_->header()->groups_seq.load();
+    runners_->Reconcile(options_);
     WaitForSignals();
     WaitForSighup();
     ReadDoorbell();
     Tick();
+    Sweep();
     CheckReady();
     ArmWatchdog();
     io_.run();
@@ -145,18 +151,59 @@ class Supervisor::Impl {
     h->retain_age_ms.store(o.retain_age_ms);
     h->default_timeout_ms.store(o.default_timeout_ms);
     h->default_retries.store(o.default_retries);
+    // The `default` group is the top level: its row mirrors the configuration.
+    GroupEntry& default_group = h->groups[0];
+    default_group.policy.store(static_cast<uint32_t>(o.policy));
+    default_group.workers.store(o.workers);
+    default_group.max_parallel.store(o.max_parallel);
+    h->groups_seq.fetch_add(1);
+  }
+
+  // The configuration's `groups:` go into the table (added or updated); groups the file
+  // defined before and no longer does are removed once they are empty. Groups added at run
+  // time (`taskq group add`) are the operator's and stay.
+  void SyncConfigGroups() {
+    for (const GroupConfig& group : options_.groups) {
+      GroupSettings settings{group.policy, group.workers, group.max_parallel};
+      Status added = segment_->AddGroup(group.name, settings, /*from_config=*/true,
+                                        /*update=*/true);
+      if (!added.ok()) spdlog::error("group '{}': {}", group.name, added.message());
+    }
+    for (const GroupInfo& existing : segment_->Groups()) {
+      if (!existing.from_config) continue;
+      const bool still = std::any_of(options_.groups.begin(), options_.groups.end(),
+                                     [&](const GroupConfig& g) { return g.name == existing.name; });
+      if (still) continue;
+      Status removed = segment_->RemoveGroup(existing.name);
+      if (!removed.ok()) {
+        spdlog::warn("group '{}' left the configuration but stays for now: {}", existing.name,
+                     removed.message());
+      }
+    }
+  }
+
+  // Every 50 ms: start runners for a changed group table, and release delayed or dependent
+  // tasks whose time has come (SweepHeld is a no-op while nothing waits).
+  void Sweep() {
+    if (!stopping_) {
+      const uint32_t seq = segment_->header()->groups_seq.load();
+      if (seq != groups_seen_) {
+        groups_seen_ = seq;
+        runners_->Reconcile(options_);
+      }
+      HeldSweep held = segment_->SweepHeld();
+      if (held.ready > 0) runners_->OnWork();
+    }
+    sweep_.expires_after(std::chrono::milliseconds(50));
+    sweep_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Sweep();
+    });
   }
 
   static std::string self_exe() {
     std::error_code ec;
     auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
     return ec ? std::string("taskqd") : path.string();
-  }
-
-  std::unique_ptr<Executor> MakeExecutor(const Options& o) {
-    ExecutorContext context{&io_, segment_.get(), self_exe(), effective_config_, getpid()};
-    return o.policy == Policy::kPool ? MakePoolExecutor(context, o)
-                                     : MakePerTaskExecutor(context, o);
   }
 
   Status OpenDoorbell() {
@@ -176,30 +223,30 @@ class Supervisor::Impl {
   }
 
   void ReadDoorbell() {
-    doorbell_.async_read_some(
-        asio::buffer(doorbell_buffer_), [this](const boost::system::error_code& ec, size_t n) {
-          if (ec) return;
-          bool work = false;
-          for (size_t i = 0; i < n; ++i) {
-            switch (doorbell_buffer_[i]) {
-              case kDoorbellWork:
-                work = true;
-                break;
-              case kDoorbellPing:
-                segment_->header()->pong_seq.fetch_add(1);
-                FutexWakePong();
-                break;
-              case kDoorbellShutdown:
-                spdlog::info("shutdown requested by a client");
-                BeginShutdown();
-                break;
-              default:
-                break;
-            }
-          }
-          if (work && !stopping_) executor_->OnWork();
-          ReadDoorbell();
-        });
+    doorbell_.async_read_some(asio::buffer(doorbell_buffer_),
+                              [this](const boost::system::error_code& ec, size_t n) {
+                                if (ec) return;
+                                bool work = false;
+                                for (size_t i = 0; i < n; ++i) {
+                                  switch (doorbell_buffer_[i]) {
+                                    case kDoorbellWork:
+                                      work = true;
+                                      break;
+                                    case kDoorbellPing:
+                                      segment_->header()->pong_seq.fetch_add(1);
+                                      FutexWakePong();
+                                      break;
+                                    case kDoorbellShutdown:
+                                      spdlog::info("shutdown requested by a client");
+                                      BeginShutdown();
+                                      break;
+                                    default:
+                                      break;
+                                  }
+                                }
+                                if (work && !stopping_) runners_->OnWork();
+                                ReadDoorbell();
+                              });
   }
 
   void FutexWakePong();
@@ -232,19 +279,17 @@ class Supervisor::Impl {
       rusage usage{};
       pid_t pid = wait4(-1, &status, WNOHANG, &usage);
       if (pid <= 0) break;
-      bool handled = executor_->OnChildExit(pid, status, usage);
-      for (auto& old : draining_) handled = handled || old->OnChildExit(pid, status, usage);
+      bool handled = runners_->OnChildExit(pid, status, usage);
       if (!handled) spdlog::debug("reaped unknown child {}", pid);
     }
-    std::erase_if(draining_, [](const auto& e) { return e->Stopped(); });
-    if (stopping_ && executor_->Stopped() && draining_.empty()) io_.stop();
+    if (stopping_ && runners_->Stopped()) io_.stop();
   }
 
   void Tick() {
     SegmentHeader* h = segment_->header();
     h->heartbeat_us.store(NowUs());
     UpdateRate();
-    if (!stopping_) executor_->OnTick();
+    if (!stopping_) runners_->OnTick();
     NotifyStatus(StatusLine());
     tick_.expires_after(std::chrono::seconds(1));
     tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -264,22 +309,25 @@ class Supervisor::Impl {
 
   std::string StatusLine() {
     StateCounts c = segment_->Count();
-    return fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
-                       PolicyName(options_.policy), executor_->ProcessCount(),
-                       options_.policy == Policy::kPool ? "workers" : "task processes",
-                       c.by_state[static_cast<int>(TaskState::kQueued)],
-                       c.by_state[static_cast<int>(TaskState::kRunning)],
-                       c.by_state[static_cast<int>(TaskState::kSucceeded)],
-                       c.by_state[static_cast<int>(TaskState::kFailed)] +
-                           c.by_state[static_cast<int>(TaskState::kTimedOut)] +
-                           c.by_state[static_cast<int>(TaskState::kLost)]);
+    std::string line =
+        fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
+                    PolicyName(options_.policy), runners_->ProcessCount(),
+                    options_.policy == Policy::kPool ? "workers" : "task processes",
+                    c.by_state[static_cast<int>(TaskState::kQueued)],
+                    c.by_state[static_cast<int>(TaskState::kRunning)],
+                    c.by_state[static_cast<int>(TaskState::kSucceeded)],
+                    c.by_state[static_cast<int>(TaskState::kFailed)] +
+                        c.by_state[static_cast<int>(TaskState::kTimedOut)] +
+                        c.by_state[static_cast<int>(TaskState::kLost)]);
+    if (runners_->GroupCount() > 1) line += fmt::format(", {} groups", runners_->GroupCount());
+    return line;
   }
 
   // READY=1 only once the policy can run tasks (pool: every worker has started), at start and
   // after a reload that started new workers.
   void CheckReady(const char* what = "ready") {
     if (stopping_) return;
-    if (executor_->Ready()) {
+    if (runners_->Ready()) {
       segment_->header()->ready.store(1);
       NotifyReady(StatusLine());
       spdlog::info("{}", what);
@@ -314,9 +362,8 @@ class Supervisor::Impl {
     ready_check_.cancel();
     segment_->header()->accepting.store(0);
     NotifyStopping("stopping: " + StatusLine());
-    executor_->BeginShutdown();
-    for (auto& old : draining_) old->BeginShutdown();
-    if (executor_->Stopped() && draining_.empty()) {
+    runners_->BeginShutdown();
+    if (runners_->Stopped()) {
       io_.stop();
       return;
     }
@@ -329,10 +376,7 @@ class Supervisor::Impl {
     });
   }
 
-  void KillEverything() {
-    executor_->KillAll();
-    for (auto& old : draining_) old->KillAll();
-  }
+  void KillEverything() { runners_->KillAll(); }
 
   void Cleanup() {
     SegmentHeader* h = segment_->header();
@@ -360,12 +404,13 @@ class Supervisor::Impl {
   asio::steady_timer ready_check_;
   asio::steady_timer grace_;
   asio::steady_timer watchdog_;
+  asio::steady_timer sweep_;
   asio::posix::stream_descriptor doorbell_;
   char doorbell_buffer_[256];
   std::unique_ptr<Segment> segment_;
   std::string effective_config_;
-  std::unique_ptr<Executor> executor_;
-  std::vector<std::unique_ptr<Executor>> draining_;  // replaced by a reload, finishing up
+  std::unique_ptr<GroupRunners> runners_;  // one executor per group
+  uint32_t groups_seen_ = 0;               // groups_seq at the last Reconcile
   std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;
   bool stopping_ = false;
 };
@@ -387,8 +432,7 @@ void Supervisor::Impl::Reload() {
   Options next;
   Status loaded = LoadEffectiveOptions(config_path_, overrides_, &next);
   if (!loaded.ok()) {
-    spdlog::error("reload failed, the running configuration stays in force: {}",
-                  loaded.message());
+    spdlog::error("reload failed, the running configuration stays in force: {}", loaded.message());
     NotifyReady(StatusLine());
     return;
   }
@@ -396,25 +440,18 @@ void Supervisor::Impl::Reload() {
     spdlog::warn("reload: '{}' changed but needs a restart; keeping the running value", field);
   }
   KeepRestartOnlyFields(options_, &next);
-  const bool runners_change = RunnerSettingsDiffer(options_, next);
-  const Policy before = options_.policy;
   options_ = next;
   // Runner processes started from now on load the new file.
   Status written = WriteEffectiveConfig(options_, effective_config_);
   if (!written.ok()) spdlog::error("{}", written.message());
   Publish(options_);
   spdlog::set_level(spdlog::level::from_str(options_.log_level));
-  if (runners_change && !executor_->ApplyLive(options_)) {
-    // Replace the executor: the old one takes no more tasks, its runners finish the task they
-    // run and exit; the new one starts at once. A task is claimed by exactly one runner.
-    spdlog::info("reload: replacing the {} runners (policy {} -> {})", PolicyName(before),
-                 PolicyName(before), PolicyName(options_.policy));
-    executor_->BeginShutdown();
-    draining_.push_back(std::move(executor_));
-    executor_ = MakeExecutor(options_);
-    executor_->Start();
-  }
-  std::erase_if(draining_, [](const auto& e) { return e->Stopped(); });
+  // Each group's executor takes the change live when it can (pool: only the worker count
+  // changed; process: same policy); otherwise it is replaced and the old one drains: its
+  // runners take no more tasks and finish the one they run. A task is claimed exactly once.
+  SyncConfigGroups();
+  groups_seen_ = segment_->header()->groups_seq.load();
+  runners_->Reconcile(options_);
   spdlog::info("configuration reloaded: policy {}, workers {}, max_parallel {}",
                PolicyName(options_.policy), options_.workers, options_.max_parallel);
   // READY=1 again once the (new) runners are up.

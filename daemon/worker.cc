@@ -26,7 +26,8 @@ constexpr int64_t kIdleCheckUs = 1000000;  // an idle worker rechecks retire onc
 
 }  // namespace
 
-int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_pid) {
+int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_pid,
+               uint32_t group) {
   if (!TieLifeToSupervisor(supervisor_pid)) return 0;
   std::unique_ptr<Segment> segment;
   Status attached = Segment::Attach(resolved, &segment);
@@ -45,7 +46,7 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_
     if (me.retire.load(std::memory_order_acquire) != 0) break;
     uint32_t seen = header->work_seq.load(std::memory_order_acquire);
     ClaimedTask task;
-    if (segment->Pop(my_pid, &task)) {
+    if (segment->Pop(my_pid, &task, group)) {
       me.current_id.store(task.record.id, std::memory_order_relaxed);
       me.state.store(static_cast<uint32_t>(WorkerState::kBusy), std::memory_order_relaxed);
       spdlog::debug("task {} ({}) started in worker {} (pid {})", task.record.id,

@@ -12,7 +12,8 @@
 namespace taskq {
 
 // Exit codes of a worker: 0 when it retired or was recycled as asked; anything else is a crash.
-int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_pid);
+int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_pid,
+               uint32_t group = 0);
 int RunTaskMain(const Options& resolved, uint32_t slot, uint64_t id, pid_t supervisor_pid);
 
 }  // namespace taskq

@@ -19,7 +19,7 @@ cleanup() {
     kill -KILL "$daemon_pid" 2>/dev/null || true
     wait "$daemon_pid" 2>/dev/null || true
   fi
-  rm -f "/dev/shm/taskq.$queue.v1" 2>/dev/null || true
+  rm -f "/dev/shm/taskq.$queue.v2" 2>/dev/null || true
   rm -rf "$scratch"
 }
 queue="pkgtest-$$"

@@ -34,15 +34,15 @@ struct ConnectOptions {
 };
 
 struct SubmitOptions {
-  bool block = false;              // on a full queue, wait for space instead of failing
-  int64_t block_timeout_ms = -1;   // with block: give up after this long (-1 = never)
+  bool block = false;             // on a full queue, wait for space instead of failing
+  int64_t block_timeout_ms = -1;  // with block: give up after this long (-1 = never)
 };
 
 struct DaemonInfo {
   int32_t pid = 0;
   bool ready = false;
   Policy policy = Policy::kPool;
-  uint32_t workers = 0;        // pool workers alive
+  uint32_t workers = 0;  // pool workers alive
   uint32_t workers_wanted = 0;
   uint32_t max_parallel = 0;
   uint32_t running_processes = 0;  // process policy
@@ -59,6 +59,14 @@ struct QueueStats {
   double throughput_per_s = 0;  // finished tasks per second, last ~10 s
   uint64_t lock_repairs = 0;
   uint32_t capacity = 0;
+  // Per group (issue 7): its settings and what it holds now.
+  struct Group {
+    GroupInfo info;
+    uint64_t queued = 0;
+    uint64_t running = 0;
+    uint64_t finished = 0;
+  };
+  std::vector<Group> groups;
 };
 
 class Client {
@@ -90,6 +98,13 @@ class Client {
   Status Ping(int64_t timeout_ms, DaemonInfo* info);
   // Asks the daemon to drain and exit; with `wait`, returns once it has exited.
   Status Shutdown(bool wait, int64_t timeout_ms);
+
+  // Groups (issue 7): each a FIFO with its own policy and parallelism. The daemon starts and
+  // stops their runners when the table changes.
+  Status AddGroup(const std::string& name, const GroupSettings& settings);
+  Status RemoveGroup(const std::string& name);
+  Status SetGroupPaused(const std::string& name, bool paused);
+  std::vector<GroupInfo> Groups();
 
   Segment& segment() { return *segment_; }
   const Options& options() const { return options_; }
