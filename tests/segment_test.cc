@@ -629,6 +629,8 @@ struct CrashCase {
   bool child_task_survives;  // the child's task was complete (queued) when it died
 };
 
+void PrintTo(const CrashCase& c, std::ostream* os) { *os << c.point; }
+
 class SegmentCrashTest : public SegmentTest, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(SegmentCrashTest, NextLockerRepairsAndNoTaskIsLostOrDuplicated) {
@@ -664,7 +666,9 @@ TEST_P(SegmentCrashTest, NextLockerRepairsAndNoTaskIsLostOrDuplicated) {
   for (uint64_t id : expected) {
     ClaimedTask task;
     ASSERT_EQ(PopId(&task), id);
-    if (id == before.back() + 1) EXPECT_EQ(task.spec.cpu.seed, 777u);
+    if (id == before.back() + 1) {
+      EXPECT_EQ(task.spec.cpu.seed, 777u);
+    }
   }
   EXPECT_EQ(PopId(), 0u);
   EXPECT_EQ(segment_->header()->lock_repairs, 1u);
