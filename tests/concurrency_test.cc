@@ -72,6 +72,7 @@ TEST_P(ConcurrencyTest, EveryTaskRunsOnceInEachClientsOrder) {
   Daemon daemon(std::string("policy: ") + c.policy +
                 "\nworkers: 1\nmax_parallel: 1\ncapacity: 16384\nretention:\n  count: 20000\n"
                 "shutdown_grace: 2s\nkill_grace: 1s\n");
+  const auto begin = std::chrono::steady_clock::now();
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const auto started = std::chrono::steady_clock::now();
 
@@ -121,6 +122,8 @@ TEST_P(ConcurrencyTest, EveryTaskRunsOnceInEachClientsOrder) {
   ASSERT_EQ(list.exit_code, 0) << list.err;
   json tasks = json::parse(list.out);
   ASSERT_TRUE(tasks.is_array());
+  std::printf("[ figures  ] policy %s: daemon start %.2f s, `taskq list --json` %.2f s\n", c.policy,
+              seconds(begin, started), seconds(ran, std::chrono::steady_clock::now()));
   ASSERT_EQ(tasks.size(), static_cast<size_t>(total));
 
   std::map<uint64_t, json> by_id;
@@ -169,7 +172,10 @@ TEST_P(ConcurrencyTest, EveryTaskRunsOnceInEachClientsOrder) {
     ASSERT_GE(start, previous_finish) << "task " << id << " overlapped the task before it";
     previous_finish = task.at("finished_at").get<uint64_t>();
   }
+  const auto checked = std::chrono::steady_clock::now();
   EXPECT_EQ(daemon.Stop(), 0);
+  std::printf("[ figures  ] policy %s: checks %.2f s, daemon stop %.2f s\n", c.policy,
+              seconds(ran, checked), seconds(checked, std::chrono::steady_clock::now()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, ConcurrencyTest,
