@@ -699,11 +699,11 @@ TEST_F(SegmentTest, RunnerKilledWhilePoppingLeavesTheTaskQueued) {
     EXPECT_EQ(info.state, TaskState::kQueued);
     EXPECT_EQ(info.record.attempts, 0u);
   }
-  // Each task is handed out exactly once. The one the dead runner had unlinked goes back at the
-  // end of the ring (Repair appends what it finds missing).
+  // Each task is handed out exactly once, still in FIFO order: the one the dead runner had
+  // unlinked goes back to the head of the ring.
   std::vector<uint64_t> popped;
   for (uint64_t id; (id = PopId()) != 0;) popped.push_back(id);
-  EXPECT_EQ(popped, (std::vector<uint64_t>{ids[1], ids[2], ids[0]}));
+  EXPECT_EQ(popped, ids);
 }
 
 TEST_F(SegmentTest, CrashPointIsReadInTheChildAfterTheParentPassedIt) {
