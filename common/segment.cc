@@ -278,7 +278,10 @@ void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& 
 }
 
 void TEST_CrashPoint(const char* point) {
-  static const char* wanted = std::getenv("TASKQ_TEST_CRASH_AT");
+  // Read on every call, not cached: a test sets the variable in a forked child whose parent may
+  // have passed this point already (a cached value would be the parent's). getenv is a short
+  // scan of the environment, cheap next to the lock these points sit under.
+  const char* wanted = std::getenv("TASKQ_TEST_CRASH_AT");
   if (wanted != nullptr && std::strcmp(wanted, point) == 0) ::kill(::getpid(), SIGKILL);
 }
 

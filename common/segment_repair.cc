@@ -83,6 +83,27 @@ std::vector<std::string> Segment::RepairLocked() {
     }
   }
   std::sort(missing.begin(), missing.end());
+  // A task older than everything in the ring was unlinked from its head by a runner that died
+  // inside Pop: it goes back to the head, or it would lose its place in the FIFO. A newer one
+  // (a submitter died before publishing it) is appended.
+  uint64_t first_in_ring = 0;
+  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail && first_in_ring == 0; ++pos) {
+    uint64_t id = ring_[pos % capacity_];
+    if (id != 0 && entry(SlotOf(id)).id.load() == id &&
+        entry(SlotOf(id)).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
+      first_in_ring = id;
+    }
+  }
+  size_t older = 0;
+  while (older < missing.size() && missing[older] < first_in_ring) ++older;
+  for (size_t i = older; i-- > 0;) {
+    if (header_->ring_head == 0 || header_->ring_tail - header_->ring_head >= capacity_) break;
+    walk.Note(
+        fmt::format("queued task {} was missing from the ring; put back at its head", missing[i]));
+    header_->ring_head--;
+    ring_[header_->ring_head % capacity_] = missing[i];
+    missing.erase(missing.begin() + static_cast<long>(i));
+  }
   for (uint64_t id : missing) {
     walk.Note(fmt::format("queued task {} was missing from the ring; appended", id));
     PushLocked(id);
