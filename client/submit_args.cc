@@ -20,7 +20,8 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
     kind->fallthrough();
     kind->callback([args, kind] { args->kind = kind->get_name(); });
   };
-  CLI::App* cpu = submit->add_subcommand("cpu", "the tutorial's list_append: append N random numbers");
+  CLI::App* cpu =
+      submit->add_subcommand("cpu", "the tutorial's list_append: append N random numbers");
   cpu->add_option("--count", args->spec.cpu.count, "numbers to append (default 1000000)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 62));
   cpu->add_option("--seed", args->spec.cpu.seed, "random seed (default 0)");
@@ -29,8 +30,7 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
   CLI::App* io = submit->add_subcommand("io", "the tutorial's test(): create, write, close a file");
   io->add_option("--bytes", args->spec.io.bytes, "bytes to write (default 64)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 50));
-  io->add_option("--path", args->spec.io.path,
-                 "file to write (default <state_dir>/io/<id>.dat)");
+  io->add_option("--path", args->spec.io.path, "file to write (default <state_dir>/io/<id>.dat)");
   // After `io`, --block is the write size; the queue-blocking flag then goes before the kind:
   // `taskq submit --block io --bytes 64`.
   io->add_option("--block,--block-size", args->spec.io.block,
@@ -114,25 +114,35 @@ Status SplitWords(const std::string& line, std::vector<std::string>* words) {
   return Status::Ok();
 }
 
-Status ParseBatchLine(const std::string& line, const std::string& default_cwd, TaskSpec* spec,
-                      bool* skip) {
+BatchLineParser::BatchLineParser() {
+  AddKindSubcommands(&app_, &args_);
+  app_.require_subcommand(1, 1);
+}
+
+Status BatchLineParser::Parse(const std::string& line, const std::string& default_cwd,
+                              TaskSpec* spec, bool* skip) {
   std::vector<std::string> words;
   TASKQ_RETURN_IF_ERROR(SplitWords(line, &words));
   *skip = words.empty() || words[0].starts_with("#");
   if (*skip) return Status::Ok();
-  CLI::App app{"batch line", "submit"};
-  SubmitArgs args;
-  AddKindSubcommands(&app, &args);
-  app.require_subcommand(1, 1);
+  // The options write into args_, and CLI11 leaves a variable alone when its option is absent:
+  // start each line from the defaults (the subcommands keep pointing at the same args_).
+  args_ = SubmitArgs{};
   std::vector<std::string> reversed(words.rbegin(), words.rend());
   try {
-    app.parse(reversed);
+    app_.parse(reversed);  // parse() clears the previous line's results first
   } catch (const CLI::ParseError& e) {
     return Status::Invalid(e.what());
   }
-  TASKQ_RETURN_IF_ERROR(FinishSpec(&args, default_cwd));
-  *spec = args.spec;
+  TASKQ_RETURN_IF_ERROR(FinishSpec(&args_, default_cwd));
+  *spec = args_.spec;
   return Status::Ok();
+}
+
+Status ParseBatchLine(const std::string& line, const std::string& default_cwd, TaskSpec* spec,
+                      bool* skip) {
+  BatchLineParser parser;
+  return parser.Parse(line, default_cwd, spec, skip);
 }
 
 }  // namespace taskq
