@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -18,6 +20,7 @@ namespace taskq {
 namespace {
 
 constexpr const char* kSystemConfig = "/etc/taskq/taskq.yaml";
+constexpr size_t kSubmitChunk = 256;  // tasks queued per hold of the segment lock
 
 int64_t RemainingUs(uint64_t deadline_us) {
   if (deadline_us == 0) return -1;
@@ -105,8 +108,21 @@ static bool AnyProcessGroup(const SegmentHeader* header) {
 Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
                       std::vector<uint64_t>* ids) {
   TASKQ_RETURN_IF_ERROR(CheckDaemon());
-  // Dependencies must name tasks the queue knows; a typo would otherwise wait for nothing.
+  // A bad spec refuses the whole batch before any of it is queued, as one Segment::Submit would:
+  // its fields, its group and its dependencies (a typo would otherwise wait for nothing).
+  std::vector<std::string> groups;
+  for (const GroupInfo& group : segment_->Groups()) groups.push_back(group.name);
   for (const TaskSpec& spec : specs) {
+    TaskRecord scratch;
+    std::memset(static_cast<void*>(&scratch), 0, sizeof(scratch));
+    TASKQ_RETURN_IF_ERROR(EncodeSpec(spec, &scratch));
+    const std::string group = spec.group.empty() ? std::string("default") : spec.group;
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
+      return Status::Invalid(fmt::format(
+          "--group: no group '{}'; create it with `taskq group add {}` or in the "
+          "configuration's `groups:`, or see `taskq group list`",
+          group, group));
+    }
     for (uint64_t after : spec.after) {
       TaskInfo info;
       if (!segment_->Get(after, &info)) {
@@ -116,18 +132,25 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     }
   }
   SegmentHeader* header = segment_->header();
+  const bool doorbell = AnyProcessGroup(header);
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
-  std::vector<TaskSpec> pending = specs;
+  size_t next = 0;  // the first spec not submitted yet
   Status status;
   for (;;) {
     uint32_t seen = header->space_seq.load(std::memory_order_acquire);
-    size_t before = ids->size();
-    status = segment_->Submit(pending, ids);
-    if (ids->size() > before && AnyProcessGroup(header)) {
-      RingDoorbell(state_dir(), kDoorbellWork);
+    // Submit in chunks: each holds the lock briefly, so the workers start on the first tasks
+    // while the rest are still being queued (one lock for a 100,000-task batch stalled them).
+    while (next < specs.size()) {
+      const size_t n = std::min(kSubmitChunk, specs.size() - next);
+      const std::vector<TaskSpec> chunk(specs.begin() + static_cast<long>(next),
+                                        specs.begin() + static_cast<long>(next + n));
+      const size_t before = ids->size();
+      status = segment_->Submit(chunk, ids);
+      next += ids->size() - before;
+      if (ids->size() > before && doorbell) RingDoorbell(state_dir(), kDoorbellWork);
+      if (!status.ok()) break;
     }
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;
-    pending.erase(pending.begin(), pending.begin() + static_cast<long>(ids->size() - before));
     int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
@@ -142,29 +165,50 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
                     const std::function<void(const std::vector<TaskInfo>&)>& progress) {
   SegmentHeader* header = segment_->header();
   const uint64_t deadline = DeadlineFrom(timeout_ms);
+  // A finished task stays finished, so each pass re-reads only the tasks still pending. Without a
+  // progress display a pass also stops at the first pending task that is not finished yet:
+  // tasks finish roughly in submission order, so waiting for n tasks costs O(1) reads per wakeup
+  // instead of O(n) (the first pass reads them all, to refuse unknown ids at once).
+  tasks->assign(ids.size(), TaskInfo{});
+  std::vector<size_t> pending(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) pending[i] = i;
+  bool first_pass = true;
   size_t last_done = SIZE_MAX;
-  for (;;) {
-    uint32_t seen = header->done_seq.load(std::memory_order_acquire);
-    tasks->clear();
-    size_t done = 0;
-    for (uint64_t id : ids) {
-      TaskInfo info;
-      if (!segment_->Get(id, &info)) {
+  auto refresh = [&](bool read_all) -> Status {
+    size_t kept = 0;
+    bool stop = false;
+    for (size_t i : pending) {
+      if (stop) {
+        pending[kept++] = i;
+        continue;
+      }
+      if (!segment_->Get(ids[i], &(*tasks)[i])) {
         return Status::Invalid(
             fmt::format("no task {} in queue '{}' (never submitted, or "
                         "evicted by retention)",
-                        id, options_.queue));
+                        ids[i], options_.queue));
       }
-      done += IsFinished(info.state) ? 1 : 0;
-      tasks->push_back(std::move(info));
+      if (IsFinished((*tasks)[i].state)) continue;
+      pending[kept++] = i;
+      stop = !read_all;
     }
+    pending.resize(kept);
+    return Status::Ok();
+  };
+  for (;;) {
+    uint32_t seen = header->done_seq.load(std::memory_order_acquire);
+    TASKQ_RETURN_IF_ERROR(refresh(first_pass || progress));
+    first_pass = false;
+    const size_t done = ids.size() - pending.size();
     if (progress && done != last_done) progress(*tasks);
     last_done = done;
-    if (done == ids.size()) return Status::Ok();
+    if (pending.empty()) return Status::Ok();
     int64_t left = RemainingUs(deadline);
     if (left == 0) {
+      TASKQ_RETURN_IF_ERROR(refresh(/*read_all=*/true));  // the current view of every task
+      if (pending.empty()) return Status::Ok();
       return Status::TimedOut(fmt::format("{} of {} tasks still unfinished when the wait timed out",
-                                          ids.size() - done, ids.size()));
+                                          pending.size(), ids.size()));
     }
     // Wake on each finish; re-check at least once a second (a progress display wants it).
     SleepOn(header, &header->done_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));

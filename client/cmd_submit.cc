@@ -28,10 +28,11 @@ Status ReadBatch(const std::string& source, std::vector<TaskSpec>* specs) {
   }
   const std::string cwd = CurrentDirectory();
   std::string line;
+  BatchLineParser parser;
   for (size_t number = 1; std::getline(*in, line); ++number) {
     TaskSpec spec;
     bool skip = false;
-    Status parsed = ParseBatchLine(line, cwd, &spec, &skip);
+    Status parsed = parser.Parse(line, cwd, &spec, &skip);
     if (!parsed.ok()) {
       return Status::Invalid(
           fmt::format("{}:{}: {}", source == "-" ? "stdin" : source, number, parsed.message()));

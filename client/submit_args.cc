@@ -252,25 +252,35 @@ Status SplitWords(const std::string& line, std::vector<std::string>* words) {
   return Status::Ok();
 }
 
-Status ParseBatchLine(const std::string& line, const std::string& default_cwd, TaskSpec* spec,
-                      bool* skip) {
+BatchLineParser::BatchLineParser() {
+  AddKindSubcommands(&app_, &args_);
+  app_.require_subcommand(1, 1);
+}
+
+Status BatchLineParser::Parse(const std::string& line, const std::string& default_cwd,
+                              TaskSpec* spec, bool* skip) {
   std::vector<std::string> words;
   TASKQ_RETURN_IF_ERROR(SplitWords(line, &words));
   *skip = words.empty() || words[0].starts_with("#");
   if (*skip) return Status::Ok();
-  CLI::App app{"batch line", "submit"};
-  SubmitArgs args;
-  AddKindSubcommands(&app, &args);
-  app.require_subcommand(1, 1);
+  // The options write into args_, and CLI11 leaves a variable alone when its option is absent:
+  // start each line from the defaults (the subcommands keep pointing at the same args_).
+  args_ = SubmitArgs{};
   std::vector<std::string> reversed(words.rbegin(), words.rend());
   try {
-    app.parse(reversed);
+    app_.parse(reversed);  // parse() clears the previous line's results first
   } catch (const CLI::ParseError& e) {
     return Status::Invalid(e.what());
   }
-  TASKQ_RETURN_IF_ERROR(FinishSpec(&args, default_cwd));
-  *spec = args.spec;
+  TASKQ_RETURN_IF_ERROR(FinishSpec(&args_, default_cwd));
+  *spec = args_.spec;
   return Status::Ok();
+}
+
+Status ParseBatchLine(const std::string& line, const std::string& default_cwd, TaskSpec* spec,
+                      bool* skip) {
+  BatchLineParser parser;
+  return parser.Parse(line, default_cwd, spec, skip);
 }
 
 }  // namespace taskq

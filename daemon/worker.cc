@@ -55,11 +55,13 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_
                                 ? RunExecBlocking(*segment, task, resolved)
                                 : RunBuiltinInProcess(task, state_dir);
       segment->Finish(task.slot, task.record.id, outcome);
-      spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
-                    TaskStateName(outcome.state),
-                    outcome.signal != 0 ? fmt::format(", signal {}", outcome.signal)
-                                        : fmt::format(", exit {}", outcome.exit_code),
-                    outcome.reason.empty() ? "" : ": " + outcome.reason);
+      if (spdlog::should_log(spdlog::level::debug)) {  // the arguments cost even when off
+        spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
+                      TaskStateName(outcome.state),
+                      outcome.signal != 0 ? fmt::format(", signal {}", outcome.signal)
+                                          : fmt::format(", exit {}", outcome.exit_code),
+                      outcome.reason.empty() ? "" : ": " + outcome.reason);
+      }
       me.current_id.store(0, std::memory_order_relaxed);
       me.tasks_done.fetch_add(1, std::memory_order_relaxed);
       me.state.store(static_cast<uint32_t>(WorkerState::kIdle), std::memory_order_relaxed);

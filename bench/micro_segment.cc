@@ -1,0 +1,167 @@
+// Micro-benchmarks of the segment (common/segment*.cc) with Google Benchmark: the cost of the
+// queue operations alone, without the daemon, the CLI or any task. Built as `segment_bench` when
+// libbenchmark-dev is installed; run by `make bench`, never by ctest for its numbers.
+//
+//   SubmitPopComplete        one task through its life: Submit, Pop, Complete (no eviction)
+//   SubmitPopCompleteEvict   the same at steady state with retention 0: each Submit evicts the
+//                            oldest finished task (and unlinks its per-task files)
+//   SubmitBatch/N            N tasks submitted under one lock, then popped and completed
+//   ContendedSubmit/P        P forked processes submitting single tasks at once (items = tasks)
+#include <benchmark/benchmark.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/segment.h"
+#include "config/options.h"
+
+namespace {
+
+// A fresh queue of its own (shm segment, temporary state directory), removed on destruction.
+class Queue {
+ public:
+  explicit Queue(uint32_t capacity, uint32_t retain_count) {
+    char dir[] = "/tmp/taskq-segbench-XXXXXX";
+    if (mkdtemp(dir) == nullptr) std::abort();
+    dir_ = dir;
+    taskq::Options options;
+    options.queue = "segbench-" + std::to_string(getpid());
+    options.state_dir = dir_;
+    options.capacity = capacity;
+    options.retain_count = retain_count;
+    options_ = taskq::ResolveDefaults(options);
+    taskq::Status s = taskq::Segment::OpenAsSupervisor(options_, &segment_);
+    if (!s.ok()) {
+      std::fprintf(stderr, "segment_bench: %s\n", s.message().c_str());
+      std::abort();
+    }
+  }
+  ~Queue() {
+    segment_.reset();
+    (void)taskq::Segment::Remove(options_);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  taskq::Segment& segment() { return *segment_; }
+
+ private:
+  std::string dir_;
+  taskq::Options options_;
+  std::unique_ptr<taskq::Segment> segment_;
+};
+
+taskq::TaskSpec TrivialSpec() {
+  taskq::TaskSpec spec;
+  spec.kind = taskq::TaskKind::kCpu;
+  spec.cpu.count = 1;
+  return spec;
+}
+
+constexpr uint32_t kCapacity = 1u << 18;
+
+void DrainOne(taskq::Segment& segment) {
+  taskq::ClaimedTask task;
+  if (!segment.Pop(1, &task)) std::abort();
+  segment.Complete(task.slot, task.record.id, taskq::TaskOutcome{});
+}
+
+void SubmitPopComplete(benchmark::State& state) {
+  auto queue = std::make_unique<Queue>(kCapacity, UINT32_MAX);
+  const std::vector<taskq::TaskSpec> specs{TrivialSpec()};
+  std::vector<uint64_t> ids;
+  uint64_t used = 0;
+  for (auto _ : state) {
+    if (++used == kCapacity) {  // full of retained results: start a fresh queue, untimed
+      state.PauseTiming();
+      queue.reset();
+      queue = std::make_unique<Queue>(kCapacity, UINT32_MAX);
+      used = 1;
+      state.ResumeTiming();
+    }
+    ids.clear();
+    if (!queue->segment().Submit(specs, &ids).ok()) std::abort();
+    DrainOne(queue->segment());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(SubmitPopComplete);
+
+void SubmitPopCompleteEvict(benchmark::State& state) {
+  Queue queue(4096, 0);
+  const std::vector<taskq::TaskSpec> specs{TrivialSpec()};
+  std::vector<uint64_t> ids;
+  for (auto _ : state) {
+    ids.clear();
+    if (!queue.segment().Submit(specs, &ids).ok()) std::abort();
+    DrainOne(queue.segment());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(SubmitPopCompleteEvict);
+
+void SubmitBatch(benchmark::State& state) {
+  const size_t batch = static_cast<size_t>(state.range(0));
+  auto queue = std::make_unique<Queue>(kCapacity, UINT32_MAX);
+  const std::vector<taskq::TaskSpec> specs(batch, TrivialSpec());
+  std::vector<uint64_t> ids;
+  uint64_t used = 0;
+  for (auto _ : state) {
+    used += batch;
+    if (used >= kCapacity) {
+      state.PauseTiming();
+      queue.reset();
+      queue = std::make_unique<Queue>(kCapacity, UINT32_MAX);
+      used = batch;
+      state.ResumeTiming();
+    }
+    ids.clear();
+    if (!queue->segment().Submit(specs, &ids).ok()) std::abort();
+    for (size_t i = 0; i < batch; ++i) DrainOne(queue->segment());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
+}
+BENCHMARK(SubmitBatch)->Arg(16)->Arg(256)->Arg(4096);
+
+void ContendedSubmit(benchmark::State& state) {
+  const int processes = static_cast<int>(state.range(0));
+  constexpr int kPerProcess = 20000;
+  const std::vector<taskq::TaskSpec> specs{TrivialSpec()};
+  for (auto _ : state) {
+    Queue queue(kCapacity, UINT32_MAX);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<pid_t> children;
+    for (int p = 0; p < processes; ++p) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        std::vector<uint64_t> ids;
+        for (int i = 0; i < kPerProcess; ++i) {
+          ids.clear();
+          if (!queue.segment().Submit(specs, &ids).ok()) _exit(1);
+        }
+        _exit(0);
+      }
+      children.push_back(pid);
+    }
+    bool ok = true;
+    for (pid_t pid : children) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      ok &= WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!ok) state.SkipWithError("a submitting child failed");
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  state.SetItemsProcessed(state.iterations() * processes * kPerProcess);
+}
+BENCHMARK(ContendedSubmit)->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
