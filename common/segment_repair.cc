@@ -15,6 +15,7 @@
 
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "common/spawn.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -62,7 +63,8 @@ std::vector<std::string> Segment::RepairLocked() {
     uint64_t id = e.id.load();
     if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
     if (raw >= kTaskStateCount || id == 0 || id > kMaxTaskId || SlotOf(id) != slot) {
-      walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
+      walk.Note(
+          fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
       e.id.store(0);
       e.state.store(static_cast<uint32_t>(TaskState::kFree));
       continue;
@@ -86,8 +88,8 @@ std::vector<std::string> Segment::RepairLocked() {
     PushLocked(id);
   }
   if (header_->next_id <= max_id) {
-    walk.Note(fmt::format("next id {} is not above the largest id {}; raised", header_->next_id,
-                          max_id));
+    walk.Note(
+        fmt::format("next id {} is not above the largest id {}; raised", header_->next_id, max_id));
     header_->next_id = max_id + 1;
   }
   if (header_->finished_live != finished) {
@@ -133,8 +135,7 @@ std::vector<std::string> Segment::CheckLocked() {
       walk.Note(fmt::format("task {} is half-submitted by pid {}", id, owner));
     } else if (state == TaskState::kQueued && ring_count[slot] == 0) {
       walk.Note(fmt::format("queued task {} is missing from the ring", id));
-    } else if (state == TaskState::kRunning &&
-               (owner <= 0 || (::kill(owner, 0) != 0 && errno == ESRCH))) {
+    } else if (state == TaskState::kRunning && !ProcessAlive(owner)) {
       walk.Note(fmt::format("task {} is running but its runner (pid {}) is gone", id, owner));
     } else if (IsFinished(state)) {
       ++finished;

@@ -8,12 +8,11 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/spawn.h"
 #include "spdlog/spdlog.h"
 
 namespace taskq {
 namespace {
-
-bool Alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
 // True when `pid` runs this same taskqd binary (a worker or runner of the dead supervisor).
 bool IsOurRunner(pid_t pid, const std::string& self_exe) {
@@ -26,7 +25,7 @@ bool IsOurRunner(pid_t pid, const std::string& self_exe) {
 // setsid, so a session leader's pid is its group) by group. Anything else is left alone: its pid
 // was reused by an unrelated process.
 void KillLeftover(pid_t pid, const std::string& self_exe) {
-  if (!Alive(pid)) return;
+  if (!ProcessAlive(pid)) return;
   if (IsOurRunner(pid, self_exe)) {
     ::kill(pid, SIGKILL);
   } else if (::getsid(pid) == pid) {
@@ -36,7 +35,7 @@ void KillLeftover(pid_t pid, const std::string& self_exe) {
   }
   // It is not our child: wait until its parent (init) has reaped it.
   const uint64_t give_up = MonotonicUs() + 2000000;
-  while (Alive(pid) && MonotonicUs() < give_up) {
+  while (ProcessAlive(pid) && MonotonicUs() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
