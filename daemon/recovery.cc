@@ -46,7 +46,8 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe) {
   SegmentHeader* h = segment.header();
   for (uint32_t i = 0; i < kMaxWorkers; ++i) {
     pid_t old = h->workers[i].pid.load();
-    if (old != 0) KillLeftover(old, self_exe);
+    // A worker runs our own binary: a pid that now names anything else was reused.
+    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe);
     h->workers[i].pid.store(0);
     h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
     h->workers[i].current_id.store(0);
