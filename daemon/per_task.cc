@@ -24,6 +24,7 @@ struct TaskProcess {
   uint64_t id = 0;
   TaskKind kind = TaskKind::kCpu;
   uint64_t timeout_ms = 0;
+  bool terminated = false;  // the deadline passed and the group got SIGTERM
   std::unique_ptr<boost::asio::steady_timer> deadline;
 };
 
@@ -48,6 +49,9 @@ class PerTaskExecutor : public Executor {
     if (it == children_.end()) return false;
     TaskProcess& p = it->second;
     if (p.deadline) p.deadline->cancel();
+    // A timed-out task ends with its whole group, as under the pool: a child that ignored the
+    // SIGTERM must not outlive its leader (the group's id stays reserved while it has members).
+    if (p.terminated) ::kill(-pid, SIGKILL);
     if (p.kind == TaskKind::kExec) {
       TaskOutcome outcome = OutcomeFromWaitStatus(wait_status, usage);
       if (shutting_down_ && outcome.state == TaskState::kLost) {
@@ -56,12 +60,13 @@ class PerTaskExecutor : public Executor {
       context_.segment->Finish(p.slot, p.id, outcome);
     } else {
       // The runner records its own result; if it died first, the task is still running.
-      std::string why = WIFSIGNALED(wait_status)
-                            ? fmt::format("runner pid {} killed by {}", pid,
-                                          SignalName(WTERMSIG(wait_status)))
-                            : fmt::format("runner pid {} exited with code {} before recording "
-                                          "a result",
-                                          pid, WEXITSTATUS(wait_status));
+      std::string why =
+          WIFSIGNALED(wait_status)
+              ? fmt::format("runner pid {} killed by {}", pid, SignalName(WTERMSIG(wait_status)))
+              : fmt::format(
+                    "runner pid {} exited with code {} before recording "
+                    "a result",
+                    pid, WEXITSTATUS(wait_status));
       if (shutting_down_) why = "killed at shutdown after shutdown_grace";
       context_.segment->RunnerDied(p.slot, p.id, why,
                                    WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
@@ -150,6 +155,7 @@ class PerTaskExecutor : public Executor {
       spdlog::debug("task {} timed out after {} ms: SIGTERM to process group {}", it->second.id,
                     it->second.timeout_ms, pid);
       ::kill(-pid, SIGTERM);
+      it->second.terminated = true;
       it->second.deadline->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
       it->second.deadline->async_wait([pid](const boost::system::error_code& ec2) {
         if (!ec2) ::kill(-pid, SIGKILL);
