@@ -218,7 +218,7 @@ TEST_P(Fault, FullQueueFailsAtOnceBlockWaitsAndTheDaemonAnswers) {
   EXPECT_NE(full.err.find("full"), std::string::npos) << Describe(full);
 
   auto blocked = std::async(std::launch::async, [&] {
-    return daemon.Taskq({"submit", "--block", "--timeout", "60", "cpu", "--count", "5"});
+    return daemon.Taskq({"submit", "--block", "cpu", "--count", "5", "--timeout", "60"});
   });
   // While the submitter waits for room, the daemon keeps answering.
   for (int i = 0; i < 3; ++i) {
