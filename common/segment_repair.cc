@@ -16,6 +16,7 @@
 
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "common/spawn.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -168,8 +169,7 @@ std::vector<std::string> Segment::CheckLocked() {
       walk.Note(fmt::format("task {} is half-submitted by pid {}", id, owner));
     } else if (state == TaskState::kQueued && ring_count[slot] == 0) {
       walk.Note(fmt::format("queued task {} is missing from the ring", id));
-    } else if (state == TaskState::kRunning &&
-               (owner <= 0 || (::kill(owner, 0) != 0 && errno == ESRCH))) {
+    } else if (state == TaskState::kRunning && !ProcessAlive(owner)) {
       walk.Note(fmt::format("task {} is running but its runner (pid {}) is gone", id, owner));
     } else if (IsFinished(state)) {
       ++finished;

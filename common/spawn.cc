@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "fmt/format.h"
 
@@ -92,10 +93,26 @@ Usage UsageFrom(const rusage& ru) {
 Usage UsageDelta(const rusage& before, const rusage& after) {
   Usage a = UsageFrom(after);
   Usage b = UsageFrom(before);
-  return Usage{a.user_us - b.user_us,         a.sys_us - b.sys_us,
-               a.max_rss_kb,                  a.read_bytes - b.read_bytes,
-               a.write_bytes - b.write_bytes, a.vol_ctxsw - b.vol_ctxsw,
-               a.invol_ctxsw - b.invol_ctxsw};
+  return Usage{
+      a.user_us - b.user_us,        a.sys_us - b.sys_us,           a.max_rss_kb,
+      a.read_bytes - b.read_bytes,  a.write_bytes - b.write_bytes, a.vol_ctxsw - b.vol_ctxsw,
+      a.invol_ctxsw - b.invol_ctxsw};
+}
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+  char path[32];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  FILE* file = std::fopen(path, "re");
+  if (file == nullptr) return true;  // no /proc: trust kill()
+  char stat[512];
+  const size_t n = std::fread(stat, 1, sizeof(stat) - 1, file);
+  std::fclose(file);
+  stat[n] = '\0';
+  // "pid (comm) S ...": the state follows the last ')' (comm may hold parentheses).
+  const char* paren = std::strrchr(stat, ')');
+  if (paren == nullptr || paren[1] == '\0') return true;
+  return paren[2] != 'Z' && paren[2] != 'X';
 }
 
 std::string SignalName(int signal) {

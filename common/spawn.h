@@ -21,7 +21,7 @@ struct SpawnRequest {
   std::string stdout_path;        // "" = inherit
   std::string stderr_path;        // "" = inherit
   bool new_session = true;
-  TaskLimits limits;              // applied right after exec with prlimit()
+  TaskLimits limits;  // applied right after exec with prlimit()
 };
 
 // Starts the child; *pid receives its pid. Fails when it could not be started (e.g. the
@@ -40,6 +40,11 @@ struct Usage {
 };
 Usage UsageFrom(const rusage& ru);
 Usage UsageDelta(const rusage& before, const rusage& after);  // max_rss: `after`'s value
+
+// True while `pid` exists and can still run. A zombie is not alive: an orphan that exited stays a
+// zombie for good where PID 1 does not reap (many containers), and must not pass for a live
+// runner. A process we may not signal (EPERM) counts as alive.
+bool ProcessAlive(pid_t pid);
 
 // Signal number → "SIGKILL"-style name.
 std::string SignalName(int signal);

@@ -24,6 +24,7 @@ struct TaskProcess {
   uint64_t id = 0;
   TaskKind kind = TaskKind::kCpu;
   uint64_t timeout_ms = 0;
+  bool terminated = false;  // the deadline passed and the group got SIGTERM
   std::unique_ptr<boost::asio::steady_timer> deadline;
 };
 
@@ -48,6 +49,9 @@ class PerTaskExecutor : public Executor {
     if (it == children_.end()) return false;
     TaskProcess& p = it->second;
     if (p.deadline) p.deadline->cancel();
+    // A timed-out task ends with its whole group, as under the pool: a child that ignored the
+    // SIGTERM must not outlive its leader (the group's id stays reserved while it has members).
+    if (p.terminated) ::kill(-pid, SIGKILL);
     if (p.kind == TaskKind::kExec) {
       TaskOutcome outcome = OutcomeFromWaitStatus(wait_status, usage);
       if (shutting_down_ && outcome.state == TaskState::kLost) {
@@ -151,6 +155,7 @@ class PerTaskExecutor : public Executor {
       spdlog::debug("task {} timed out after {} ms: SIGTERM to process group {}", it->second.id,
                     it->second.timeout_ms, pid);
       ::kill(-pid, SIGTERM);
+      it->second.terminated = true;
       it->second.deadline->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
       it->second.deadline->async_wait([pid](const boost::system::error_code& ec2) {
         if (!ec2) ::kill(-pid, SIGKILL);

@@ -8,12 +8,11 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/spawn.h"
 #include "spdlog/spdlog.h"
 
 namespace taskq {
 namespace {
-
-bool Alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
 // True when `pid` runs this same taskqd binary (a worker or runner of the dead supervisor).
 bool IsOurRunner(pid_t pid, const std::string& self_exe) {
@@ -26,7 +25,7 @@ bool IsOurRunner(pid_t pid, const std::string& self_exe) {
 // setsid, so a session leader's pid is its group) by group. Anything else is left alone: its pid
 // was reused by an unrelated process.
 void KillLeftover(pid_t pid, const std::string& self_exe) {
-  if (!Alive(pid)) return;
+  if (!ProcessAlive(pid)) return;
   if (IsOurRunner(pid, self_exe)) {
     ::kill(pid, SIGKILL);
   } else if (::getsid(pid) == pid) {
@@ -36,7 +35,7 @@ void KillLeftover(pid_t pid, const std::string& self_exe) {
   }
   // It is not our child: wait until its parent (init) has reaped it.
   const uint64_t give_up = MonotonicUs() + 2000000;
-  while (Alive(pid) && MonotonicUs() < give_up) {
+  while (ProcessAlive(pid) && MonotonicUs() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
@@ -47,7 +46,8 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe) {
   SegmentHeader* h = segment.header();
   for (uint32_t i = 0; i < kMaxWorkers; ++i) {
     pid_t old = h->workers[i].pid.load();
-    if (old != 0) KillLeftover(old, self_exe);
+    // A worker runs our own binary: a pid that now names anything else was reused.
+    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe);
     h->workers[i].pid.store(0);
     h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
     h->workers[i].current_id.store(0);

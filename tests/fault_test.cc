@@ -1,0 +1,306 @@
+// Fault injection with real processes, under both policies: a runner SIGKILLed mid-task, timeouts
+// that must take the task's whole process tree with them, a SIGKILLed supervisor and its restart,
+// a client killed while it holds the segment lock, and a full queue. Each test proves one promise
+// of docs/RELIABILITY.md. States are waited for, never slept for.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+
+#include "tests/fault_util.h"
+
+namespace taskq::testing {
+namespace {
+
+class Fault : public ::testing::TestWithParam<std::string> {
+ protected:
+  const std::string& policy() const { return GetParam(); }
+};
+
+// Succeeds on its second attempt: the first one leaves `marker` and runs until it is killed.
+Args SecondAttemptSucceeds(const std::string& marker, bool retry) {
+  Args task = {"exec"};
+  if (retry) task.insert(task.end(), {"--retries", "1"});
+  task.insert(task.end(), {"--", "/bin/sh", "-c",
+                           "if [ -e \"$0\" ]; then exit 0; fi; : > \"$0\"; exec sleep 30", marker});
+  return task;
+}
+
+// Waits until `id` runs and its first attempt has started its command; returns the runner pid
+// that `taskq status --json` reports (pool: the worker; process: the task's own process).
+pid_t RunnerOf(Daemon& daemon, uint64_t id, const std::string& marker) {
+  EXPECT_TRUE(ReachesState(daemon, id, "running")) << daemon.log();
+  EXPECT_TRUE(WaitUntil([&] { return std::filesystem::exists(marker); }, kFaultWaitMs));
+  const json task = TaskOf(daemon, id);
+  return task.is_object() && task["pid"].is_number() ? task["pid"].get<pid_t>() : 0;
+}
+
+// The pool is back at `workers` processes and a later task still runs.
+void ExpectServiceRestored(Daemon& daemon, const std::string& policy, int workers) {
+  if (policy == "pool") {
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          const json stats = TaskqJson(daemon, {"stats"});
+          return stats.is_object() && stats["workers"] == workers;
+        },
+        kFaultWaitMs))
+        << TaskqJson(daemon, {"stats"}).dump();
+  }
+  const CommandResult later = daemon.Taskq({"submit", "--wait", "cpu", "--count", "1000"});
+  EXPECT_EQ(later.exit_code, 0) << Describe(later);
+}
+
+// ---- a runner killed mid-task ------------------------------------------------------------------
+
+TEST_P(Fault, KilledRunnerIsRetriedAndSucceeds) {
+  Daemon daemon(FaultSettings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string marker = daemon.dir() + "/marker";
+  const uint64_t id = SubmitTask(daemon, SecondAttemptSucceeds(marker, /*retry=*/true));
+  ASSERT_NE(id, 0u);
+  const pid_t runner = RunnerOf(daemon, id, marker);
+  ASSERT_GT(runner, 0);
+  ASSERT_EQ(::kill(runner, SIGKILL), 0);
+
+  ASSERT_TRUE(ReachesState(daemon, id, "succeeded")) << TaskOf(daemon, id).dump();
+  const json task = TaskOf(daemon, id);
+  EXPECT_EQ(task["attempts"], 2) << task.dump();
+  EXPECT_NE(task["pid"], runner) << "the second attempt has a runner of its own: " << task.dump();
+  ExpectServiceRestored(daemon, policy(), 2);
+  EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
+}
+
+TEST_P(Fault, KilledRunnerWithoutRetriesIsLostNamingTheSignal) {
+  Daemon daemon(FaultSettings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string marker = daemon.dir() + "/marker";
+  const uint64_t id = SubmitTask(daemon, SecondAttemptSucceeds(marker, /*retry=*/false));
+  ASSERT_NE(id, 0u);
+  const pid_t runner = RunnerOf(daemon, id, marker);
+  ASSERT_GT(runner, 0);
+  ASSERT_EQ(::kill(runner, SIGKILL), 0);
+
+  ASSERT_TRUE(ReachesState(daemon, id, "lost")) << TaskOf(daemon, id).dump();
+  const json task = TaskOf(daemon, id);
+  EXPECT_EQ(task["attempts"], 1) << task.dump();
+  EXPECT_EQ(task["signal"], SIGKILL) << task.dump();
+  EXPECT_NE(task.value("reason", "").find("SIGKILL"), std::string::npos) << task.dump();
+  ExpectServiceRestored(daemon, policy(), 2);
+  // The killed attempt's command (a `sleep` in the pool worker's case) does not live on.
+  EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
+}
+
+// ---- timeouts ----------------------------------------------------------------------------------
+
+TEST_P(Fault, TimeoutKillsTheWholeProcessGroup) {
+  Daemon daemon(FaultSettings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string started = daemon.dir() + "/started";
+  const uint64_t id = SubmitTask(daemon, {"exec", "--timeout", "1.5", "--", "/bin/sh", "-c",
+                                          "sleep 100 & : > \"$0\"; sleep 100", started});
+  ASSERT_NE(id, 0u);
+  // While it runs, the shell and its two sleeps are the task's processes.
+  EXPECT_TRUE(WaitUntil([&] { return TaskProcesses(daemon.queue()).size() >= 3; }, kFaultWaitMs) ||
+              StateOf(daemon, id) == "timed_out");
+  ASSERT_TRUE(ReachesState(daemon, id, "timed_out")) << TaskOf(daemon, id).dump();
+  EXPECT_EQ(TaskOf(daemon, id)["timeout_ms"], 1500);
+  EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()))
+      << "left: " << TaskProcesses(daemon.queue()).size() << " processes";
+}
+
+TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
+  Daemon daemon(FaultSettings(policy()));  // kill_grace: 500ms
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  // The whole task ignores SIGTERM: only the SIGKILL after kill_grace ends it.
+  const uint64_t deaf = SubmitTask(daemon, {"exec", "--timeout", "0.3", "--", "/bin/sh", "-c",
+                                            "trap '' TERM; sleep 100; sleep 100"});
+  // Only a background child ignores it: the leader dies of SIGTERM, the child must not survive.
+  const uint64_t deaf_child = SubmitTask(daemon, {"exec", "--timeout", "0.3", "--", "/bin/sh", "-c",
+                                                  "(trap '' TERM; sleep 100) & exec sleep 100"});
+  ASSERT_NE(deaf, 0u);
+  ASSERT_NE(deaf_child, 0u);
+  ASSERT_TRUE(ReachesState(daemon, deaf, "timed_out")) << TaskOf(daemon, deaf).dump();
+  ASSERT_TRUE(ReachesState(daemon, deaf_child, "timed_out")) << TaskOf(daemon, deaf_child).dump();
+  const json task = TaskOf(daemon, deaf);
+  EXPECT_GE(task["run_us"].get<uint64_t>(), (300 + 500) * 1000u)
+      << "ended before timeout + kill_grace: " << task.dump();
+  EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()))
+      << "left: " << TaskProcesses(daemon.queue()).size() << " processes";
+}
+
+TEST_P(Fault, DefaultTimeoutComesFromTheConfig) {
+  Daemon daemon(FaultSettings(policy(), 2, "default_timeout: 300ms\n"));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const CommandResult r =
+      daemon.Taskq({"submit", "--wait", "--json", "exec", "--", "/bin/sleep", "30"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  const json task = ParseJson(r.out);
+  EXPECT_EQ(task.value("state", ""), "timed_out") << Describe(r);
+  EXPECT_EQ(task["timeout_ms"], 300) << Describe(r);
+  // An explicit --timeout 0 means no limit.
+  const CommandResult unlimited = daemon.Taskq(
+      {"submit", "--wait", "--json", "exec", "--timeout", "0", "--", "/bin/sleep", "0.5"});
+  EXPECT_EQ(unlimited.exit_code, 0) << Describe(unlimited);
+  EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
+}
+
+// ---- a killed supervisor -----------------------------------------------------------------------
+
+TEST_P(Fault, KilledSupervisorRestartsWithoutLosingOrRepeatingWork) {
+  Daemon daemon(FaultSettings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string dir = daemon.dir();
+  const std::string gate = dir + "/gate";
+  auto append = [&](const std::string& file) {
+    return Args{"exec", "--", "/bin/sh", "-c", "echo run >> \"$0\"", file};
+  };
+  const uint64_t done = SubmitTask(daemon, append(dir + "/done"));
+  ASSERT_TRUE(ReachesState(daemon, done, "succeeded"));
+  Args retried = AppendThenWaitTask(dir + "/retried", gate);
+  retried.insert(retried.begin() + 1, {"--retries", "1"});
+  const uint64_t retry = SubmitTask(daemon, retried);
+  const uint64_t once = SubmitTask(daemon, AppendThenWaitTask(dir + "/once", gate));
+  const uint64_t queued = SubmitTask(daemon, append(dir + "/queued"));
+  ASSERT_TRUE(ReachesState(daemon, retry, "running"));
+  ASSERT_TRUE(ReachesState(daemon, once, "running"));
+  ASSERT_TRUE(WaitUntil([&] { return CountLines(dir + "/retried") == 1; }, kFaultWaitMs));
+  ASSERT_TRUE(WaitUntil([&] { return CountLines(dir + "/once") == 1; }, kFaultWaitMs));
+  ASSERT_EQ(StateOf(daemon, queued), "queued") << "both runners are busy";
+
+  const std::vector<pid_t> workers = WorkerPids(daemon);
+  if (policy() == "pool") {
+    ASSERT_EQ(workers.size(), 2u);
+  }
+  daemon.Kill();
+  // Pool workers die with their supervisor (nobody has to reap them for them to stop running).
+  for (pid_t worker : workers) {
+    EXPECT_TRUE(WaitGone(worker)) << "worker " << worker;
+  }
+  // Results stay readable while no daemon runs.
+  EXPECT_EQ(StateOf(daemon, done), "succeeded");
+  EXPECT_EQ(StateOf(daemon, retry), "running");
+
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  std::ofstream(gate) << "open\n";
+  ASSERT_TRUE(ReachesState(daemon, retry, "succeeded")) << TaskOf(daemon, retry).dump();
+  ASSERT_TRUE(ReachesState(daemon, once, "lost")) << TaskOf(daemon, once).dump();
+  ASSERT_TRUE(ReachesState(daemon, queued, "succeeded")) << TaskOf(daemon, queued).dump();
+  EXPECT_EQ(TaskOf(daemon, retry)["attempts"], 2);
+  EXPECT_NE(TaskOf(daemon, once).value("reason", "").find("restarted"), std::string::npos)
+      << TaskOf(daemon, once).dump();
+  const json first = TaskOf(daemon, done);
+  EXPECT_EQ(first.value("state", ""), "succeeded") << first.dump();
+  EXPECT_EQ(first["attempts"], 1) << first.dump();
+  EXPECT_EQ(CountLines(dir + "/done"), 1u) << "a finished task never runs again";
+  EXPECT_EQ(CountLines(dir + "/retried"), 2u) << "one line per attempt";
+  EXPECT_EQ(CountLines(dir + "/once"), 1u);
+  EXPECT_EQ(CountLines(dir + "/queued"), 1u);
+  // The first attempts' commands were killed by the restart, not left running.
+  EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
+  EXPECT_EQ(daemon.Taskq({"doctor"}).exit_code, 0);
+}
+
+// ---- back-pressure -----------------------------------------------------------------------------
+
+TEST_P(Fault, FullQueueFailsAtOnceBlockWaitsAndTheDaemonAnswers) {
+  Daemon daemon(FaultSettings(policy(), 1, "capacity: 16\nretention:\n  count: 0\n"));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string gate = daemon.dir() + "/gate";
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 16; ++i) {
+    ids.push_back(SubmitTask(daemon, AppendThenWaitTask(daemon.dir() + "/runs", gate)));
+    ASSERT_NE(ids.back(), 0u) << i;
+  }
+  const CommandResult full = daemon.Taskq({"submit", "cpu"});
+  EXPECT_EQ(full.exit_code, 4) << Describe(full);
+  EXPECT_NE(full.err.find("full"), std::string::npos) << Describe(full);
+
+  auto blocked = std::async(std::launch::async, [&] {
+    return daemon.Taskq({"submit", "--block", "cpu", "--count", "5", "--timeout", "60"});
+  });
+  // While the submitter waits for room, the daemon keeps answering.
+  for (int i = 0; i < 3; ++i) {
+    const CommandResult ping = daemon.Taskq({"ping", "--timeout", "30"});
+    EXPECT_EQ(ping.exit_code, 0) << Describe(ping);
+  }
+  EXPECT_EQ(blocked.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  std::ofstream(gate) << "open\n";
+  const CommandResult unblocked = blocked.get();
+  ASSERT_EQ(unblocked.exit_code, 0) << Describe(unblocked);
+  const uint64_t late = std::stoull(unblocked.out);
+  EXPECT_TRUE(ReachesState(daemon, late, "succeeded"));
+  EXPECT_EQ(daemon.Taskq({"wait", "--all", "--timeout", "60"}).exit_code, 0);
+}
+
+TEST_P(Fault, RetentionEvictsTheOldestFinishedFirst) {
+  Daemon daemon(FaultSettings(policy(), 2, "capacity: 16\nretention:\n  count: 4\n"));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  for (int i = 1; i <= 16; ++i) {
+    ASSERT_EQ(SubmitTask(daemon, {"cpu", "--count", "10"}), uint64_t(i));
+  }
+  ASSERT_EQ(daemon.Taskq({"wait", "--all", "--timeout", "60"}).exit_code, 0);
+  for (int extra = 0; extra < 3; ++extra) {
+    const uint64_t id = SubmitTask(daemon, {"cpu", "--count", "10"});
+    ASSERT_EQ(id, uint64_t(17 + extra));
+    ASSERT_TRUE(ReachesState(daemon, id, "succeeded"));
+    // Exactly the oldest finished tasks are gone; every newer one is still readable.
+    for (uint64_t old = 1; old <= 16; ++old) {
+      EXPECT_EQ(daemon.Taskq({"status", std::to_string(old)}).exit_code == 0, old > 1u + extra)
+          << "task " << old << " after submitting " << id;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, Fault, ::testing::Values("pool", "process"),
+                         [](const auto& info) { return info.param; });
+
+// ---- a client killed while it holds the segment lock -------------------------------------------
+
+class KilledClient : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KilledClient, NextLockerRepairsAndNothingIsLostOrDoubled) {
+  const std::string point = GetParam();
+  Daemon daemon(FaultSettings("pool"));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string log = daemon.dir() + "/runs";
+  const std::string line = "exec -- /bin/sh -c 'echo $TASKQ_TASK_ID >> " + log + "'\n";
+  const CommandResult crashed =
+      RunCommand({TaskqPath(), "--config", daemon.config_path(), "submit", "--batch", "-"},
+                 line + line + line, {{"TASKQ_TEST_CRASH_AT", point}});
+  ASSERT_EQ(crashed.exit_code, 128 + SIGKILL) << Describe(crashed);
+  EXPECT_EQ(crashed.out, "") << "no id was handed out";
+
+  // The next client takes the abandoned lock, repairs, and submits as usual.
+  const CommandResult next = daemon.Taskq({"submit", "--wait", "--batch", "-"}, line + line);
+  ASSERT_EQ(next.exit_code, 0) << Describe(next);
+  EXPECT_EQ(daemon.Taskq({"wait", "--all", "--timeout", "60"}).exit_code, 0);
+  const json stats = TaskqJson(daemon, {"stats"});
+  EXPECT_GE(stats["lock_repairs"].get<uint64_t>(), 1u) << stats.dump();
+
+  // Killed before a task was complete and queued: it is gone. Killed after it was queued (but
+  // before the ring's tail moved on): it was whole, so the repair queues it and it runs once.
+  const json list = TaskqJson(daemon, {"list"});
+  ASSERT_TRUE(list.is_array());
+  const size_t landed = point == "submit-queued" ? 1 : 0;
+  EXPECT_EQ(list.size(), 2 + landed) << list.dump();
+  for (const json& task : list) {
+    EXPECT_EQ(task.value("state", ""), "succeeded") << task.dump();
+    EXPECT_EQ(task["attempts"], 1) << task.dump();
+  }
+  EXPECT_EQ(CountLines(log), 2 + landed);
+  const CommandResult doctor = daemon.Taskq({"doctor"});
+  EXPECT_EQ(doctor.exit_code, 0) << Describe(doctor);
+}
+
+INSTANTIATE_TEST_SUITE_P(CrashPoints, KilledClient,
+                         ::testing::Values("submit-reserved", "submit-written", "submit-queued"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace taskq::testing
