@@ -11,6 +11,7 @@
 #include "common/doorbell.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "common/task_policy.h"
 #include "config/load.h"
 #include "fmt/format.h"
 
@@ -79,14 +80,33 @@ std::string Client::state_dir() const { return segment_->state_dir(); }
 
 Status Client::CheckDaemon() {
   if (!segment_->SupervisorAlive()) {
-    return Status::Unavailable(fmt::format(
-        "no taskqd serves queue '{}': start it with `taskqd --queue {}`", options_.queue,
-        options_.queue));
+    return Status::Unavailable(
+        fmt::format("no taskqd serves queue '{}': start it with `taskqd --queue {}`",
+                    options_.queue, options_.queue));
   }
   if (segment_->header()->accepting.load() == 0) {
-    return Status::Unavailable(
-        fmt::format("taskqd of queue '{}' is shutting down: submit after it restarts",
-                    options_.queue));
+    return Status::Unavailable(fmt::format(
+        "taskqd of queue '{}' is shutting down: submit after it restarts", options_.queue));
+  }
+  return Status::Ok();
+}
+
+Options Client::DaemonRules() {
+  // The daemon writes the configuration in force beside its logs, readable by its group; a
+  // client that cannot read it checks against its own configuration (the daemon checks again).
+  Options rules;
+  if (LoadOptionsFromFile(state_dir() + "/effective.yaml", &rules).ok()) return rules;
+  return options_;
+}
+
+Status Client::CheckSpecs(const std::vector<TaskSpec>& specs) {
+  const Options rules = DaemonRules();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Status allowed = CheckTaskAllowed(specs[i], rules);
+    if (allowed.ok()) continue;
+    if (specs.size() == 1) return allowed;
+    return Status::Invalid(fmt::format("task {} of {}: {}; nothing was submitted", i + 1,
+                                       specs.size(), allowed.message()));
   }
   return Status::Ok();
 }
@@ -94,6 +114,7 @@ Status Client::CheckDaemon() {
 Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
                       std::vector<uint64_t>* ids) {
   TASKQ_RETURN_IF_ERROR(CheckDaemon());
+  TASKQ_RETURN_IF_ERROR(CheckSpecs(specs));
   SegmentHeader* header = segment_->header();
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
   std::vector<TaskSpec> pending = specs;
@@ -102,8 +123,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     uint32_t seen = header->space_seq.load(std::memory_order_acquire);
     size_t before = ids->size();
     status = segment_->Submit(pending, ids);
-    if (ids->size() > before &&
-        header->policy.load() == static_cast<uint32_t>(Policy::kProcess)) {
+    if (ids->size() > before && header->policy.load() == static_cast<uint32_t>(Policy::kProcess)) {
       RingDoorbell(state_dir(), kDoorbellWork);
     }
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;
@@ -111,7 +131,8 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
-    SleepOn(header, &header->space_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+    SleepOn(header, &header->space_seq, seen,
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
   }
   return status;
 }
@@ -129,9 +150,10 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
     for (uint64_t id : ids) {
       TaskInfo info;
       if (!segment_->Get(id, &info)) {
-        return Status::Invalid(fmt::format("no task {} in queue '{}' (never submitted, or "
-                                           "evicted by retention)",
-                                           id, options_.queue));
+        return Status::Invalid(
+            fmt::format("no task {} in queue '{}' (never submitted, or "
+                        "evicted by retention)",
+                        id, options_.queue));
       }
       done += IsFinished(info.state) ? 1 : 0;
       tasks->push_back(std::move(info));
@@ -162,8 +184,7 @@ std::vector<uint64_t> Client::Unfinished() {
 Status Client::Get(uint64_t id, TaskInfo* info) {
   if (!segment_->Get(id, info)) {
     return Status::Invalid(fmt::format(
-        "no task {} in queue '{}' (never submitted, or evicted by retention)", id,
-        options_.queue));
+        "no task {} in queue '{}' (never submitted, or evicted by retention)", id, options_.queue));
   }
   return Status::Ok();
 }

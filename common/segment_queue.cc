@@ -11,6 +11,7 @@
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace taskq {
 namespace {
@@ -73,6 +74,21 @@ bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
   return false;
 }
 
+bool Segment::QueueFieldsSaneLocked() const {
+  // Every submitter can write the segment: bounds that loops and slot arithmetic rely on are
+  // checked before each use, and Repair() rebuilds them when they are impossible.
+  return header_->ring_head <= header_->ring_tail && header_->ring_tail < kMaxTaskId &&
+         header_->ring_tail - header_->ring_head <= capacity_ && header_->next_id != 0 &&
+         header_->next_id < kMaxTaskId;
+}
+
+void Segment::EnsureSaneLocked(const char* where) {
+  if (QueueFieldsSaneLocked()) return;
+  for (const std::string& fix : RepairLocked()) {
+    spdlog::warn("segment: impossible queue fields found by {}: {}", where, fix);
+  }
+}
+
 void Segment::PushLocked(uint64_t id) {
   if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
   ring_[header_->ring_tail % capacity_] = id;
@@ -111,6 +127,7 @@ Status Segment::Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>
   std::vector<uint64_t> evicted;
   size_t submitted = 0;
   Lock();
+  EnsureSaneLocked("submit");
   const uint64_t now = NowUs();
   for (; submitted < encoded.size(); ++submitted) {
     uint64_t id;
@@ -169,6 +186,7 @@ void Segment::WakeWaiters() {
 
 bool Segment::Pop(int32_t runner_pid, ClaimedTask* task) {
   Lock();
+  EnsureSaneLocked("pop");
   while (header_->ring_head != header_->ring_tail) {
     uint64_t id = ring_[header_->ring_head % capacity_];
     uint32_t slot = id == 0 ? 0 : SlotOf(id);
@@ -185,6 +203,7 @@ bool Segment::Pop(int32_t runner_pid, ClaimedTask* task) {
     const uint64_t now = NowUs();
     if (!decoded.ok()) {
       // A corrupt record fails alone; it must not stop the queue.
+      spdlog::warn("task {} rejected: {}", id, decoded.message());
       CopyReason("rejected: " + decoded.message(), &r);
       r.exit_code = -1;
       FinishLocked(slot, TaskState::kFailed, now);
@@ -273,8 +292,8 @@ void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
   }
 }
 
-TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why,
-                              int32_t signal, bool may_retry) {
+TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
+                              bool may_retry) {
   Lock();
   SlotEntry& e = entry(slot);
   if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
@@ -298,8 +317,7 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
     PushLocked(id);
     result = TaskState::kQueued;
   } else {
-    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
-               &r);
+    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1), &r);
     result = TaskState::kLost;
     FinishLocked(slot, result, NowUs());
   }
@@ -332,8 +350,8 @@ Status Segment::Cancel(uint64_t id) {
   TaskState state = StateOf(e);
   if (state != TaskState::kQueued) {
     Unlock();
-    return Status::Failed(fmt::format("task {} is {}: only queued tasks can be cancelled", id,
-                                      TaskStateName(state)));
+    return Status::Failed(
+        fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
   }
   CopyReason("cancelled while queued", &record(slot));
   FinishLocked(slot, TaskState::kCancelled, NowUs());

@@ -62,7 +62,8 @@ std::vector<std::string> Segment::RepairLocked() {
     uint64_t id = e.id.load();
     if (raw == static_cast<uint32_t>(TaskState::kFree)) continue;
     if (raw >= kTaskStateCount || id == 0 || id > kMaxTaskId || SlotOf(id) != slot) {
-      walk.Note(fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
+      walk.Note(
+          fmt::format("slot {} holds state {} and id {}: corrupt; slot freed", slot, raw, id));
       e.id.store(0);
       e.state.store(static_cast<uint32_t>(TaskState::kFree));
       continue;
@@ -85,9 +86,9 @@ std::vector<std::string> Segment::RepairLocked() {
     walk.Note(fmt::format("queued task {} was missing from the ring; appended", id));
     PushLocked(id);
   }
-  if (header_->next_id <= max_id) {
-    walk.Note(fmt::format("next id {} is not above the largest id {}; raised", header_->next_id,
-                          max_id));
+  if (header_->next_id <= max_id || header_->next_id >= kMaxTaskId) {
+    walk.Note(fmt::format("next id {} is not above the largest id {} (or impossible); set to {}",
+                          header_->next_id, max_id, max_id + 1));
     header_->next_id = max_id + 1;
   }
   if (header_->finished_live != finished) {
@@ -140,8 +141,9 @@ std::vector<std::string> Segment::CheckLocked() {
       ++finished;
     }
   }
-  if (header_->next_id <= max_id) {
-    walk.Note(fmt::format("next id {} is not above the largest id {}", header_->next_id, max_id));
+  if (header_->next_id <= max_id || header_->next_id >= kMaxTaskId) {
+    walk.Note(fmt::format("next id {} is not above the largest id {} (or impossible)",
+                          header_->next_id, max_id));
   }
   if (header_->finished_live != finished) {
     walk.Note(fmt::format("finished count is {} but {} finished tasks are in the table",

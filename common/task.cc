@@ -8,7 +8,8 @@ namespace taskq {
 namespace {
 
 constexpr const char* kStateNames[kTaskStateCount] = {
-    "free", "reserved", "queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost",
+    "free",   "reserved",  "queued",    "running", "succeeded",
+    "failed", "timed_out", "cancelled", "lost",
 };
 
 // Appends `s` and its NUL to the payload; false when it does not fit.
@@ -61,6 +62,12 @@ bool ParseTaskState(const std::string& text, TaskState* state) {
 }
 
 Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
+  if (spec.timeout_ms.value_or(0) > kMaxTimeoutMs) {
+    return Status::Invalid(fmt::format("--timeout: must be at most {} s", kMaxTimeoutMs / 1000));
+  }
+  if (spec.retries.value_or(0) > kMaxRetries) {
+    return Status::Invalid(fmt::format("--retries: must be 0..{}", kMaxRetries));
+  }
   record->kind = static_cast<uint32_t>(spec.kind);
   record->payload_len = 0;
   record->argc = 0;
@@ -77,9 +84,8 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
       record->io_block = spec.io.block;
       if (spec.io.fsync) record->flags |= kFlagFsync;
       if (!AppendString(spec.io.path, record, &used)) {
-        return Status::Invalid(
-            fmt::format("--path: {} bytes is too long; the limit is {}", spec.io.path.size(),
-                        kPayloadBytes - 1));
+        return Status::Invalid(fmt::format("--path: {} bytes is too long; the limit is {}",
+                                           spec.io.path.size(), kPayloadBytes - 1));
       }
       break;
     case TaskKind::kExec: {
@@ -113,8 +119,8 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
   *spec = TaskSpec{};
   uint32_t end = record.payload_len;
   if (end > kPayloadBytes) {
-    return Status::Invalid(fmt::format("record {}: payload_len {} exceeds {}", record.id, end,
-                                       kPayloadBytes));
+    return Status::Invalid(
+        fmt::format("record {}: payload_len {} exceeds {}", record.id, end, kPayloadBytes));
   }
   uint32_t pos = 0;
   switch (static_cast<TaskKind>(record.kind)) {
@@ -142,7 +148,8 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
       for (uint32_t i = 0; i < record.argc; ++i) {
         std::string arg;
         if (!NextString(record, end, &pos, &arg)) {
-          return Status::Invalid(fmt::format("record {}: argv[{}] is not terminated", record.id, i));
+          return Status::Invalid(
+              fmt::format("record {}: argv[{}] is not terminated", record.id, i));
         }
         spec->exec.argv.push_back(std::move(arg));
       }
@@ -159,6 +166,15 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
       break;
     default:
       return Status::Invalid(fmt::format("record {}: unknown kind {}", record.id, record.kind));
+  }
+  // Bounds the submit side enforces; larger values were written around it.
+  if (record.timeout_ms > kMaxTimeoutMs) {
+    return Status::Invalid(
+        fmt::format("record {}: timeout {} ms is impossible", record.id, record.timeout_ms));
+  }
+  if (record.max_retries > kMaxRetries) {
+    return Status::Invalid(fmt::format("record {}: {} retries is above the limit {}", record.id,
+                                       record.max_retries, kMaxRetries));
   }
   spec->timeout_ms = record.timeout_ms;
   spec->retries = record.max_retries;

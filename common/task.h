@@ -18,9 +18,9 @@ struct CpuSpec {
 };
 
 struct IoSpec {
-  uint64_t bytes = 64;       // the tutorial writes a short string
-  std::string path;          // "" = <state_dir>/io/<id>.dat
-  uint64_t block = 4096;     // write() size
+  uint64_t bytes = 64;    // the tutorial writes a short string
+  std::string path;       // "" = <state_dir>/io/<id>.dat
+  uint64_t block = 4096;  // write() size
   bool fsync = false;
 };
 
@@ -39,8 +39,11 @@ struct TaskSpec {
   std::optional<uint32_t> retries;     // unset = the daemon's default_retries
 };
 
-const char* TaskKindName(TaskKind kind);      // "cpu" | "io" | "exec"
-const char* TaskStateName(TaskState state);   // "queued", "running", ...
+inline constexpr uint64_t kMaxTimeoutMs = 3650ull * 24 * 3600 * 1000;  // ten years
+inline constexpr uint32_t kMaxRetries = 100;
+
+const char* TaskKindName(TaskKind kind);     // "cpu" | "io" | "exec"
+const char* TaskStateName(TaskState state);  // "queued", "running", ...
 bool ParseTaskState(const std::string& text, TaskState* state);
 
 // Writes the spec into a record's spec fields (not id, state or times). Fails with a message that

@@ -56,12 +56,13 @@ class PerTaskExecutor : public Executor {
       context_.segment->Finish(p.slot, p.id, outcome);
     } else {
       // The runner records its own result; if it died first, the task is still running.
-      std::string why = WIFSIGNALED(wait_status)
-                            ? fmt::format("runner pid {} killed by {}", pid,
-                                          SignalName(WTERMSIG(wait_status)))
-                            : fmt::format("runner pid {} exited with code {} before recording "
-                                          "a result",
-                                          pid, WEXITSTATUS(wait_status));
+      std::string why =
+          WIFSIGNALED(wait_status)
+              ? fmt::format("runner pid {} killed by {}", pid, SignalName(WTERMSIG(wait_status)))
+              : fmt::format(
+                    "runner pid {} exited with code {} before recording "
+                    "a result",
+                    pid, WEXITSTATUS(wait_status));
       if (shutting_down_) why = "killed at shutdown after shutdown_grace";
       context_.segment->RunnerDied(p.slot, p.id, why,
                                    WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
@@ -106,9 +107,15 @@ class PerTaskExecutor : public Executor {
   }
 
   void StartTask(const ClaimedTask& task) {
+    const Status allowed = CheckBeforeRun(task, options_);
+    if (!allowed.ok()) {
+      spdlog::warn("task {} refused: {}", task.record.id, allowed.message());
+      context_.segment->Finish(task.slot, task.record.id, RefusedOutcome(allowed));
+      return;
+    }
     SpawnRequest request;
     if (task.spec.kind == TaskKind::kExec) {
-      request = BuildExecRequest(task, options_, context_.segment->state_dir());
+      request = BuildExecRequest(task, options_);
     } else {
       request.argv = {context_.self_exe,
                       "--run-task",

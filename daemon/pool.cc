@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
+#include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -43,9 +44,9 @@ constexpr uint64_t kQuickDeathUs = 1000000;
 
 struct WorkerProcess {
   pid_t pid = 0;
-  int32_t row = -1;            // its row in the segment's worker table
+  int32_t row = -1;  // its row in the segment's worker table
   uint64_t started_us = 0;
-  bool wanted = true;          // false: retired, not to be replaced
+  bool wanted = true;  // false: retired, not to be replaced
   uint64_t restart_after_us = 0;
 };
 
@@ -104,7 +105,7 @@ class PoolExecutor : public Executor {
     for (const WorkerProcess& w : workers_) {
       if (w.pid != 0) ::kill(w.pid, SIGKILL);
     }
-    for (pid_t group : groups) ::kill(-group, SIGKILL);
+    for (pid_t group : groups) KillTaskGroup(group);
   }
 
   bool Stopped() const override {
@@ -252,9 +253,7 @@ class PoolExecutor : public Executor {
     // Whatever the worker was running is now without a runner.
     for (auto [slot, id] : context_.segment->RunningOwnedBy(pid)) {
       TaskInfo info;
-      if (context_.segment->Get(id, &info) && info.record.child_pid > 0) {
-        ::kill(-info.record.child_pid, SIGKILL);
-      }
+      if (context_.segment->Get(id, &info)) KillTaskGroup(info.record.child_pid);
       std::string why = shutting_down_ ? "killed at shutdown after shutdown_grace"
                                        : fmt::format("worker pid {} {}", pid, how);
       TaskState now = context_.segment->RunnerDied(
@@ -292,8 +291,7 @@ class PoolExecutor : public Executor {
 
 }  // namespace
 
-std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context,
-                                           const Options& options) {
+std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options) {
   return std::make_unique<PoolExecutor>(context, options);
 }
 

@@ -24,6 +24,7 @@
 #include "config/load.h"
 #include "daemon/executor.h"
 #include "daemon/notify.h"
+#include "daemon/privileges.h"
 #include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "fmt/format.h"
@@ -34,8 +35,8 @@ namespace asio = boost::asio;
 
 namespace taskq {
 
-Status LoadEffectiveOptions(const std::string& config_path,
-                            const CommandLineOverrides& overrides, Options* resolved) {
+Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOverrides& overrides,
+                            Options* resolved) {
   Options options;
   if (!config_path.empty()) TASKQ_RETURN_IF_ERROR(LoadOptionsFromFile(config_path, &options));
   if (!overrides.queue.empty()) {
@@ -52,6 +53,7 @@ Status LoadEffectiveOptions(const std::string& config_path,
   }
   if (!overrides.log_level.empty()) options.log_level = overrides.log_level;
   if (!overrides.state_dir.empty()) options.state_dir = overrides.state_dir;
+  if (!overrides.user.empty()) options.user = overrides.user;
   *resolved = ResolveDefaults(options);
   // workers: 0 (one per CPU) on a machine with more CPUs than worker rows: use every row.
   if (options.workers == 0 && resolved->workers > kMaxWorkers) resolved->workers = kMaxWorkers;
@@ -162,10 +164,13 @@ class Supervisor::Impl {
   Status OpenDoorbell() {
     const std::string path = DoorbellPath(options_.state_dir);
     ::unlink(path.c_str());
-    if (::mkfifo(path.c_str(), 0600) != 0) {
+    // Group members who may submit may ring it (write only).
+    const mode_t mode = (options_.mode & 0060) == 0060 ? 0620 : 0600;
+    if (::mkfifo(path.c_str(), mode) != 0 || ::chmod(path.c_str(), mode) != 0) {
       return Status::Unavailable(
           fmt::format("cannot create doorbell {}: {}", path, std::strerror(errno)));
     }
+    TASKQ_RETURN_IF_ERROR(GiveToGroup(path, options_));
     int fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
       return Status::Unavailable(
@@ -176,30 +181,30 @@ class Supervisor::Impl {
   }
 
   void ReadDoorbell() {
-    doorbell_.async_read_some(
-        asio::buffer(doorbell_buffer_), [this](const boost::system::error_code& ec, size_t n) {
-          if (ec) return;
-          bool work = false;
-          for (size_t i = 0; i < n; ++i) {
-            switch (doorbell_buffer_[i]) {
-              case kDoorbellWork:
-                work = true;
-                break;
-              case kDoorbellPing:
-                segment_->header()->pong_seq.fetch_add(1);
-                FutexWakePong();
-                break;
-              case kDoorbellShutdown:
-                spdlog::info("shutdown requested by a client");
-                BeginShutdown();
-                break;
-              default:
-                break;
-            }
-          }
-          if (work && !stopping_) executor_->OnWork();
-          ReadDoorbell();
-        });
+    doorbell_.async_read_some(asio::buffer(doorbell_buffer_),
+                              [this](const boost::system::error_code& ec, size_t n) {
+                                if (ec) return;
+                                bool work = false;
+                                for (size_t i = 0; i < n; ++i) {
+                                  switch (doorbell_buffer_[i]) {
+                                    case kDoorbellWork:
+                                      work = true;
+                                      break;
+                                    case kDoorbellPing:
+                                      segment_->header()->pong_seq.fetch_add(1);
+                                      FutexWakePong();
+                                      break;
+                                    case kDoorbellShutdown:
+                                      spdlog::info("shutdown requested by a client");
+                                      BeginShutdown();
+                                      break;
+                                    default:
+                                      break;
+                                  }
+                                }
+                                if (work && !stopping_) executor_->OnWork();
+                                ReadDoorbell();
+                              });
   }
 
   void FutexWakePong();
@@ -243,6 +248,12 @@ class Supervisor::Impl {
   void Tick() {
     SegmentHeader* h = segment_->header();
     h->heartbeat_us.store(NowUs());
+    // Clients find logs and the doorbell through the header's copy; any submitter can write it.
+    if (segment_->state_dir() != options_.state_dir) {
+      spdlog::warn("segment: state_dir in the header was overwritten ('{}'); restored",
+                   segment_->state_dir());
+      std::snprintf(h->state_dir, kStateDirBytes, "%s", options_.state_dir.c_str());
+    }
     UpdateRate();
     if (!stopping_) executor_->OnTick();
     NotifyStatus(StatusLine());
@@ -387,8 +398,7 @@ void Supervisor::Impl::Reload() {
   Options next;
   Status loaded = LoadEffectiveOptions(config_path_, overrides_, &next);
   if (!loaded.ok()) {
-    spdlog::error("reload failed, the running configuration stays in force: {}",
-                  loaded.message());
+    spdlog::error("reload failed, the running configuration stays in force: {}", loaded.message());
     NotifyReady(StatusLine());
     return;
   }

@@ -34,15 +34,15 @@ struct ConnectOptions {
 };
 
 struct SubmitOptions {
-  bool block = false;              // on a full queue, wait for space instead of failing
-  int64_t block_timeout_ms = -1;   // with block: give up after this long (-1 = never)
+  bool block = false;             // on a full queue, wait for space instead of failing
+  int64_t block_timeout_ms = -1;  // with block: give up after this long (-1 = never)
 };
 
 struct DaemonInfo {
   int32_t pid = 0;
   bool ready = false;
   Policy policy = Policy::kPool;
-  uint32_t workers = 0;        // pool workers alive
+  uint32_t workers = 0;  // pool workers alive
   uint32_t workers_wanted = 0;
   uint32_t max_parallel = 0;
   uint32_t running_processes = 0;  // process policy
@@ -71,7 +71,8 @@ class Client {
   static Status ResolveOptions(const ConnectOptions& options, Options* resolved);
 
   // Submits tasks in order; `ids` receives one id per submitted task. kUnavailable when no daemon
-  // serves the queue; kQueueFull when it is full (unless `block`); kInvalid for a bad spec.
+  // serves the queue; kQueueFull when it is full (unless `block`); kInvalid for a bad spec or one
+  // the queue's `security:` rules refuse (then nothing is submitted).
   Status Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& options,
                 std::vector<uint64_t>* ids);
   // Waits until every task in `ids` has finished (timeout_ms -1 = forever) and returns them in
@@ -99,6 +100,8 @@ class Client {
   Client() = default;
   DaemonInfo ReadDaemonInfo();
   Status CheckDaemon();
+  Options DaemonRules();
+  Status CheckSpecs(const std::vector<TaskSpec>& specs);
 
   Options options_;
   std::unique_ptr<Segment> segment_;
