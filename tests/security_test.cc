@@ -12,6 +12,7 @@
 #include <fstream>
 #include <random>
 
+#include "common/doorbell.h"
 #include "common/kernels.h"
 #include "common/segment.h"
 #include "common/task_policy.h"
@@ -394,6 +395,7 @@ TEST_F(OtherUser, ForgedSubmitterUidIsRefusedWhileTheSubmitterRuns) {
 TEST_F(OtherUser, RootSwitchesToTheConfiguredUser) {
   Daemon daemon("workers: 1\nuser: " + user_ + "\n");
   OpenUp(daemon);
+  ASSERT_EQ(chown(daemon.dir().c_str(), uid_, static_cast<gid_t>(-1)), 0);  // creates state/
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   std::ifstream status("/proc/" + std::to_string(daemon.pid()) + "/status");
   std::string line, uid_line;
@@ -427,7 +429,8 @@ TEST(Root, RefusedWithoutAConfiguredUser) {
 
 TEST(UntrustedSegment, DaemonSurvivesScribblesAndRecoversAfterRepair) {
   Daemon daemon(
-      "policy: pool\nworkers: 2\ncapacity: 64\nsecurity:\n  exec_enabled: false\n"
+      "policy: pool\nworkers: 2\ncapacity: 256\nretention:\n  count: 0\n"
+      "security:\n  exec_enabled: false\n"
       "  max_cpu_count: 20000\n  max_io_bytes: 64KiB\n");
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   std::unique_ptr<Client> client;
