@@ -24,6 +24,12 @@ void SetState(SlotEntry& e, TaskState s) {
   e.state.store(static_cast<uint32_t>(s), std::memory_order_release);
 }
 
+// Only taskqd reports what it finds (its logger is named "taskqd"): a client's stdout is its
+// output, and its stderr is for its one-line errors.
+void WarnInDaemon(const std::string& line) {
+  if (auto logger = spdlog::get("taskqd")) logger->warn("{}", line);
+}
+
 void CopyReason(const std::string& reason, TaskRecord* record) {
   std::snprintf(record->reason, sizeof(record->reason), "%s", reason.c_str());
 }
@@ -85,7 +91,7 @@ bool Segment::QueueFieldsSaneLocked() const {
 void Segment::EnsureSaneLocked(const char* where) {
   if (QueueFieldsSaneLocked()) return;
   for (const std::string& fix : RepairLocked()) {
-    spdlog::warn("segment: impossible queue fields found by {}: {}", where, fix);
+    WarnInDaemon(fmt::format("segment: impossible queue fields found by {}: {}", where, fix));
   }
 }
 
@@ -203,7 +209,7 @@ bool Segment::Pop(int32_t runner_pid, ClaimedTask* task) {
     const uint64_t now = NowUs();
     if (!decoded.ok()) {
       // A corrupt record fails alone; it must not stop the queue.
-      spdlog::warn("task {} rejected: {}", id, decoded.message());
+      WarnInDaemon(fmt::format("task {} rejected: {}", id, decoded.message()));
       CopyReason("rejected: " + decoded.message(), &r);
       r.exit_code = -1;
       FinishLocked(slot, TaskState::kFailed, now);

@@ -39,7 +39,10 @@ int SetLimits(const TaskLimits& limits) {
   };
   for (const auto& [resource, value] : wanted) {
     if (value == 0) continue;
-    rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+    // RLIMIT_CPU: at the soft limit the kernel sends SIGXCPU, at the hard one SIGKILL; one
+    // second apart, so the task's end says which limit it hit.
+    const rlim_t hard = static_cast<rlim_t>(resource == RLIMIT_CPU ? value + 1 : value);
+    rlimit rl{static_cast<rlim_t>(value), hard};
     if (setrlimit(static_cast<__rlimit_resource>(resource), &rl) != 0) return errno;
   }
   return 0;

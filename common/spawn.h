@@ -22,7 +22,7 @@ struct SpawnRequest {
   std::string stderr_path;        // "" = inherit
   mode_t log_mode = 0600;         // of stdout_path/stderr_path when they are created
   bool new_session = true;
-  TaskLimits limits;  // setrlimit() in the child before it execs (hard = soft)
+  TaskLimits limits;  // setrlimit() in the child before it execs (hard = soft; cpu: +1 s)
 };
 
 // Starts the child; *pid receives its pid. Without limits it is posix_spawn (cheap); with limits
