@@ -62,8 +62,9 @@ std::string BaseConfig(const std::string& queue, const std::string& state_dir,
                        const std::string& yaml_extra) {
   const bool names_user =
       yaml_extra.rfind("user:", 0) == 0 || yaml_extra.find("\nuser:") != std::string::npos;
-  return "queue: " + queue + "\nstate_dir: " + state_dir + "\nlog_level: debug\n" +
-         (geteuid() == 0 && !names_user ? "user: root\n" : "") + yaml_extra + "\n";
+  // Last, so that line numbers in the tests' own lines stay what they were.
+  return "queue: " + queue + "\nstate_dir: " + state_dir + "\nlog_level: debug\n" + yaml_extra +
+         "\n" + (geteuid() == 0 && !names_user ? "user: root\n" : "");
 }
 
 }  // namespace
