@@ -93,6 +93,8 @@ Status BenchDaemon::Start(const std::string& taskqd, Policy policy, uint32_t wor
     config << "queue: " << queue_ << "\nstate_dir: " << dir_ << "/state\n"
            << "capacity: " << capacity << "\nlog_level: warn\n"
            << "policy: " << PolicyName(policy) << "\n";
+    // As root the lab's daemon stays root on purpose (it runs only the lab's own tasks).
+    if (geteuid() == 0) config << "user: root\n";
     if (policy == Policy::kPool) {
       config << "workers: " << std::max(1u, workers) << "\n";
     } else {

@@ -13,6 +13,7 @@
 #include "common/doorbell.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "common/task_policy.h"
 #include "config/load.h"
 #include "fmt/format.h"
 
@@ -93,6 +94,26 @@ Status Client::CheckDaemon() {
   return Status::Ok();
 }
 
+Options Client::DaemonRules() {
+  // The daemon writes the configuration in force beside its logs, readable by its group; a
+  // client that cannot read it checks against its own configuration (the daemon checks again).
+  Options rules;
+  if (LoadOptionsFromFile(state_dir() + "/effective.yaml", &rules).ok()) return rules;
+  return options_;
+}
+
+Status Client::CheckSpecs(const std::vector<TaskSpec>& specs) {
+  const Options rules = DaemonRules();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    Status allowed = CheckTaskAllowed(specs[i], rules);
+    if (allowed.ok()) continue;
+    if (specs.size() == 1) return allowed;
+    return Status::Invalid(fmt::format("task {} of {}: {}; nothing was submitted", i + 1,
+                                       specs.size(), allowed.message()));
+  }
+  return Status::Ok();
+}
+
 // True when some group runs per-task processes: their executor is woken through the doorbell
 // (pool workers wake on the segment's futex by themselves).
 static bool AnyProcessGroup(const SegmentHeader* header) {
@@ -108,6 +129,7 @@ static bool AnyProcessGroup(const SegmentHeader* header) {
 Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
                       std::vector<uint64_t>* ids) {
   TASKQ_RETURN_IF_ERROR(CheckDaemon());
+  TASKQ_RETURN_IF_ERROR(CheckSpecs(specs));
   // A bad spec refuses the whole batch before any of it is queued, as one Segment::Submit would:
   // its fields, its group and its dependencies (a typo would otherwise wait for nothing).
   std::vector<std::string> groups;

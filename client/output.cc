@@ -1,5 +1,7 @@
 // Human and JSON output of tasks for the taskq commands.
 #include <algorithm>
+#include <pwd.h>
+
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -109,7 +111,9 @@ void PrintTaskBlock(const TaskInfo& info) {
   }
   std::printf("runner pid:  %d\n", r.runner_pid);
   std::printf("attempts:    %u (retries allowed: %u)\n", r.attempts, r.max_retries);
-  std::printf("submitter:   uid %u\n", r.submitter_uid);
+  const struct passwd* who = getpwuid(r.submitter_uid);
+  std::printf("submitter:   uid %u%s\n", r.submitter_uid,
+              who != nullptr ? fmt::format(" ({})", who->pw_name).c_str() : "");
   std::printf("group:       %s, priority %u\n", info.group.c_str(), r.priority);
   if (r.after_count > 0) {
     std::string after;
@@ -136,18 +140,19 @@ void PrintTaskSummary(const TaskInfo& info) {
 }
 
 void PrintTaskTable(const std::vector<TaskInfo>& tasks) {
-  std::printf("%-8s %-5s %-10s %-9s %-10s %-10s %s\n", "ID", "KIND", "STATE", "OUTCOME", "WAIT",
-              "RUN", "SPEC");
+  std::printf("%-8s %-5s %-10s %-9s %-10s %-10s %-6s %s\n", "ID", "KIND", "STATE", "OUTCOME",
+              "WAIT", "RUN", "UID", "SPEC");
   for (const TaskInfo& info : tasks) {
     const TaskRecord& r = info.record;
     std::string wait = r.started_at_us >= r.submitted_at_us && r.started_at_us != 0
                            ? FormatDuration(r.started_at_us - r.submitted_at_us)
                            : "-";
     std::string run = IsFinished(info.state) && RunUs(r) > 0 ? FormatDuration(RunUs(r)) : "-";
-    std::printf("%-8llu %-5s %-10s %-9s %-10s %-10s %s\n",
+    std::printf("%-8llu %-5s %-10s %-9s %-10s %-10s %-6u %s\n",
                 static_cast<unsigned long long>(info.id()),
                 TaskKindName(static_cast<TaskKind>(r.kind)), TaskStateName(info.state),
-                Outcome(info).c_str(), wait.c_str(), run.c_str(), DescribeSpec(info).c_str());
+                Outcome(info).c_str(), wait.c_str(), run.c_str(), r.submitter_uid,
+                DescribeSpec(info).c_str());
   }
 }
 

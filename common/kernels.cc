@@ -1,11 +1,14 @@
 #include "common/kernels.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <sstream>
 #include <vector>
 
 #include "fmt/format.h"
@@ -26,13 +29,73 @@ CpuResult RunCpuKernel(uint64_t count, uint64_t seed) {
   return CpuResult{checksum, list.size()};
 }
 
-Status RunIoKernel(const std::string& path, uint64_t bytes, uint64_t block, bool fsync,
-                   uint64_t* written) {
+int OpenBeneathByWalk(const std::string& root, const std::string& relative, int flags,
+                      mode_t mode) {
+  std::vector<std::string> parts;
+  std::stringstream in(relative);
+  for (std::string part; std::getline(in, part, '/');) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      errno = EXDEV;
+      return -1;
+    }
+    parts.push_back(part);
+  }
+  if (parts.empty() || relative.front() == '/') {
+    errno = EXDEV;
+    return -1;
+  }
+  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  for (size_t i = 0; dir >= 0 && i + 1 < parts.size(); ++i) {
+    // O_NOFOLLOW with O_PATH opens a symlink itself; O_DIRECTORY then fails with ENOTDIR.
+    int next = ::openat(dir, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const int error = errno;
+    ::close(dir);
+    dir = next;
+    errno = error == ENOTDIR ? ELOOP : error;
+  }
+  if (dir < 0) return -1;
+  int fd = ::openat(dir, parts.back().c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  const int error = errno;
+  ::close(dir);
+  errno = error;
+  return fd;
+}
+
+int OpenBeneath(const std::string& root, const std::string& relative, int flags, mode_t mode) {
+  if (relative.empty() || relative.front() == '/') {
+    errno = EXDEV;
+    return -1;
+  }
+  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -1;
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  int fd = static_cast<int>(syscall(SYS_openat2, dir, relative.c_str(), &how, sizeof(how)));
+  const int error = errno;
+  ::close(dir);
+  if (fd < 0 && error == ENOSYS) return OpenBeneathByWalk(root, relative, flags, mode);
+  errno = error;
+  return fd;
+}
+
+Status RunIoKernel(const std::string& io_root, const std::string& path, uint64_t bytes,
+                   uint64_t block, bool fsync, uint64_t* written) {
   *written = 0;
   if (block == 0) return Status::Invalid("io block: must be at least 1 byte");
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC;
+  int fd = io_root.empty() ? ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0600)
+                           : OpenBeneath(io_root, path, flags, 0600);
   if (fd < 0) {
-    return Status::Failed(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+    const int error = errno;
+    if (!io_root.empty() && (error == EXDEV || error == ELOOP)) {
+      return Status::Failed(
+          fmt::format("refused: {} leads out of security.io_root {} (symlink, '..' or mount point)",
+                      path, io_root));
+    }
+    return Status::Failed(fmt::format("cannot create {}: {}", path, std::strerror(error)));
   }
   const size_t chunk = static_cast<size_t>(std::min<uint64_t>(block, 1u << 20));
   std::vector<char> buffer(std::min<uint64_t>(chunk, bytes), 'x');

@@ -3,6 +3,8 @@
 #include "common/segment.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -76,8 +78,8 @@ Status Segment::Validate(uint64_t file_size) const {
   }
   if (header_->layout_version != kLayoutVersion) {
     return Status::Unavailable(fmt::format(
-        "{} has layout version {}, this build reads {}: stop the other taskq version first",
-        where, header_->layout_version, kLayoutVersion));
+        "{} has layout version {}, this build reads {}: stop the other taskq version first", where,
+        header_->layout_version, kLayoutVersion));
   }
   SegmentLayout layout = ComputeLayout(header_->capacity);
   if (header_->header_size != sizeof(SegmentHeader) || header_->record_size != sizeof(TaskRecord) ||
@@ -114,6 +116,36 @@ void Segment::InitializeFresh(const Options& resolved) {
   header_->magic = kSegmentMagic;
 }
 
+namespace {
+
+// Names the group to join when the segment has one that may open it, else its owner.
+Status PermissionDenied(const Options& resolved, const SegmentLocation& location) {
+  const std::string path =
+      location.storage == Storage::kShm ? "/dev/shm/" + location.shm_name : location.file_path;
+  struct stat st {};
+  std::string group = resolved.group;
+  if (::stat(path.c_str(), &st) == 0) {
+    if ((st.st_mode & 0060) == 0060) {
+      struct group* g = ::getgrgid(st.st_gid);
+      group = g != nullptr ? g->gr_name : std::to_string(st.st_gid);
+    } else {
+      struct passwd* owner = ::getpwuid(st.st_uid);
+      return Status::Unavailable(fmt::format(
+          "permission denied: queue '{}' ({}) is private to {} (mode {:04o}); ask its owner to "
+          "set `group` in its configuration",
+          resolved.queue, location.Describe(),
+          owner != nullptr ? owner->pw_name : "uid " + std::to_string(st.st_uid),
+          st.st_mode & 07777));
+    }
+  }
+  if (group.empty()) group = "of the queue";
+  return Status::Unavailable(fmt::format(
+      "permission denied: ask to be added to group {} (queue '{}', {}), then log in again", group,
+      resolved.queue, location.Describe()));
+}
+
+}  // namespace
+
 Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segment>* out) {
   SegmentLocation location = LocateSegment(resolved);
   std::unique_ptr<Segment> segment(new Segment());
@@ -123,8 +155,8 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   try {
     if (location.storage == Storage::kShm) {
       try {
-        m.shm = bip::shared_memory_object(bip::open_only, location.shm_name.c_str(),
-                                          bip::read_write);
+        m.shm =
+            bip::shared_memory_object(bip::open_only, location.shm_name.c_str(), bip::read_write);
       } catch (const bip::interprocess_exception& e) {
         if (!create || e.get_error_code() != bip::not_found_error) throw;
         bip::permissions perms(resolved.mode);
@@ -146,27 +178,21 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
     }
   } catch (const bip::interprocess_exception& e) {
     int native = e.get_native_error();
-    if (native == EACCES || native == EPERM) {
-      return Status::Unavailable(fmt::format(
-          "permission denied opening queue '{}' ({}): ask its owner to add you to the queue's "
-          "group",
-          resolved.queue, location.Describe()));
-    }
+    if (native == EACCES || native == EPERM) return PermissionDenied(resolved, location);
     if (e.get_error_code() == bip::not_found_error || native == ENOENT) {
       return Status::Unavailable(fmt::format(
           "no queue '{}' ({} does not exist): start the daemon with `taskqd --queue {}`",
           resolved.queue, location.Describe(), resolved.queue));
     }
-    return Status::Unavailable(
-        fmt::format("cannot open queue '{}' ({}): {}", resolved.queue, location.Describe(),
-                    e.what()));
+    return Status::Unavailable(fmt::format("cannot open queue '{}' ({}): {}", resolved.queue,
+                                           location.Describe(), e.what()));
   }
   fcntl(segment->fd_, F_SETFD, FD_CLOEXEC);
 
   struct stat st {};
   if (fstat(segment->fd_, &st) != 0) {
-    return Status::Unavailable(fmt::format("cannot stat {}: {}", location.Describe(),
-                                           std::strerror(errno)));
+    return Status::Unavailable(
+        fmt::format("cannot stat {}: {}", location.Describe(), std::strerror(errno)));
   }
   if (create) {
     // Exactly one supervisor: the lock is taken before anything is initialised or repaired.
@@ -176,8 +202,15 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
           resolved.queue, location.Describe()));
     }
     segment->supervisor_ = true;
+    gid_t gid = static_cast<gid_t>(-1);
+    TASKQ_RETURN_IF_ERROR(LookUpGroup(resolved.group, &gid));
     if (created) {
-      // Boost's permissions are filtered through nothing, but make the mode explicit anyway.
+      // The umask filters the creation mode: set it explicitly, and hand it to the group.
+      if (gid != static_cast<gid_t>(-1) && fchown(segment->fd_, static_cast<uid_t>(-1), gid) != 0) {
+        return Status::Unavailable(fmt::format(
+            "cannot give {} to group '{}': {}; taskqd's user must be a member of the group",
+            location.Describe(), resolved.group, std::strerror(errno)));
+      }
       fchmod(segment->fd_, resolved.mode);
       SegmentLayout layout = ComputeLayout(resolved.capacity);
       if (ftruncate(segment->fd_, static_cast<off_t>(layout.total_size)) != 0) {
@@ -196,6 +229,11 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
           "{} has mode {:04o} but the configuration says {:04o}: fix it with chmod or the "
           "`mode`/`group` settings",
           location.Describe(), st.st_mode & 07777, resolved.mode));
+    } else if (gid != static_cast<gid_t>(-1) && st.st_gid != gid) {
+      return Status::Unavailable(fmt::format(
+          "{} belongs to group {} but the configuration says group '{}' ({}): fix it with chgrp "
+          "or the `group` setting",
+          location.Describe(), st.st_gid, resolved.group, gid));
     }
   } else if ((st.st_mode & 0002) != 0) {
     return Status::Unavailable(fmt::format(
@@ -204,9 +242,9 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   }
   if (st.st_size < static_cast<off_t>(sizeof(SegmentHeader))) {
     segment->header_ = nullptr;
-    return Status::Unavailable(fmt::format(
-        "{} is {} bytes: not a taskq segment; remove it with `taskq purge --queue {}`",
-        location.Describe(), st.st_size, resolved.queue));
+    return Status::Unavailable(
+        fmt::format("{} is {} bytes: not a taskq segment; remove it with `taskq purge --queue {}`",
+                    location.Describe(), st.st_size, resolved.queue));
   }
   try {
     m.region = (location.storage == Storage::kShm)
@@ -219,8 +257,8 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   if (created) segment->InitializeFresh(resolved);
   Status valid = segment->Validate(static_cast<uint64_t>(st.st_size));
   if (!valid.ok()) {
-    return Status::Unavailable(fmt::format("queue '{}' ({}): {}", resolved.queue,
-                                           location.Describe(), valid.message()));
+    return Status::Unavailable(
+        fmt::format("queue '{}' ({}): {}", resolved.queue, location.Describe(), valid.message()));
   }
   SegmentLayout layout = ComputeLayout(segment->header_->capacity);
   auto* base = static_cast<char*>(m.region.get_address());
@@ -254,9 +292,9 @@ Status Segment::Remove(const Options& resolved) {
   std::unique_ptr<Segment> segment;
   Status attached = Map(resolved, /*create=*/false, &segment);
   if (attached.ok() && segment->SupervisorAlive()) {
-    return Status::Failed(fmt::format(
-        "queue '{}' is served by a running taskqd (pid {}); run `taskq shutdown` first",
-        resolved.queue, segment->header()->owner_pid.load()));
+    return Status::Failed(
+        fmt::format("queue '{}' is served by a running taskqd (pid {}); run `taskq shutdown` first",
+                    resolved.queue, segment->header()->owner_pid.load()));
   }
   segment.reset();
   SegmentLocation location = LocateSegment(resolved);

@@ -164,6 +164,8 @@ class Segment {
   bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
                        std::vector<uint64_t>* evicted);
   void PushLocked(uint64_t id);
+  bool QueueFieldsSaneLocked() const;
+  void EnsureSaneLocked(const char* where);  // repairs (and logs) impossible queue fields
   void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);
   void CompactRingLocked();
   // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.

@@ -11,6 +11,7 @@
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 
 namespace taskq {
 namespace {
@@ -21,6 +22,12 @@ TaskState StateOf(const SlotEntry& e) {
 
 void SetState(SlotEntry& e, TaskState s) {
   e.state.store(static_cast<uint32_t>(s), std::memory_order_release);
+}
+
+// Only taskqd reports what it finds (its logger is named "taskqd"): a client's stdout is its
+// output, and its stderr is for its one-line errors.
+void WarnInDaemon(const std::string& line) {
+  if (auto logger = spdlog::get("taskqd")) logger->warn("{}", line);
 }
 
 void CopyReason(const std::string& reason, TaskRecord* record) {
@@ -73,6 +80,21 @@ bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
   return false;
 }
 
+bool Segment::QueueFieldsSaneLocked() const {
+  // Every submitter can write the segment: bounds that loops and slot arithmetic rely on are
+  // checked before each use, and Repair() rebuilds them when they are impossible.
+  return header_->ring_head <= header_->ring_tail && header_->ring_tail < kMaxTaskId &&
+         header_->ring_tail - header_->ring_head <= capacity_ && header_->next_id != 0 &&
+         header_->next_id < kMaxTaskId;
+}
+
+void Segment::EnsureSaneLocked(const char* where) {
+  if (QueueFieldsSaneLocked()) return;
+  for (const std::string& fix : RepairLocked()) {
+    WarnInDaemon(fmt::format("segment: impossible queue fields found by {}: {}", where, fix));
+  }
+}
+
 void Segment::PushLocked(uint64_t id) {
   if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
   ring_[header_->ring_tail % capacity_] = id;
@@ -112,6 +134,7 @@ Status Segment::Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>
   size_t submitted = 0;
   bool waits = false;
   Lock();
+  EnsureSaneLocked("submit");
   const uint64_t now = NowUs();
   // Group names resolve under the lock, so a group cannot be removed between the lookup and
   // the insert; an unknown name refuses the whole batch before anything is queued.
@@ -233,6 +256,7 @@ void Segment::FailWaitingLocked(uint32_t slot, const std::string& why, uint64_t 
 bool Segment::Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   if (group >= kMaxGroups) return false;
   Lock();
+  EnsureSaneLocked("pop");
   if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) {
     Unlock();
     return false;
@@ -302,6 +326,7 @@ bool Segment::Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   const Status decoded = DecodeSpec(r, &spec);
   if (!decoded.ok()) {
     // A corrupt record fails alone; it must not stop the queue.
+    WarnInDaemon(fmt::format("task {} rejected: {}", id, decoded.message()));
     CopyReason("rejected: " + decoded.message(), &r);
     r.exit_code = -1;
     FinishLocked(slot, TaskState::kFailed, now);
@@ -329,6 +354,7 @@ HeldSweep Segment::SweepHeld() {
   HeldSweep sweep;
   if (header_->held_hint.load(std::memory_order_relaxed) == 0) return sweep;
   Lock();
+  EnsureSaneLocked("sweep");
   const uint64_t now = NowUs();
   for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
     const uint64_t id = ring_[pos % capacity_];

@@ -109,9 +109,9 @@ std::vector<std::string> Segment::RepairLocked() {
     walk.Note(fmt::format("queued task {} was missing from the ring; appended", id));
     PushLocked(id);
   }
-  if (header_->next_id <= max_id) {
-    walk.Note(
-        fmt::format("next id {} is not above the largest id {}; raised", header_->next_id, max_id));
+  if (header_->next_id <= max_id || header_->next_id >= kMaxTaskId) {
+    walk.Note(fmt::format("next id {} is not above the largest id {} (or impossible); set to {}",
+                          header_->next_id, max_id, max_id + 1));
     header_->next_id = max_id + 1;
   }
   if (header_->finished_live != finished) {
@@ -175,8 +175,9 @@ std::vector<std::string> Segment::CheckLocked() {
       ++finished;
     }
   }
-  if (header_->next_id <= max_id) {
-    walk.Note(fmt::format("next id {} is not above the largest id {}", header_->next_id, max_id));
+  if (header_->next_id <= max_id || header_->next_id >= kMaxTaskId) {
+    walk.Note(fmt::format("next id {} is not above the largest id {} (or impossible)",
+                          header_->next_id, max_id));
   }
   if (header_->finished_live != finished) {
     walk.Note(fmt::format("finished count is {} but {} finished tasks are in the table",

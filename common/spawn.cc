@@ -1,13 +1,17 @@
 #include "common/spawn.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "fmt/format.h"
 
@@ -22,16 +26,92 @@ std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   return out;
 }
 
-void ApplyLimits(pid_t pid, const TaskLimits& limits) {
-  auto set = [pid](int resource, uint64_t value) {
-    if (value == 0) return;
-    rlimit rl{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
-    prlimit(pid, static_cast<__rlimit_resource>(resource), &rl, nullptr);
+bool HasLimits(const TaskLimits& l) {
+  return l.cpu_seconds != 0 || l.address_space_mb != 0 || l.open_files != 0 || l.output_mb != 0;
+}
+
+// Async-signal-safe: called in the forked child.
+int SetLimits(const TaskLimits& limits) {
+  const std::pair<int, uint64_t> wanted[] = {
+      {RLIMIT_CPU, limits.cpu_seconds},
+      {RLIMIT_AS, limits.address_space_mb << 20},
+      {RLIMIT_NOFILE, limits.open_files},
+      {RLIMIT_FSIZE, limits.output_mb << 20},
   };
-  set(RLIMIT_CPU, limits.cpu_seconds);
-  set(RLIMIT_AS, limits.address_space_mb << 20);
-  set(RLIMIT_NOFILE, limits.open_files);
-  set(RLIMIT_FSIZE, limits.output_mb << 20);
+  for (const auto& [resource, value] : wanted) {
+    if (value == 0) continue;
+    // RLIMIT_CPU: at the soft limit the kernel sends SIGXCPU, at the hard one SIGKILL; one
+    // second apart, so the task's end says which limit it hit.
+    const rlim_t hard = static_cast<rlim_t>(resource == RLIMIT_CPU ? value + 1 : value);
+    rlimit rl{static_cast<rlim_t>(value), hard};
+    if (setrlimit(static_cast<__rlimit_resource>(resource), &rl) != 0) return errno;
+  }
+  return 0;
+}
+
+// The child side of ForkExec: only async-signal-safe calls between fork and exec.
+[[noreturn]] void ExecChild(const SpawnRequest& request, char* const* argv, char* const* envp,
+                            int error_pipe) {
+  sigset_t empty;
+  sigemptyset(&empty);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+  int error = 0;
+  auto redirect = [&](int target, const char* path, int flags, mode_t mode) {
+    if (error != 0) return;
+    int fd = ::open(path, flags, mode);
+    if (fd < 0 || (fd != target && dup2(fd, target) < 0)) error = errno;
+    if (fd >= 0 && fd != target) ::close(fd);
+  };
+  if (request.new_session && setsid() < 0) error = errno;
+  redirect(0, "/dev/null", O_RDONLY, 0);
+  if (!request.stdout_path.empty()) {
+    redirect(1, request.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
+  }
+  if (!request.stderr_path.empty()) {
+    redirect(2, request.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
+  }
+  if (error == 0 && !request.cwd.empty() && chdir(request.cwd.c_str()) != 0) error = errno;
+  // Everything above stderr closes at exec, the error pipe included (that is the success signal).
+  if (error == 0) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  if (error == 0) error = SetLimits(request.limits);
+  if (error == 0) {
+    execvpe(argv[0], argv, envp);
+    error = errno;
+  }
+  (void)!write(error_pipe, &error, sizeof(error));
+  _exit(127);
+}
+
+Status ForkExec(const SpawnRequest& request, char* const* argv, char* const* envp, pid_t* pid) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return Status::Failed(
+        fmt::format("cannot run '{}': pipe: {}", request.argv[0], strerror(errno)));
+  }
+  *pid = fork();
+  if (*pid == 0) ExecChild(request, argv, envp, pipe_fds[1]);
+  const int fork_error = errno;
+  ::close(pipe_fds[1]);
+  if (*pid < 0) {
+    ::close(pipe_fds[0]);
+    return Status::Failed(
+        fmt::format("cannot run '{}': fork: {}", request.argv[0], strerror(fork_error)));
+  }
+  int child_error = 0;
+  ssize_t n;
+  while ((n = read(pipe_fds[0], &child_error, sizeof(child_error))) < 0 && errno == EINTR) {
+  }
+  ::close(pipe_fds[0]);
+  if (n == static_cast<ssize_t>(sizeof(child_error))) {
+    while (waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return Status::Failed(
+        fmt::format("cannot run '{}': {}", request.argv[0], strerror(child_error)));
+  }
+  return Status::Ok();
 }
 
 uint64_t Micros(const timeval& tv) { return uint64_t(tv.tv_sec) * 1000000u + uint64_t(tv.tv_usec); }
@@ -40,16 +120,19 @@ uint64_t Micros(const timeval& tv) { return uint64_t(tv.tv_sec) * 1000000u + uin
 
 Status Spawn(const SpawnRequest& request, pid_t* pid) {
   if (request.argv.empty()) return Status::Invalid("spawn: empty argv");
+  std::vector<char*> argv = CStrings(request.argv);
+  std::vector<char*> envp = CStrings(request.env);
+  if (HasLimits(request.limits)) return ForkExec(request, argv.data(), envp.data(), pid);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   if (!request.stdout_path.empty()) {
     posix_spawn_file_actions_addopen(&actions, 1, request.stdout_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                                     O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
   }
   if (!request.stderr_path.empty()) {
     posix_spawn_file_actions_addopen(&actions, 2, request.stderr_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                                     O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
   }
   if (!request.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, request.cwd.c_str());
   // Asio's and Boost's descriptors are not all close-on-exec: close everything above stderr.
@@ -66,15 +149,18 @@ Status Spawn(const SpawnRequest& request, pid_t* pid) {
   if (request.new_session) flags |= POSIX_SPAWN_SETSID;
   posix_spawnattr_setflags(&attr, flags);
 
-  std::vector<char*> argv = CStrings(request.argv);
-  std::vector<char*> envp = CStrings(request.env);
   int rc = posix_spawnp(pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     return Status::Failed(fmt::format("cannot run '{}': {}", request.argv[0], strerror(rc)));
   }
-  ApplyLimits(*pid, request.limits);
+  return Status::Ok();
+}
+
+Status ApplyLimitsToSelf(const TaskLimits& limits) {
+  int error = SetLimits(limits);
+  if (error != 0) return Status::Failed(fmt::format("setrlimit: {}", strerror(error)));
   return Status::Ok();
 }
 

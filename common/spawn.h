@@ -20,12 +20,15 @@ struct SpawnRequest {
   std::string cwd;                // "" = inherit
   std::string stdout_path;        // "" = inherit
   std::string stderr_path;        // "" = inherit
+  mode_t log_mode = 0600;         // of stdout_path/stderr_path when they are created
   bool new_session = true;
-  TaskLimits limits;  // applied right after exec with prlimit()
+  TaskLimits limits;  // setrlimit() in the child before it execs (hard = soft; cpu: +1 s)
 };
 
-// Starts the child; *pid receives its pid. Fails when it could not be started (e.g. the
-// executable does not exist), with a message naming argv[0] and the reason.
+// Starts the child; *pid receives its pid. Without limits it is posix_spawn (cheap); with limits
+// it is fork, setrlimit in the child, then exec, so the program never runs unlimited. Fails when it
+// could not be started (e.g. the executable does not exist), with a message naming argv[0] and the
+// reason.
 Status Spawn(const SpawnRequest& request, pid_t* pid);
 
 // Resource usage of a finished child or of this process, in taskq's units.
@@ -45,6 +48,8 @@ Usage UsageDelta(const rusage& before, const rusage& after);  // max_rss: `after
 // zombie for good where PID 1 does not reap (many containers), and must not pass for a live
 // runner. A process we may not signal (EPERM) counts as alive.
 bool ProcessAlive(pid_t pid);
+// Sets `limits` (hard and soft) on this process; 0 fields are left alone.
+Status ApplyLimitsToSelf(const TaskLimits& limits);
 
 // Signal number → "SIGKILL"-style name.
 std::string SignalName(int signal);

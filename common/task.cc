@@ -80,6 +80,12 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
   record->not_before_us = spec.not_before_us;
   record->after_count = static_cast<uint32_t>(spec.after.size());
   for (size_t i = 0; i < spec.after.size(); ++i) record->after[i] = spec.after[i];
+  if (spec.timeout_ms.value_or(0) > kMaxTimeoutMs) {
+    return Status::Invalid(fmt::format("--timeout: must be at most {} s", kMaxTimeoutMs / 1000));
+  }
+  if (spec.retries.value_or(0) > kMaxRetries) {
+    return Status::Invalid(fmt::format("--retries: must be 0..{}", kMaxRetries));
+  }
   record->kind = static_cast<uint32_t>(spec.kind);
   record->payload_len = 0;
   record->argc = 0;
@@ -190,6 +196,15 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
       break;
     default:
       return Status::Invalid(fmt::format("record {}: unknown kind {}", record.id, record.kind));
+  }
+  // Bounds the submit side enforces; larger values were written around it.
+  if (record.timeout_ms > kMaxTimeoutMs) {
+    return Status::Invalid(
+        fmt::format("record {}: timeout {} ms is impossible", record.id, record.timeout_ms));
+  }
+  if (record.max_retries > kMaxRetries) {
+    return Status::Invalid(fmt::format("record {}: {} retries is above the limit {}", record.id,
+                                       record.max_retries, kMaxRetries));
   }
   spec->timeout_ms = record.timeout_ms;
   spec->retries = record.max_retries;

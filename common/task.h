@@ -46,6 +46,9 @@ struct TaskSpec {
   std::vector<uint64_t> after;           // ids that must have succeeded first (at most kMaxAfter)
 };
 
+inline constexpr uint64_t kMaxTimeoutMs = 3650ull * 24 * 3600 * 1000;  // ten years
+inline constexpr uint32_t kMaxRetries = 100;
+
 const char* TaskKindName(TaskKind kind);     // "cpu" | "io" | "exec"
 const char* TaskStateName(TaskState state);  // "queued", "running", ...
 bool ParseTaskState(const std::string& text, TaskState* state);

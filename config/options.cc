@@ -1,11 +1,15 @@
 #include "config/options.h"
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "fmt/format.h"
 
 namespace taskq {
 
@@ -46,6 +50,22 @@ bool ParsePolicy(const std::string& text, Policy* policy) {
     }
   }
   return false;
+}
+
+Status LookUpGroup(const std::string& group, gid_t* gid) {
+  *gid = static_cast<gid_t>(-1);
+  if (group.empty()) return Status::Ok();
+  std::vector<char> buffer(16384);
+  struct group entry {};
+  struct group* found = nullptr;
+  getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (found == nullptr) {
+    return Status::Invalid(fmt::format(
+        "group: '{}' does not exist; create it (groupadd {}) or fix the `group` setting", group,
+        group));
+  }
+  *gid = found->gr_gid;
+  return Status::Ok();
 }
 
 Options ResolveDefaults(Options options) {

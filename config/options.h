@@ -4,9 +4,13 @@
 // with a unit (`500ms`, `10s`, `5m`, `1h`, `2d`).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "common/status.h"
 
 namespace taskq {
 
@@ -77,6 +81,9 @@ struct Options {
   uint64_t max_io_bytes = 1ull << 30;   // upper bound of `io --bytes`
   TaskLimits limits;
 };
+
+// The gid of `group` ("" = none: *gid = -1). kInvalid naming the setting when it does not exist.
+Status LookUpGroup(const std::string& group, gid_t* gid);
 
 // The effective values once the built-in defaults that depend on the machine and the environment
 // are resolved: queue name, state directory, worker count, io_root.

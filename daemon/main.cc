@@ -7,6 +7,7 @@
 
 #include "config/load.h"
 #include "daemon/logging.h"
+#include "daemon/privileges.h"
 #include "daemon/supervisor.h"
 #include "daemon/worker.h"
 
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
       "Exit codes:\n"
       "  0  stopped cleanly, or --check-config/--print-config succeeded\n"
       "  2  invalid configuration or command line (the message names file:line:column)\n"
+      "     (also: started as root without `user` configured; see --user)\n"
       "  3  the queue is unavailable (another taskqd serves it, or the segment cannot be used)\n"
       "\n"
       "Examples:\n"
@@ -84,6 +86,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100000));
   app.add_option("--state-dir", overrides.state_dir, "state directory (logs, io files, doorbell)");
   app.add_option("--log-level", overrides.log_level, "trace | debug | info | warn | error | off");
+  app.add_option("--user", overrides.user,
+                 "user to run as (root must name one; `root` keeps root on purpose)");
   app.add_option("--check-config", check_config,
                  "validate a configuration file and exit: 0 valid, 2 invalid with one line "
                  "FILE:LINE:COLUMN: KEY: problem");
@@ -142,6 +146,15 @@ int main(int argc, char** argv) {
       return Fail(taskq::Status::Invalid("--run-task: expected SLOT:ID"));
     }
     return taskq::RunTaskMain(resolved, slot, id, static_cast<pid_t>(supervisor_pid));
+  }
+  // Who to run as is settled before anything is created, and the defaults that depend on the
+  // uid (queue name, state directory) are resolved again for the new user.
+  bool switched = false;
+  taskq::Status user = taskq::SwitchUser(resolved, &switched);
+  if (!user.ok()) return Fail(user);
+  if (switched) {
+    loaded = taskq::LoadEffectiveOptions(config_path, overrides, &resolved);
+    if (!loaded.ok()) return Fail(loaded);
   }
   taskq::Status logging = taskq::SetUpLogging(resolved.log_level, "taskqd");
   if (!logging.ok()) return Fail(logging);

@@ -111,9 +111,15 @@ class PerTaskExecutor : public Executor {
   }
 
   void StartTask(const ClaimedTask& task) {
+    const Status allowed = CheckBeforeRun(task, options_);
+    if (!allowed.ok()) {
+      spdlog::warn("task {} refused: {}", task.record.id, allowed.message());
+      context_.segment->Finish(task.slot, task.record.id, RefusedOutcome(allowed));
+      return;
+    }
     SpawnRequest request;
     if (task.spec.kind == TaskKind::kExec) {
-      request = BuildExecRequest(task, options_, context_.segment->state_dir());
+      request = BuildExecRequest(task, options_);
     } else {
       request.argv = {context_.self_exe,
                       "--run-task",

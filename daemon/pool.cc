@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
+#include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -104,7 +105,7 @@ class PoolExecutor : public Executor {
     for (const WorkerProcess& w : workers_) {
       if (w.pid != 0) ::kill(w.pid, SIGKILL);
     }
-    for (pid_t group : groups) ::kill(-group, SIGKILL);
+    for (pid_t group : groups) KillTaskGroup(group);
   }
 
   bool Stopped() const override {
@@ -254,9 +255,7 @@ class PoolExecutor : public Executor {
     // Whatever the worker was running is now without a runner.
     for (auto [slot, id] : context_.segment->RunningOwnedBy(pid)) {
       TaskInfo info;
-      if (context_.segment->Get(id, &info) && info.record.child_pid > 0) {
-        ::kill(-info.record.child_pid, SIGKILL);
-      }
+      if (context_.segment->Get(id, &info)) KillTaskGroup(info.record.child_pid);
       std::string why = shutting_down_ ? "killed at shutdown after shutdown_grace"
                                        : fmt::format("worker pid {} {}", pid, how);
       TaskState now = context_.segment->RunnerDied(

@@ -1,6 +1,7 @@
 #include "daemon/recovery.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,12 @@
 namespace taskq {
 namespace {
 
+bool OwnedByUs(pid_t pid) {
+  struct stat st {};
+  return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0 && st.st_uid == ::geteuid();
+}
+
+
 // True when `pid` runs this same taskqd binary (a worker or runner of the dead supervisor).
 bool IsOurRunner(pid_t pid, const std::string& self_exe) {
   std::error_code ec;
@@ -25,12 +32,10 @@ bool IsOurRunner(pid_t pid, const std::string& self_exe) {
 // setsid, so a session leader's pid is its group) by group. Anything else is left alone: its pid
 // was reused by an unrelated process.
 void KillLeftover(pid_t pid, const std::string& self_exe) {
-  if (!ProcessAlive(pid)) return;
+  if (pid <= 1 || !ProcessAlive(pid)) return;
   if (IsOurRunner(pid, self_exe)) {
     ::kill(pid, SIGKILL);
-  } else if (::getsid(pid) == pid) {
-    ::kill(-pid, SIGKILL);
-  } else {
+  } else if (!KillTaskGroup(pid)) {
     return;
   }
   // It is not our child: wait until its parent (init) has reaped it.
@@ -41,6 +46,11 @@ void KillLeftover(pid_t pid, const std::string& self_exe) {
 }
 
 }  // namespace
+
+bool KillTaskGroup(pid_t leader) {
+  if (leader <= 1 || ::getsid(leader) != leader || !OwnedByUs(leader)) return false;
+  return ::kill(-leader, SIGKILL) == 0;
+}
 
 void RecoverOrphans(Segment& segment, const std::string& self_exe) {
   SegmentHeader* h = segment.header();

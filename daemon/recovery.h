@@ -12,4 +12,9 @@ namespace taskq {
 
 void RecoverOrphans(Segment& segment, const std::string& self_exe);
 
+// SIGKILLs the process group of an exec task whose leader pid was read from the segment. Any
+// submitter can write that pid, so only a session leader (taskq starts tasks with setsid) that
+// runs as this daemon's uid is killed: never kill(-1), never a stranger's group.
+bool KillTaskGroup(pid_t leader);
+
 }  // namespace taskq

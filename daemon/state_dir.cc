@@ -9,31 +9,51 @@
 #include <fstream>
 
 #include "config/load.h"
+#include "daemon/privileges.h"
 #include "fmt/format.h"
 
 namespace taskq {
 namespace {
 
-Status MakeDir(const std::string& path, mode_t mode) {
+// Creates `path` (and missing parents), then makes sure it is a real directory of ours, not a
+// symlink or a directory someone else prepared (in /tmp anyone may create the name first).
+Status MakeDir(const std::string& path, mode_t mode, const Options& resolved, bool must_own) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) {
-    return Status::Unavailable(fmt::format(
-        "cannot create state directory {}: {}; set `state_dir` to a writable place", path,
-        ec.message()));
+    return Status::Unavailable(
+        fmt::format("cannot create state directory {}: {}; set `state_dir` to a writable place",
+                    path, ec.message()));
   }
-  ::chmod(path.c_str(), mode);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::Unavailable(fmt::format(
+        "{} is not a directory (a symlink?): refusing it; remove it or set `state_dir`", path));
+  }
+  if (must_own && st.st_uid != ::geteuid()) {
+    return Status::Unavailable(fmt::format(
+        "{} belongs to uid {}, not to taskqd's uid {}: refusing a directory someone else "
+        "created; remove it or set `state_dir`",
+        path, st.st_uid, ::geteuid()));
+  }
+  if (!must_own) return Status::Ok();  // io_root may be shared: leave its mode to its owner
+  TASKQ_RETURN_IF_ERROR(GiveToGroup(path, resolved));
+  ::chmod(path.c_str(), mode);  // after chown, which may clear the set-group-id bit
   return Status::Ok();
 }
 
 }  // namespace
 
 Status PrepareStateDir(const Options& resolved) {
-  // Directories get x where files get r: 0600 -> 0700, 0660 -> 0770.
+  // Directories get x where files get r: 0600 -> 0700, 0660 -> 0770. With a group they are
+  // set-group-id, so the logs and files created inside belong to the group too.
   mode_t dir_mode = resolved.mode | ((resolved.mode & 0444) >> 2);
-  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir, dir_mode));
-  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/logs", dir_mode));
-  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.io_root, dir_mode));
+  if (!resolved.group.empty()) dir_mode |= S_ISGID;
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir, dir_mode, resolved, true));
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/logs", dir_mode, resolved, true));
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/io", dir_mode, resolved, true));
+  const bool io_root_is_ours = resolved.io_root == resolved.state_dir + "/io";
+  if (!io_root_is_ours) TASKQ_RETURN_IF_ERROR(MakeDir(resolved.io_root, dir_mode, resolved, false));
   return Status::Ok();
 }
 
@@ -47,10 +67,12 @@ Status WriteEffectiveConfig(const Options& resolved, const std::string& path) {
       return Status::Unavailable(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
     }
   }
-  ::chmod(temp.c_str(), 0600);
+  // Group members read it too: clients check submissions against the daemon's own rules.
+  ::chmod(temp.c_str(), static_cast<mode_t>(resolved.mode & 0640));
+  TASKQ_RETURN_IF_ERROR(GiveToGroup(temp, resolved));
   if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return Status::Unavailable(fmt::format("cannot rename {} to {}: {}", temp, path,
-                                           std::strerror(errno)));
+    return Status::Unavailable(
+        fmt::format("cannot rename {} to {}: {}", temp, path, std::strerror(errno)));
   }
   return Status::Ok();
 }

@@ -25,6 +25,7 @@
 #include "daemon/executor.h"
 #include "daemon/group_runners.h"
 #include "daemon/notify.h"
+#include "daemon/privileges.h"
 #include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "fmt/format.h"
@@ -53,6 +54,7 @@ Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOve
   }
   if (!overrides.log_level.empty()) options.log_level = overrides.log_level;
   if (!overrides.state_dir.empty()) options.state_dir = overrides.state_dir;
+  if (!overrides.user.empty()) options.user = overrides.user;
   *resolved = ResolveDefaults(options);
   // workers: 0 (one per CPU) on a machine with more CPUs than worker rows: use every row.
   if (options.workers == 0 && resolved->workers > kMaxWorkers) resolved->workers = kMaxWorkers;
@@ -209,10 +211,13 @@ class Supervisor::Impl {
   Status OpenDoorbell() {
     const std::string path = DoorbellPath(options_.state_dir);
     ::unlink(path.c_str());
-    if (::mkfifo(path.c_str(), 0600) != 0) {
+    // Group members who may submit may ring it (write only).
+    const mode_t mode = (options_.mode & 0060) == 0060 ? 0620 : 0600;
+    if (::mkfifo(path.c_str(), mode) != 0 || ::chmod(path.c_str(), mode) != 0) {
       return Status::Unavailable(
           fmt::format("cannot create doorbell {}: {}", path, std::strerror(errno)));
     }
+    TASKQ_RETURN_IF_ERROR(GiveToGroup(path, options_));
     int fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
       return Status::Unavailable(
@@ -288,6 +293,12 @@ class Supervisor::Impl {
   void Tick() {
     SegmentHeader* h = segment_->header();
     h->heartbeat_us.store(NowUs());
+    // Clients find logs and the doorbell through the header's copy; any submitter can write it.
+    if (segment_->state_dir() != options_.state_dir) {
+      spdlog::warn("segment: state_dir in the header was overwritten ('{}'); restored",
+                   segment_->state_dir());
+      std::snprintf(h->state_dir, kStateDirBytes, "%s", options_.state_dir.c_str());
+    }
     UpdateRate();
     if (!stopping_) runners_->OnTick();
     NotifyStatus(StatusLine());

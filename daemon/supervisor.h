@@ -19,12 +19,13 @@ struct CommandLineOverrides {
   int64_t max_parallel = -1;
   std::string log_level;
   std::string state_dir;
+  std::string user;
 };
 
 // Loads the configuration (file or built-in default), applies the overrides and resolves the
 // machine-dependent defaults. `config_path` "" means the built-in default configuration.
-Status LoadEffectiveOptions(const std::string& config_path,
-                            const CommandLineOverrides& overrides, Options* resolved);
+Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOverrides& overrides,
+                            Options* resolved);
 
 class Supervisor {
  public:

@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 
 #include "common/clock.h"
 #include "common/kernels.h"
+#include "common/task_policy.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -48,9 +51,45 @@ bool WaitExit(int pidfd, int64_t timeout_ms) {
   }
 }
 
+// The effective uid of a live process, from /proc/<pid>/status; false when it is gone.
+bool ProcessUid(int32_t pid, uint32_t* uid) {
+  if (pid <= 0) return false;
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    unsigned real = 0, effective = 0;
+    if (std::sscanf(line.c_str(), "Uid: %u %u", &real, &effective) == 2) {
+      *uid = effective;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const std::string& state_dir) {
+Status CheckBeforeRun(const ClaimedTask& task, const Options& resolved) {
+  TASKQ_RETURN_IF_ERROR(CheckTaskAllowed(task.spec, resolved));
+  // A submitter can write any uid into its record; while it still runs (`submit --wait`, the
+  // library), its real uid can be checked. See docs/SECURITY.md for what this does not catch.
+  uint32_t live_uid = 0;
+  if (ProcessUid(task.record.submitter_pid, &live_uid) && live_uid != task.record.submitter_uid) {
+    return Status::Invalid(fmt::format("submitter uid {} is forged: pid {} runs as uid {}",
+                                       task.record.submitter_uid, task.record.submitter_pid,
+                                       live_uid));
+  }
+  return Status::Ok();
+}
+
+TaskOutcome RefusedOutcome(const Status& why) {
+  TaskOutcome outcome;
+  outcome.state = TaskState::kFailed;
+  outcome.exit_code = -1;
+  outcome.reason = "refused: " + why.message();
+  return outcome;
+}
+
+TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved) {
   TaskOutcome outcome;
   rusage before{}, after{};
   getrusage(RUSAGE_SELF, &before);
@@ -62,11 +101,16 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const std::string& stat
     outcome.result_checksum = r.checksum;
     outcome.result_count = r.count;
   } else {
-    const std::string path =
-        task.spec.io.path.empty() ? DefaultIoPath(state_dir, task.record.id) : task.spec.io.path;
+    std::string relative;
+    Status s = IoPathBeneathRoot(task.spec.io.path, resolved.io_root, &relative);
     uint64_t written = 0;
-    Status s =
-        RunIoKernel(path, task.spec.io.bytes, task.spec.io.block, task.spec.io.fsync, &written);
+    if (s.ok()) {
+      s = relative.empty()
+              ? RunIoKernel("", DefaultIoPath(resolved.state_dir, task.record.id),
+                            task.spec.io.bytes, task.spec.io.block, task.spec.io.fsync, &written)
+              : RunIoKernel(resolved.io_root, relative, task.spec.io.bytes, task.spec.io.block,
+                            task.spec.io.fsync, &written);
+    }
     outcome.result_count = written;
     if (!s.ok()) {
       outcome.state = TaskState::kFailed;
@@ -80,9 +124,11 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const std::string& stat
   return outcome;
 }
 
-SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options,
-                              const std::string& state_dir) {
+SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options) {
+  const std::string& state_dir = options.state_dir;
   SpawnRequest request;
+  // Group members may read the logs (taskq logs) when the queue has a group: 0660 -> 0640.
+  request.log_mode = static_cast<mode_t>(options.mode & 0640);
   request.argv = task.spec.exec.argv;
   request.cwd = task.spec.exec.cwd.empty() ? state_dir : task.spec.exec.cwd;
   request.stdout_path = LogPath(state_dir, task.record.id, false);
@@ -105,6 +151,14 @@ TaskOutcome OutcomeFromWaitStatus(int wait_status, const rusage& usage) {
     outcome.exit_code = WEXITSTATUS(wait_status);
     outcome.state = outcome.exit_code == 0 ? TaskState::kSucceeded : TaskState::kFailed;
     if (outcome.exit_code != 0) outcome.reason = fmt::format("exit code {}", outcome.exit_code);
+  } else if (WIFSIGNALED(wait_status) &&
+             (WTERMSIG(wait_status) == SIGXCPU || WTERMSIG(wait_status) == SIGXFSZ)) {
+    // The kernel enforcing limits.cpu_seconds / limits.output_mb: an answer, not an accident.
+    outcome.state = TaskState::kFailed;
+    outcome.exit_code = -1;
+    outcome.signal = WTERMSIG(wait_status);
+    outcome.reason = fmt::format("killed by {}: over limits.{}", SignalName(outcome.signal),
+                                 outcome.signal == SIGXCPU ? "cpu_seconds" : "output_mb");
   } else if (WIFSIGNALED(wait_status)) {
     outcome.state = TaskState::kLost;
     outcome.exit_code = -1;
@@ -123,7 +177,7 @@ TaskOutcome SpawnFailedOutcome(const Status& why) {
 }
 
 TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Options& options) {
-  SpawnRequest request = BuildExecRequest(task, options, segment.state_dir());
+  SpawnRequest request = BuildExecRequest(task, options);
   pid_t pid = 0;
   Status spawned = Spawn(request, &pid);
   if (!spawned.ok()) return SpawnFailedOutcome(spawned);

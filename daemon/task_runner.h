@@ -13,13 +13,20 @@
 
 namespace taskq {
 
+// The run-time half of the `security:` rules (common/task_policy.h), for a task copied out of
+// the segment: what the client checks at submit, and that the recorded submitter uid is the
+// uid of the submitting process while it still runs. A refused task is failed with the reason.
+Status CheckBeforeRun(const ClaimedTask& task, const Options& resolved);
+TaskOutcome RefusedOutcome(const Status& why);
+
 // Runs a cpu or io task in this process. A deadline is enforced with ITIMER_REAL: SIGALRM's
-// default action ends the runner, and whoever reaps it records the task as timed_out.
-TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const std::string& state_dir);
+// default action ends the runner, and whoever reaps it records the task as timed_out. `io`
+// paths are opened beneath resolved.io_root; logs and default paths use resolved.state_dir
+// (never the segment's copy, which any submitter can overwrite).
+TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved);
 
 // The spawn request for an exec task: cleaned environment, cwd, per-task log files, limits.
-SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options,
-                              const std::string& state_dir);
+SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options);
 
 // Starts an exec task and waits for it (pool workers), enforcing its deadline: SIGTERM to its
 // process group, then SIGKILL after kill_grace.

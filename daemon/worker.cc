@@ -38,7 +38,6 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_
   SegmentHeader* header = segment->header();
   WorkerEntry& me = header->workers[worker_index];
   const int32_t my_pid = getpid();
-  const std::string state_dir = segment->state_dir();
   uint64_t done = 0;
   me.pid.store(my_pid);
   me.state.store(static_cast<uint32_t>(WorkerState::kIdle));
@@ -51,9 +50,12 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_
       me.state.store(static_cast<uint32_t>(WorkerState::kBusy), std::memory_order_relaxed);
       spdlog::debug("task {} ({}) started in worker {} (pid {})", task.record.id,
                     TaskKindName(task.spec.kind), worker_index, my_pid);
-      TaskOutcome outcome = task.spec.kind == TaskKind::kExec
+      const Status allowed = CheckBeforeRun(task, resolved);
+      if (!allowed.ok()) spdlog::warn("task {} refused: {}", task.record.id, allowed.message());
+      TaskOutcome outcome = !allowed.ok() ? RefusedOutcome(allowed)
+                            : task.spec.kind == TaskKind::kExec
                                 ? RunExecBlocking(*segment, task, resolved)
-                                : RunBuiltinInProcess(task, state_dir);
+                                : RunBuiltinInProcess(task, resolved);
       segment->Finish(task.slot, task.record.id, outcome);
       if (spdlog::should_log(spdlog::level::debug)) {  // the arguments cost even when off
         spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
@@ -95,7 +97,11 @@ int RunTaskMain(const Options& resolved, uint32_t slot, uint64_t id, pid_t super
   task.slot = slot;
   task.record = info.record;
   task.spec = info.spec;
-  TaskOutcome outcome = RunBuiltinInProcess(task, segment->state_dir());
+  // Checked again here (the supervisor checked before spawning): the record may have changed.
+  Status allowed = CheckBeforeRun(task, resolved);
+  if (allowed.ok()) allowed = ApplyLimitsToSelf(resolved.limits);
+  TaskOutcome outcome =
+      allowed.ok() ? RunBuiltinInProcess(task, resolved) : RefusedOutcome(allowed);
   segment->Finish(slot, id, outcome);
   return 0;
 }

@@ -81,7 +81,11 @@ sed -e "s|^queue: taskq\$|queue: $queue|" -e "s|^state_dir: /run/taskq\$|state_d
     -e 's|^group: taskq$|group: ""|' -e 's|^workers: 0$|workers: 1|' \
     "$root/etc/taskq/taskq.yaml" >"$scratch/run.yaml"
 "$taskqd" --check-config "$scratch/run.yaml" >/dev/null || fail "derived config"
-env -u NOTIFY_SOCKET -u WATCHDOG_USEC "$taskqd" --config "$scratch/run.yaml" 2>"$scratch/taskqd.log" &
+# As root (CI) taskqd needs an explicit user; root keeps root on purpose here (docs/SECURITY.md).
+user_args=()
+((EUID == 0)) && user_args=(--user root)
+env -u NOTIFY_SOCKET -u WATCHDOG_USEC "$taskqd" --config "$scratch/run.yaml" "${user_args[@]}" \
+  2>"$scratch/taskqd.log" &
 daemon_pid=$!
 for ((i = 0; i < 6000; ++i)); do  # until it answers (a state, not a time: 60 s at most)
   "$taskq" --config "$scratch/run.yaml" ping --timeout 5 >/dev/null 2>&1 && break

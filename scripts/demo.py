@@ -38,6 +38,8 @@ class Daemon:
     def __init__(self, policy, workers):
         self.args = [TASKQD, "--queue", QUEUE, "--policy", policy, "--workers", str(workers),
                      "--max-parallel", str(workers), "--log-level", "warn"]
+        if os.geteuid() == 0:  # taskqd refuses root without an explicit user (docs/SECURITY.md)
+            self.args += ["--user", "root"]
 
     def __enter__(self):
         started = time.monotonic()

@@ -351,7 +351,8 @@ TEST_P(Cli, RetriesRerunATaskWhoseProcessDies) {
 }
 
 TEST_P(Cli, ExecEnvCwdAndLogs) {
-  Daemon daemon(Settings(policy()));
+  // --env names must be allowed (security.env_allow).
+  Daemon daemon(Settings(policy(), 2, "security:\n  env_allow: [PATH, FOO, TWO]\n"));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string cwd = std::filesystem::canonical(daemon.dir()).string();
   const uint64_t id =

@@ -56,6 +56,17 @@ bool WaitPid(pid_t pid, int* status, int timeout_ms) {
   }
 }
 
+// The lines every fixture config starts with. As root, taskqd needs an explicit `user`: the
+// suite runs as root in CI and keeps root on purpose (`user: root`) unless the test names one.
+std::string BaseConfig(const std::string& queue, const std::string& state_dir,
+                       const std::string& yaml_extra) {
+  const bool names_user =
+      yaml_extra.rfind("user:", 0) == 0 || yaml_extra.find("\nuser:") != std::string::npos;
+  // Last, so that line numbers in the tests' own lines stay what they were.
+  return "queue: " + queue + "\nstate_dir: " + state_dir + "\nlog_level: debug\n" + yaml_extra +
+         "\n" + (geteuid() == 0 && !names_user ? "user: root\n" : "");
+}
+
 }  // namespace
 
 TempDir::TempDir() {
@@ -122,11 +133,17 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::str
     if (poll(fds, 3, -1) < 0 && errno == EINTR) continue;
     if (fds[0].revents) {
       ssize_t n = read(out_pipe[0], buffer, sizeof(buffer));
-      if (n > 0) result.out.append(buffer, n); else out_open = false;
+      if (n > 0)
+        result.out.append(buffer, n);
+      else
+        out_open = false;
     }
     if (fds[1].revents) {
       ssize_t n = read(err_pipe[0], buffer, sizeof(buffer));
-      if (n > 0) result.err.append(buffer, n); else err_open = false;
+      if (n > 0)
+        result.err.append(buffer, n);
+      else
+        err_open = false;
     }
     if (in_pipe[1] >= 0 && fds[2].revents) {
       ssize_t n = write(in_pipe[1], input.data() + written, input.size() - written);
@@ -151,8 +168,7 @@ Daemon::Daemon(const std::string& yaml_extra, const std::vector<std::string>& ar
   config_path_ = temp_.path() + "/taskq.yaml";
   log_path_ = temp_.path() + "/taskqd.log";
   std::ofstream config(config_path_);
-  config << "queue: " << queue_ << "\nstate_dir: " << state_dir_ << "\nlog_level: debug\n"
-         << yaml_extra << "\n";
+  config << BaseConfig(queue_, state_dir_, yaml_extra);
 }
 
 Daemon::~Daemon() {
@@ -178,8 +194,7 @@ Options Daemon::options() const {
 }
 
 void Daemon::WriteConfig(const std::string& yaml_extra) {
-  WriteRawConfig("queue: " + queue_ + "\nstate_dir: " + state_dir_ + "\nlog_level: debug\n" +
-                 yaml_extra + "\n");
+  WriteRawConfig(BaseConfig(queue_, state_dir_, yaml_extra));
 }
 
 void Daemon::WriteRawConfig(const std::string& yaml) {
@@ -258,8 +273,7 @@ bool Daemon::Start() {
     }
     std::unique_ptr<Segment> segment;
     if (Segment::Attach(options(), &segment).ok() && segment->SupervisorAlive() &&
-        segment->header()->ready.load() != 0 &&
-        segment->header()->owner_pid.load() == pid_) {
+        segment->header()->ready.load() != 0 && segment->header()->owner_pid.load() == pid_) {
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

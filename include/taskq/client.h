@@ -79,7 +79,8 @@ class Client {
   static Status ResolveOptions(const ConnectOptions& options, Options* resolved);
 
   // Submits tasks in order; `ids` receives one id per submitted task. kUnavailable when no daemon
-  // serves the queue; kQueueFull when it is full (unless `block`); kInvalid for a bad spec.
+  // serves the queue; kQueueFull when it is full (unless `block`); kInvalid for a bad spec or one
+  // the queue's `security:` rules refuse (then nothing is submitted).
   Status Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& options,
                 std::vector<uint64_t>* ids);
   // Waits until every task in `ids` has finished (timeout_ms -1 = forever) and returns them in
@@ -114,6 +115,8 @@ class Client {
   Client() = default;
   DaemonInfo ReadDaemonInfo();
   Status CheckDaemon();
+  Options DaemonRules();
+  Status CheckSpecs(const std::vector<TaskSpec>& specs);
 
   Options options_;
   std::unique_ptr<Segment> segment_;
