@@ -103,7 +103,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     size_t before = ids->size();
     status = segment_->Submit(pending, ids);
     if (ids->size() > before &&
-        header->policy.load() == static_cast<uint32_t>(Policy::kProcess)) {
+        header->policy.load() != static_cast<uint32_t>(Policy::kPool)) {
       RingDoorbell(state_dir(), kDoorbellWork);
     }
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;

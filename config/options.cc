@@ -15,6 +15,8 @@ const char* PolicyName(Policy policy) {
       return "pool";
     case Policy::kProcess:
       return "process";
+    case Policy::kSlurm:
+      return "slurm";
   }
   return "unknown";
 }
@@ -30,7 +32,7 @@ const char* StorageName(Storage storage) {
 }
 
 bool ParsePolicy(const std::string& text, Policy* policy) {
-  for (Policy candidate : {Policy::kPool, Policy::kProcess}) {
+  for (Policy candidate : {Policy::kPool, Policy::kProcess, Policy::kSlurm}) {
     if (text == PolicyName(candidate)) {
       *policy = candidate;
       return true;

@@ -44,7 +44,7 @@ Status LoadEffectiveOptions(const std::string& config_path,
   }
   if (!overrides.policy.empty() && !ParsePolicy(overrides.policy, &options.policy)) {
     return Status::Invalid(
-        fmt::format("--policy: must be pool or process, got '{}'", overrides.policy));
+        fmt::format("--policy: must be pool, process or slurm, got '{}'", overrides.policy));
   }
   if (overrides.workers >= 0) options.workers = static_cast<uint32_t>(overrides.workers);
   if (overrides.max_parallel >= 0) {
