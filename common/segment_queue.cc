@@ -194,7 +194,7 @@ bool Segment::Pop(int32_t runner_pid, ClaimedTask* task) {
     r.runner_pid = runner_pid;
     r.started_at_us = now;
     r.attempts++;
-    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill);
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
     r.child_pid = 0;
     r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
     SetState(e, TaskState::kRunning);
@@ -252,7 +252,7 @@ void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   if ((r.flags & kFlagTimeoutFired) != 0 && state != TaskState::kSucceeded) {
     state = TaskState::kTimedOut;
   }
-  FinishLocked(slot, state, NowUs());
+  FinishLocked(slot, state, o.finished_at_us != 0 ? o.finished_at_us : NowUs());
   Unlock();
   WakeWaiters();
 }
@@ -265,6 +265,25 @@ void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
   Unlock();
 }
 
+void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
+  Lock();
+  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
+    record(slot).flags |= kFlagSlurm;
+    record(slot).child_pid = static_cast<int32_t>(job_id);
+  }
+  Unlock();
+}
+
+void Segment::MarkStarted(uint32_t slot, uint64_t id, uint64_t started_at_us) {
+  Lock();
+  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
+    TaskRecord& r = record(slot);
+    r.started_at_us = started_at_us;
+    r.deadline_us = r.timeout_ms > 0 ? started_at_us + r.timeout_ms * 1000 : 0;
+  }
+  Unlock();
+}
+
 void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
   if (outcome.state == TaskState::kLost) {
     RunnerDied(slot, id, outcome.reason, outcome.signal);
@@ -273,8 +292,8 @@ void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
   }
 }
 
-TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why,
-                              int32_t signal, bool may_retry) {
+TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
+                              bool may_retry) {
   Lock();
   SlotEntry& e = entry(slot);
   if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
@@ -298,8 +317,7 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
     PushLocked(id);
     result = TaskState::kQueued;
   } else {
-    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
-               &r);
+    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1), &r);
     result = TaskState::kLost;
     FinishLocked(slot, result, NowUs());
   }
@@ -330,10 +348,15 @@ Status Segment::Cancel(uint64_t id) {
     return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
   }
   TaskState state = StateOf(e);
+  if (state == TaskState::kRunning && (record(slot).flags & kFlagSlurm) != 0) {
+    record(slot).flags |= kFlagCancelKill;
+    Unlock();
+    return Status::Ok();
+  }
   if (state != TaskState::kQueued) {
     Unlock();
-    return Status::Failed(fmt::format("task {} is {}: only queued tasks can be cancelled", id,
-                                      TaskStateName(state)));
+    return Status::Failed(
+        fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
   }
   CopyReason("cancelled while queued", &record(slot));
   FinishLocked(slot, TaskState::kCancelled, NowUs());

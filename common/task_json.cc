@@ -65,6 +65,7 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["sys_us"] = r.sys_us;
   j["max_rss_kb"] = r.max_rss_kb;
   j["pid"] = r.runner_pid != 0 ? nlohmann::json(r.runner_pid) : nlohmann::json();
+  if ((r.flags & kFlagSlurm) != 0 && r.child_pid > 0) j["slurm_job_id"] = r.child_pid;
   j["attempts"] = r.attempts;
   j["retries"] = r.max_retries;
   j["timeout_ms"] = r.timeout_ms != 0 ? nlohmann::json(r.timeout_ms) : nlohmann::json();
@@ -75,8 +76,8 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["reason"] = reason.empty() ? nlohmann::json() : nlohmann::json(reason);
   // The policy lab's view of the work (issue: know what kind of work it is).
   uint64_t run_us = j["run_us"].is_null() ? 0 : j["run_us"].get<uint64_t>();
-  j["cpu_share"] = run_us > 0 ? nlohmann::json(double(r.user_us + r.sys_us) / double(run_us))
-                              : nlohmann::json();
+  j["cpu_share"] =
+      run_us > 0 ? nlohmann::json(double(r.user_us + r.sys_us) / double(run_us)) : nlohmann::json();
   j["read_bytes"] = r.read_bytes;
   j["write_bytes"] = r.write_bytes;
   j["vol_ctxsw"] = r.vol_ctxsw;

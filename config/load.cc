@@ -147,11 +147,9 @@ Status LoadStorage(const ConfigValue& value, Options* options) {
 
 Status LoadPolicy(const ConfigValue& value, Options* options) {
   std::string name;
-  TASKQ_RETURN_IF_ERROR(
-      ReadChoice(value,
-                 {PolicyName(Policy::kPool), PolicyName(Policy::kProcess),
-                  PolicyName(Policy::kSlurm)},
-                 &name));
+  TASKQ_RETURN_IF_ERROR(ReadChoice(
+      value, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess), PolicyName(Policy::kSlurm)},
+      &name));
   ParsePolicy(name, &options->policy);
   return Status::Ok();
 }
@@ -224,7 +222,8 @@ constexpr LimitsField kLimitFields[] = {
 };
 
 bool IsSbatchOption(std::string_view text) { return text.size() > 1 && text.front() == '-'; }
-constexpr TextRule kSbatchOptionRule = {IsSbatchOption, "must be an sbatch option starting with '-'",
+constexpr TextRule kSbatchOptionRule = {IsSbatchOption,
+                                        "must be an sbatch option starting with '-'",
                                         "write one option per item, e.g. \"--qos=short\""};
 constexpr TextRule kPartitionRule = {IsAccountNameOrEmpty,
                                      "must be a partition name without spaces",
@@ -233,7 +232,9 @@ constexpr TextRule kPartitionRule = {IsAccountNameOrEmpty,
 using SlurmField = Field<SlurmOptions>;
 constexpr SlurmField kSlurmFields[] = {
     {"partition",
-     [](const ConfigValue& v, SlurmOptions* s) { return ReadString(v, kPartitionRule, &s->partition); },
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kPartitionRule, &s->partition);
+     },
      [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.partition, out); }},
     {"time_limit",
      [](const ConfigValue& v, SlurmOptions* s) {
@@ -258,15 +259,21 @@ constexpr SlurmField kSlurmFields[] = {
        }
        return Status::Ok();
      },
-     [](const SlurmOptions& s, YAML::Emitter* out) { *out << FormatDurationMs(s.poll_interval_ms); }},
+     [](const SlurmOptions& s, YAML::Emitter* out) {
+       *out << FormatDurationMs(s.poll_interval_ms);
+     }},
     {"max_jobs",
      [](const ConfigValue& v, SlurmOptions* s) { return ReadUint(v, 1, 100000, "", &s->max_jobs); },
      [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.max_jobs; }},
     {"bin_dir",
-     [](const ConfigValue& v, SlurmOptions* s) { return ReadString(v, kDirectoryRule, &s->bin_dir); },
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kDirectoryRule, &s->bin_dir);
+     },
      [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.bin_dir, out); }},
     {"runner",
-     [](const ConfigValue& v, SlurmOptions* s) { return ReadString(v, kDirectoryRule, &s->runner); },
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kDirectoryRule, &s->runner);
+     },
      [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.runner, out); }},
     {"controller_timeout",
      [](const ConfigValue& v, SlurmOptions* s) {
@@ -344,8 +351,7 @@ constexpr OptionsField kOptionFields[] = {
     {"limits",
      [](const ConfigValue& v, Options* o) { return LoadMap(v, kLimitFields, &o->limits); },
      [](const Options& o, YAML::Emitter* out) { DumpMap(kLimitFields, o.limits, out); }},
-    {"slurm",
-     [](const ConfigValue& v, Options* o) { return LoadMap(v, kSlurmFields, &o->slurm); },
+    {"slurm", [](const ConfigValue& v, Options* o) { return LoadMap(v, kSlurmFields, &o->slurm); },
      [](const Options& o, YAML::Emitter* out) { DumpMap(kSlurmFields, o.slurm, out); }},
 };
 
@@ -432,10 +438,10 @@ Status RefuseNonMapRoot(const std::string& yaml, const std::string& source_name)
     if (!empty_document && !StartsWithPlainKey(first)) {
       const YAML::Mark mark = MarkAt(line_number, column);
       const size_t shown = std::min<size_t>(line.size() - column, 20);
-      return ValueError(ConfigValue{YAML::Node(std::string(line.substr(column, shown))),
-                                    source_name, "", mark},
-                        "must be a map of \"key: value\" lines",
-                        "start the file with a key such as \"workers: 2\"");
+      return ValueError(
+          ConfigValue{YAML::Node(std::string(line.substr(column, shown))), source_name, "", mark},
+          "must be a map of \"key: value\" lines",
+          "start the file with a key such as \"workers: 2\"");
     }
   }
   return Status::Ok();
@@ -462,9 +468,9 @@ Status LoadOptionsFromString(const std::string& yaml, const std::string& source_
     *options = std::move(loaded);
     return Status::Ok();
   } catch (const YAML::ParserException& e) {
-    return ErrorAt(source_name, e.mark,
-                   "YAML syntax error: " + e.msg +
-                       "; fix the YAML at this position or just before it");
+    return ErrorAt(
+        source_name, e.mark,
+        "YAML syntax error: " + e.msg + "; fix the YAML at this position or just before it");
   } catch (const YAML::Exception& e) {
     return ErrorAt(source_name, e.mark,
                    "cannot read the YAML: " + e.msg + "; simplify the construct at this place");

@@ -34,8 +34,8 @@ namespace asio = boost::asio;
 
 namespace taskq {
 
-Status LoadEffectiveOptions(const std::string& config_path,
-                            const CommandLineOverrides& overrides, Options* resolved) {
+Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOverrides& overrides,
+                            Options* resolved) {
   Options options;
   if (!config_path.empty()) TASKQ_RETURN_IF_ERROR(LoadOptionsFromFile(config_path, &options));
   if (!overrides.queue.empty()) {
@@ -130,8 +130,12 @@ class Supervisor::Impl {
     h->accepting.store(1);
     spdlog::info("serving queue '{}' from {} (policy {}, {} {})", options_.queue,
                  LocateSegment(options_).Describe(), PolicyName(options_.policy),
-                 options_.policy == Policy::kPool ? options_.workers : options_.max_parallel,
-                 options_.policy == Policy::kPool ? "workers" : "max_parallel (0 = unbounded)");
+                 options_.policy == Policy::kPool    ? options_.workers
+                 : options_.policy == Policy::kSlurm ? options_.slurm.max_jobs
+                                                     : options_.max_parallel,
+                 options_.policy == Policy::kPool    ? "workers"
+                 : options_.policy == Policy::kSlurm ? "max_jobs"
+                                                     : "max_parallel (0 = unbounded)");
     return Status::Ok();
   }
 
@@ -155,6 +159,7 @@ class Supervisor::Impl {
 
   std::unique_ptr<Executor> MakeExecutor(const Options& o) {
     ExecutorContext context{&io_, segment_.get(), self_exe(), effective_config_, getpid()};
+    if (o.policy == Policy::kSlurm) return MakeSlurmExecutor(context, o);
     return o.policy == Policy::kPool ? MakePoolExecutor(context, o)
                                      : MakePerTaskExecutor(context, o);
   }
@@ -176,30 +181,30 @@ class Supervisor::Impl {
   }
 
   void ReadDoorbell() {
-    doorbell_.async_read_some(
-        asio::buffer(doorbell_buffer_), [this](const boost::system::error_code& ec, size_t n) {
-          if (ec) return;
-          bool work = false;
-          for (size_t i = 0; i < n; ++i) {
-            switch (doorbell_buffer_[i]) {
-              case kDoorbellWork:
-                work = true;
-                break;
-              case kDoorbellPing:
-                segment_->header()->pong_seq.fetch_add(1);
-                FutexWakePong();
-                break;
-              case kDoorbellShutdown:
-                spdlog::info("shutdown requested by a client");
-                BeginShutdown();
-                break;
-              default:
-                break;
-            }
-          }
-          if (work && !stopping_) executor_->OnWork();
-          ReadDoorbell();
-        });
+    doorbell_.async_read_some(asio::buffer(doorbell_buffer_),
+                              [this](const boost::system::error_code& ec, size_t n) {
+                                if (ec) return;
+                                bool work = false;
+                                for (size_t i = 0; i < n; ++i) {
+                                  switch (doorbell_buffer_[i]) {
+                                    case kDoorbellWork:
+                                      work = true;
+                                      break;
+                                    case kDoorbellPing:
+                                      segment_->header()->pong_seq.fetch_add(1);
+                                      FutexWakePong();
+                                      break;
+                                    case kDoorbellShutdown:
+                                      spdlog::info("shutdown requested by a client");
+                                      BeginShutdown();
+                                      break;
+                                    default:
+                                      break;
+                                  }
+                                }
+                                if (work && !stopping_) executor_->OnWork();
+                                ReadDoorbell();
+                              });
   }
 
   void FutexWakePong();
@@ -266,7 +271,9 @@ class Supervisor::Impl {
     StateCounts c = segment_->Count();
     return fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
                        PolicyName(options_.policy), executor_->ProcessCount(),
-                       options_.policy == Policy::kPool ? "workers" : "task processes",
+                       options_.policy == Policy::kPool    ? "workers"
+                       : options_.policy == Policy::kSlurm ? "slurm jobs"
+                                                           : "task processes",
                        c.by_state[static_cast<int>(TaskState::kQueued)],
                        c.by_state[static_cast<int>(TaskState::kRunning)],
                        c.by_state[static_cast<int>(TaskState::kSucceeded)],
@@ -332,6 +339,9 @@ class Supervisor::Impl {
   void KillEverything() {
     executor_->KillAll();
     for (auto& old : draining_) old->KillAll();
+    // An executor with no child left to reap (slurm: only jobs) is stopped by KillAll itself.
+    std::erase_if(draining_, [](const auto& e) { return e->Stopped(); });
+    if (executor_->Stopped() && draining_.empty()) io_.stop();
   }
 
   void Cleanup() {
@@ -387,8 +397,7 @@ void Supervisor::Impl::Reload() {
   Options next;
   Status loaded = LoadEffectiveOptions(config_path_, overrides_, &next);
   if (!loaded.ok()) {
-    spdlog::error("reload failed, the running configuration stays in force: {}",
-                  loaded.message());
+    spdlog::error("reload failed, the running configuration stays in force: {}", loaded.message());
     NotifyReady(StatusLine());
     return;
   }

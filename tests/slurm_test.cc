@@ -1,0 +1,242 @@
+// The `slurm` policy against a real, private single-node Slurm (scripts/slurm-up.sh), started
+// once for the suite and stopped by pid at its end. Skipped, with the reason, only when Slurm is
+// not installed (`make deps` installs it) or cannot start here (not root, no munge).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/kernels.h"
+#include "daemon/slurm_commands.h"
+#include "fmt/format.h"
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace taskq::testing {
+namespace {
+
+const std::string kScripts = TASKQ_SOURCE_DIR "/scripts";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The private cluster: slurm-up.sh runs as our child (the parent of the Slurm daemons) for the
+// whole suite.
+class SlurmCluster {
+ public:
+  bool Start(std::string* why) {
+    if (geteuid() != 0) {
+      *why = "slurmd must run as root here (CI runs as root)";
+      return false;
+    }
+    for (const char* tool :
+         {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"}) {
+      if (!Exists(tool)) {
+        *why = fmt::format(
+            "{} is missing: run `make deps` (installs slurmctld slurmd "
+            "slurm-client munge)",
+            tool);
+        return false;
+      }
+    }
+    const std::string script = kScripts + "/slurm-up.sh";
+    std::vector<std::string> args = {"/bin/bash", script, dir_.path() + "/slurm", "8"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&keeper_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+      *why = "cannot start slurm-up.sh";
+      return false;
+    }
+    const std::string ready = dir_.path() + "/slurm/ready";
+    const std::string failed = dir_.path() + "/slurm/failed";
+    WaitUntil([&] { return Exists(ready) || Exists(failed) || !KeeperAlive(); }, 60000);
+    if (!Exists(ready)) {
+      *why = "the private Slurm did not start: " + ReadFile(failed) +
+             " (log: " + ReadFile(dir_.path() + "/slurm/slurm-up.log").substr(0, 2000) + ")";
+      Stop();
+      return false;
+    }
+    conf_ = dir_.path() + "/slurm/slurm.conf";
+    ::setenv("SLURM_CONF", conf_.c_str(), 1);
+    return true;
+  }
+
+  void Stop() {
+    if (keeper_ <= 0) return;
+    RunCommand({"/bin/bash", kScripts + "/slurm-down.sh", dir_.path() + "/slurm"});
+    int status = 0;
+    waitpid(keeper_, &status, 0);
+    keeper_ = 0;
+    ::unsetenv("SLURM_CONF");
+  }
+
+  // squeue's view of one job, e.g. "CANCELLED".
+  std::string JobState(int job_id) {
+    const CommandResult r =
+        RunCommand({"squeue", "-h", "-t", "all", "-j", std::to_string(job_id), "-o", "%T"});
+    return r.out.substr(0, r.out.find('\n'));
+  }
+
+ private:
+  bool KeeperAlive() {
+    int status = 0;
+    return waitpid(keeper_, &status, WNOHANG) == 0;
+  }
+
+  TempDir dir_;
+  pid_t keeper_ = 0;
+  std::string conf_;
+};
+
+SlurmCluster* cluster = nullptr;
+std::string skip_reason;
+
+class Slurm : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster = new SlurmCluster;
+    if (!cluster->Start(&skip_reason)) {
+      delete cluster;
+      cluster = nullptr;
+    }
+  }
+  static void TearDownTestSuite() {
+    if (cluster != nullptr) cluster->Stop();
+    delete cluster;
+    cluster = nullptr;
+  }
+  void SetUp() override {
+    if (cluster == nullptr) GTEST_SKIP() << "Slurm tests skipped: " << skip_reason;
+    daemon_ = std::make_unique<Daemon>(
+        "policy: slurm\nslurm:\n  poll_interval: 100ms\n  max_jobs: 8\n" + extra_yaml_);
+    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+  }
+  void TearDown() override {
+    if (daemon_) EXPECT_EQ(daemon_->Stop(), 0) << daemon_->log();
+  }
+
+  nlohmann::json Status(uint64_t id) {
+    const CommandResult r = daemon_->Taskq({"status", "--json", std::to_string(id)});
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  uint64_t Submit(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"submit"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const CommandResult r = daemon_->Taskq(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::stoull(r.out);
+  }
+  nlohmann::json Wait(uint64_t id) {
+    daemon_->Taskq({"wait", std::to_string(id)});
+    return Status(id);
+  }
+
+  std::string extra_yaml_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(Slurm, ExecTaskKeepsExitCodeOutputAndTimes) {
+  const CommandResult r = daemon_->Taskq(
+      {"--json", "submit", "--wait", "exec", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out << r.err;
+  EXPECT_EQ(j["state"], "failed") << j.dump();
+  EXPECT_EQ(j["exit_code"], 3) << j.dump();
+  ASSERT_TRUE(j["slurm_job_id"].is_number()) << j.dump();
+  EXPECT_GT(j["slurm_job_id"].get<int>(), 0);
+  EXPECT_TRUE(j["started_at"].is_number()) << j.dump();
+  EXPECT_TRUE(j["finished_at"].is_number()) << j.dump();
+  EXPECT_TRUE(j["run_us"].is_number()) << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("slurm job"), std::string::npos) << j.dump();
+  const std::string id = std::to_string(j["id"].get<uint64_t>());
+  EXPECT_EQ(daemon_->Taskq({"logs", id}).out, "hi\n");
+  EXPECT_EQ(daemon_->Taskq({"logs", "--stderr", id}).out, "oops\n");
+  EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "FAILED");
+}
+
+TEST_F(Slurm, SucceedingExecTaskSeesItsEnvironmentAndDirectory) {
+  const CommandResult r =
+      daemon_->Taskq({"--json", "submit", "--wait", "exec", "--env", "GREETING=it's me", "--", "sh",
+                      "-c", "echo \"$GREETING $TASKQ_TASK_ID\"; pwd"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["state"], "succeeded");
+  EXPECT_EQ(j["exit_code"], 0);
+  const std::string id = std::to_string(j["id"].get<uint64_t>());
+  EXPECT_EQ(daemon_->Taskq({"logs", id}).out, "it's me " + id + "\n" + daemon_->state_dir() + "\n");
+}
+
+TEST_F(Slurm, CpuAndIoTasksGiveTheirResults) {
+  const uint64_t cpu = Submit({"cpu", "--count", "5000", "--seed", "7"});
+  const uint64_t io = Submit({"io", "--bytes", "12345"});
+  const nlohmann::json c = Wait(cpu);
+  EXPECT_EQ(c["state"], "succeeded") << c.dump();
+  EXPECT_EQ(c["result"]["checksum"], fmt::format("{:016x}", RunCpuKernel(5000, 7).checksum));
+  EXPECT_EQ(c["result"]["count"], 5000);
+  EXPECT_TRUE(c["slurm_job_id"].is_number()) << c.dump();
+  const nlohmann::json i = Wait(io);
+  EXPECT_EQ(i["state"], "succeeded") << i.dump();
+  EXPECT_EQ(i["result"]["bytes"], 12345);
+  struct stat st {};
+  ASSERT_EQ(::stat(i["result"]["path"].get<std::string>().c_str(), &st), 0) << i.dump();
+  EXPECT_EQ(st.st_size, 12345);
+}
+
+TEST_F(Slurm, CancelStopsARunningJob) {
+  const uint64_t id = Submit({"exec", "--", "sh", "-c", "echo started; exec sleep 300"});
+  const std::string id_text = std::to_string(id);
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", id_text}).out == "started\n";
+  })) << Status(id).dump();
+  const CommandResult cancelled = daemon_->Taskq({"cancel", id_text});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "cancelled") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("cancelled while running"), std::string::npos);
+  EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "CANCELLED");
+}
+
+TEST_F(Slurm, TimeoutCancelsTheJobAndMarksTimedOut) {
+  const uint64_t id = Submit({"exec", "--timeout", "1", "--", "sleep", "300"});
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "timed_out") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("timed out after 1000 ms"), std::string::npos)
+      << j.dump();
+  EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "CANCELLED");
+}
+
+TEST_F(Slurm, RefusedSubmissionFailsWithSbatchsReason) {
+  daemon_->WriteConfig("policy: slurm\nslurm:\n  partition: nosuchpartition\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded"));
+  const uint64_t id = Submit({"exec", "--", "true"});
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "failed") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("sbatch refused the job"), std::string::npos)
+      << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("partition"), std::string::npos) << j.dump();
+}
+
+}  // namespace
+}  // namespace taskq::testing
