@@ -79,13 +79,14 @@ std::string Client::state_dir() const { return segment_->state_dir(); }
 
 Status Client::CheckDaemon() {
   if (!segment_->SupervisorAlive()) {
-    return Status::Unavailable(
-        fmt::format("no taskqd serves queue '{}': start it with `taskqd --queue {}`",
-                    options_.queue, options_.queue));
+    return Status::Unavailable(fmt::format(
+        "no taskqd serves queue '{}': start it with `taskqd --queue {}`", options_.queue,
+        options_.queue));
   }
   if (segment_->header()->accepting.load() == 0) {
-    return Status::Unavailable(fmt::format(
-        "taskqd of queue '{}' is shutting down: submit after it restarts", options_.queue));
+    return Status::Unavailable(
+        fmt::format("taskqd of queue '{}' is shutting down: submit after it restarts",
+                    options_.queue));
   }
   return Status::Ok();
 }
@@ -101,7 +102,8 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     uint32_t seen = header->space_seq.load(std::memory_order_acquire);
     size_t before = ids->size();
     status = segment_->Submit(pending, ids);
-    if (ids->size() > before && header->policy.load() != static_cast<uint32_t>(Policy::kPool)) {
+    if (ids->size() > before &&
+        header->policy.load() != static_cast<uint32_t>(Policy::kPool)) {
       RingDoorbell(state_dir(), kDoorbellWork);
     }
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;
@@ -109,8 +111,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
-    SleepOn(header, &header->space_seq, seen,
-            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+    SleepOn(header, &header->space_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
   }
   return status;
 }
@@ -128,10 +129,9 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
     for (uint64_t id : ids) {
       TaskInfo info;
       if (!segment_->Get(id, &info)) {
-        return Status::Invalid(
-            fmt::format("no task {} in queue '{}' (never submitted, or "
-                        "evicted by retention)",
-                        id, options_.queue));
+        return Status::Invalid(fmt::format("no task {} in queue '{}' (never submitted, or "
+                                           "evicted by retention)",
+                                           id, options_.queue));
       }
       done += IsFinished(info.state) ? 1 : 0;
       tasks->push_back(std::move(info));
@@ -162,7 +162,8 @@ std::vector<uint64_t> Client::Unfinished() {
 Status Client::Get(uint64_t id, TaskInfo* info) {
   if (!segment_->Get(id, info)) {
     return Status::Invalid(fmt::format(
-        "no task {} in queue '{}' (never submitted, or evicted by retention)", id, options_.queue));
+        "no task {} in queue '{}' (never submitted, or evicted by retention)", id,
+        options_.queue));
   }
   return Status::Ok();
 }

@@ -15,10 +15,10 @@ namespace taskq {
 
 inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" little-endian
 inline constexpr uint32_t kLayoutVersion = 1;
-inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
-inline constexpr uint32_t kPayloadBytes = 704;   // spec strings of one task (argv, env, path)
-inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
-inline constexpr uint32_t kStateDirBytes = 256;  // the daemon's state directory, for clients
+inline constexpr uint32_t kMaxWorkers = 256;         // worker table rows in the header
+inline constexpr uint32_t kPayloadBytes = 704;       // spec strings of one task (argv, env, path)
+inline constexpr uint32_t kReasonBytes = 120;        // why a task failed, was lost, ...
+inline constexpr uint32_t kStateDirBytes = 256;      // the daemon's state directory, for clients
 inline constexpr uint32_t kMinCapacity = 16;
 inline constexpr uint32_t kMaxCapacity = 4u << 20;
 // Ids only grow by one per task: 2^62 is never reached, so a larger id is corruption (and
@@ -49,15 +49,15 @@ enum class TaskKind : uint32_t { kCpu = 1, kIo = 2, kExec = 3 };
 inline constexpr uint32_t kFlagFsync = 1u << 0;         // io: fsync before close
 inline constexpr uint32_t kFlagTimeoutFired = 1u << 1;  // the deadline passed; a kill was sent
 inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a running task
-inline constexpr uint32_t kFlagSlurm = 1u << 3;  // runs as a Slurm job: child_pid is its job id
+inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
 // 65,536 slots touches 1 MiB, not 64 MiB. Guarded by the segment lock; read lock-free only as
 // a hint (e.g. by `top`).
 struct SlotEntry {
-  std::atomic<uint64_t> id;        // task id in this slot, 0 when free
-  std::atomic<uint32_t> state;     // TaskState
-  std::atomic<int32_t> owner_pid;  // kReserved: the submitting client; kRunning: the runner
+  std::atomic<uint64_t> id;         // task id in this slot, 0 when free
+  std::atomic<uint32_t> state;      // TaskState
+  std::atomic<int32_t> owner_pid;   // kReserved: the submitting client; kRunning: the runner
 };
 static_assert(sizeof(SlotEntry) == 16);
 
@@ -66,11 +66,11 @@ static_assert(sizeof(SlotEntry) == 16);
 enum class WorkerState : uint32_t { kEmpty = 0, kStarting = 1, kIdle = 2, kBusy = 3, kExiting = 4 };
 struct WorkerEntry {
   std::atomic<int32_t> pid;
-  std::atomic<uint32_t> state;       // WorkerState
-  std::atomic<uint64_t> current_id;  // task being run, 0 when idle
+  std::atomic<uint32_t> state;        // WorkerState
+  std::atomic<uint64_t> current_id;   // task being run, 0 when idle
   std::atomic<uint64_t> tasks_done;
-  std::atomic<uint32_t> retire;      // set by the supervisor: finish the current task and exit
-  std::atomic<uint32_t> generation;  // bumped each time the row gets a new process
+  std::atomic<uint32_t> retire;       // set by the supervisor: finish the current task and exit
+  std::atomic<uint32_t> generation;   // bumped each time the row gets a new process
 };
 
 // The header. `magic` is written last at creation, so a half-created segment is refused.
@@ -85,19 +85,19 @@ struct alignas(64) SegmentHeader {
   pthread_mutex_t lock;  // robust, process-shared; guards everything below marked (L)
 
   // Futex words: bumped (and woken when someone sleeps) on each event; sleepers wait on them.
-  std::atomic<uint32_t> work_seq;      // a task became runnable
-  std::atomic<uint32_t> done_seq;      // a task finished (or was cancelled)
-  std::atomic<uint32_t> space_seq;     // a slot became free
-  std::atomic<uint32_t> pong_seq;      // the supervisor answered a ping
+  std::atomic<uint32_t> work_seq;    // a task became runnable
+  std::atomic<uint32_t> done_seq;    // a task finished (or was cancelled)
+  std::atomic<uint32_t> space_seq;   // a slot became free
+  std::atomic<uint32_t> pong_seq;    // the supervisor answered a ping
   std::atomic<uint32_t> idle_workers;  // pool workers asleep on work_seq
   std::atomic<uint32_t> waiters;       // clients asleep on done_seq or space_seq
 
   // Supervisor status, written by the supervisor only.
-  std::atomic<int32_t> owner_pid;   // running supervisor, 0 when none
-  std::atomic<uint32_t> epoch;      // bumped at each supervisor start
-  std::atomic<uint32_t> accepting;  // 0 while no supervisor runs or it is shutting down
-  std::atomic<uint32_t> ready;      // 1 once the policy can run tasks (pool: workers up)
-  std::atomic<uint32_t> policy;     // Policy as integer
+  std::atomic<int32_t> owner_pid;     // running supervisor, 0 when none
+  std::atomic<uint32_t> epoch;        // bumped at each supervisor start
+  std::atomic<uint32_t> accepting;    // 0 while no supervisor runs or it is shutting down
+  std::atomic<uint32_t> ready;        // 1 once the policy can run tasks (pool: workers up)
+  std::atomic<uint32_t> policy;       // Policy as integer
   std::atomic<uint32_t> workers_wanted;
   std::atomic<uint32_t> max_parallel;
   std::atomic<uint32_t> running_tasks;  // process policy: children running
@@ -108,7 +108,7 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint64_t> retain_age_ms;
   std::atomic<uint64_t> default_timeout_ms;  // applied by clients to tasks that give none
   std::atomic<uint32_t> default_retries;
-  char state_dir[kStateDirBytes];  // NUL-terminated: logs, io files, doorbell live here
+  char state_dir[kStateDirBytes];       // NUL-terminated: logs, io files, doorbell live here
 
   // The queue (L).
   uint64_t ring_head;        // next position to pop; positions are monotonic, index = pos % cap
@@ -126,18 +126,18 @@ struct alignas(64) SegmentHeader {
 // validates every field (another process may have scribbled on it).
 struct TaskRecord {
   uint64_t id;
-  uint32_t kind;         // TaskKind
-  uint32_t flags;        // kFlag*
-  uint32_t attempts;     // runs started so far
-  uint32_t max_retries;  // re-runs allowed after the runner died
+  uint32_t kind;            // TaskKind
+  uint32_t flags;           // kFlag*
+  uint32_t attempts;        // runs started so far
+  uint32_t max_retries;     // re-runs allowed after the runner died
   uint32_t submitter_uid;
   int32_t submitter_pid;
-  int32_t runner_pid;    // the process that ran (or runs) the task
-  int32_t exit_code;     // -1 until known
-  int32_t signal;        // 0 unless the task died of a signal
-  uint32_t payload_len;  // bytes used in payload
-  uint64_t timeout_ms;   // 0 = none
-  uint64_t deadline_us;  // started_at + timeout, 0 = none
+  int32_t runner_pid;       // the process that ran (or runs) the task
+  int32_t exit_code;        // -1 until known
+  int32_t signal;           // 0 unless the task died of a signal
+  uint32_t payload_len;     // bytes used in payload
+  uint64_t timeout_ms;      // 0 = none
+  uint64_t deadline_us;     // started_at + timeout, 0 = none
   uint64_t submitted_at_us;
   uint64_t started_at_us;
   uint64_t finished_at_us;
@@ -158,8 +158,8 @@ struct TaskRecord {
   uint64_t result_count;     // cpu: numbers generated; io: bytes written
   uint16_t argc;             // exec: NUL-terminated strings in payload: cwd, argv[argc], env[envc]
   uint16_t envc;
-  int32_t child_pid;  // pool: the exec process a worker started (its group is killed
-                      // when the worker dies); 0 when none. kFlagSlurm: the job id
+  int32_t child_pid;         // pool: the exec process a worker started (its group is killed
+                             // when the worker dies); 0 when none. kFlagSlurm: the job id
   char reason[kReasonBytes];
   char payload[kPayloadBytes];  // io: the path; exec: cwd, argv, env (see argc/envc)
 };

@@ -292,8 +292,8 @@ void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
   }
 }
 
-TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
-                              bool may_retry) {
+TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why,
+                              int32_t signal, bool may_retry) {
   Lock();
   SlotEntry& e = entry(slot);
   if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
@@ -317,7 +317,8 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
     PushLocked(id);
     result = TaskState::kQueued;
   } else {
-    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1), &r);
+    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
+               &r);
     result = TaskState::kLost;
     FinishLocked(slot, result, NowUs());
   }
@@ -355,8 +356,8 @@ Status Segment::Cancel(uint64_t id) {
   }
   if (state != TaskState::kQueued) {
     Unlock();
-    return Status::Failed(
-        fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
+    return Status::Failed(fmt::format("task {} is {}: only queued tasks can be cancelled", id,
+                                      TaskStateName(state)));
   }
   CopyReason("cancelled while queued", &record(slot));
   FinishLocked(slot, TaskState::kCancelled, NowUs());

@@ -76,8 +76,8 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["reason"] = reason.empty() ? nlohmann::json() : nlohmann::json(reason);
   // The policy lab's view of the work (issue: know what kind of work it is).
   uint64_t run_us = j["run_us"].is_null() ? 0 : j["run_us"].get<uint64_t>();
-  j["cpu_share"] =
-      run_us > 0 ? nlohmann::json(double(r.user_us + r.sys_us) / double(run_us)) : nlohmann::json();
+  j["cpu_share"] = run_us > 0 ? nlohmann::json(double(r.user_us + r.sys_us) / double(run_us))
+                              : nlohmann::json();
   j["read_bytes"] = r.read_bytes;
   j["write_bytes"] = r.write_bytes;
   j["vol_ctxsw"] = r.vol_ctxsw;

@@ -147,9 +147,11 @@ Status LoadStorage(const ConfigValue& value, Options* options) {
 
 Status LoadPolicy(const ConfigValue& value, Options* options) {
   std::string name;
-  TASKQ_RETURN_IF_ERROR(ReadChoice(
-      value, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess), PolicyName(Policy::kSlurm)},
-      &name));
+  TASKQ_RETURN_IF_ERROR(
+      ReadChoice(value,
+                 {PolicyName(Policy::kPool), PolicyName(Policy::kProcess),
+                  PolicyName(Policy::kSlurm)},
+                 &name));
   ParsePolicy(name, &options->policy);
   return Status::Ok();
 }
@@ -438,10 +440,10 @@ Status RefuseNonMapRoot(const std::string& yaml, const std::string& source_name)
     if (!empty_document && !StartsWithPlainKey(first)) {
       const YAML::Mark mark = MarkAt(line_number, column);
       const size_t shown = std::min<size_t>(line.size() - column, 20);
-      return ValueError(
-          ConfigValue{YAML::Node(std::string(line.substr(column, shown))), source_name, "", mark},
-          "must be a map of \"key: value\" lines",
-          "start the file with a key such as \"workers: 2\"");
+      return ValueError(ConfigValue{YAML::Node(std::string(line.substr(column, shown))),
+                                    source_name, "", mark},
+                        "must be a map of \"key: value\" lines",
+                        "start the file with a key such as \"workers: 2\"");
     }
   }
   return Status::Ok();
@@ -468,9 +470,9 @@ Status LoadOptionsFromString(const std::string& yaml, const std::string& source_
     *options = std::move(loaded);
     return Status::Ok();
   } catch (const YAML::ParserException& e) {
-    return ErrorAt(
-        source_name, e.mark,
-        "YAML syntax error: " + e.msg + "; fix the YAML at this position or just before it");
+    return ErrorAt(source_name, e.mark,
+                   "YAML syntax error: " + e.msg +
+                       "; fix the YAML at this position or just before it");
   } catch (const YAML::Exception& e) {
     return ErrorAt(source_name, e.mark,
                    "cannot read the YAML: " + e.msg + "; simplify the construct at this place");

@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "taskqd: the taskq supervisor. Keeps a FIFO queue in shared memory and runs its tasks under "
       "the `pool`, `process` or `slurm` policy. Runs in the foreground; SIGTERM/SIGINT drain and "
-      "exit, "
-      "SIGHUP reloads the configuration.",
+      "exit, SIGHUP reloads the configuration.",
       "taskqd"};
   app.footer(
       "Configuration: built-in defaults, then the file (--config or $TASKQ_CONFIG), then the\n"
@@ -95,7 +94,8 @@ int main(int argc, char** argv) {
   int64_t worker_row = -1;
   std::string run_task;
   int64_t supervisor_pid = 0;
-  app.add_option("--worker", worker_row, "internal: run as pool worker in this row")->group("");
+  app.add_option("--worker", worker_row, "internal: run as pool worker in this row")
+      ->group("");
   app.add_option("--run-task", run_task, "internal: run one claimed task SLOT:ID")->group("");
   app.add_option("--supervisor-pid", supervisor_pid, "internal")->group("");
   try {

@@ -18,9 +18,9 @@ Status MakeDir(const std::string& path, mode_t mode) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) {
-    return Status::Unavailable(
-        fmt::format("cannot create state directory {}: {}; set `state_dir` to a writable place",
-                    path, ec.message()));
+    return Status::Unavailable(fmt::format(
+        "cannot create state directory {}: {}; set `state_dir` to a writable place", path,
+        ec.message()));
   }
   ::chmod(path.c_str(), mode);
   return Status::Ok();
@@ -49,8 +49,8 @@ Status WriteEffectiveConfig(const Options& resolved, const std::string& path) {
   }
   ::chmod(temp.c_str(), 0600);
   if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return Status::Unavailable(
-        fmt::format("cannot rename {} to {}: {}", temp, path, std::strerror(errno)));
+    return Status::Unavailable(fmt::format("cannot rename {} to {}: {}", temp, path,
+                                           std::strerror(errno)));
   }
   return Status::Ok();
 }

@@ -34,8 +34,8 @@ namespace asio = boost::asio;
 
 namespace taskq {
 
-Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOverrides& overrides,
-                            Options* resolved) {
+Status LoadEffectiveOptions(const std::string& config_path,
+                            const CommandLineOverrides& overrides, Options* resolved) {
   Options options;
   if (!config_path.empty()) TASKQ_RETURN_IF_ERROR(LoadOptionsFromFile(config_path, &options));
   if (!overrides.queue.empty()) {
@@ -181,30 +181,30 @@ class Supervisor::Impl {
   }
 
   void ReadDoorbell() {
-    doorbell_.async_read_some(asio::buffer(doorbell_buffer_),
-                              [this](const boost::system::error_code& ec, size_t n) {
-                                if (ec) return;
-                                bool work = false;
-                                for (size_t i = 0; i < n; ++i) {
-                                  switch (doorbell_buffer_[i]) {
-                                    case kDoorbellWork:
-                                      work = true;
-                                      break;
-                                    case kDoorbellPing:
-                                      segment_->header()->pong_seq.fetch_add(1);
-                                      FutexWakePong();
-                                      break;
-                                    case kDoorbellShutdown:
-                                      spdlog::info("shutdown requested by a client");
-                                      BeginShutdown();
-                                      break;
-                                    default:
-                                      break;
-                                  }
-                                }
-                                if (work && !stopping_) executor_->OnWork();
-                                ReadDoorbell();
-                              });
+    doorbell_.async_read_some(
+        asio::buffer(doorbell_buffer_), [this](const boost::system::error_code& ec, size_t n) {
+          if (ec) return;
+          bool work = false;
+          for (size_t i = 0; i < n; ++i) {
+            switch (doorbell_buffer_[i]) {
+              case kDoorbellWork:
+                work = true;
+                break;
+              case kDoorbellPing:
+                segment_->header()->pong_seq.fetch_add(1);
+                FutexWakePong();
+                break;
+              case kDoorbellShutdown:
+                spdlog::info("shutdown requested by a client");
+                BeginShutdown();
+                break;
+              default:
+                break;
+            }
+          }
+          if (work && !stopping_) executor_->OnWork();
+          ReadDoorbell();
+        });
   }
 
   void FutexWakePong();
@@ -397,7 +397,8 @@ void Supervisor::Impl::Reload() {
   Options next;
   Status loaded = LoadEffectiveOptions(config_path_, overrides_, &next);
   if (!loaded.ok()) {
-    spdlog::error("reload failed, the running configuration stays in force: {}", loaded.message());
+    spdlog::error("reload failed, the running configuration stays in force: {}",
+                  loaded.message());
     NotifyReady(StatusLine());
     return;
   }
