@@ -303,7 +303,7 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
   }
   TaskRecord& r = record(slot);
   r.signal = signal;
-  r.child_pid = 0;
+  if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
   TaskState result;
   const uint64_t now = NowUs();
   if ((r.flags & kFlagTimeoutFired) != 0 || (r.deadline_us != 0 && now >= r.deadline_us)) {

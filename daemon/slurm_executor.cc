@@ -66,6 +66,7 @@ struct Helper {
   uint64_t task_id = 0;   // sbatch: the task it submits
   uint64_t poll_seq = 0;  // squeue: its number
   uint64_t started_us = 0;
+  bool hung = false;  // killed after controller_timeout without an answer
   std::string out_path;
   std::string err_path;
 };
@@ -127,10 +128,11 @@ class SlurmExecutor : public Executor {
     ::unlink(helper.out_path.c_str());
     ::unlink(helper.err_path.c_str());
     const bool ok = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
-    const std::string why = !err.empty() ? FirstLine(err)
-                            : WIFSIGNALED(wait_status)
-                                ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
-                                : fmt::format("exit code {}", WEXITSTATUS(wait_status));
+    const std::string why =
+        helper.hung    ? fmt::format("no answer within {} ms", options_.slurm.controller_timeout_ms)
+        : !err.empty() ? FirstLine(err)
+        : WIFSIGNALED(wait_status) ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
+                                   : fmt::format("exit code {}", WEXITSTATUS(wait_status));
     switch (helper.kind) {
       case HelperKind::kSbatch:
         OnSbatchExit(helper.task_id, ok, out, why);
@@ -359,6 +361,7 @@ class SlurmExecutor : public Executor {
       if (helper.kind != HelperKind::kSqueue) continue;
       // A squeue that hangs counts as a failure once controller_timeout is over.
       if (now - helper.started_us > options_.slurm.controller_timeout_ms * 1000) {
+        helper.hung = true;
         ::kill(pid, SIGKILL);
       }
       return;

@@ -97,7 +97,27 @@ class SlurmCluster {
     return r.exit_code == 0 ? r.out.substr(0, r.out.find('\n')) : "squeue failed: " + r.err;
   }
 
+  pid_t ControllerPid() {
+    std::istringstream pids(
+        ReadFile(dir_.path() + "/slurm/daemons.pid"));  // munged slurmctld slurmd
+    pid_t munged = 0, slurmctld = 0;
+    pids >> munged >> slurmctld;
+    return slurmctld;
+  }
+
+  // Takes the node down (its jobs end NODE_FAIL) and waits until it is back (ReturnToService=2).
+  bool FailNode() {
+    const std::string node = Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%N"});
+    Run({"/usr/bin/scontrol", "update", "NodeName=" + node, "State=DOWN", "Reason=taskq-test"});
+    return WaitUntil([&] { return Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%t"}) == "idle"; });
+  }
+
  private:
+  static std::string Run(const std::vector<std::string>& argv) {
+    const std::string out = RunCommand(argv).out;
+    return out.substr(0, out.find('\n'));
+  }
+
   bool KeeperAlive() {
     int status = 0;
     return waitpid(keeper_, &status, WNOHANG) == 0;
@@ -241,6 +261,75 @@ TEST_F(Slurm, RefusedSubmissionFailsWithSbatchsReason) {
   EXPECT_NE(j["reason"].get<std::string>().find("sbatch refused the job"), std::string::npos)
       << j.dump();
   EXPECT_NE(j["reason"].get<std::string>().find("partition"), std::string::npos) << j.dump();
+}
+
+}  // namespace
+}  // namespace taskq::testing
+
+namespace taskq::testing {
+namespace {
+
+// A job whose first run blocks until the node fails, and whose second run succeeds at once.
+std::vector<std::string> FirstRunBlocks(const std::string& mark) {
+  return {"sh", "-c",
+          fmt::format("if [ -e {0} ]; then echo second; else touch {0}; echo started; exec sleep "
+                      "300; fi",
+                      mark)};
+}
+
+TEST_F(Slurm, NodeFailureResubmitsWhileRetriesAllow) {
+  std::vector<std::string> args = {"exec", "--retries", "1", "--"};
+  for (const std::string& word : FirstRunBlocks(daemon_->dir() + "/mark")) args.push_back(word);
+  const uint64_t id = Submit(args);
+  ASSERT_TRUE(WaitUntil([&] { return Status(id)["started_at"].is_number(); }));
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  }));
+  const int first_job = Status(id)["slurm_job_id"].get<int>();
+  ASSERT_TRUE(cluster->FailNode());
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(j["attempts"], 2) << j.dump();
+  EXPECT_NE(j["slurm_job_id"].get<int>(), first_job);
+  EXPECT_EQ(cluster->JobState(first_job), "NODE_FAIL");
+  EXPECT_EQ(daemon_->Taskq({"logs", std::to_string(id)}).out, "second\n");
+}
+
+TEST_F(Slurm, NodeFailureWithoutRetriesLosesTheTask) {
+  std::vector<std::string> args = {"exec", "--retries", "0", "--"};
+  for (const std::string& word : FirstRunBlocks(daemon_->dir() + "/mark")) args.push_back(word);
+  const uint64_t id = Submit(args);
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  }));
+  ASSERT_TRUE(cluster->FailNode());
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "lost") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("NODE_FAIL"), std::string::npos) << j.dump();
+}
+
+TEST_F(Slurm, UnreachableControllerLosesTasksInsteadOfHanging) {
+  daemon_->WriteConfig("policy: slurm\nslurm:\n  poll_interval: 100ms\n  controller_timeout: 1s\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded"));
+  const uint64_t id =
+      Submit({"exec", "--retries", "0", "--", "sh", "-c", "echo started; exec sleep 300"});
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  }));
+  const int job = Status(id)["slurm_job_id"].get<int>();
+  const pid_t controller = cluster->ControllerPid();
+  ASSERT_GT(controller, 0);
+  ASSERT_EQ(::kill(controller, SIGSTOP), 0);  // it keeps its sockets but answers nothing
+  const nlohmann::json j = Wait(id);
+  ::kill(controller, SIGCONT);
+  EXPECT_EQ(j["state"], "lost") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("slurm controller unreachable"), std::string::npos)
+      << j.dump();
+  // Back again, the controller gets taskq's scancel: nothing is left running.
+  EXPECT_EQ(j["slurm_job_id"], job);
+  EXPECT_TRUE(WaitUntil([&] { return cluster->JobState(job) == "CANCELLED"; }))
+      << cluster->JobState(job);
 }
 
 }  // namespace
