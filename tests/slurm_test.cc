@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/kernels.h"
+#include "config/load.h"
 #include "daemon/slurm_commands.h"
 #include "fmt/format.h"
 #include "tests/test_util.h"
@@ -334,3 +335,117 @@ TEST_F(Slurm, UnreachableControllerLosesTasksInsteadOfHanging) {
 
 }  // namespace
 }  // namespace taskq::testing
+
+namespace taskq {
+namespace {
+
+// The pieces that need no cluster: command lines, parsing, configuration.
+TEST(SlurmCommands, SbatchLineCarriesEveryOption) {
+  SlurmOptions options;
+  options.partition = "batch";
+  options.cpus_per_task = 2;
+  options.extra_args = {"--qos=short"};
+  SlurmJobRequest job;
+  job.command = {"sh", "-c", "echo it's"};
+  job.cwd = "/work";
+  job.stdout_path = "/s/logs/7.out";
+  job.stderr_path = "/s/logs/7.err";
+  job.time_limit_ms = 61000;
+  job.task_id = 7;
+  const std::vector<std::string> argv = SbatchArgv(options, "q", job);
+  const std::vector<std::string> expected = {"sbatch",
+                                             "--parsable",
+                                             "--job-name=taskq-q",
+                                             "--comment=taskq task 7",
+                                             "--output=/s/logs/7.out",
+                                             "--error=/s/logs/7.err",
+                                             "--chdir=/work",
+                                             "--export=ALL",
+                                             "--no-requeue",
+                                             "--ntasks=1",
+                                             "--cpus-per-task=2",
+                                             "--partition=batch",
+                                             "--time=2",
+                                             "--qos=short",
+                                             "--wrap=exec 'sh' '-c' 'echo it'\\''s'"};
+  EXPECT_EQ(argv, expected);
+  options.bin_dir = "/opt/slurm/bin";
+  EXPECT_EQ(SqueueArgv(options, "q")[0], "/opt/slurm/bin/squeue");
+  EXPECT_EQ(ScancelArgv(options, {4, 5}),
+            (std::vector<std::string>{"/opt/slurm/bin/scancel", "4", "5"}));
+}
+
+TEST(SlurmCommands, ParsesSbatchAndSqueueOutput) {
+  uint32_t id = 0;
+  EXPECT_TRUE(ParseSbatchOutput("42\n", &id));
+  EXPECT_EQ(id, 42u);
+  EXPECT_TRUE(ParseSbatchOutput("43;cluster\n", &id));
+  EXPECT_EQ(id, 43u);
+  EXPECT_FALSE(ParseSbatchOutput("", &id));
+  EXPECT_FALSE(ParseSbatchOutput("sbatch: error\n", &id));
+  const auto jobs = ParseSqueueOutput(
+      "1|FAILED|NonZeroExitCode|768|2026-12-02T12:04:11|2026-12-02T12:04:12|vm|\n"
+      "2|PENDING|Priority|0|N/A|N/A||\n"
+      "garbage\n"
+      "3_1|RUNNING|None|0|N/A|N/A||\n");
+  ASSERT_EQ(jobs.size(), 2u);
+  const SlurmJobStatus& failed = jobs.at(1);
+  EXPECT_EQ(failed.state, "FAILED");
+  EXPECT_EQ(failed.reason, "NonZeroExitCode");
+  EXPECT_EQ(failed.wait_status, 768);
+  EXPECT_EQ(failed.end_us - failed.start_us, 1000000u);
+  EXPECT_EQ(failed.nodes, "vm");
+  EXPECT_EQ(jobs.at(2).start_us, 0u);
+  EXPECT_TRUE(IsFinalJobState("NODE_FAIL"));
+  EXPECT_FALSE(IsFinalJobState("COMPLETING"));
+  EXPECT_TRUE(
+      IsTransientSlurmError("sbatch: error: Batch job submission failed: Unable to contact "
+                            "slurm controller (connect failure)"));
+  EXPECT_FALSE(IsTransientSlurmError("sbatch: error: invalid partition specified: x"));
+  EXPECT_EQ(SlurmTimeLimit(1), "1");
+  EXPECT_EQ(SlurmTimeLimit(120000), "2");
+}
+
+TEST(SlurmCommands, ParsesTheRunnersResultLine) {
+  TaskOutcome outcome;
+  ASSERT_TRUE(ParseRunnerResult(
+      "noise\n{\"kind\":\"cpu\",\"checksum\":\"00000000000000ff\",\"count\":5,\"user_us\":9}\n\n",
+      &outcome));
+  EXPECT_EQ(outcome.state, TaskState::kSucceeded);
+  EXPECT_EQ(outcome.result_checksum, 255u);
+  EXPECT_EQ(outcome.result_count, 5u);
+  EXPECT_EQ(outcome.user_us, 9u);
+  TaskOutcome failed;
+  ASSERT_TRUE(ParseRunnerResult("{\"kind\":\"io\",\"error\":\"cannot open /x\"}\n", &failed));
+  EXPECT_EQ(failed.state, TaskState::kFailed);
+  EXPECT_EQ(failed.reason, "cannot open /x");
+  TaskOutcome none;
+  EXPECT_FALSE(ParseRunnerResult("Killed\n", &none));
+}
+
+TEST(SlurmConfig, LoadsAndRoundTripsTheSlurmMap) {
+  Options options;
+  ASSERT_TRUE(LoadOptionsFromString("policy: slurm\nslurm:\n  partition: batch\n  time_limit: 2h\n"
+                                    "  extra_args: [\"--qos=short\"]\n  poll_interval: 250ms\n"
+                                    "  max_jobs: 7\n",
+                                    "t.yaml", &options)
+                  .ok());
+  EXPECT_EQ(options.policy, Policy::kSlurm);
+  EXPECT_EQ(options.slurm.partition, "batch");
+  EXPECT_EQ(options.slurm.time_limit_ms, 7200000u);
+  EXPECT_EQ(options.slurm.poll_interval_ms, 250u);
+  EXPECT_EQ(options.slurm.max_jobs, 7u);
+  Options again;
+  ASSERT_TRUE(LoadOptionsFromString(OptionsToYaml(options), "again", &again).ok());
+  EXPECT_TRUE(again.slurm == options.slurm);
+  const Status bad = LoadOptionsFromString("slurm:\n  extra_args: [qos]\n", "t.yaml", &options);
+  EXPECT_EQ(bad.message().rfind("t.yaml:2:16: slurm.extra_args[0]: must be an sbatch option", 0),
+            0u)
+      << bad.message();
+  const Status fast = LoadOptionsFromString("slurm:\n  poll_interval: 1ms\n", "t.yaml", &options);
+  EXPECT_NE(fast.message().find("slurm.poll_interval: must be at least 10ms"), std::string::npos)
+      << fast.message();
+}
+
+}  // namespace
+}  // namespace taskq
