@@ -206,8 +206,8 @@ class SlurmExecutor : public Executor {
     job.stdout_path = exec.stdout_path;
     job.stderr_path = exec.stderr_path;
     job.env = exec.env;
-    // The Slurm client tools need the daemon's SLURM_CONF (and find themselves on its PATH).
-    for (const char* name : {"SLURM_CONF", "PATH"}) {
+    // sbatch runs with the job's environment and needs the daemon's SLURM_CONF.
+    for (const char* name : {"SLURM_CONF"}) {
       const char* value = std::getenv(name);
       const std::string prefix = std::string(name) + "=";
       const bool present = std::any_of(job.env.begin(), job.env.end(),
