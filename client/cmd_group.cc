@@ -28,6 +28,7 @@ std::string DescribeGroupSettings(const GroupInfo& g) {
     return g.settings.workers == 0 ? "pool, one worker per CPU"
                                    : fmt::format("pool, {} workers", g.settings.workers);
   }
+  if (g.settings.policy == Policy::kSlurm) return "slurm (see the slurm: settings)";
   return g.settings.max_parallel == 0
              ? "process, unbounded"
              : fmt::format("process, max_parallel {}", g.settings.max_parallel);

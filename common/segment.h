@@ -33,6 +33,7 @@ struct TaskOutcome {
   uint64_t invol_ctxsw = 0;
   uint64_t result_checksum = 0;
   uint64_t result_count = 0;
+  uint64_t finished_at_us = 0;  // 0 = when it is recorded
   std::string reason;
 };
 
@@ -122,11 +123,18 @@ class Segment {
   // lost (or timed_out when its deadline had fired or passed). Returns the task's new state.
   TaskState RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
                        bool may_retry = true);
+  // Slurm policy: records the job that runs a claimed task (kFlagSlurm, job id in child_pid).
+  void SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id);
+  // Slurm policy: the job started at `started_at_us` (after waiting in Slurm's queue); the
+  // task's start time and deadline move there.
+  void MarkStarted(uint32_t slot, uint64_t id, uint64_t started_at_us);
   // Ends a run: Complete() for an outcome with an exit status, RunnerDied() for kLost.
   void Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
   // Marks the deadline of a running task as fired (so its end is recorded as timed_out).
   void MarkTimeoutFired(uint32_t slot, uint64_t id);
-  // Cancels a queued task. kFailed when it already runs or finished, kInvalid when unknown.
+  // Cancels a queued task. A running Slurm task (kFlagSlurm) gets kFlagCancelKill: its executor
+  // scancels the job and records it cancelled. kFailed when it runs otherwise or finished,
+  // kInvalid when unknown.
   Status Cancel(uint64_t id);
 
   // Readers: copies, never pointers into the segment.

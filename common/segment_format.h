@@ -54,6 +54,7 @@ enum class TaskKind : uint32_t { kCpu = 1, kIo = 2, kExec = 3 };
 inline constexpr uint32_t kFlagFsync = 1u << 0;         // io: fsync before close
 inline constexpr uint32_t kFlagTimeoutFired = 1u << 1;  // the deadline passed; a kill was sent
 inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a running task
+inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
 // 65,536 slots touches 1 MiB, not 64 MiB. Guarded by the segment lock; read lock-free only as
@@ -187,7 +188,7 @@ struct TaskRecord {
   uint16_t argc;             // exec: NUL-terminated strings in payload: cwd, argv[argc], env[envc]
   uint16_t envc;
   int32_t child_pid;  // pool: the exec process a worker started (its group is killed
-                      // when the worker dies); 0 when none
+                      // when the worker dies); 0 when none. kFlagSlurm: the job id
   // Scheduling (issue 7): the group row, the priority, the earliest start and the tasks that
   // must have succeeded first.
   uint32_t group;

@@ -149,8 +149,9 @@ std::vector<GroupInfo> Segment::Groups() {
     info.index = i;
     info.name = NameOf(g);
     const uint32_t policy = g.policy.load();
-    info.settings.policy =
-        policy == static_cast<uint32_t>(Policy::kProcess) ? Policy::kProcess : Policy::kPool;
+    info.settings.policy = policy <= static_cast<uint32_t>(Policy::kSlurm)
+                               ? static_cast<Policy>(policy)
+                               : Policy::kPool;
     info.settings.workers = std::min(g.workers.load(), kMaxWorkers);
     info.settings.max_parallel = g.max_parallel.load();
     info.paused = g.paused.load() != 0;

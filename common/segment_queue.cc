@@ -338,7 +338,7 @@ bool Segment::Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   r.runner_pid = runner_pid;
   r.started_at_us = now;
   r.attempts++;
-  r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill);
+  r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
   r.child_pid = 0;
   r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
   SetState(e, TaskState::kRunning);
@@ -429,7 +429,7 @@ void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   if ((r.flags & kFlagTimeoutFired) != 0 && state != TaskState::kSucceeded) {
     state = TaskState::kTimedOut;
   }
-  FinishLocked(slot, state, NowUs());
+  FinishLocked(slot, state, o.finished_at_us != 0 ? o.finished_at_us : NowUs());
   const bool dependents_may_wait = header_->held_hint.load(std::memory_order_relaxed) != 0;
   Unlock();
   WakeWaiters();
@@ -440,6 +440,25 @@ void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
   Lock();
   if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
     record(slot).child_pid = child_pid;
+  }
+  Unlock();
+}
+
+void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
+  Lock();
+  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
+    record(slot).flags |= kFlagSlurm;
+    record(slot).child_pid = static_cast<int32_t>(job_id);
+  }
+  Unlock();
+}
+
+void Segment::MarkStarted(uint32_t slot, uint64_t id, uint64_t started_at_us) {
+  Lock();
+  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
+    TaskRecord& r = record(slot);
+    r.started_at_us = started_at_us;
+    r.deadline_us = r.timeout_ms > 0 ? started_at_us + r.timeout_ms * 1000 : 0;
   }
   Unlock();
 }
@@ -463,7 +482,7 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
   }
   TaskRecord& r = record(slot);
   r.signal = signal;
-  r.child_pid = 0;
+  if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
   TaskState result;
   const uint64_t now = NowUs();
   if ((r.flags & kFlagTimeoutFired) != 0 || (r.deadline_us != 0 && now >= r.deadline_us)) {
@@ -509,6 +528,11 @@ Status Segment::Cancel(uint64_t id) {
     return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
   }
   TaskState state = StateOf(e);
+  if (state == TaskState::kRunning && (record(slot).flags & kFlagSlurm) != 0) {
+    record(slot).flags |= kFlagCancelKill;
+    Unlock();
+    return Status::Ok();
+  }
   if (state != TaskState::kQueued) {
     Unlock();
     return Status::Failed(

@@ -148,7 +148,10 @@ Status LoadStorage(const ConfigValue& value, Options* options) {
 Status LoadPolicy(const ConfigValue& value, Options* options) {
   std::string name;
   TASKQ_RETURN_IF_ERROR(
-      ReadChoice(value, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess)}, &name));
+      ReadChoice(value,
+                 {PolicyName(Policy::kPool), PolicyName(Policy::kProcess),
+                  PolicyName(Policy::kSlurm)},
+                 &name));
   ParsePolicy(name, &options->policy);
   return Status::Ok();
 }
@@ -160,8 +163,9 @@ constexpr GroupField kGroupFields[] = {
     {"policy",
      [](const ConfigValue& v, GroupConfig* g) {
        std::string name;
-       TASKQ_RETURN_IF_ERROR(
-           ReadChoice(v, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess)}, &name));
+       TASKQ_RETURN_IF_ERROR(ReadChoice(
+           v, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess), PolicyName(Policy::kSlurm)},
+           &name));
        ParsePolicy(name, &g->policy);
        return Status::Ok();
      },
@@ -298,6 +302,69 @@ constexpr LimitsField kLimitFields[] = {
      [](const TaskLimits& l, YAML::Emitter* out) { *out << l.output_mb; }},
 };
 
+bool IsSbatchOption(std::string_view text) { return text.size() > 1 && text.front() == '-'; }
+constexpr TextRule kSbatchOptionRule = {IsSbatchOption,
+                                        "must be an sbatch option starting with '-'",
+                                        "write one option per item, e.g. \"--qos=short\""};
+constexpr TextRule kPartitionRule = {IsAccountNameOrEmpty,
+                                     "must be a partition name without spaces",
+                                     "write the name sinfo shows, or \"\" for the default"};
+
+using SlurmField = Field<SlurmOptions>;
+constexpr SlurmField kSlurmFields[] = {
+    {"partition",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kPartitionRule, &s->partition);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.partition, out); }},
+    {"time_limit",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadDurationMs(v, 365 * kDayMs, &s->time_limit_ms);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << FormatDurationMs(s.time_limit_ms); }},
+    {"cpus_per_task",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadUint(v, 1, 4096, "", &s->cpus_per_task);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.cpus_per_task; }},
+    {"extra_args",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadStringList(v, kSbatchOptionRule, &s->extra_args);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { DumpTextList(s.extra_args, out); }},
+    {"poll_interval",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       TASKQ_RETURN_IF_ERROR(ReadDurationMs(v, kHourMs, &s->poll_interval_ms));
+       if (s->poll_interval_ms < 10) {
+         return ValueError(v, "must be at least 10ms", "write e.g. 500ms");
+       }
+       return Status::Ok();
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) {
+       *out << FormatDurationMs(s.poll_interval_ms);
+     }},
+    {"max_jobs",
+     [](const ConfigValue& v, SlurmOptions* s) { return ReadUint(v, 1, 100000, "", &s->max_jobs); },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.max_jobs; }},
+    {"bin_dir",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kDirectoryRule, &s->bin_dir);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.bin_dir, out); }},
+    {"runner",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kDirectoryRule, &s->runner);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.runner, out); }},
+    {"controller_timeout",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadDurationMs(v, kDayMs, &s->controller_timeout_ms);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) {
+       *out << FormatDurationMs(s.controller_timeout_ms);
+     }},
+};
+
 // The top level, in the order of config/taskq.yaml.
 constexpr OptionsField kOptionFields[] = {
     {"queue", [](const ConfigValue& v, Options* o) { return ReadString(v, kQueueRule, &o->queue); },
@@ -366,6 +433,8 @@ constexpr OptionsField kOptionFields[] = {
     {"limits",
      [](const ConfigValue& v, Options* o) { return LoadMap(v, kLimitFields, &o->limits); },
      [](const Options& o, YAML::Emitter* out) { DumpMap(kLimitFields, o.limits, out); }},
+    {"slurm", [](const ConfigValue& v, Options* o) { return LoadMap(v, kSlurmFields, &o->slurm); },
+     [](const Options& o, YAML::Emitter* out) { DumpMap(kSlurmFields, o.slurm, out); }},
 };
 
 Status CannotRead(const std::string& path, int error) {

@@ -19,6 +19,8 @@ const char* PolicyName(Policy policy) {
       return "pool";
     case Policy::kProcess:
       return "process";
+    case Policy::kSlurm:
+      return "slurm";
   }
   return "unknown";
 }
@@ -43,7 +45,7 @@ bool IsValidGroupName(const std::string& name) {
 }
 
 bool ParsePolicy(const std::string& text, Policy* policy) {
-  for (Policy candidate : {Policy::kPool, Policy::kProcess}) {
+  for (Policy candidate : {Policy::kPool, Policy::kProcess, Policy::kSlurm}) {
     if (text == PolicyName(candidate)) {
       *policy = candidate;
       return true;

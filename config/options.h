@@ -14,10 +14,10 @@
 
 namespace taskq {
 
-enum class Policy { kPool, kProcess };
+enum class Policy { kPool, kProcess, kSlurm };
 enum class Storage { kShm, kFile };
 
-const char* PolicyName(Policy policy);     // "pool" | "process"
+const char* PolicyName(Policy policy);     // "pool" | "process" | "slurm"
 const char* StorageName(Storage storage);  // "shm" | "file"
 bool ParsePolicy(const std::string& text, Policy* policy);
 
@@ -40,6 +40,20 @@ struct GroupConfig {
 
 // Group names: 1..31 of [A-Za-z0-9_.-], not starting with '.' or '-'.
 bool IsValidGroupName(const std::string& name);
+
+// The `slurm` policy: every task becomes one Slurm batch job (daemon/slurm_executor.cc).
+struct SlurmOptions {
+  std::string partition;                  // sbatch --partition; "" = the cluster's default
+  uint64_t time_limit_ms = 0;             // --time of tasks without a timeout; 0 = partition's
+  uint32_t cpus_per_task = 1;             // sbatch --cpus-per-task
+  std::vector<std::string> extra_args;    // more sbatch options, e.g. ["--qos=short"]
+  uint64_t poll_interval_ms = 500;        // how often the controller is asked for job states
+  uint32_t max_jobs = 100;                // taskq tasks in Slurm (pending or running) at once
+  std::string bin_dir;                    // "" = sbatch, scontrol, scancel on PATH; else here
+  std::string runner;                     // cpu/io tasks: "" = taskq-run beside taskqd
+  uint64_t controller_timeout_ms = 60000;  // Slurm unreachable this long: its tasks are lost
+  bool operator==(const SlurmOptions&) const = default;
+};
 
 struct Options {
   // --- identity and storage (changing these needs a restart) ---
@@ -80,6 +94,7 @@ struct Options {
   uint64_t max_cpu_count = 1000000000;  // upper bound of `cpu --count`
   uint64_t max_io_bytes = 1ull << 30;   // upper bound of `io --bytes`
   TaskLimits limits;
+  SlurmOptions slurm;
 };
 
 // The gid of `group` ("" = none: *gid = -1). kInvalid naming the setting when it does not exist.

@@ -1,4 +1,4 @@
-// Executor is the one small interface behind which the two policies live (STYLE.md: ninja's
+// Executor is the one small interface behind which the policies live (STYLE.md: ninja's
 // CommandRunner). The supervisor owns the event loop and reaps every child; it tells the executor
 // what happened, and the executor decides what runs.
 #pragma once
@@ -56,6 +56,9 @@ class Executor {
 std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options);
 std::unique_ptr<Executor> MakePerTaskExecutor(const ExecutorContext& context,
                                               const Options& options);
+// The `slurm` policy: each task is one Slurm batch job (daemon/slurm_executor.cc).
+std::unique_ptr<Executor> MakeSlurmExecutor(const ExecutorContext& context,
+                                            const Options& options);
 
 // The environment runner processes get: the daemon's, minus what belongs to systemd's service.
 std::vector<std::string> RunnerEnvironment();

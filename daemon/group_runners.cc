@@ -23,6 +23,7 @@ std::unique_ptr<Executor> GroupRunners::Make(uint32_t row, const std::string& na
   ExecutorContext context = base_;
   context.group = row;
   context.group_name = name;
+  if (options.policy == Policy::kSlurm) return MakeSlurmExecutor(context, options);
   return options.policy == Policy::kPool ? MakePoolExecutor(context, options)
                                          : MakePerTaskExecutor(context, options);
 }

@@ -33,8 +33,8 @@ int Fail(const taskq::Status& status) {
 int main(int argc, char** argv) {
   CLI::App app{
       "taskqd: the taskq supervisor. Keeps a FIFO queue in shared memory and runs its tasks under "
-      "the `pool` or `process` policy. Runs in the foreground; SIGTERM/SIGINT drain and exit, "
-      "SIGHUP reloads the configuration.",
+      "the `pool`, `process` or `slurm` policy. Runs in the foreground; SIGTERM/SIGINT drain and "
+      "exit, SIGHUP reloads the configuration.",
       "taskqd"};
   app.footer(
       "Configuration: built-in defaults, then the file (--config or $TASKQ_CONFIG), then the\n"
@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
       ->envname("TASKQ_CONFIG");
   app.add_option("-q,--queue", overrides.queue, "queue name (default: taskq-<uid>)")
       ->envname("TASKQ_QUEUE");
-  app.add_option("--policy", overrides.policy, "execution policy: pool | process")
-      ->check(CLI::IsMember({"pool", "process"}));
+  app.add_option("--policy", overrides.policy, "execution policy: pool | process | slurm")
+      ->check(CLI::IsMember({"pool", "process", "slurm"}));
   app.add_option("--workers", overrides.workers, "pool size (0 = one per CPU)")
       ->check(CLI::Range(0, 256));
   app.add_option("--max-parallel", overrides.max_parallel,

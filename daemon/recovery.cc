@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/spawn.h"
+#include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace taskq {
@@ -64,9 +65,14 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe) {
   }
   h->idle_workers.store(0);
   for (auto& [slot, record] : segment.Running()) {
-    if (record.child_pid > 0) KillLeftover(record.child_pid, self_exe);
+    const bool slurm = (record.flags & kFlagSlurm) != 0;  // child_pid is a job id, not a pid
+    if (record.child_pid > 0 && !slurm) KillLeftover(record.child_pid, self_exe);
     KillLeftover(record.runner_pid, self_exe);
-    TaskState now = segment.RunnerDied(slot, record.id, "taskqd restarted while it ran", 0);
+    const std::string why =
+        slurm ? fmt::format("taskqd restarted while slurm job {} ran; scancel it if it still runs",
+                            record.child_pid)
+              : "taskqd restarted while it ran";
+    TaskState now = segment.RunnerDied(slot, record.id, why, 0);
     spdlog::warn("task {} was running when the previous taskqd died: now {}", record.id,
                  TaskStateName(now));
   }

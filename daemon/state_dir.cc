@@ -109,7 +109,8 @@ bool RunnerSettingsDiffer(const Options& a, const Options& b) {
          a.max_io_bytes != b.max_io_bytes || a.limits.cpu_seconds != b.limits.cpu_seconds ||
          a.limits.address_space_mb != b.limits.address_space_mb ||
          a.limits.open_files != b.limits.open_files || a.limits.output_mb != b.limits.output_mb ||
-         a.log_level != b.log_level;  // pool workers set their log level at start
+         a.log_level != b.log_level ||  // pool workers set their log level at start
+         !(a.slurm == b.slurm);
 }
 
 }  // namespace taskq

@@ -46,7 +46,7 @@ Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOve
   }
   if (!overrides.policy.empty() && !ParsePolicy(overrides.policy, &options.policy)) {
     return Status::Invalid(
-        fmt::format("--policy: must be pool or process, got '{}'", overrides.policy));
+        fmt::format("--policy: must be pool, process or slurm, got '{}'", overrides.policy));
   }
   if (overrides.workers >= 0) options.workers = static_cast<uint32_t>(overrides.workers);
   if (overrides.max_parallel >= 0) {
@@ -138,8 +138,12 @@ class Supervisor::Impl {
     h->accepting.store(1);
     spdlog::info("serving queue '{}' from {} (policy {}, {} {})", options_.queue,
                  LocateSegment(options_).Describe(), PolicyName(options_.policy),
-                 options_.policy == Policy::kPool ? options_.workers : options_.max_parallel,
-                 options_.policy == Policy::kPool ? "workers" : "max_parallel (0 = unbounded)");
+                 options_.policy == Policy::kPool    ? options_.workers
+                 : options_.policy == Policy::kSlurm ? options_.slurm.max_jobs
+                                                     : options_.max_parallel,
+                 options_.policy == Policy::kPool    ? "workers"
+                 : options_.policy == Policy::kSlurm ? "max_jobs"
+                                                     : "max_parallel (0 = unbounded)");
     return Status::Ok();
   }
 
@@ -323,7 +327,9 @@ class Supervisor::Impl {
     std::string line =
         fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
                     PolicyName(options_.policy), runners_->ProcessCount(),
-                    options_.policy == Policy::kPool ? "workers" : "task processes",
+                    options_.policy == Policy::kPool    ? "workers"
+                    : options_.policy == Policy::kSlurm ? "slurm jobs"
+                                                        : "task processes",
                     c.by_state[static_cast<int>(TaskState::kQueued)],
                     c.by_state[static_cast<int>(TaskState::kRunning)],
                     c.by_state[static_cast<int>(TaskState::kSucceeded)],
@@ -387,7 +393,11 @@ class Supervisor::Impl {
     });
   }
 
-  void KillEverything() { runners_->KillAll(); }
+  void KillEverything() {
+    runners_->KillAll();
+    // An executor with no child left to reap (slurm: only jobs) is stopped by KillAll itself.
+    if (runners_->Stopped()) io_.stop();
+  }
 
   void Cleanup() {
     SegmentHeader* h = segment_->header();

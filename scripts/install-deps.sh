@@ -11,6 +11,7 @@ packages=(
   systemd                       # systemd-analyze verify of the shipped unit
   dpkg-dev file                 # make deb (CPack's DEB generator)
   util-linux passwd             # setpriv/runuser, useradd for the multi-user tests
+  slurmctld slurmd slurm-client munge  # the slurm policy's private test cluster (slurm-up.sh)
 )
 [[ ${TASKQ_EXTRA_PACKAGES:-} ]] && read -r -a extra <<<"$TASKQ_EXTRA_PACKAGES" && packages+=("${extra[@]}")
 

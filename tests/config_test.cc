@@ -241,7 +241,7 @@ TEST(ConfigLoad, BadSize) {
 
 TEST(ConfigLoad, BadEnum) {
   EXPECT_EQ(LoadError("policy: fork\n"),
-            "taskq.yaml:1:9: policy: must be one of pool, process, got fork; "
+            "taskq.yaml:1:9: policy: must be one of pool, process, slurm, got fork; "
             "write one of these names, in lower case");
   EXPECT_NE(LoadError("storage: disk\n").find("must be one of shm, file, got disk"),
             std::string::npos);

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Runs a private single-node Slurm (munged, slurmctld, slurmd) for taskq's tests, everything under
+# DIR: config, munge key, state, spool, logs, pids. It stays in the foreground as the parent of the
+# three daemons (so they are reaped, never left as zombies), writes DIR/ready once the node is
+# idle, and stops them by pid when it gets SIGTERM/SIGINT (scripts/slurm-down.sh DIR does that).
+#   scripts/slurm-up.sh DIR [CPUS] &     then   export SLURM_CONF=DIR/slurm.conf
+# Exit codes: 0 stopped normally, 1 failed to start (DIR/slurm-up.log says why), 2 usage.
+set -uo pipefail
+
+if (($# < 1)); then
+  echo "usage: slurm-up.sh DIR [CPUS]   (DIR: an empty directory for config, state and logs)" >&2
+  exit 2
+fi
+dir=$(mkdir -p "$1" && cd "$1" && pwd) || exit 2
+cpus=${2:-16}
+chmod 700 "$dir"
+exec >>"$dir/slurm-up.log" 2>&1
+echo $$ >"$dir/keeper.pid"
+rm -f "$dir/ready" "$dir/failed"
+
+pids=()
+stop() {
+  # Reverse order: slurmd, slurmctld, then munged; each by pid, then reaped.
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null; done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${pids[i]}" 2>/dev/null
+    wait "${pids[i]}" 2>/dev/null
+  done
+  pids=()
+}
+fail() {
+  echo "slurm-up: $*"
+  echo "$*" >"$dir/failed"
+  stop
+  exit 1
+}
+trap 'stop; echo "slurm-up: stopped"; exit 0' TERM INT
+
+for tool in munged mungekey slurmctld slurmd sinfo; do
+  command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin:/sbin
+  command -v "$tool" >/dev/null || fail "$tool not found: install slurmctld slurmd slurm-client munge"
+done
+
+# Two free TCP ports on this host.
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+  return 1
+}
+ctld_port=$(free_port) || fail "no free port"
+slurmd_port=$(free_port) || fail "no free port"
+host=$(hostname -s)
+
+mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
+chmod 700 "$dir/munge"
+mungekey -c -f -k "$dir/munge/munge.key" || fail "mungekey failed"
+munged -F -f --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.sock" \
+  --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log" \
+  --seed-file="$dir/munge/munged.seed" &
+pids+=($!)
+for _ in $(seq 100); do [[ -S $dir/munge/munge.sock ]] && break; sleep 0.05; done
+[[ -S $dir/munge/munge.sock ]] || fail "munged did not create its socket ($dir/munge/munged.log)"
+
+cat >"$dir/slurm.conf" <<EOF
+ClusterName=taskqtest
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.sock
+CredType=cred/munge
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/slurmctld.log
+SlurmdLogFile=$dir/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SwitchType=switch/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SchedulerType=sched/backfill
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000
+JobCompType=jobcomp/filetxt
+JobCompLoc=$dir/jobcomp.txt
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+ReturnToService=2
+MinJobAge=600
+KillWait=2
+SlurmdTimeout=30
+InactiveLimit=0
+SlurmdParameters=config_overrides
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+export SLURM_CONF=$dir/slurm.conf
+
+slurmctld -D -i -f "$SLURM_CONF" &
+pids+=($!)
+slurmd -D -f "$SLURM_CONF" &
+pids+=($!)
+for _ in $(seq 300); do
+  state=$(sinfo -h -N -o %t 2>/dev/null | head -1)
+  [[ $state == idle ]] && break
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || fail "a daemon exited (see $dir/*.log)"; done
+  sleep 0.1
+done
+[[ $state == idle ]] || fail "node not idle after 30 s (state '$state'; see $dir/slurmctld.log)"
+echo "${pids[*]}" >"$dir/daemons.pid"
+echo "export SLURM_CONF=$SLURM_CONF" >"$dir/ready"
+echo "slurm-up: ready: SLURM_CONF=$SLURM_CONF (ports $ctld_port, $slurmd_port)"
+# Stay the parent of the daemons until told to stop (or one of them dies).
+wait -n "${pids[@]}"
+fail "a daemon exited unexpectedly (see $dir/*.log)"

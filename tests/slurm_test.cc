@@ -1,0 +1,451 @@
+// The `slurm` policy against a real, private single-node Slurm (scripts/slurm-up.sh), started
+// once for the suite and stopped by pid at its end. Skipped, with the reason, only when Slurm is
+// not installed (`make deps` installs it) or cannot start here (not root, no munge).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/kernels.h"
+#include "config/load.h"
+#include "daemon/slurm_commands.h"
+#include "fmt/format.h"
+#include "tests/test_util.h"
+
+extern char** environ;
+
+namespace taskq::testing {
+namespace {
+
+const std::string kScripts = TASKQ_SOURCE_DIR "/scripts";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// The private cluster: slurm-up.sh runs as our child (the parent of the Slurm daemons) for the
+// whole suite.
+class SlurmCluster {
+ public:
+  bool Start(std::string* why) {
+    if (geteuid() != 0) {
+      *why = "slurmd must run as root here (CI runs as root)";
+      return false;
+    }
+    for (const char* tool :
+         {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"}) {
+      if (!Exists(tool)) {
+        *why = fmt::format(
+            "{} is missing: run `make deps` (installs slurmctld slurmd "
+            "slurm-client munge)",
+            tool);
+        return false;
+      }
+    }
+    const std::string script = kScripts + "/slurm-up.sh";
+    std::vector<std::string> args = {"/bin/bash", script, dir_.path() + "/slurm", "8"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&keeper_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+      *why = "cannot start slurm-up.sh";
+      return false;
+    }
+    const std::string ready = dir_.path() + "/slurm/ready";
+    const std::string failed = dir_.path() + "/slurm/failed";
+    WaitUntil([&] { return Exists(ready) || Exists(failed) || !KeeperAlive(); }, 60000);
+    if (!Exists(ready)) {
+      *why = "the private Slurm did not start: " + ReadFile(failed) +
+             " (log: " + ReadFile(dir_.path() + "/slurm/slurm-up.log").substr(0, 2000) + ")";
+      Stop();
+      return false;
+    }
+    conf_ = dir_.path() + "/slurm/slurm.conf";
+    ::setenv("SLURM_CONF", conf_.c_str(), 1);
+    return true;
+  }
+
+  void Stop() {
+    if (keeper_ <= 0) return;
+    RunCommand({"/bin/bash", kScripts + "/slurm-down.sh", dir_.path() + "/slurm"});
+    int status = 0;
+    waitpid(keeper_, &status, 0);
+    keeper_ = 0;
+    ::unsetenv("SLURM_CONF");
+  }
+
+  // squeue's view of one job, e.g. "CANCELLED".
+  std::string JobState(int job_id) {
+    const CommandResult r = RunCommand(
+        {"/usr/bin/squeue", "-h", "-t", "all", "-j", std::to_string(job_id), "-o", "%T"});
+    return r.exit_code == 0 ? r.out.substr(0, r.out.find('\n')) : "squeue failed: " + r.err;
+  }
+
+  pid_t ControllerPid() {
+    std::istringstream pids(
+        ReadFile(dir_.path() + "/slurm/daemons.pid"));  // munged slurmctld slurmd
+    pid_t munged = 0, slurmctld = 0;
+    pids >> munged >> slurmctld;
+    return slurmctld;
+  }
+
+  // Takes the node down (its jobs end NODE_FAIL) and waits until it is back (ReturnToService=2).
+  bool FailNode() {
+    const std::string node = Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%N"});
+    Run({"/usr/bin/scontrol", "update", "NodeName=" + node, "State=DOWN", "Reason=taskq-test"});
+    return WaitUntil([&] { return Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%t"}) == "idle"; });
+  }
+
+ private:
+  static std::string Run(const std::vector<std::string>& argv) {
+    const std::string out = RunCommand(argv).out;
+    return out.substr(0, out.find('\n'));
+  }
+
+  bool KeeperAlive() {
+    int status = 0;
+    return waitpid(keeper_, &status, WNOHANG) == 0;
+  }
+
+  TempDir dir_;
+  pid_t keeper_ = 0;
+  std::string conf_;
+};
+
+SlurmCluster* cluster = nullptr;
+std::string skip_reason;
+
+class Slurm : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster = new SlurmCluster;
+    if (!cluster->Start(&skip_reason)) {
+      delete cluster;
+      cluster = nullptr;
+    }
+  }
+  static void TearDownTestSuite() {
+    if (cluster != nullptr) cluster->Stop();
+    delete cluster;
+    cluster = nullptr;
+  }
+  void SetUp() override {
+    if (cluster == nullptr) GTEST_SKIP() << "Slurm tests skipped: " << skip_reason;
+    daemon_ = std::make_unique<Daemon>(
+        "policy: slurm\nslurm:\n  poll_interval: 100ms\n  max_jobs: 8\n" + extra_yaml_);
+    ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+  }
+  void TearDown() override {
+    if (daemon_) {
+      EXPECT_EQ(daemon_->Stop(), 0) << daemon_->log();
+    }
+  }
+
+  nlohmann::json Status(uint64_t id) {
+    const CommandResult r = daemon_->Taskq({"status", "--json", std::to_string(id)});
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  uint64_t Submit(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"submit"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const CommandResult r = daemon_->Taskq(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return std::stoull(r.out);
+  }
+  nlohmann::json Wait(uint64_t id) {
+    daemon_->Taskq({"wait", std::to_string(id)});
+    return Status(id);
+  }
+
+  std::string extra_yaml_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(Slurm, ExecTaskKeepsExitCodeOutputAndTimes) {
+  const CommandResult r = daemon_->Taskq(
+      {"--json", "submit", "--wait", "exec", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out << r.err;
+  EXPECT_EQ(j["state"], "failed") << j.dump();
+  EXPECT_EQ(j["exit_code"], 3) << j.dump();
+  ASSERT_TRUE(j["slurm_job_id"].is_number()) << j.dump();
+  EXPECT_GT(j["slurm_job_id"].get<int>(), 0);
+  EXPECT_TRUE(j["started_at"].is_number()) << j.dump();
+  EXPECT_TRUE(j["finished_at"].is_number()) << j.dump();
+  EXPECT_TRUE(j["run_us"].is_number()) << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("slurm job"), std::string::npos) << j.dump();
+  const std::string id = std::to_string(j["id"].get<uint64_t>());
+  EXPECT_EQ(daemon_->Taskq({"logs", id}).out, "hi\n");
+  EXPECT_EQ(daemon_->Taskq({"logs", "--stderr", id}).out, "oops\n");
+  EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "FAILED");
+}
+
+TEST_F(Slurm, SucceedingExecTaskSeesItsEnvironmentAndDirectory) {
+  const CommandResult r =
+      daemon_->Taskq({"--json", "submit", "--wait", "exec", "--env", "GREETING=it's me", "--", "sh",
+                      "-c", "echo \"$GREETING $TASKQ_TASK_ID\"; pwd"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["state"], "succeeded");
+  EXPECT_EQ(j["exit_code"], 0);
+  const std::string id = std::to_string(j["id"].get<uint64_t>());
+  // The job runs where the submitter was, as under the other policies.
+  EXPECT_EQ(daemon_->Taskq({"logs", id}).out,
+            "it's me " + id + "\n" + std::filesystem::current_path().string() + "\n");
+}
+
+TEST_F(Slurm, CpuAndIoTasksGiveTheirResults) {
+  const uint64_t cpu = Submit({"cpu", "--count", "5000", "--seed", "7"});
+  const uint64_t io = Submit({"io", "--bytes", "12345"});
+  const nlohmann::json c = Wait(cpu);
+  EXPECT_EQ(c["state"], "succeeded") << c.dump();
+  EXPECT_EQ(c["result"]["checksum"], fmt::format("{:016x}", RunCpuKernel(5000, 7).checksum));
+  EXPECT_EQ(c["result"]["count"], 5000);
+  EXPECT_TRUE(c["slurm_job_id"].is_number()) << c.dump();
+  const nlohmann::json i = Wait(io);
+  EXPECT_EQ(i["state"], "succeeded") << i.dump();
+  EXPECT_EQ(i["result"]["bytes"], 12345);
+  struct stat st {};
+  ASSERT_EQ(::stat(i["result"]["path"].get<std::string>().c_str(), &st), 0) << i.dump();
+  EXPECT_EQ(st.st_size, 12345);
+}
+
+TEST_F(Slurm, CancelStopsARunningJob) {
+  const uint64_t id = Submit({"exec", "--", "sh", "-c", "echo started; exec sleep 300"});
+  const std::string id_text = std::to_string(id);
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", id_text}).out == "started\n";
+  })) << Status(id).dump();
+  const CommandResult cancelled = daemon_->Taskq({"cancel", id_text});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "cancelled") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("cancelled while running"), std::string::npos);
+  EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "CANCELLED");
+}
+
+TEST_F(Slurm, TimeoutCancelsTheJobAndMarksTimedOut) {
+  const uint64_t id = Submit({"exec", "--timeout", "1", "--", "sleep", "300"});
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "timed_out") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("timed out after 1000 ms"), std::string::npos)
+      << j.dump();
+  EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "CANCELLED");
+}
+
+TEST_F(Slurm, RefusedSubmissionFailsWithSbatchsReason) {
+  daemon_->WriteConfig("policy: slurm\nslurm:\n  partition: nosuchpartition\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded"));
+  const uint64_t id = Submit({"exec", "--", "true"});
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "failed") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("sbatch refused the job"), std::string::npos)
+      << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("partition"), std::string::npos) << j.dump();
+}
+
+}  // namespace
+}  // namespace taskq::testing
+
+namespace taskq::testing {
+namespace {
+
+// A job whose first run blocks until the node fails, and whose second run succeeds at once.
+std::vector<std::string> FirstRunBlocks(const std::string& mark) {
+  return {"sh", "-c",
+          fmt::format("if [ -e {0} ]; then echo second; else touch {0}; echo started; exec sleep "
+                      "300; fi",
+                      mark)};
+}
+
+TEST_F(Slurm, NodeFailureResubmitsWhileRetriesAllow) {
+  std::vector<std::string> args = {"exec", "--retries", "1", "--"};
+  for (const std::string& word : FirstRunBlocks(daemon_->dir() + "/mark")) args.push_back(word);
+  const uint64_t id = Submit(args);
+  ASSERT_TRUE(WaitUntil([&] { return Status(id)["started_at"].is_number(); }));
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  }));
+  const int first_job = Status(id)["slurm_job_id"].get<int>();
+  ASSERT_TRUE(cluster->FailNode());
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(j["attempts"], 2) << j.dump();
+  EXPECT_NE(j["slurm_job_id"].get<int>(), first_job);
+  EXPECT_EQ(cluster->JobState(first_job), "NODE_FAIL");
+  EXPECT_EQ(daemon_->Taskq({"logs", std::to_string(id)}).out, "second\n");
+}
+
+TEST_F(Slurm, NodeFailureWithoutRetriesLosesTheTask) {
+  std::vector<std::string> args = {"exec", "--retries", "0", "--"};
+  for (const std::string& word : FirstRunBlocks(daemon_->dir() + "/mark")) args.push_back(word);
+  const uint64_t id = Submit(args);
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  }));
+  ASSERT_TRUE(cluster->FailNode());
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "lost") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("NODE_FAIL"), std::string::npos) << j.dump();
+}
+
+TEST_F(Slurm, UnreachableControllerLosesTasksInsteadOfHanging) {
+  daemon_->WriteConfig("policy: slurm\nslurm:\n  poll_interval: 100ms\n  controller_timeout: 1s\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded"));
+  const uint64_t id =
+      Submit({"exec", "--retries", "0", "--", "sh", "-c", "echo started; exec sleep 300"});
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  }));
+  const int job = Status(id)["slurm_job_id"].get<int>();
+  const pid_t controller = cluster->ControllerPid();
+  ASSERT_GT(controller, 0);
+  ASSERT_EQ(::kill(controller, SIGSTOP), 0);  // it keeps its sockets but answers nothing
+  const nlohmann::json j = Wait(id);
+  ::kill(controller, SIGCONT);
+  EXPECT_EQ(j["state"], "lost") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("slurm controller unreachable"), std::string::npos)
+      << j.dump();
+  // Back again, the controller gets taskq's scancel: nothing is left running.
+  EXPECT_EQ(j["slurm_job_id"], job);
+  EXPECT_TRUE(WaitUntil([&] { return cluster->JobState(job) == "CANCELLED"; }))
+      << cluster->JobState(job);
+}
+
+}  // namespace
+}  // namespace taskq::testing
+
+namespace taskq {
+namespace {
+
+// The pieces that need no cluster: command lines, parsing, configuration.
+TEST(SlurmCommands, SbatchLineCarriesEveryOption) {
+  SlurmOptions options;
+  options.partition = "batch";
+  options.cpus_per_task = 2;
+  options.extra_args = {"--qos=short"};
+  SlurmJobRequest job;
+  job.command = {"sh", "-c", "echo it's"};
+  job.cwd = "/work";
+  job.stdout_path = "/s/logs/7.out";
+  job.stderr_path = "/s/logs/7.err";
+  job.time_limit_ms = 61000;
+  job.task_id = 7;
+  const std::vector<std::string> argv = SbatchArgv(options, "q", job);
+  const std::vector<std::string> expected = {"sbatch",
+                                             "--parsable",
+                                             "--job-name=taskq-q",
+                                             "--comment=taskq task 7",
+                                             "--output=/s/logs/7.out",
+                                             "--error=/s/logs/7.err",
+                                             "--chdir=/work",
+                                             "--export=ALL",
+                                             "--no-requeue",
+                                             "--ntasks=1",
+                                             "--cpus-per-task=2",
+                                             "--partition=batch",
+                                             "--time=2",
+                                             "--qos=short",
+                                             "--wrap=exec 'sh' '-c' 'echo it'\\''s'"};
+  EXPECT_EQ(argv, expected);
+  options.bin_dir = "/opt/slurm/bin";
+  EXPECT_EQ(SqueueArgv(options, "q")[0], "/opt/slurm/bin/squeue");
+  EXPECT_EQ(ScancelArgv(options, {4, 5}),
+            (std::vector<std::string>{"/opt/slurm/bin/scancel", "4", "5"}));
+}
+
+TEST(SlurmCommands, ParsesSbatchAndSqueueOutput) {
+  uint32_t id = 0;
+  EXPECT_TRUE(ParseSbatchOutput("42\n", &id));
+  EXPECT_EQ(id, 42u);
+  EXPECT_TRUE(ParseSbatchOutput("43;cluster\n", &id));
+  EXPECT_EQ(id, 43u);
+  EXPECT_FALSE(ParseSbatchOutput("", &id));
+  EXPECT_FALSE(ParseSbatchOutput("sbatch: error\n", &id));
+  const auto jobs = ParseSqueueOutput(
+      "1|FAILED|NonZeroExitCode|768|2026-12-02T12:04:11|2026-12-02T12:04:12|vm|\n"
+      "2|PENDING|Priority|0|N/A|N/A||\n"
+      "garbage\n"
+      "3_1|RUNNING|None|0|N/A|N/A||\n");
+  ASSERT_EQ(jobs.size(), 2u);
+  const SlurmJobStatus& failed = jobs.at(1);
+  EXPECT_EQ(failed.state, "FAILED");
+  EXPECT_EQ(failed.reason, "NonZeroExitCode");
+  EXPECT_EQ(failed.wait_status, 768);
+  EXPECT_EQ(failed.end_us - failed.start_us, 1000000u);
+  EXPECT_EQ(failed.nodes, "vm");
+  EXPECT_EQ(jobs.at(2).start_us, 0u);
+  EXPECT_TRUE(IsFinalJobState("NODE_FAIL"));
+  EXPECT_FALSE(IsFinalJobState("COMPLETING"));
+  EXPECT_TRUE(
+      IsTransientSlurmError("sbatch: error: Batch job submission failed: Unable to contact "
+                            "slurm controller (connect failure)"));
+  EXPECT_FALSE(IsTransientSlurmError("sbatch: error: invalid partition specified: x"));
+  EXPECT_EQ(SlurmTimeLimit(1), "1");
+  EXPECT_EQ(SlurmTimeLimit(120000), "2");
+}
+
+TEST(SlurmCommands, ParsesTheRunnersResultLine) {
+  TaskOutcome outcome;
+  ASSERT_TRUE(ParseRunnerResult(
+      "noise\n{\"kind\":\"cpu\",\"checksum\":\"00000000000000ff\",\"count\":5,\"user_us\":9}\n\n",
+      &outcome));
+  EXPECT_EQ(outcome.state, TaskState::kSucceeded);
+  EXPECT_EQ(outcome.result_checksum, 255u);
+  EXPECT_EQ(outcome.result_count, 5u);
+  EXPECT_EQ(outcome.user_us, 9u);
+  TaskOutcome failed;
+  ASSERT_TRUE(ParseRunnerResult("{\"kind\":\"io\",\"error\":\"cannot open /x\"}\n", &failed));
+  EXPECT_EQ(failed.state, TaskState::kFailed);
+  EXPECT_EQ(failed.reason, "cannot open /x");
+  TaskOutcome none;
+  EXPECT_FALSE(ParseRunnerResult("Killed\n", &none));
+}
+
+TEST(SlurmConfig, LoadsAndRoundTripsTheSlurmMap) {
+  Options options;
+  ASSERT_TRUE(LoadOptionsFromString("policy: slurm\nslurm:\n  partition: batch\n  time_limit: 2h\n"
+                                    "  extra_args: [\"--qos=short\"]\n  poll_interval: 250ms\n"
+                                    "  max_jobs: 7\n",
+                                    "t.yaml", &options)
+                  .ok());
+  EXPECT_EQ(options.policy, Policy::kSlurm);
+  EXPECT_EQ(options.slurm.partition, "batch");
+  EXPECT_EQ(options.slurm.time_limit_ms, 7200000u);
+  EXPECT_EQ(options.slurm.poll_interval_ms, 250u);
+  EXPECT_EQ(options.slurm.max_jobs, 7u);
+  Options again;
+  ASSERT_TRUE(LoadOptionsFromString(OptionsToYaml(options), "again", &again).ok());
+  EXPECT_TRUE(again.slurm == options.slurm);
+  const Status bad = LoadOptionsFromString("slurm:\n  extra_args: [qos]\n", "t.yaml", &options);
+  EXPECT_EQ(bad.message().rfind("t.yaml:2:16: slurm.extra_args[0]: must be an sbatch option", 0),
+            0u)
+      << bad.message();
+  const Status fast = LoadOptionsFromString("slurm:\n  poll_interval: 1ms\n", "t.yaml", &options);
+  EXPECT_NE(fast.message().find("slurm.poll_interval: must be at least 10ms"), std::string::npos)
+      << fast.message();
+}
+
+}  // namespace
+}  // namespace taskq
