@@ -199,7 +199,7 @@ class SlurmExecutor : public Executor {
 
   SlurmJobRequest BuildRequest(const ClaimedTask& claimed) {
     const std::string state_dir = context_.segment->state_dir();
-    SpawnRequest exec = BuildExecRequest(claimed, options_, state_dir);
+    SpawnRequest exec = BuildExecRequest(claimed, options_);
     SlurmJobRequest job;
     job.task_id = claimed.record.id;
     job.cwd = exec.cwd;
