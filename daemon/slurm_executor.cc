@@ -395,7 +395,8 @@ class SlurmExecutor : public Executor {
   void OnSqueueExit(uint64_t poll_seq, bool ok, const std::string& out, const std::string& why) {
     const uint64_t now = NowUs();
     if (!ok) {
-      spdlog::warn("squeue failed: {}", why);
+      if (!squeue_failing_) spdlog::warn("squeue failed: {}; retrying each poll_interval", why);
+      squeue_failing_ = true;
       if (now - last_contact_us_ < options_.slurm.controller_timeout_ms * 1000) return;
       std::vector<uint64_t> ids;
       for (auto& [id, task] : tasks_) {
@@ -408,6 +409,8 @@ class SlurmExecutor : public Executor {
       return;
     }
     last_contact_us_ = now;
+    if (squeue_failing_) spdlog::info("squeue answers again");
+    squeue_failing_ = false;
     const std::map<uint32_t, SlurmJobStatus> jobs = ParseSqueueOutput(out);
     std::vector<std::pair<uint64_t, SlurmJobStatus>> ended;
     std::vector<uint64_t> vanished;
@@ -532,6 +535,7 @@ class SlurmExecutor : public Executor {
   uint64_t helper_seq_ = 0;
   uint64_t poll_seq_ = 0;
   uint64_t last_contact_us_ = 0;
+  bool squeue_failing_ = false;  // log the first failure of a run of them only
   bool shutting_down_ = false;
 };
 
