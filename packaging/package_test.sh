@@ -78,7 +78,7 @@ fi
 # 3. The installed binaries serve a queue: the installed configuration with a private queue
 #    and state directory (no taskq account needed), one task, then a clean shutdown.
 sed -e "s|^queue: taskq\$|queue: $queue|" -e "s|^state_dir: /run/taskq\$|state_dir: $scratch/state|" \
-    -e 's|^group: taskq$|group: ""|' -e 's|^workers: 0$|workers: 1|' \
+    -e 's|^group: taskq$|group: ""|' -e 's|^user: taskq$|user: ""|' -e 's|^workers: 0$|workers: 1|' \
     "$root/etc/taskq/taskq.yaml" >"$scratch/run.yaml"
 "$taskqd" --check-config "$scratch/run.yaml" >/dev/null || fail "derived config"
 # As root (CI) taskqd needs an explicit user; root keeps root on purpose here (docs/SECURITY.md).
