@@ -46,6 +46,10 @@ Usage UsageDelta(const rusage& before, const rusage& after);  // max_rss: `after
 // runner. A process we may not signal (EPERM) counts as alive.
 bool ProcessAlive(pid_t pid);
 
+// When `pid` started, in Unix µs (to about a second: the boot time's precision); UINT64_MAX
+// when that cannot be read.
+uint64_t ProcessStartUs(pid_t pid);
+
 // Signal number → "SIGKILL"-style name.
 std::string SignalName(int signal);
 

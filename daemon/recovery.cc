@@ -24,8 +24,8 @@ bool IsOurRunner(pid_t pid, const std::string& self_exe) {
 // Kills a leftover runner: our own binary by pid, a task's process group (we start tasks with
 // setsid, so a session leader's pid is its group) by group. Anything else is left alone: its pid
 // was reused by an unrelated process.
-void KillLeftover(pid_t pid, const std::string& self_exe) {
-  if (!ProcessAlive(pid)) return;
+void KillLeftover(pid_t pid, const std::string& self_exe, uint64_t started_before_us) {
+  if (!ProcessAlive(pid) || ProcessStartUs(pid) >= started_before_us) return;
   if (IsOurRunner(pid, self_exe)) {
     ::kill(pid, SIGKILL);
   } else if (::getsid(pid) == pid) {
@@ -42,20 +42,23 @@ void KillLeftover(pid_t pid, const std::string& self_exe) {
 
 }  // namespace
 
-void RecoverOrphans(Segment& segment, const std::string& self_exe) {
+void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t previous_heartbeat_us) {
+  // The heartbeat is written once a second, and a worker may spawn a command in the instant its
+  // supervisor dies: anything the old one started began before this.
+  const uint64_t before_us = previous_heartbeat_us + 3000000;
   SegmentHeader* h = segment.header();
   for (uint32_t i = 0; i < kMaxWorkers; ++i) {
     pid_t old = h->workers[i].pid.load();
     // A worker runs our own binary: a pid that now names anything else was reused.
-    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe);
+    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe, before_us);
     h->workers[i].pid.store(0);
     h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
     h->workers[i].current_id.store(0);
   }
   h->idle_workers.store(0);
   for (auto& [slot, record] : segment.Running()) {
-    if (record.child_pid > 0) KillLeftover(record.child_pid, self_exe);
-    KillLeftover(record.runner_pid, self_exe);
+    if (record.child_pid > 0) KillLeftover(record.child_pid, self_exe, before_us);
+    KillLeftover(record.runner_pid, self_exe, before_us);
     TaskState now = segment.RunnerDied(slot, record.id, "taskqd restarted while it ran", 0);
     spdlog::warn("task {} was running when the previous taskqd died: now {}", record.id,
                  TaskStateName(now));

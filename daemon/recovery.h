@@ -10,6 +10,9 @@
 
 namespace taskq {
 
-void RecoverOrphans(Segment& segment, const std::string& self_exe);
+// `previous_heartbeat_us` is the dead supervisor's last heartbeat (Unix µs): a process that
+// started later than shortly after it cannot be one of its runners, whatever its pid (pids are
+// reused, and after a reboot with `storage: file` every recorded pid is stale).
+void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t previous_heartbeat_us);
 
 }  // namespace taskq
