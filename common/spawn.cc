@@ -201,6 +201,38 @@ bool ProcessAlive(pid_t pid) {
   return paren[2] != 'Z' && paren[2] != 'X';
 }
 
+uint64_t ProcessStartUs(pid_t pid) {
+  char path[32];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  FILE* file = std::fopen(path, "re");
+  if (file == nullptr) return UINT64_MAX;
+  char stat[1024];
+  const size_t n = std::fread(stat, 1, sizeof(stat) - 1, file);
+  std::fclose(file);
+  stat[n] = '\0';
+  // Field 22 (starttime, clock ticks after boot); fields 3.. follow the last ')'.
+  const char* at = std::strrchr(stat, ')');
+  unsigned long long ticks = 0;
+  if (at == nullptr ||
+      std::sscanf(at + 2,
+                  "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                  "%*d %llu",
+                  &ticks) != 1) {
+    return UINT64_MAX;
+  }
+  unsigned long long boot_s = 0;
+  if (FILE* proc_stat = std::fopen("/proc/stat", "re")) {
+    char line[256];
+    while (std::fgets(line, sizeof(line), proc_stat) != nullptr) {
+      if (std::sscanf(line, "btime %llu", &boot_s) == 1) break;
+    }
+    std::fclose(proc_stat);
+  }
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  if (boot_s == 0 || hz <= 0) return UINT64_MAX;
+  return boot_s * 1000000ull + ticks * 1000000ull / static_cast<unsigned long long>(hz);
+}
+
 std::string SignalName(int signal) {
   const char* abbrev = sigabbrev_np(signal);
   return abbrev != nullptr ? fmt::format("SIG{}", abbrev) : fmt::format("signal {}", signal);

@@ -51,6 +51,10 @@ bool ProcessAlive(pid_t pid);
 // Sets `limits` (hard and soft) on this process; 0 fields are left alone.
 Status ApplyLimitsToSelf(const TaskLimits& limits);
 
+// When `pid` started, in Unix µs (to about a second: the boot time's precision); UINT64_MAX
+// when that cannot be read.
+uint64_t ProcessStartUs(pid_t pid);
+
 // Signal number → "SIGKILL"-style name.
 std::string SignalName(int signal);
 

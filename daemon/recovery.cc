@@ -32,8 +32,8 @@ bool IsOurRunner(pid_t pid, const std::string& self_exe) {
 // Kills a leftover runner: our own binary by pid, a task's process group (we start tasks with
 // setsid, so a session leader's pid is its group) by group. Anything else is left alone: its pid
 // was reused by an unrelated process.
-void KillLeftover(pid_t pid, const std::string& self_exe) {
-  if (pid <= 1 || !ProcessAlive(pid)) return;
+void KillLeftover(pid_t pid, const std::string& self_exe, uint64_t started_before_us) {
+  if (pid <= 1 || !ProcessAlive(pid) || ProcessStartUs(pid) >= started_before_us) return;
   if (IsOurRunner(pid, self_exe)) {
     ::kill(pid, SIGKILL);
   } else if (!KillTaskGroup(pid)) {
@@ -53,12 +53,15 @@ bool KillTaskGroup(pid_t leader) {
   return ::kill(-leader, SIGKILL) == 0;
 }
 
-void RecoverOrphans(Segment& segment, const std::string& self_exe) {
+void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t previous_heartbeat_us) {
+  // The heartbeat is written once a second, and a worker may spawn a command in the instant its
+  // supervisor dies: anything the old one started began before this.
+  const uint64_t before_us = previous_heartbeat_us + 3000000;
   SegmentHeader* h = segment.header();
   for (uint32_t i = 0; i < kMaxWorkers; ++i) {
     pid_t old = h->workers[i].pid.load();
     // A worker runs our own binary: a pid that now names anything else was reused.
-    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe);
+    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe, before_us);
     h->workers[i].pid.store(0);
     h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
     h->workers[i].current_id.store(0);
@@ -66,8 +69,8 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe) {
   h->idle_workers.store(0);
   for (auto& [slot, record] : segment.Running()) {
     const bool slurm = (record.flags & kFlagSlurm) != 0;  // child_pid is a job id, not a pid
-    if (record.child_pid > 0 && !slurm) KillLeftover(record.child_pid, self_exe);
-    KillLeftover(record.runner_pid, self_exe);
+    if (record.child_pid > 0 && !slurm) KillLeftover(record.child_pid, self_exe, before_us);
+    KillLeftover(record.runner_pid, self_exe, before_us);
     const std::string why =
         slurm ? fmt::format("taskqd restarted while slurm job {} ran; scancel it if it still runs",
                             record.child_pid)

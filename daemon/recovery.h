@@ -10,7 +10,10 @@
 
 namespace taskq {
 
-void RecoverOrphans(Segment& segment, const std::string& self_exe);
+// `previous_heartbeat_us` is the dead supervisor's last heartbeat (Unix µs): a process that
+// started later than shortly after it cannot be one of its runners, whatever its pid (pids are
+// reused, and after a reboot with `storage: file` every recorded pid is stale).
+void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t previous_heartbeat_us);
 
 // SIGKILLs the process group of an exec task whose leader pid was read from the segment. Any
 // submitter can write that pid, so only a session leader (taskq starts tasks with setsid) that

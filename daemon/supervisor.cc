@@ -127,13 +127,14 @@ class Supervisor::Impl {
     effective_config_ = options_.state_dir + "/effective.yaml";
     TASKQ_RETURN_IF_ERROR(WriteEffectiveConfig(options_, effective_config_));
     SegmentHeader* h = segment_->header();
+    const uint64_t previous_heartbeat_us = h->heartbeat_us.load();
     h->epoch.fetch_add(1);
     h->owner_pid.store(getpid());
     h->started_at_us.store(NowUs());
     h->heartbeat_us.store(NowUs());
     Publish(options_);
     for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
-    RecoverOrphans(*segment_, self_exe());
+    RecoverOrphans(*segment_, self_exe(), previous_heartbeat_us);
     TASKQ_RETURN_IF_ERROR(OpenDoorbell());
     h->accepting.store(1);
     spdlog::info("serving queue '{}' from {} (policy {}, {} {})", options_.queue,

@@ -47,8 +47,7 @@ bool KillIf(pid_t pid, const std::function<bool(pid_t)>& is_target) {
 }
 
 pid_t ParentOf(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string stat = ReadProc(pid, "stat");
   const size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return 0;
   std::istringstream rest(stat.substr(paren + 2));

@@ -4,12 +4,17 @@
 // of docs/RELIABILITY.md. States are waited for, never slept for.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
 
+#include "common/clock.h"
 #include "tests/fault_util.h"
+
+extern char** environ;
 
 namespace taskq::testing {
 namespace {
@@ -148,8 +153,9 @@ TEST_P(Fault, DefaultTimeoutComesFromTheConfig) {
 
 // ---- a killed supervisor -----------------------------------------------------------------------
 
-TEST_P(Fault, KilledSupervisorRestartsWithoutLosingOrRepeatingWork) {
-  Daemon daemon(FaultSettings(policy()));
+// A supervisor SIGKILLed while two tasks run and one waits; `storage` is shm or file.
+void KilledSupervisorRestarts(const std::string& policy, const std::string& storage) {
+  Daemon daemon(FaultSettings(policy, 2, "storage: " + storage + "\n"));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string dir = daemon.dir();
   const std::string gate = dir + "/gate";
@@ -170,7 +176,7 @@ TEST_P(Fault, KilledSupervisorRestartsWithoutLosingOrRepeatingWork) {
   ASSERT_EQ(StateOf(daemon, queued), "queued") << "both runners are busy";
 
   const std::vector<pid_t> workers = WorkerPids(daemon);
-  if (policy() == "pool") {
+  if (policy == "pool") {
     ASSERT_EQ(workers.size(), 2u);
   }
   daemon.Kill();
@@ -200,6 +206,48 @@ TEST_P(Fault, KilledSupervisorRestartsWithoutLosingOrRepeatingWork) {
   // The first attempts' commands were killed by the restart, not left running.
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
   EXPECT_EQ(daemon.Taskq({"doctor"}).exit_code, 0);
+}
+
+TEST_P(Fault, KilledSupervisorRestartsWithoutLosingOrRepeatingWork) {
+  KilledSupervisorRestarts(policy(), "shm");
+}
+
+// The queue in a mapped file (storage: file, the one that survives a reboot) recovers the same.
+TEST_P(Fault, KilledSupervisorRestartsFromAFileSegment) {
+  KilledSupervisorRestarts(policy(), "file");
+}
+
+// A recorded runner pid that now names an unrelated process (pids are reused; after a reboot with
+// `storage: file` every recorded pid is stale) is left alone by the restart's recovery.
+TEST_P(Fault, RestartLeavesAProcessThatReusedARunnerPidAlone) {
+  Daemon daemon(FaultSettings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const uint64_t id =
+      SubmitTask(daemon, AppendThenWaitTask(daemon.dir() + "/runs", daemon.dir() + "/gate"));
+  ASSERT_TRUE(ReachesState(daemon, id, "running"));
+  daemon.Kill();
+  KillTaskProcesses(daemon.queue());
+  std::unique_ptr<Segment> segment;
+  ASSERT_TRUE(Segment::Attach(daemon.options(), &segment).ok());
+  const uint64_t last_heartbeat_us = segment->header()->heartbeat_us.load();
+  // A stranger that starts well after the dead supervisor's last sign of life, in a session of
+  // its own like a task's command, takes over the runner's pid in the record.
+  ASSERT_TRUE(WaitUntil([&] { return NowUs() > last_heartbeat_us + 4000000; }, kFaultWaitMs));
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  const char* argv[] = {"/bin/sleep", "100", nullptr};
+  pid_t stranger = 0;
+  ASSERT_EQ(posix_spawn(&stranger, argv[0], nullptr, &attr, const_cast<char**>(argv), environ), 0);
+  posix_spawnattr_destroy(&attr);
+  segment->SetRunner(static_cast<uint32_t>((id - 1) % segment->capacity()), id, stranger);
+  ASSERT_EQ(TaskOf(daemon, id)["pid"], stranger);
+
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  EXPECT_TRUE(ReachesState(daemon, id, "lost")) << TaskOf(daemon, id).dump();
+  EXPECT_FALSE(ProcessGone(stranger)) << "the restart killed an unrelated process";
+  ::kill(stranger, SIGKILL);
+  waitpid(stranger, nullptr, 0);
 }
 
 // ---- back-pressure -----------------------------------------------------------------------------

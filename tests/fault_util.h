@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -71,10 +72,26 @@ inline bool ReachesState(Daemon& daemon, uint64_t id, const std::string& state) 
   return WaitUntil([&] { return StateOf(daemon, id) == state; }, kFaultWaitMs);
 }
 
+// A /proc file of `pid` ("stat", "environ"); "" when the process is gone, also mid-read (where
+// an ifstream throws).
+inline std::string ReadProc(pid_t pid, const char* name) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
 // `/proc/PID/stat`'s state letter; 0 when there is no such process.
 inline char ProcState(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string stat = ReadProc(pid, "stat");
   const size_t paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
 }
@@ -108,9 +125,7 @@ inline std::vector<pid_t> TaskProcesses(const std::string& queue) {
   const std::string wanted = "TASKQ_QUEUE=" + queue;
   std::vector<pid_t> found;
   for (pid_t pid : AllPids()) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/environ");
-    std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::istringstream vars(env);
+    std::istringstream vars(ReadProc(pid, "environ"));
     for (std::string kv; std::getline(vars, kv, '\0');) {
       if (kv == wanted && !ProcessGone(pid)) {
         found.push_back(pid);
