@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     result["count"] = r.count;
   } else {
     uint64_t written = 0;
-    const taskq::Status s = taskq::RunIoKernel(path, bytes, block, fsync, &written);
+    const taskq::Status s = taskq::RunIoKernel("", path, bytes, block, fsync, &written);
     result["kind"] = "io";
     result["bytes"] = written;
     result["count"] = written;

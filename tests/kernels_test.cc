@@ -73,7 +73,7 @@ TEST_F(IoKernel, WritesExactlyTheBytesAsked) {
   for (uint64_t bytes : {0ull, 1ull, 4095ull, 4096ull, 4097ull, 100000ull, (3ull << 20) + 5}) {
     const std::string path = Path("out-" + std::to_string(bytes));
     uint64_t written = 12345;
-    Status s = RunIoKernel(path, bytes, 4096, false, &written);
+    Status s = RunIoKernel("", path, bytes, 4096, false, &written);
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_EQ(written, bytes);
     const std::string content = ReadFile(path);
@@ -89,7 +89,7 @@ TEST_F(IoKernel, TruncatesAnExistingFile) {
   const std::string path = Path("existing");
   std::ofstream(path) << std::string(50000, 'a');
   uint64_t written = 0;
-  ASSERT_TRUE(RunIoKernel(path, 10, 4096, false, &written).ok());
+  ASSERT_TRUE(RunIoKernel("", path, 10, 4096, false, &written).ok());
   EXPECT_EQ(ReadFile(path), std::string(10, 'x'));
 }
 
@@ -104,7 +104,7 @@ TEST_F(IoKernel, WritesInBlocks) {
     const std::string path = Path("blocks");
     uint64_t written = 0;
     const long long before = WriteSyscalls();
-    Status s = RunIoKernel(path, c.bytes, c.block, false, &written);
+    Status s = RunIoKernel("", path, c.bytes, c.block, false, &written);
     const long long after = WriteSyscalls();
     ASSERT_TRUE(s.ok()) << s.message();
     EXPECT_EQ(written, c.bytes);
@@ -115,12 +115,12 @@ TEST_F(IoKernel, WritesInBlocks) {
 
 TEST_F(IoKernel, FsyncFlagIsHonoured) {
   uint64_t written = 0;
-  Status s = RunIoKernel(Path("synced"), 10000, 4096, true, &written);
+  Status s = RunIoKernel("", Path("synced"), 10000, 4096, true, &written);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(written, 10000u);
   // /dev/null accepts writes but not fsync (EINVAL): the flag decides whether the run fails.
-  EXPECT_TRUE(RunIoKernel("/dev/null", 100, 10, false, &written).ok());
-  s = RunIoKernel("/dev/null", 100, 10, true, &written);
+  EXPECT_TRUE(RunIoKernel("", "/dev/null", 100, 10, false, &written).ok());
+  s = RunIoKernel("", "/dev/null", 100, 10, true, &written);
   EXPECT_EQ(s.code(), StatusCode::kFailed);
   EXPECT_EQ(written, 100u);
   EXPECT_NE(s.message().find("fsync of /dev/null failed"), std::string::npos) << s.message();
@@ -129,24 +129,24 @@ TEST_F(IoKernel, FsyncFlagIsHonoured) {
 TEST_F(IoKernel, ReportsErrorsWithoutThrowing) {
   uint64_t written = 99;
   Status s;
-  EXPECT_NO_THROW(s = RunIoKernel(Path("no/such/dir/file"), 10, 4096, false, &written));
+  EXPECT_NO_THROW(s = RunIoKernel("", Path("no/such/dir/file"), 10, 4096, false, &written));
   EXPECT_EQ(s.code(), StatusCode::kFailed);
   EXPECT_EQ(written, 0u);
   EXPECT_NE(s.message().find("cannot create " + Path("no/such/dir/file")), std::string::npos)
       << s.message();
   EXPECT_NE(s.message().find("No such file or directory"), std::string::npos) << s.message();
 
-  EXPECT_NO_THROW(s = RunIoKernel(dir_.path(), 10, 4096, false, &written));
+  EXPECT_NO_THROW(s = RunIoKernel("", dir_.path(), 10, 4096, false, &written));
   EXPECT_EQ(s.code(), StatusCode::kFailed);
   EXPECT_NE(s.message().find("Is a directory"), std::string::npos) << s.message();
 
   // A full device: the write error names the path and how far it got.
-  EXPECT_NO_THROW(s = RunIoKernel("/dev/full", 10, 4096, false, &written));
+  EXPECT_NO_THROW(s = RunIoKernel("", "/dev/full", 10, 4096, false, &written));
   EXPECT_EQ(s.code(), StatusCode::kFailed);
   EXPECT_NE(s.message().find("write to /dev/full failed after 0 bytes"), std::string::npos)
       << s.message();
 
-  EXPECT_NO_THROW(s = RunIoKernel(Path("zero-block"), 10, 0, false, &written));
+  EXPECT_NO_THROW(s = RunIoKernel("", Path("zero-block"), 10, 0, false, &written));
   EXPECT_EQ(s.code(), StatusCode::kInvalid);
   EXPECT_FALSE(std::filesystem::exists(Path("zero-block")));
 }
@@ -156,7 +156,7 @@ TEST_F(IoKernel, RefusesASymlinkAsTheLastComponent) {
   std::ofstream(target) << "keep me";
   std::filesystem::create_symlink(target, Path("link"));
   uint64_t written = 0;
-  Status s = RunIoKernel(Path("link"), 10, 4096, false, &written);
+  Status s = RunIoKernel("", Path("link"), 10, 4096, false, &written);
   EXPECT_EQ(s.code(), StatusCode::kFailed);
   EXPECT_NE(s.message().find("cannot create " + Path("link")), std::string::npos) << s.message();
   EXPECT_EQ(ReadFile(target), "keep me");

@@ -198,6 +198,33 @@ TEST_F(Slurm, ExecTaskKeepsExitCodeOutputAndTimes) {
   EXPECT_EQ(cluster->JobState(j["slurm_job_id"].get<int>()), "FAILED");
 }
 
+// Issue 8's contract: a group runs on the cluster beside local groups of the same daemon, and its
+// tasks read back as local ones do.
+TEST_F(Slurm, ClusterGroupBesideALocalPool) {
+  daemon_->WriteConfig(
+      "policy: pool\nworkers: 1\ngroups:\n  cluster:\n    policy: slurm\n"
+      "slurm:\n  poll_interval: 100ms\n  max_jobs: 8\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded")) << daemon_->log();
+  const CommandResult r = daemon_->Taskq({"--json", "submit", "--wait", "exec", "--group",
+                                          "cluster", "--", "sh", "-c", "echo hi; exit 3"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out << r.err;
+  EXPECT_EQ(j["group"], "cluster") << j.dump();
+  EXPECT_EQ(j["state"], "failed") << j.dump();
+  EXPECT_EQ(j["exit_code"], 3) << j.dump();
+  EXPECT_TRUE(j["slurm_job_id"].is_number()) << j.dump();
+  EXPECT_TRUE(j["run_us"].is_number()) << j.dump();
+  EXPECT_EQ(daemon_->Taskq({"logs", std::to_string(j["id"].get<uint64_t>())}).out, "hi\n");
+  // The default group runs locally, in its pool worker.
+  const CommandResult local = daemon_->Taskq({"--json", "submit", "--wait", "cpu", "--count", "10"});
+  EXPECT_EQ(local.exit_code, 0) << local.err;
+  const nlohmann::json l = nlohmann::json::parse(local.out, nullptr, false);
+  EXPECT_EQ(l["group"], "default") << l.dump();
+  EXPECT_FALSE(l.contains("slurm_job_id")) << l.dump();
+}
+
 TEST_F(Slurm, SucceedingExecTaskSeesItsEnvironmentAndDirectory) {
   const CommandResult r =
       daemon_->Taskq({"--json", "submit", "--wait", "exec", "--env", "GREETING=it's me", "--", "sh",
