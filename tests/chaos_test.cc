@@ -170,8 +170,9 @@ TEST_P(Chaos, EverySubmittedTaskIsAccountedFor) {
   const uint64_t capacity = std::max<uint64_t>(tasks + 64, 1024);
   daemon.WriteRawConfig(fmt::format(
       "queue: {}\nstate_dir: {}\nlog_level: info\npolicy: {}\nworkers: 2\nmax_parallel: 4\n"
-      "capacity: {}\nretention:\n  count: {}\n  age: 1d\nkill_grace: 200ms\nshutdown_grace: 5s\n",
-      daemon.queue(), daemon.state_dir(), policy(), capacity, capacity));
+      "capacity: {}\nretention:\n  count: {}\n  age: 1d\nkill_grace: 200ms\nshutdown_grace: 5s\n{}",
+      daemon.queue(), daemon.state_dir(), policy(), capacity, capacity,
+      geteuid() == 0 ? "user: root\n" : ""));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string witness = daemon.dir() + "/witness";
   const std::string input = daemon.dir() + "/batch.txt";

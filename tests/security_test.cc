@@ -154,7 +154,7 @@ TEST_P(Rules, ClientRefusesWithExit2NamingTheField) {
   ExpectRefused(daemon.Taskq({"submit", "--batch", "-"}, "cpu --count 5\ncpu --count 5000\n"),
                 "task 2 of 2: --count");
   ExpectRefused(daemon.Taskq({"submit", "exec", "--", "/bin/true", std::string(800, 'x')}),
-                "exceed 704 bytes");
+                "exceed " + std::to_string(kPayloadBytes) + " bytes");
   EXPECT_EQ(daemon.Taskq({"list"}).out.find("\n1 "), std::string::npos) << "nothing was queued";
   // Within the rules it runs.
   const CommandResult ok = daemon.Taskq({"submit", "--wait", "io", "--path", root + "/in.dat"});
@@ -271,7 +271,7 @@ TEST(Access, FileStorageIsOwnerOnlyToo) {
   Daemon daemon("workers: 1\nstorage: file\n");
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   struct stat st {};
-  ASSERT_EQ(stat((daemon.state_dir() + "/segment.v1").c_str(), &st), 0);
+  ASSERT_EQ(stat((daemon.state_dir() + "/segment.v" + std::to_string(kLayoutVersion)).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 

@@ -579,8 +579,10 @@ TEST_F(ForeignSegmentTest, RefusesAHalfCreatedSegment) {
 }
 
 TEST_F(ForeignSegmentTest, RefusesAnotherLayoutVersion) {
-  WriteSegmentFile(ValidSegmentWith([](SegmentHeader* h) { h->layout_version = 2; }));
-  ExpectRefused("layout version 2, this build reads 1");
+  WriteSegmentFile(
+      ValidSegmentWith([](SegmentHeader* h) { h->layout_version = kLayoutVersion + 1; }));
+  ExpectRefused("layout version " + std::to_string(kLayoutVersion + 1) + ", this build reads " +
+                std::to_string(kLayoutVersion));
 }
 
 TEST_F(ForeignSegmentTest, RefusesInconsistentSizes) {

@@ -149,7 +149,9 @@ class Slurm : public ::testing::Test {
   void SetUp() override {
     if (cluster == nullptr) GTEST_SKIP() << "Slurm tests skipped: " << skip_reason;
     daemon_ = std::make_unique<Daemon>(
-        "policy: slurm\nslurm:\n  poll_interval: 100ms\n  max_jobs: 8\n" + extra_yaml_);
+        "policy: slurm\nslurm:\n  poll_interval: 100ms\n  max_jobs: 8\n"
+        "security:\n  env_allow: [PATH, HOME, LANG, GREETING]\n" +
+        extra_yaml_);
     ASSERT_TRUE(daemon_->Start()) << daemon_->log();
   }
   void TearDown() override {
