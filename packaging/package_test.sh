@@ -45,9 +45,13 @@ for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/lib/systemd/system/taskqd.ser
 done
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
 [[ $conffiles == /etc/taskq/taskq.yaml ]] || fail "conffiles: '$conffiles'"
-dpkg-deb --field "$deb" Depends | grep -q libsystemd0 || fail "Depends lacks libsystemd0"
+depends=$(dpkg-deb --field "$deb" Depends)
+grep -q libsystemd0 <<<"$depends" || fail "Depends lacks libsystemd0"
+# The listing is read whole first: `grep -q` on a pipe exits at its first match, and with
+# pipefail the SIGPIPE that tar then gets would fail the check at random.
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
 for script in postinst prerm postrm; do
-  dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx "./$script" || fail "no $script"
+  grep -qx "./$script" <<<"$control" || fail "no $script"
 done
 
 # 2. Unpacked into a scratch root.
