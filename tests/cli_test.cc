@@ -872,7 +872,8 @@ TEST(CliNoDaemon, EveryCommandExits3) {
         Args{"submit", "--wait", "exec", "--", "/bin/true"}, Args{"status", "1"}, Args{"wait", "1"},
         Args{"wait", "--all"}, Args{"list"}, Args{"cancel", "1"}, Args{"logs", "1"}, Args{"stats"},
         Args{"--json", "stats"}, Args{"ping"}, Args{"shutdown"}, Args{"doctor"}}) {
-    const CommandResult r = never_started.Taskq(args, args[1] == "--batch" ? "cpu\n" : "");
+    const CommandResult r =
+        never_started.Taskq(args, args.size() > 1 && args[1] == "--batch" ? "cpu\n" : "");
     EXPECT_TRUE(FailsWith(r, 3, never_started.queue())) << args[0] << " " << args.back();
   }
 }
