@@ -21,7 +21,6 @@ bool OwnedByUs(pid_t pid) {
   return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0 && st.st_uid == ::geteuid();
 }
 
-
 // True when `pid` runs this same taskqd binary (a worker or runner of the dead supervisor).
 bool IsOurRunner(pid_t pid, const std::string& self_exe) {
   std::error_code ec;

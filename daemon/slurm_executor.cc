@@ -223,9 +223,10 @@ class SlurmExecutor : public Executor {
                      "--seed",  std::to_string(spec.cpu.seed)};
     } else {
       // The client and the runner confine io paths beneath io_root; the node gets it absolute.
-      const std::string path = spec.io.path.empty()       ? DefaultIoPath(state_dir, claimed.record.id)
-                               : spec.io.path.front() == '/' ? spec.io.path
-                                                             : options_.io_root + "/" + spec.io.path;
+      const std::string path = spec.io.path.empty() ? DefaultIoPath(state_dir, claimed.record.id)
+                               : spec.io.path.front() == '/'
+                                   ? spec.io.path
+                                   : options_.io_root + "/" + spec.io.path;
       job.command = {runner_,  "io", "--bytes", std::to_string(spec.io.bytes),
                      "--path", path, "--block", std::to_string(spec.io.block)};
       if (spec.io.fsync) job.command.push_back("--fsync");

@@ -271,7 +271,8 @@ TEST(Access, FileStorageIsOwnerOnlyToo) {
   Daemon daemon("workers: 1\nstorage: file\n");
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   struct stat st {};
-  ASSERT_EQ(stat((daemon.state_dir() + "/segment.v" + std::to_string(kLayoutVersion)).c_str(), &st), 0);
+  ASSERT_EQ(stat((daemon.state_dir() + "/segment.v" + std::to_string(kLayoutVersion)).c_str(), &st),
+            0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 

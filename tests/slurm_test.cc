@@ -220,7 +220,8 @@ TEST_F(Slurm, ClusterGroupBesideALocalPool) {
   EXPECT_TRUE(j["run_us"].is_number()) << j.dump();
   EXPECT_EQ(daemon_->Taskq({"logs", std::to_string(j["id"].get<uint64_t>())}).out, "hi\n");
   // The default group runs locally, in its pool worker.
-  const CommandResult local = daemon_->Taskq({"--json", "submit", "--wait", "cpu", "--count", "10"});
+  const CommandResult local =
+      daemon_->Taskq({"--json", "submit", "--wait", "cpu", "--count", "10"});
   EXPECT_EQ(local.exit_code, 0) << local.err;
   const nlohmann::json l = nlohmann::json::parse(local.out, nullptr, false);
   EXPECT_EQ(l["group"], "default") << l.dump();
