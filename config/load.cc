@@ -28,12 +28,8 @@ constexpr const char* kQueueNameProblem =
 constexpr const char* kQueueNameFix = "choose a name like \"build-jobs\"";
 
 bool IsValidQueueName(std::string_view name) {
-  auto is_name_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  };
   return !name.empty() && name.size() <= kMaxQueueNameChars && name.front() != '.' &&
-         std::all_of(name.begin(), name.end(), is_name_char);
+         std::all_of(name.begin(), name.end(), IsNameChar);
 }
 
 bool IsQueueNameOrEmpty(std::string_view text) { return text.empty() || IsValidQueueName(text); }
@@ -147,11 +143,9 @@ Status LoadStorage(const ConfigValue& value, Options* options) {
 
 Status LoadPolicy(const ConfigValue& value, Options* options) {
   std::string name;
-  TASKQ_RETURN_IF_ERROR(
-      ReadChoice(value,
-                 {PolicyName(Policy::kPool), PolicyName(Policy::kProcess),
-                  PolicyName(Policy::kSlurm)},
-                 &name));
+  TASKQ_RETURN_IF_ERROR(ReadChoice(
+      value, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess), PolicyName(Policy::kSlurm)},
+      &name));
   ParsePolicy(name, &options->policy);
   return Status::Ok();
 }

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/segment_format.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -35,13 +36,14 @@ const char* StorageName(Storage storage) {
   return "unknown";
 }
 
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == '-';
+}
+
 bool IsValidGroupName(const std::string& name) {
-  auto is_name_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-  };
-  return !name.empty() && name.size() < 32 && name.front() != '.' && name.front() != '-' &&
-         std::all_of(name.begin(), name.end(), is_name_char);
+  return !name.empty() && name.size() < kGroupNameBytes && name.front() != '.' &&
+         name.front() != '-' && std::all_of(name.begin(), name.end(), IsNameChar);
 }
 
 bool ParsePolicy(const std::string& text, Policy* policy) {

@@ -38,19 +38,21 @@ struct GroupConfig {
   uint32_t max_parallel = 0;  // process: tasks at once; 0 = unbounded
 };
 
+// The characters of queue and group names: A-Z a-z 0-9 _ . -
+bool IsNameChar(char c);
 // Group names: 1..31 of [A-Za-z0-9_.-], not starting with '.' or '-'.
 bool IsValidGroupName(const std::string& name);
 
 // The `slurm` policy: every task becomes one Slurm batch job (daemon/slurm_executor.cc).
 struct SlurmOptions {
-  std::string partition;                  // sbatch --partition; "" = the cluster's default
-  uint64_t time_limit_ms = 0;             // --time of tasks without a timeout; 0 = partition's
-  uint32_t cpus_per_task = 1;             // sbatch --cpus-per-task
-  std::vector<std::string> extra_args;    // more sbatch options, e.g. ["--qos=short"]
-  uint64_t poll_interval_ms = 500;        // how often the controller is asked for job states
-  uint32_t max_jobs = 100;                // taskq tasks in Slurm (pending or running) at once
-  std::string bin_dir;                    // "" = sbatch, scontrol, scancel on PATH; else here
-  std::string runner;                     // cpu/io tasks: "" = taskq-run beside taskqd
+  std::string partition;                   // sbatch --partition; "" = the cluster's default
+  uint64_t time_limit_ms = 0;              // --time of tasks without a timeout; 0 = partition's
+  uint32_t cpus_per_task = 1;              // sbatch --cpus-per-task
+  std::vector<std::string> extra_args;     // more sbatch options, e.g. ["--qos=short"]
+  uint64_t poll_interval_ms = 500;         // how often the controller is asked for job states
+  uint32_t max_jobs = 100;                 // taskq tasks in Slurm (pending or running) at once
+  std::string bin_dir;                     // "" = sbatch, scontrol, scancel on PATH; else here
+  std::string runner;                      // cpu/io tasks: "" = taskq-run beside taskqd
   uint64_t controller_timeout_ms = 60000;  // Slurm unreachable this long: its tasks are lost
   bool operator==(const SlurmOptions&) const = default;
 };
