@@ -13,16 +13,6 @@
 
 namespace {
 
-// "SLOT:ID" of --run-task.
-bool ParseSlotAndId(const std::string& text, uint32_t* slot, uint64_t* id) {
-  unsigned long long s = 0, i = 0;
-  char tail = 0;
-  if (std::sscanf(text.c_str(), "%llu:%llu%c", &s, &i, &tail) != 2) return false;
-  *slot = static_cast<uint32_t>(s);
-  *id = i;
-  return true;
-}
-
 int Fail(const taskq::Status& status) {
   std::fprintf(stderr, "taskqd: %s\n", status.message().c_str());
   return status.exit_code() == 0 ? 1 : status.exit_code();
@@ -96,13 +86,11 @@ int main(int argc, char** argv) {
                "and exit; --check-config accepts the output");
   // Internal modes, used by the supervisor for its own runner processes.
   int64_t worker_row = -1;
-  std::string run_task;
   int64_t supervisor_pid = 0;
   uint32_t worker_group = 0;
   app.add_option("--worker", worker_row, "internal: run as pool worker in this row")->group("");
   app.add_option("--group", worker_group, "internal: the group row a pool worker serves")
       ->group("");
-  app.add_option("--run-task", run_task, "internal: run one claimed task SLOT:ID")->group("");
   app.add_option("--supervisor-pid", supervisor_pid, "internal")->group("");
   try {
     app.parse(argc, argv);
@@ -138,14 +126,6 @@ int main(int argc, char** argv) {
     }
     return taskq::WorkerMain(resolved, static_cast<uint32_t>(worker_row),
                              static_cast<pid_t>(supervisor_pid), worker_group);
-  }
-  if (!run_task.empty()) {
-    uint32_t slot = 0;
-    uint64_t id = 0;
-    if (!ParseSlotAndId(run_task, &slot, &id)) {
-      return Fail(taskq::Status::Invalid("--run-task: expected SLOT:ID"));
-    }
-    return taskq::RunTaskMain(resolved, slot, id, static_cast<pid_t>(supervisor_pid));
   }
   // Who to run as is settled before anything is created, and the defaults that depend on the
   // uid (queue name, state directory) are resolved again for the new user.

@@ -1,6 +1,7 @@
 // The `process` policy: the supervisor pops each task itself and starts a fresh process for it
-// (`exec`: the command; `cpu`/`io`: a `taskqd --run-task` runner), at most `max_parallel` at once
-// (0 = unbounded, as in the tutorial). Exit status and rusage come back through SIGCHLD.
+// (`exec`: the command, spawned; `cpu`/`io`: a fork of the supervisor that runs the task and
+// records its result), at most `max_parallel` at once (0 = unbounded, as in the tutorial). Exit
+// status and rusage come back through SIGCHLD.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,21 +118,11 @@ class PerTaskExecutor : public Executor {
       context_.segment->Finish(task.slot, task.record.id, RefusedOutcome(allowed));
       return;
     }
-    SpawnRequest request;
-    if (task.spec.kind == TaskKind::kExec) {
-      request = BuildExecRequest(task, options_);
-    } else {
-      request.argv = {context_.self_exe,
-                      "--run-task",
-                      fmt::format("{}:{}", task.slot, task.record.id),
-                      "--config",
-                      context_.effective_config,
-                      "--supervisor-pid",
-                      std::to_string(context_.supervisor_pid)};
-      request.env = RunnerEnvironment();
-    }
     pid_t pid = 0;
-    Status spawned = Spawn(request, &pid);
+    const Status spawned =
+        task.spec.kind == TaskKind::kExec
+            ? Spawn(BuildExecRequest(task, options_), &pid)
+            : ForkBuiltinRunner(*context_.segment, task, options_, context_.supervisor_pid, &pid);
     if (!spawned.ok()) {
       context_.segment->Finish(task.slot, task.record.id, SpawnFailedOutcome(spawned));
       return;

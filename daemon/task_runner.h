@@ -23,7 +23,26 @@ TaskOutcome RefusedOutcome(const Status& why);
 // default action ends the runner, and whoever reaps it records the task as timed_out. `io`
 // paths are opened beneath resolved.io_root; logs and default paths use resolved.state_dir
 // (never the segment's copy, which any submitter can overwrite).
-TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved);
+//
+// `mark`, for a pool worker running tasks back to back: the rusage read at the end of its
+// previous task serves as this task's start, so a task costs one getrusage instead of two
+// (a syscall is dear in a VM: two were a fifth of a trivial task's cost). The task's CPU time
+// then includes the worker's bookkeeping between the two (claiming and recording: µs). The
+// worker clears the mark when it sleeps or runs anything else.
+struct UsageMark {
+  rusage at{};
+  bool valid = false;
+};
+TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved,
+                                UsageMark* mark = nullptr);
+
+// The `process` policy's runner for a cpu or io task: a fork of the (single-threaded) supervisor
+// that runs the task and records its result itself, like Python's `multiprocessing.Process` on
+// Linux. The child gets a new session, default signal dispositions, no inherited descriptors, the
+// configured limits, and dies with the supervisor; it never returns into the supervisor's code.
+// Why fork and not a spawned `taskqd` runner: docs/ARCHITECTURE.md, "process runners".
+Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Options& options,
+                         pid_t supervisor_pid, pid_t* pid);
 
 // The spawn request for an exec task: cleaned environment, cwd, per-task log files, limits.
 SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options);

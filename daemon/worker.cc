@@ -39,70 +39,56 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_
   WorkerEntry& me = header->workers[worker_index];
   const int32_t my_pid = getpid();
   uint64_t done = 0;
+  UsageMark usage_mark;  // rusage at the end of the previous task (one getrusage per task)
   me.pid.store(my_pid);
   me.state.store(static_cast<uint32_t>(WorkerState::kIdle));
+  ClaimedTask task, next;
+  bool have_task = false;  // claimed by the previous step (CompleteAndPop)
   for (;;) {
-    if (me.retire.load(std::memory_order_acquire) != 0) break;
-    uint32_t seen = header->work_seq.load(std::memory_order_acquire);
-    ClaimedTask task;
-    if (segment->Pop(my_pid, &task, group)) {
-      me.current_id.store(task.record.id, std::memory_order_relaxed);
-      me.state.store(static_cast<uint32_t>(WorkerState::kBusy), std::memory_order_relaxed);
-      spdlog::debug("task {} ({}) started in worker {} (pid {})", task.record.id,
-                    TaskKindName(task.spec.kind), worker_index, my_pid);
-      const Status allowed = CheckBeforeRun(task, resolved);
-      if (!allowed.ok()) spdlog::warn("task {} refused: {}", task.record.id, allowed.message());
-      TaskOutcome outcome = !allowed.ok() ? RefusedOutcome(allowed)
-                            : task.spec.kind == TaskKind::kExec
-                                ? RunExecBlocking(*segment, task, resolved)
-                                : RunBuiltinInProcess(task, resolved);
-      segment->Finish(task.slot, task.record.id, outcome);
-      if (spdlog::should_log(spdlog::level::debug)) {  // the arguments cost even when off
-        spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
-                      TaskStateName(outcome.state),
-                      outcome.signal != 0 ? fmt::format(", signal {}", outcome.signal)
-                                          : fmt::format(", exit {}", outcome.exit_code),
-                      outcome.reason.empty() ? "" : ": " + outcome.reason);
-      }
-      me.current_id.store(0, std::memory_order_relaxed);
-      me.tasks_done.fetch_add(1, std::memory_order_relaxed);
-      me.state.store(static_cast<uint32_t>(WorkerState::kIdle), std::memory_order_relaxed);
-      if (resolved.max_tasks_per_worker != 0 && ++done >= resolved.max_tasks_per_worker) break;
+    if (!have_task && me.retire.load(std::memory_order_acquire) != 0) break;
+    const uint32_t seen = header->work_seq.load(std::memory_order_acquire);
+    if (!have_task) have_task = segment->Pop(my_pid, &task, group);
+    if (!have_task) {
+      usage_mark.valid = false;  // the sleep is not the next task's
+      header->idle_workers.fetch_add(1, std::memory_order_acq_rel);
+      FutexWait(&header->work_seq, seen, kIdleCheckUs);
+      header->idle_workers.fetch_sub(1, std::memory_order_acq_rel);
       continue;
     }
-    header->idle_workers.fetch_add(1, std::memory_order_acq_rel);
-    FutexWait(&header->work_seq, seen, kIdleCheckUs);
-    header->idle_workers.fetch_sub(1, std::memory_order_acq_rel);
+    me.current_id.store(task.record.id, std::memory_order_relaxed);
+    me.state.store(static_cast<uint32_t>(WorkerState::kBusy), std::memory_order_relaxed);
+    spdlog::debug("task {} ({}) started in worker {} (pid {})", task.record.id,
+                  TaskKindName(task.spec.kind), worker_index, my_pid);
+    const Status allowed = CheckBeforeRun(task, resolved);
+    if (!allowed.ok() || task.spec.kind == TaskKind::kExec) usage_mark.valid = false;
+    if (!allowed.ok()) spdlog::warn("task {} refused: {}", task.record.id, allowed.message());
+    const TaskOutcome outcome = !allowed.ok() ? RefusedOutcome(allowed)
+                                : task.spec.kind == TaskKind::kExec
+                                    ? RunExecBlocking(*segment, task, resolved)
+                                    : RunBuiltinInProcess(task, resolved, &usage_mark);
+    if (spdlog::should_log(spdlog::level::debug)) {  // the arguments cost even when off
+      spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
+                    TaskStateName(outcome.state),
+                    outcome.signal != 0 ? fmt::format(", signal {}", outcome.signal)
+                                        : fmt::format(", exit {}", outcome.exit_code),
+                    outcome.reason.empty() ? "" : ": " + outcome.reason);
+    }
+    me.tasks_done.fetch_add(1, std::memory_order_relaxed);
+    const bool last =
+        (resolved.max_tasks_per_worker != 0 && ++done >= resolved.max_tasks_per_worker) ||
+        me.retire.load(std::memory_order_acquire) != 0;
+    if (last) {
+      segment->Finish(task.slot, task.record.id, outcome);
+      break;
+    }
+    // The end of this task and the claim of the next under one lock.
+    have_task = segment->CompleteAndPop(task.slot, task.record.id, outcome, my_pid, &next, group);
+    if (have_task) std::swap(task, next);
+    me.current_id.store(have_task ? task.record.id : 0, std::memory_order_relaxed);
+    if (!have_task)
+      me.state.store(static_cast<uint32_t>(WorkerState::kIdle), std::memory_order_relaxed);
   }
   me.state.store(static_cast<uint32_t>(WorkerState::kExiting));
-  return 0;
-}
-
-int RunTaskMain(const Options& resolved, uint32_t slot, uint64_t id, pid_t supervisor_pid) {
-  if (!TieLifeToSupervisor(supervisor_pid)) return 3;
-  std::unique_ptr<Segment> segment;
-  Status attached = Segment::Attach(resolved, &segment);
-  if (!attached.ok() || slot >= segment->capacity()) {
-    std::fprintf(stderr, "taskqd runner: %s\n", attached.message().c_str());
-    return 3;
-  }
-  TaskInfo info;
-  if (!segment->Get(id, &info) || info.state != TaskState::kRunning || !info.spec_valid ||
-      info.spec.kind == TaskKind::kExec) {
-    std::fprintf(stderr, "taskqd runner: task %llu is not a running cpu/io task\n",
-                 static_cast<unsigned long long>(id));
-    return 3;
-  }
-  ClaimedTask task;
-  task.slot = slot;
-  task.record = info.record;
-  task.spec = info.spec;
-  // Checked again here (the supervisor checked before spawning): the record may have changed.
-  Status allowed = CheckBeforeRun(task, resolved);
-  if (allowed.ok()) allowed = ApplyLimitsToSelf(resolved.limits);
-  TaskOutcome outcome =
-      allowed.ok() ? RunBuiltinInProcess(task, resolved) : RefusedOutcome(allowed);
-  segment->Finish(slot, id, outcome);
   return 0;
 }
 
