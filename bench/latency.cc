@@ -6,7 +6,17 @@
 //   done        finished_at - submitted_at
 //   round_trip  Submit() call to Wait() return, measured by this process
 // The queue comes from --queue / $TASKQ_QUEUE and --config / $TASKQ_CONFIG, as for taskq.
+//
+// `--floor` measures what no queue can beat on this machine, without a daemon: a process asleep
+// on a futex word in shared memory (as an idle pool worker is) is woken by another after the same
+// pause; "start" is wake call to the sleeper running, "done" the sleeper's answer back (a futex
+// wake the other way), "round_trip" the same seen by the waker.
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +26,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/shm_sync.h"
 #include "fmt/format.h"
 #include "taskq/client.h"
 
@@ -31,8 +42,61 @@ uint64_t Percentile(std::vector<uint64_t> values, double q) {
 int Usage() {
   std::fprintf(stderr,
                "usage: taskq_latency [--queue Q] [--config FILE] [--samples N] [--gap-us US] "
-               "[--kind cpu|exec]\n");
+               "[--kind cpu|exec|floor]\n");
   return 2;
+}
+
+// The futex ping-pong of --floor: one shared page, a child asleep on `go`, the parent waking it.
+struct FloorPage {
+  std::atomic<uint32_t> go{0};
+  std::atomic<uint32_t> back{0};
+  std::atomic<uint64_t> woken_at_us{0};
+};
+
+bool MeasureFloor(int samples, int gap_us, std::vector<uint64_t>* start,
+                  std::vector<uint64_t>* done, std::vector<uint64_t>* round_trip) {
+  void* page =
+      mmap(nullptr, sizeof(FloorPage), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return false;
+  auto* f = new (page) FloorPage();
+  const pid_t child = fork();
+  if (child < 0) return false;
+  if (child == 0) {
+    for (uint32_t seen = 0; static_cast<int>(seen) < samples;) {
+      while (f->go.load() == seen) taskq::FutexWait(&f->go, seen, -1);
+      f->woken_at_us.store(taskq::NowUs());
+      seen = f->go.load();
+      f->back.store(seen);
+      taskq::FutexWake(&f->back, 1);
+    }
+    _exit(0);
+  }
+  for (uint32_t i = 1; static_cast<int>(i) <= samples; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+    const uint64_t t0 = taskq::NowUs();
+    f->go.store(i);
+    taskq::FutexWake(&f->go, 1);
+    while (f->back.load() != i) taskq::FutexWait(&f->back, f->back.load(), -1);
+    const uint64_t t1 = taskq::NowUs();
+    start->push_back(f->woken_at_us.load() - t0);
+    done->push_back(t1 - t0);
+    round_trip->push_back(t1 - t0);
+  }
+  waitpid(child, nullptr, 0);
+  munmap(page, sizeof(FloorPage));
+  return true;
+}
+
+void PrintPercentiles(int samples, const std::string& kind, const std::vector<uint64_t>& start,
+                      const std::vector<uint64_t>& done, const std::vector<uint64_t>& round_trip) {
+  std::string out = fmt::format("{{\"samples\": {}, \"kind\": \"{}\"", samples, kind);
+  for (auto [name, values] : {std::pair{"start", &start}, std::pair{"done", &done},
+                              std::pair{"round_trip", &round_trip}}) {
+    out += fmt::format(", \"{0}_p50_us\": {1}, \"{0}_p99_us\": {2}, \"{0}_max_us\": {3}", name,
+                       Percentile(*values, 50), Percentile(*values, 99),
+                       *std::max_element(values->begin(), values->end()));
+  }
+  std::printf("%s}\n", out.c_str());
 }
 
 }  // namespace
@@ -60,7 +124,18 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  if (samples < 1 || gap_us < 0 || (kind != "cpu" && kind != "exec")) return Usage();
+  if (samples < 1 || gap_us < 0 || (kind != "cpu" && kind != "exec" && kind != "floor")) {
+    return Usage();
+  }
+  std::vector<uint64_t> start, done, round_trip;
+  if (kind == "floor") {
+    if (!MeasureFloor(samples, gap_us, &start, &done, &round_trip)) {
+      std::perror("taskq_latency: --floor");
+      return 1;
+    }
+    PrintPercentiles(samples, kind, start, done, round_trip);
+    return 0;
+  }
   std::unique_ptr<taskq::Client> client;
   taskq::Status s = taskq::Client::Connect(connect, &client);
   if (!s.ok()) {
@@ -76,7 +151,6 @@ int main(int argc, char** argv) {
     spec.exec.argv = {"/bin/true"};
     spec.exec.cwd.assign(1, '/');  // not = "/": GCC 12 -Wrestrict false positive
   }
-  std::vector<uint64_t> start, done, round_trip;
   for (int i = 0; i < samples; ++i) {
     std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
     std::vector<uint64_t> ids;
@@ -95,13 +169,6 @@ int main(int argc, char** argv) {
     done.push_back(r.finished_at_us - r.submitted_at_us);
     round_trip.push_back(t1 - t0);
   }
-  std::string out = fmt::format("{{\"samples\": {}, \"kind\": \"{}\"", samples, kind);
-  for (auto [name, values] : {std::pair{"start", &start}, std::pair{"done", &done},
-                              std::pair{"round_trip", &round_trip}}) {
-    out += fmt::format(", \"{0}_p50_us\": {1}, \"{0}_p99_us\": {2}, \"{0}_max_us\": {3}", name,
-                       Percentile(*values, 50), Percentile(*values, 99),
-                       *std::max_element(values->begin(), values->end()));
-  }
-  std::printf("%s}\n", out.c_str());
+  PrintPercentiles(samples, kind, start, done, round_trip);
   return 0;
 }

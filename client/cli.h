@@ -52,7 +52,7 @@ int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
 // Live views (cmd_watch.cc).
 int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log);
 // A progress line on stderr for `wait` when it is a terminal; nullptr otherwise.
-std::function<void(const std::vector<TaskInfo>&)> MakeWaitProgress();
+Client::WaitProgress MakeWaitProgress();
 // iterations <= 0: until interrupted.
 int RunTop(const GlobalArgs& global, double interval_s, int iterations);
 int RunStats(const GlobalArgs& global);

@@ -22,6 +22,10 @@ namespace {
 
 constexpr const char* kSystemConfig = "/etc/taskq/taskq.yaml";
 constexpr size_t kSubmitChunk = 256;  // tasks queued per hold of the segment lock
+// A waiter with more tasks than this to go polls every kManyPendingPollUs instead of sleeping on
+// the finish futex; the last ones are waited for with a wake per finish (no added latency).
+constexpr size_t kWakePerFinishBelow = 4;
+constexpr int64_t kManyPendingPollUs = 1000;
 
 int64_t RemainingUs(uint64_t deadline_us) {
   if (deadline_us == 0) return -1;
@@ -140,10 +144,10 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     TASKQ_RETURN_IF_ERROR(EncodeSpec(spec, &scratch));
     const std::string group = spec.group.empty() ? std::string("default") : spec.group;
     if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
-      return Status::Invalid(fmt::format(
-          "--group: no group '{}'; create it with `taskq group add {}` or in the "
-          "configuration's `groups:`, or see `taskq group list`",
-          group, group));
+      return Status::Invalid(
+          fmt::format("--group: no group '{}'; create it with `taskq group add {}` or in the "
+                      "configuration's `groups:`, or see `taskq group list`",
+                      group, group));
     }
     for (uint64_t after : spec.after) {
       TaskInfo info;
@@ -164,10 +168,8 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     // while the rest are still being queued (one lock for a 100,000-task batch stalled them).
     while (next < specs.size()) {
       const size_t n = std::min(kSubmitChunk, specs.size() - next);
-      const std::vector<TaskSpec> chunk(specs.begin() + static_cast<long>(next),
-                                        specs.begin() + static_cast<long>(next + n));
       const size_t before = ids->size();
-      status = segment_->Submit(chunk, ids);
+      status = segment_->Submit(std::span<const TaskSpec>(specs).subspan(next, n), ids);
       next += ids->size() - before;
       if (ids->size() > before && doorbell) RingDoorbell(state_dir(), kDoorbellWork);
       if (!status.ok()) break;
@@ -182,16 +184,16 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
   return status;
 }
 
-Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
-                    std::vector<TaskInfo>* tasks,
-                    const std::function<void(const std::vector<TaskInfo>&)>& progress) {
+Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
+                          std::vector<TaskState>* states, const WaitProgress& progress) {
   SegmentHeader* header = segment_->header();
   const uint64_t deadline = DeadlineFrom(timeout_ms);
   // A finished task stays finished, so each pass re-reads only the tasks still pending. Without a
   // progress display a pass also stops at the first pending task that is not finished yet:
   // tasks finish roughly in submission order, so waiting for n tasks costs O(1) reads per wakeup
-  // instead of O(n) (the first pass reads them all, to refuse unknown ids at once).
-  tasks->assign(ids.size(), TaskInfo{});
+  // instead of O(n) (the first pass reads them all, to refuse unknown ids at once). The reads
+  // take no lock (Segment::PeekState).
+  states->assign(ids.size(), TaskState::kQueued);
   std::vector<size_t> pending(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) pending[i] = i;
   bool first_pass = true;
@@ -204,13 +206,14 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
         pending[kept++] = i;
         continue;
       }
-      if (!segment_->Get(ids[i], &(*tasks)[i])) {
+      const std::optional<TaskState> state = segment_->PeekState(ids[i]);
+      if (!state) {
         return Status::Invalid(
-            fmt::format("no task {} in queue '{}' (never submitted, or "
-                        "evicted by retention)",
+            fmt::format("no task {} in queue '{}' (never submitted, or evicted by retention)",
                         ids[i], options_.queue));
       }
-      if (IsFinished((*tasks)[i].state)) continue;
+      (*states)[i] = *state;
+      if (IsFinished(*state)) continue;
       pending[kept++] = i;
       stop = !read_all;
     }
@@ -222,7 +225,7 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
     TASKQ_RETURN_IF_ERROR(refresh(first_pass || progress));
     first_pass = false;
     const size_t done = ids.size() - pending.size();
-    if (progress && done != last_done) progress(*tasks);
+    if (progress && done != last_done) progress(*states);
     last_done = done;
     if (pending.empty()) return Status::Ok();
     int64_t left = RemainingUs(deadline);
@@ -232,20 +235,36 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
       return Status::TimedOut(fmt::format("{} of {} tasks still unfinished when the wait timed out",
                                           pending.size(), ids.size()));
     }
-    // Wake on each finish; re-check at least once a second (a progress display wants it).
-    SleepOn(header, &header->done_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+    const int64_t cap_us = progress ? 200000 : 1000000;  // a progress display wants 5 a second
+    if (pending.size() > kWakePerFinishBelow) {
+      // Many tasks to go: look again in a millisecond instead of waking on every finish. A
+      // registered waiter costs each finishing runner two futex wakes and this process a
+      // context switch per task, which halved pool throughput (docs/PERFORMANCE.md).
+      std::this_thread::sleep_for(std::chrono::microseconds(
+          left < 0 ? kManyPendingPollUs : std::min<int64_t>(left, kManyPendingPollUs)));
+    } else {
+      SleepOn(header, &header->done_seq, seen, left < 0 ? cap_us : std::min<int64_t>(left, cap_us));
+    }
   }
 }
 
-std::vector<uint64_t> Client::Unfinished() {
-  std::vector<uint64_t> ids;
-  for (const TaskInfo& info : segment_->List()) {
-    if (info.state == TaskState::kQueued || info.state == TaskState::kRunning) {
-      ids.push_back(info.id());
+Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
+                    std::vector<TaskInfo>* tasks, const WaitProgress& progress) {
+  std::vector<TaskState> states;
+  const Status waited = WaitStates(ids, timeout_ms, &states, progress);
+  if (waited.code() == StatusCode::kInvalid) return waited;
+  tasks->assign(ids.size(), TaskInfo{});
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!segment_->Get(ids[i], &(*tasks)[i])) {
+      return Status::Invalid(
+          fmt::format("no task {} in queue '{}' (never submitted, or evicted by retention)", ids[i],
+                      options_.queue));
     }
   }
-  return ids;
+  return waited;
 }
+
+std::vector<uint64_t> Client::Unfinished() { return segment_->UnfinishedIds(); }
 
 Status Client::Get(uint64_t id, TaskInfo* info) {
   if (!segment_->Get(id, info)) {

@@ -36,9 +36,19 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
     for (uint64_t id : client->Unfinished()) ids.push_back(id);
   }
   int64_t timeout_ms = timeout_s < 0 ? -1 : static_cast<int64_t>(timeout_s * 1000);
+  if (quiet && !global.json) {
+    // Only the exit code is wanted: wait on the states alone (no record is copied).
+    std::vector<TaskState> states;
+    const Status waited = client->WaitStates(ids, timeout_ms, &states);
+    if (!waited.ok()) return Report(waited);
+    return std::all_of(states.begin(), states.end(),
+                       [](TaskState s) { return s == TaskState::kSucceeded; })
+               ? 0
+               : 1;
+  }
   std::vector<TaskInfo> tasks;
   // A progress line on a terminal for many tasks; scripts (no tty) get plain lines at the end.
-  const auto progress = (!global.json && !quiet && ids.size() > 1) ? MakeWaitProgress() : nullptr;
+  const auto progress = (!global.json && ids.size() > 1) ? MakeWaitProgress() : nullptr;
   Status waited = client->Wait(ids, timeout_ms, &tasks, progress);
   if (waited.code() == StatusCode::kInvalid) return Report(waited);
   bool all_succeeded = true;

@@ -67,17 +67,17 @@ int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log) {
   return 0;
 }
 
-std::function<void(const std::vector<TaskInfo>&)> MakeWaitProgress() {
+Client::WaitProgress MakeWaitProgress() {
   if (!isatty(STDERR_FILENO)) return nullptr;  // plain lines (or nothing) when not a terminal
   const auto started = std::chrono::steady_clock::now();
-  return [started](const std::vector<TaskInfo>& tasks) {
+  return [started](const std::vector<TaskState>& tasks) {
     size_t done = 0, failed = 0, running = 0;
-    for (const TaskInfo& t : tasks) {
-      if (IsFinished(t.state)) {
+    for (const TaskState state : tasks) {
+      if (IsFinished(state)) {
         ++done;
-        failed += t.state != TaskState::kSucceeded;
+        failed += state != TaskState::kSucceeded;
       }
-      running += t.state == TaskState::kRunning;
+      running += state == TaskState::kRunning;
     }
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -9,6 +9,8 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -92,12 +94,20 @@ class Segment {
 
   // Submits tasks in order under one lock; on a full queue, submits what fits and returns
   // kQueueFull. `ids` receives the id of each submitted task.
-  Status Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids);
+  Status Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids);
+  Status Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids) {
+    return Submit(std::span<const TaskSpec>(specs), ids);
+  }
   // Claims the next task of `group` for `runner_pid`: the highest priority whose delay is over
   // and whose dependencies all succeeded, the oldest first within a priority. Dependents of a
   // task that did not succeed are failed on the way. False when none is runnable (or the group
   // is paused).
   bool Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group = 0);
+  // A pool worker's step: records the end of its task (as Complete; a kLost outcome goes through
+  // RunnerDied) and claims the next one (as Pop) under one hold of the lock. Each hold contended
+  // by the other workers costs a futex wake on release, which a trivial task cannot afford.
+  bool CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outcome, int32_t runner_pid,
+                      ClaimedTask* next, uint32_t group = 0);
   // Fails dependents whose dependencies did not succeed and tells whether waiting tasks became
   // runnable (the supervisor then wakes the runners). Cheap when nothing waits (held_hint).
   HeldSweep SweepHeld();
@@ -140,7 +150,14 @@ class Segment {
   // Readers: copies, never pointers into the segment.
   bool Get(uint64_t id, TaskInfo* info);
   std::vector<TaskInfo> List();
-  StateCounts Count();
+  // Tasks per state (and, with `by_group`, per group: that reads every record, not just the
+  // directory — 64 MiB instead of 1 MiB at 65,536 slots).
+  StateCounts Count(bool by_group = true);
+  // The state of a task without the lock or a copy of its record (common/segment_peek.cc);
+  // nullopt when the id is unknown (never submitted, evicted) or not submitted completely yet.
+  std::optional<TaskState> PeekState(uint64_t id);
+  // Ids of the queued and running tasks, in id order (a scan of the directory only).
+  std::vector<uint64_t> UnfinishedIds();
   // Slots of running tasks whose runner is `pid` (recovery after a runner died).
   std::vector<std::pair<uint32_t, uint64_t>> RunningOwnedBy(int32_t pid);
   // Slots of all running tasks with their runner pids.
@@ -175,6 +192,8 @@ class Segment {
   bool QueueFieldsSaneLocked() const;
   void EnsureSaneLocked(const char* where);  // repairs (and logs) impossible queue fields
   void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);
+  bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, bool* wake_waiters);
+  bool CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
   void CompactRingLocked();
   // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.
   void CountQueuedLocked(uint32_t slot, int delta);

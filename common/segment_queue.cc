@@ -115,21 +115,22 @@ void Segment::CompactRingLocked() {
   header_->ring_tail = write;
 }
 
-Status Segment::Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids) {
+Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids) {
   // Encode outside the lock: it only touches a private record.
   std::vector<TaskRecord> encoded(specs.size());
   const uint64_t default_timeout = header_->default_timeout_ms.load(std::memory_order_relaxed);
   const uint32_t default_retries = header_->default_retries.load(std::memory_order_relaxed);
+  const uint32_t my_uid = geteuid();
+  const int32_t me = getpid();
   for (size_t i = 0; i < specs.size(); ++i) {
     std::memset(static_cast<void*>(&encoded[i]), 0, sizeof(TaskRecord));
     TASKQ_RETURN_IF_ERROR(EncodeSpec(specs[i], &encoded[i]));
     encoded[i].timeout_ms = specs[i].timeout_ms.value_or(default_timeout);
     encoded[i].max_retries = specs[i].retries.value_or(default_retries);
-    encoded[i].submitter_uid = geteuid();
-    encoded[i].submitter_pid = getpid();
+    encoded[i].submitter_uid = my_uid;
+    encoded[i].submitter_pid = me;
     encoded[i].exit_code = -1;
   }
-  const int32_t me = getpid();
   std::vector<uint64_t> evicted;
   size_t submitted = 0;
   bool waits = false;
@@ -255,99 +256,117 @@ void Segment::FailWaitingLocked(uint32_t slot, const std::string& why, uint64_t 
 
 bool Segment::Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   if (group >= kMaxGroups) return false;
+  bool wake_waiters = false;
   Lock();
-  EnsureSaneLocked("pop");
-  if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) {
-    Unlock();
-    return false;
-  }
-  // The best priority waiting in this group; with one priority in use (the usual case) the
-  // first runnable entry of the group is the answer and the scan stops there.
-  int32_t top = -1;
-  for (int32_t p = kPriorityLevels - 1; p >= 0 && top < 0; --p) {
-    if (header_->queued_by_priority[group][p] > 0) top = p;
-  }
-  if (top < 0) {
-    Unlock();
-    return false;
-  }
-  const uint64_t now = NowUs();
-  bool failed_any = false;
-  bool have_best = false;
-  uint64_t best_pos = 0;
-  uint32_t best_priority = 0;
-  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
-    uint64_t& cell = ring_[pos % capacity_];
-    const uint64_t id = cell;
-    const uint32_t slot = id == 0 || id > kMaxTaskId ? 0 : SlotOf(id);
-    SlotEntry& e = entry(slot);
-    if (id == 0 || id > kMaxTaskId || e.id.load() != id || StateOf(e) != TaskState::kQueued) {
-      // Stale (cancelled, taken, or scribbled on): drop it from the front, blank it elsewhere.
-      if (pos == header_->ring_head) {
-        header_->ring_head++;
-      } else {
-        cell = 0;
-      }
-      continue;
-    }
-    TaskRecord& r = record(slot);
-    if (r.group != group) continue;
-    const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
-    if (have_best && priority <= best_priority) continue;  // an older one of this priority wins
-    std::string why;
-    const Readiness readiness = ReadinessLocked(r, now, &why);
-    if (readiness == Readiness::kNever) {
-      FailWaitingLocked(slot, why, now);
-      failed_any = true;
-      continue;
-    }
-    if (readiness == Readiness::kWaiting) continue;
-    have_best = true;
-    best_pos = pos;
-    best_priority = priority;
-    if (static_cast<int32_t>(priority) >= top) break;
-  }
-  if (!have_best) {
-    Unlock();
-    if (failed_any) WakeWaiters();
-    return false;
-  }
-  const uint64_t id = ring_[best_pos % capacity_];
-  const uint32_t slot = SlotOf(id);
-  SlotEntry& e = entry(slot);
-  TaskRecord& r = record(slot);
-  ring_[best_pos % capacity_] = 0;
-  while (header_->ring_head != header_->ring_tail && ring_[header_->ring_head % capacity_] == 0) {
-    header_->ring_head++;
-  }
-  CountQueuedLocked(slot, -1);
-  TEST_CrashPoint("pop-unlinked");
-  TaskSpec spec;
-  const Status decoded = DecodeSpec(r, &spec);
-  if (!decoded.ok()) {
-    // A corrupt record fails alone; it must not stop the queue.
-    WarnInDaemon(fmt::format("task {} rejected: {}", id, decoded.message()));
-    CopyReason("rejected: " + decoded.message(), &r);
-    r.exit_code = -1;
-    FinishLocked(slot, TaskState::kFailed, now);
-    Unlock();
-    WakeWaiters();
-    return Pop(runner_pid, task, group);
-  }
-  e.owner_pid.store(runner_pid, std::memory_order_relaxed);
-  r.runner_pid = runner_pid;
-  r.started_at_us = now;
-  r.attempts++;
-  r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
-  r.child_pid = 0;
-  r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
-  SetState(e, TaskState::kRunning);
-  task->slot = slot;
-  std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
-  task->spec = std::move(spec);
+  const bool popped = PopLocked(runner_pid, task, group, &wake_waiters);
   Unlock();
-  if (failed_any) WakeWaiters();
-  return true;
+  if (wake_waiters) WakeWaiters();
+  return popped;
+}
+
+bool Segment::CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outcome,
+                             int32_t runner_pid, ClaimedTask* next, uint32_t group) {
+  if (outcome.state == TaskState::kLost || group >= kMaxGroups) {
+    Finish(slot, id, outcome);
+    return Pop(runner_pid, next, group);
+  }
+  bool wake_waiters = false;
+  bool wake_dependents = false;
+  Lock();
+  if (CompleteLocked(slot, id, outcome)) {
+    wake_waiters = true;
+    wake_dependents = header_->held_hint.load(std::memory_order_relaxed) != 0;
+  }
+  const bool popped = PopLocked(runner_pid, next, group, &wake_waiters);
+  Unlock();
+  if (wake_waiters) WakeWaiters();
+  if (wake_dependents) WakeWorkers(UINT32_MAX);
+  return popped;
+}
+
+bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, bool* wake_waiters) {
+  for (;;) {
+    EnsureSaneLocked("pop");
+    if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) return false;
+    // The best priority waiting in this group; with one priority in use (the usual case) the
+    // first runnable entry of the group is the answer and the scan stops there.
+    int32_t top = -1;
+    for (int32_t p = kPriorityLevels - 1; p >= 0 && top < 0; --p) {
+      if (header_->queued_by_priority[group][p] > 0) top = p;
+    }
+    if (top < 0) return false;
+    const uint64_t now = NowUs();
+    bool failed_any = false;
+    bool have_best = false;
+    uint64_t best_pos = 0;
+    uint32_t best_priority = 0;
+    for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+      uint64_t& cell = ring_[pos % capacity_];
+      const uint64_t id = cell;
+      const uint32_t slot = id == 0 || id > kMaxTaskId ? 0 : SlotOf(id);
+      SlotEntry& e = entry(slot);
+      if (id == 0 || id > kMaxTaskId || e.id.load() != id || StateOf(e) != TaskState::kQueued) {
+        // Stale (cancelled, taken, or scribbled on): drop it from the front, blank it elsewhere.
+        if (pos == header_->ring_head) {
+          header_->ring_head++;
+        } else {
+          cell = 0;
+        }
+        continue;
+      }
+      TaskRecord& r = record(slot);
+      if (r.group != group) continue;
+      const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
+      if (have_best && priority <= best_priority) continue;  // an older one of this priority wins
+      std::string why;
+      const Readiness readiness = ReadinessLocked(r, now, &why);
+      if (readiness == Readiness::kNever) {
+        FailWaitingLocked(slot, why, now);
+        failed_any = true;
+        continue;
+      }
+      if (readiness == Readiness::kWaiting) continue;
+      have_best = true;
+      best_pos = pos;
+      best_priority = priority;
+      if (static_cast<int32_t>(priority) >= top) break;
+    }
+    *wake_waiters = *wake_waiters || failed_any;
+    if (!have_best) return false;
+    const uint64_t id = ring_[best_pos % capacity_];
+    const uint32_t slot = SlotOf(id);
+    SlotEntry& e = entry(slot);
+    TaskRecord& r = record(slot);
+    ring_[best_pos % capacity_] = 0;
+    while (header_->ring_head != header_->ring_tail && ring_[header_->ring_head % capacity_] == 0) {
+      header_->ring_head++;
+    }
+    CountQueuedLocked(slot, -1);
+    TEST_CrashPoint("pop-unlinked");
+    TaskSpec spec;
+    const Status decoded = DecodeSpec(r, &spec);
+    if (!decoded.ok()) {
+      // A corrupt record fails alone; it must not stop the queue.
+      WarnInDaemon(fmt::format("task {} rejected: {}", id, decoded.message()));
+      CopyReason("rejected: " + decoded.message(), &r);
+      r.exit_code = -1;
+      FinishLocked(slot, TaskState::kFailed, now);
+      *wake_waiters = true;
+      continue;
+    }
+    e.owner_pid.store(runner_pid, std::memory_order_relaxed);
+    r.runner_pid = runner_pid;
+    r.started_at_us = now;
+    r.attempts++;
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
+    r.child_pid = 0;
+    r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
+    SetState(e, TaskState::kRunning);
+    task->slot = slot;
+    std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
+    task->spec = std::move(spec);
+    return true;
+  }
 }
 
 HeldSweep Segment::SweepHeld() {
@@ -407,11 +426,17 @@ void Segment::FinishLocked(uint32_t slot, TaskState state, uint64_t now_us) {
 
 void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   Lock();
+  const bool completed = CompleteLocked(slot, id, o);
+  const bool dependents_may_wait = header_->held_hint.load(std::memory_order_relaxed) != 0;
+  Unlock();
+  if (!completed) return;
+  WakeWaiters();
+  if (dependents_may_wait) WakeWorkers(UINT32_MAX);
+}
+
+bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   SlotEntry& e = entry(slot);
-  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
-    Unlock();
-    return;
-  }
+  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) return false;
   TaskRecord& r = record(slot);
   r.exit_code = o.exit_code;
   r.signal = o.signal;
@@ -430,10 +455,7 @@ void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
     state = TaskState::kTimedOut;
   }
   FinishLocked(slot, state, o.finished_at_us != 0 ? o.finished_at_us : NowUs());
-  const bool dependents_may_wait = header_->held_hint.load(std::memory_order_relaxed) != 0;
-  Unlock();
-  WakeWaiters();
-  if (dependents_may_wait) WakeWorkers(UINT32_MAX);
+  return true;
 }
 
 void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
@@ -582,13 +604,14 @@ std::vector<TaskInfo> Segment::List() {
   return out;
 }
 
-StateCounts Segment::Count() {
+StateCounts Segment::Count(bool by_group) {
   StateCounts counts;
   Lock();
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     uint32_t s = entry(slot).state.load(std::memory_order_relaxed);
     if (s >= kTaskStateCount || s <= static_cast<uint32_t>(TaskState::kReserved)) continue;
     counts.by_state[s]++;
+    if (!by_group) continue;
     const uint32_t g = record(slot).group;
     if (g >= kMaxGroups) continue;
     if (s == static_cast<uint32_t>(TaskState::kQueued)) {

@@ -324,7 +324,7 @@ class Supervisor::Impl {
   }
 
   std::string StatusLine() {
-    StateCounts c = segment_->Count();
+    StateCounts c = segment_->Count(/*by_group=*/false);
     std::string line =
         fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
                     PolicyName(options_.policy), runners_->ProcessCount(),

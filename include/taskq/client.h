@@ -83,11 +83,17 @@ class Client {
   // the queue's `security:` rules refuse (then nothing is submitted).
   Status Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& options,
                 std::vector<uint64_t>* ids);
+  // Called while waiting, with the state of each awaited task (in the order of the ids).
+  using WaitProgress = std::function<void(const std::vector<TaskState>&)>;
   // Waits until every task in `ids` has finished (timeout_ms -1 = forever) and returns them in
-  // the same order. kTimedOut when time ran out (`finished` then holds the current view),
+  // the same order. kTimedOut when time ran out (`tasks` then holds the current view),
   // kInvalid for an unknown id. `progress`, when set, is called on each change.
   Status Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms, std::vector<TaskInfo>* tasks,
-              const std::function<void(const std::vector<TaskInfo>&)>& progress = nullptr);
+              const WaitProgress& progress = nullptr);
+  // The same wait, reading only the states (no record is copied): for callers that need only
+  // whether the tasks succeeded, e.g. a script waiting on 100,000 tasks.
+  Status WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
+                    std::vector<TaskState>* states, const WaitProgress& progress = nullptr);
   // The ids of all tasks that are queued or running now.
   std::vector<uint64_t> Unfinished();
 
