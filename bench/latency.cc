@@ -7,10 +7,15 @@
 //   round_trip  Submit() call to Wait() return, measured by this process
 // The queue comes from --queue / $TASKQ_QUEUE and --config / $TASKQ_CONFIG, as for taskq.
 //
-// `--floor` measures what no queue can beat on this machine, without a daemon: a process asleep
-// on a futex word in shared memory (as an idle pool worker is) is woken by another after the same
-// pause; "start" is wake call to the sleeper running, "done" the sleeper's answer back (a futex
-// wake the other way), "round_trip" the same seen by the waker.
+// `--kind floor` measures what no queue can beat on this machine, without a daemon: a process
+// asleep on a futex word in shared memory (as an idle pool worker is) is woken by another after the
+// same pause; "start" is wake call to the sleeper running, "done" the sleeper's answer back (a
+// futex wake the other way), "round_trip" the same seen by the waker.
+//
+// `--kind spawn-floor` measures the cost of a fresh process on this machine, no daemon either:
+// "start" is fork + _exit + waitpid of this small process, "done" posix_spawn of /bin/true +
+// waitpid (what xargs and a `process` exec task pay at least), "round_trip" = "done".
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +35,8 @@
 #include "fmt/format.h"
 #include "taskq/client.h"
 
+extern char** environ;
+
 namespace {
 
 uint64_t Percentile(std::vector<uint64_t> values, double q) {
@@ -42,7 +49,7 @@ uint64_t Percentile(std::vector<uint64_t> values, double q) {
 int Usage() {
   std::fprintf(stderr,
                "usage: taskq_latency [--queue Q] [--config FILE] [--samples N] [--gap-us US] "
-               "[--kind cpu|exec|floor]\n");
+               "[--kind cpu|exec|floor|spawn-floor]\n");
   return 2;
 }
 
@@ -87,6 +94,25 @@ bool MeasureFloor(int samples, int gap_us, std::vector<uint64_t>* start,
   return true;
 }
 
+bool MeasureSpawnFloor(int samples, std::vector<uint64_t>* fork_us,
+                       std::vector<uint64_t>* spawn_us) {
+  for (int i = 0; i < samples; ++i) {
+    uint64_t t0 = taskq::MonotonicUs();
+    const pid_t child = fork();
+    if (child < 0) return false;
+    if (child == 0) _exit(0);
+    waitpid(child, nullptr, 0);
+    fork_us->push_back(taskq::MonotonicUs() - t0);
+    t0 = taskq::MonotonicUs();
+    pid_t pid = 0;
+    char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
+    if (posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ) != 0) return false;
+    waitpid(pid, nullptr, 0);
+    spawn_us->push_back(taskq::MonotonicUs() - t0);
+  }
+  return true;
+}
+
 void PrintPercentiles(int samples, const std::string& kind, const std::vector<uint64_t>& start,
                       const std::vector<uint64_t>& done, const std::vector<uint64_t>& round_trip) {
   std::string out = fmt::format("{{\"samples\": {}, \"kind\": \"{}\"", samples, kind);
@@ -124,10 +150,19 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  if (samples < 1 || gap_us < 0 || (kind != "cpu" && kind != "exec" && kind != "floor")) {
+  if (samples < 1 || gap_us < 0 ||
+      (kind != "cpu" && kind != "exec" && kind != "floor" && kind != "spawn-floor")) {
     return Usage();
   }
   std::vector<uint64_t> start, done, round_trip;
+  if (kind == "spawn-floor") {
+    if (!MeasureSpawnFloor(samples, &start, &done)) {
+      std::perror("taskq_latency: --kind spawn-floor");
+      return 1;
+    }
+    PrintPercentiles(samples, kind, start, done, done);
+    return 0;
+  }
   if (kind == "floor") {
     if (!MeasureFloor(samples, gap_us, &start, &done, &round_trip)) {
       std::perror("taskq_latency: --floor");

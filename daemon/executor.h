@@ -19,8 +19,7 @@ namespace taskq {
 struct ExecutorContext {
   boost::asio::io_context* io = nullptr;
   Segment* segment = nullptr;
-  std::string self_exe;          // this taskqd binary, for runner processes
-  std::string effective_config;  // the YAML file runners load
+  std::string self_exe;  // this taskqd binary (the slurm policy finds taskq-run beside it)
   pid_t supervisor_pid = 0;
   uint32_t group = 0;  // the group row whose tasks this executor runs
   std::string group_name = "default";
@@ -57,8 +56,7 @@ std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const
 std::unique_ptr<Executor> MakePerTaskExecutor(const ExecutorContext& context,
                                               const Options& options);
 // The `slurm` policy: each task is one Slurm batch job (daemon/slurm_executor.cc).
-std::unique_ptr<Executor> MakeSlurmExecutor(const ExecutorContext& context,
-                                            const Options& options);
+std::unique_ptr<Executor> MakeSlurmExecutor(const ExecutorContext& context, const Options& options);
 
 // The environment runner processes get: the daemon's, minus what belongs to systemd's service.
 std::vector<std::string> RunnerEnvironment();

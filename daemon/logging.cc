@@ -48,11 +48,11 @@ bool StderrIsJournal() {
 Status SetUpLogging(const std::string& level, const std::string& name) {
   auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
-    return Status::Invalid(fmt::format(
-        "log level '{}': must be trace, debug, info, warn, error or off", level));
+    return Status::Invalid(
+        fmt::format("log level '{}': must be trace, debug, info, warn, error or off", level));
   }
-  auto logger = std::make_shared<spdlog::logger>(
-      name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   formatter->add_flag<PriorityFlag>('*');
   formatter->set_pattern(StderrIsJournal() ? "%*%v"

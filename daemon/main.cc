@@ -1,4 +1,5 @@
-// taskqd: the supervisor, and (started by it) the pool workers and per-task runners.
+// taskqd: the supervisor. Its pool workers and per-task runners are forks of it
+// (daemon/fork_child.h).
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,7 +10,6 @@
 #include "daemon/logging.h"
 #include "daemon/privileges.h"
 #include "daemon/supervisor.h"
-#include "daemon/worker.h"
 
 namespace {
 
@@ -84,14 +84,6 @@ int main(int argc, char** argv) {
   app.add_flag("--print-config", print_config,
                "print the effective configuration (file, options, resolved defaults) as YAML "
                "and exit; --check-config accepts the output");
-  // Internal modes, used by the supervisor for its own runner processes.
-  int64_t worker_row = -1;
-  int64_t supervisor_pid = 0;
-  uint32_t worker_group = 0;
-  app.add_option("--worker", worker_row, "internal: run as pool worker in this row")->group("");
-  app.add_option("--group", worker_group, "internal: the group row a pool worker serves")
-      ->group("");
-  app.add_option("--supervisor-pid", supervisor_pid, "internal")->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -118,14 +110,6 @@ int main(int argc, char** argv) {
   if (print_config) {
     std::cout << taskq::OptionsToYaml(resolved);
     return 0;
-  }
-  if (worker_row >= 0) {
-    // Workers log their task lifecycle lines to the stderr they share with the supervisor.
-    if (!taskq::SetUpLogging(resolved.log_level, "taskqd").ok()) {
-      (void)taskq::SetUpLogging("info", "taskqd");
-    }
-    return taskq::WorkerMain(resolved, static_cast<uint32_t>(worker_row),
-                             static_cast<pid_t>(supervisor_pid), worker_group);
   }
   // Who to run as is settled before anything is created, and the defaults that depend on the
   // uid (queue name, state directory) are resolved again for the new user.

@@ -1,5 +1,6 @@
-// The `pool` policy: `workers` prespawned taskqd processes that pop tasks from the segment
-// themselves and run cpu/io in-process (no exec per task: this is where a pool wins). The
+// The `pool` policy: `workers` prestarted processes (forks of the supervisor running WorkerMain)
+// that pop tasks from the segment themselves and run cpu/io in-process (no exec per task: this
+// is where a pool wins). The
 // supervisor only keeps the pool at size: it replaces a worker that died (after handing its
 // task to retry or `lost`) and recycles workers that reached max_tasks_per_worker.
 #include <signal.h>
@@ -14,8 +15,10 @@
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
+#include "daemon/fork_child.h"
 #include "daemon/recovery.h"
 #include "daemon/state_dir.h"
+#include "daemon/worker.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -213,22 +216,15 @@ class PoolExecutor : public Executor {
     row.current_id.store(0);
     row.state.store(static_cast<uint32_t>(WorkerState::kStarting));
     row.generation.fetch_add(1);
-    SpawnRequest request;
-    request.argv = {context_.self_exe,
-                    "--worker",
-                    std::to_string(w.row),
-                    "--config",
-                    context_.effective_config,
-                    "--supervisor-pid",
-                    std::to_string(context_.supervisor_pid),
-                    "--group",
-                    std::to_string(context_.group)};
-    request.env = RunnerEnvironment();
-    request.new_session = false;  // workers stay in the daemon's group: ^C reaches them too
-    pid_t pid = 0;
-    Status spawned = Spawn(request, &pid);
-    if (!spawned.ok()) {
-      spdlog::error("worker {}: {}; retrying in 1 s", index, spawned.message());
+    // A fork, not an exec of taskqd: the worker starts with these options as they are (no
+    // YAML to read again) and shares the supervisor's pages (idle RSS, docs/PERFORMANCE.md).
+    // It stays in the daemon's process group: ^C reaches it too.
+    const pid_t pid = ForkCleanChild(context_.supervisor_pid, /*new_session=*/false);
+    if (pid == 0) {
+      _exit(WorkerMain(options_, static_cast<uint32_t>(w.row), context_.group));
+    }
+    if (pid < 0) {
+      spdlog::error("worker {}: fork: {}; retrying in 1 s", index, std::strerror(errno));
       row.state.store(static_cast<uint32_t>(WorkerState::kEmpty));
       w.pid = 0;
       w.restart_after_us = MonotonicUs() + kQuickDeathUs;

@@ -102,8 +102,8 @@ class Supervisor::Impl {
       spdlog::error("{}", prepared.message());
       return prepared.exit_code() == 0 ? 1 : prepared.exit_code();
     }
-    runners_ = std::make_unique<GroupRunners>(
-        ExecutorContext{&io_, segment_.get(), self_exe(), effective_config_, getpid()});
+    runners_ =
+        std::make_unique<GroupRunners>(ExecutorContext{&io_, segment_.get(), self_exe(), getpid()});
     SyncConfigGroups();
     groups_seen_ = segment_->header()->groups_seq.load();
     runners_->Reconcile(options_);

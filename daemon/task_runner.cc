@@ -1,9 +1,7 @@
 #include "daemon/task_runner.h"
 
-#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -19,6 +17,7 @@
 #include "common/clock.h"
 #include "common/kernels.h"
 #include "common/task_policy.h"
+#include "daemon/fork_child.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -174,25 +173,15 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved
 
 Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Options& options,
                          pid_t supervisor_pid, pid_t* pid) {
-  const pid_t child = fork();
+  const pid_t child = ForkCleanChild(supervisor_pid, /*new_session=*/true);
   if (child < 0) return Status::Unavailable(fmt::format("fork: {}", std::strerror(errno)));
   if (child > 0) {
     *pid = child;
     return Status::Ok();
   }
-  // The child. Only this task's work from here on, and _exit: the supervisor's objects (event
-  // loop, sockets, logger, buffered stdio) belong to the parent and are neither used nor destroyed.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != supervisor_pid) _exit(3);  // the supervisor died before the prctl
-  setsid();                                   // the task's own process group, for kill(-pid)
+  // The child: only this task's work from here on, and _exit (the supervisor's objects are
+  // neither used nor destroyed here).
   segment.SetRunner(task.slot, task.record.id, getpid());  // before a fast task finishes
-  syscall(SYS_close_range, 3u, ~0u, 0u);  // Asio's descriptors; the segment stays mapped
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
   const Status limited = ApplyLimitsToSelf(options.limits);
   const TaskOutcome outcome =
       limited.ok() ? RunBuiltinInProcess(task, options) : RefusedOutcome(limited);
@@ -211,7 +200,12 @@ SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options) {
   request.stderr_path = LogPath(state_dir, task.record.id, true);
   request.limits = options.limits;
   // The task sees only the variables the configuration allows, then its own --env pairs.
+  // Never systemd's service variables, even when allowed: a task must not speak for the daemon.
   for (const auto& name : options.env_allow) {
+    if (name == "NOTIFY_SOCKET" || name.rfind("WATCHDOG_", 0) == 0 ||
+        name.rfind("LISTEN_", 0) == 0) {
+      continue;
+    }
     if (const char* value = std::getenv(name.c_str())) request.env.push_back(name + "=" + value);
   }
   for (const auto& kv : task.spec.exec.env) request.env.push_back(kv);

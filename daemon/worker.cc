@@ -1,7 +1,6 @@
 #include "daemon/worker.h"
 
 #include <signal.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,19 +15,11 @@
 namespace taskq {
 namespace {
 
-// A runner must never outlive its supervisor: the kernel kills it when the supervisor dies.
-bool TieLifeToSupervisor(pid_t supervisor_pid) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  return getppid() == supervisor_pid;  // it may have died before the prctl
-}
-
 constexpr int64_t kIdleCheckUs = 1000000;  // an idle worker rechecks retire once a second
 
 }  // namespace
 
-int WorkerMain(const Options& resolved, uint32_t worker_index, pid_t supervisor_pid,
-               uint32_t group) {
-  if (!TieLifeToSupervisor(supervisor_pid)) return 0;
+int WorkerMain(const Options& resolved, uint32_t worker_index, uint32_t group) {
   std::unique_ptr<Segment> segment;
   Status attached = Segment::Attach(resolved, &segment);
   if (!attached.ok() || worker_index >= kMaxWorkers) {

@@ -180,30 +180,28 @@ TEST(Notify, ProcessPolicyReadyAtOnceAndNoWatchdogUnlessAsked) {
 TEST(Notify, RunnersDoNotInheritTheNotifySocket) {
   NotifySocket notify;
   ASSERT_TRUE(notify.ok());
-  Daemon daemon("policy: pool\nworkers: 1\nsecurity:\n  env_allow: [PATH, NOTIFY_SOCKET]\n");
-  daemon.SetEnv("NOTIFY_SOCKET", notify.path());
-  daemon.SetEnv("WATCHDOG_USEC", "10000000");
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  std::smatch m;
-  const std::string log = daemon.log();
-  ASSERT_TRUE(std::regex_search(log, m, std::regex(R"(worker 0 started \(pid (\d+)\))"))) << log;
-  std::ifstream environ_file("/proc/" + m[1].str() + "/environ");
-  std::stringstream environ_text;
-  environ_text << environ_file.rdbuf();
-  EXPECT_FALSE(environ_text.str().empty());
-  EXPECT_EQ(environ_text.str().find("NOTIFY_SOCKET="), std::string::npos);
-  EXPECT_EQ(environ_text.str().find("WATCHDOG_USEC="), std::string::npos);
-  const std::string out = daemon.dir() + "/env.txt";
-  ASSERT_EQ(daemon
-                .Taskq({"submit", "--wait", "exec", "--", "/bin/sh", "-c",
-                        "echo \"[$NOTIFY_SOCKET][$WATCHDOG_USEC]\" > \"$0\"", out})
-                .exit_code,
-            0);
-  std::ifstream in(out);
-  std::string line;
-  std::getline(in, line);
-  EXPECT_EQ(line, "[][]");
-  EXPECT_EQ(daemon.Stop(), 0);
+  // Even allowed by env_allow, systemd's variables reach no task, under either policy. (Workers
+  // and runners are forks of the supervisor: /proc/PID/environ shows the block the supervisor
+  // was started with, so what counts is what a task gets.)
+  for (const char* policy : {"pool", "process"}) {
+    SCOPED_TRACE(policy);
+    Daemon daemon(std::string("policy: ") + policy +
+                  "\nworkers: 1\nsecurity:\n  env_allow: [PATH, NOTIFY_SOCKET, WATCHDOG_USEC]\n");
+    daemon.SetEnv("NOTIFY_SOCKET", notify.path());
+    daemon.SetEnv("WATCHDOG_USEC", "10000000");
+    ASSERT_TRUE(daemon.Start()) << daemon.log();
+    const std::string out = daemon.dir() + "/env.txt";
+    ASSERT_EQ(daemon
+                  .Taskq({"submit", "--wait", "exec", "--", "/bin/sh", "-c",
+                          "echo \"[$NOTIFY_SOCKET][$WATCHDOG_USEC]\" > \"$0\"", out})
+                  .exit_code,
+              0);
+    std::ifstream in(out);
+    std::string line;
+    std::getline(in, line);
+    EXPECT_EQ(line, "[][]");
+    EXPECT_EQ(daemon.Stop(), 0);
+  }
 }
 
 // Under systemd (JOURNAL_STREAM names the stream stderr is on) every line, the workers' too,
