@@ -12,8 +12,9 @@ namespace taskq {
 // returns 0 once the child is cut loose from the supervisor's state: it dies with the
 // supervisor (PR_SET_PDEATHSIG; it _exits at once if the supervisor is already gone), has
 // default signal dispositions and an empty signal mask, no descriptor above 2 (the event loop's,
-// the segment lock's), none of systemd's NOTIFY_SOCKET/WATCHDOG_*/LISTEN_* variables, and, with `new_session`, a session of its own so that kill(-pid) reaches
-// everything the task starts. The child must end with _exit, never return into the supervisor.
+// the segment lock's), none of systemd's NOTIFY_SOCKET/WATCHDOG_*/LISTEN_* variables, and, with
+// `new_session`, a session of its own so that kill(-pid) reaches everything the task starts. The
+// child must end with _exit, never return into the supervisor.
 pid_t ForkCleanChild(pid_t supervisor_pid, bool new_session);
 
 }  // namespace taskq
