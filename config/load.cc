@@ -141,38 +141,32 @@ Status LoadStorage(const ConfigValue& value, Options* options) {
   return Status::Ok();
 }
 
-Status LoadPolicy(const ConfigValue& value, Options* options) {
+// The settings a group shares with the top level read the same way in both places.
+Status ReadPolicy(const ConfigValue& value, Policy* policy) {
   std::string name;
   TASKQ_RETURN_IF_ERROR(ReadChoice(
       value, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess), PolicyName(Policy::kSlurm)},
       &name));
-  ParsePolicy(name, &options->policy);
+  ParsePolicy(name, policy);
   return Status::Ok();
+}
+Status ReadWorkers(const ConfigValue& value, uint32_t* workers) {
+  return ReadUint(value, 0, kMaxWorkers, "0 = one per CPU", workers);
+}
+Status ReadMaxParallel(const ConfigValue& value, uint32_t* max_parallel) {
+  return ReadUint(value, 0, 100000, "0 = unbounded", max_parallel);
 }
 
 using OptionsField = Field<Options>;
 using GroupField = Field<GroupConfig>;
 
 constexpr GroupField kGroupFields[] = {
-    {"policy",
-     [](const ConfigValue& v, GroupConfig* g) {
-       std::string name;
-       TASKQ_RETURN_IF_ERROR(ReadChoice(
-           v, {PolicyName(Policy::kPool), PolicyName(Policy::kProcess), PolicyName(Policy::kSlurm)},
-           &name));
-       ParsePolicy(name, &g->policy);
-       return Status::Ok();
-     },
+    {"policy", [](const ConfigValue& v, GroupConfig* g) { return ReadPolicy(v, &g->policy); },
      [](const GroupConfig& g, YAML::Emitter* out) { *out << PolicyName(g.policy); }},
-    {"workers",
-     [](const ConfigValue& v, GroupConfig* g) {
-       return ReadUint(v, 0, kMaxWorkers, "0 = one per CPU", &g->workers);
-     },
+    {"workers", [](const ConfigValue& v, GroupConfig* g) { return ReadWorkers(v, &g->workers); },
      [](const GroupConfig& g, YAML::Emitter* out) { *out << g.workers; }},
     {"max_parallel",
-     [](const ConfigValue& v, GroupConfig* g) {
-       return ReadUint(v, 0, 100000, "0 = unbounded", &g->max_parallel);
-     },
+     [](const ConfigValue& v, GroupConfig* g) { return ReadMaxParallel(v, &g->max_parallel); },
      [](const GroupConfig& g, YAML::Emitter* out) { *out << g.max_parallel; }},
 };
 
@@ -381,17 +375,12 @@ constexpr OptionsField kOptionFields[] = {
      [](const Options& o, YAML::Emitter* out) { DumpText(o.group, out); }},
     {"user", [](const ConfigValue& v, Options* o) { return ReadString(v, kAccountRule, &o->user); },
      [](const Options& o, YAML::Emitter* out) { DumpText(o.user, out); }},
-    {"policy", LoadPolicy,
+    {"policy", [](const ConfigValue& v, Options* o) { return ReadPolicy(v, &o->policy); },
      [](const Options& o, YAML::Emitter* out) { *out << PolicyName(o.policy); }},
-    {"workers",
-     [](const ConfigValue& v, Options* o) {
-       return ReadUint(v, 0, kMaxWorkers, "0 = one per CPU", &o->workers);
-     },
+    {"workers", [](const ConfigValue& v, Options* o) { return ReadWorkers(v, &o->workers); },
      [](const Options& o, YAML::Emitter* out) { *out << o.workers; }},
     {"max_parallel",
-     [](const ConfigValue& v, Options* o) {
-       return ReadUint(v, 0, 100000, "0 = unbounded", &o->max_parallel);
-     },
+     [](const ConfigValue& v, Options* o) { return ReadMaxParallel(v, &o->max_parallel); },
      [](const Options& o, YAML::Emitter* out) { *out << o.max_parallel; }},
     {"max_tasks_per_worker",
      [](const ConfigValue& v, Options* o) {
