@@ -42,6 +42,18 @@ pid_t RunnerOf(Daemon& daemon, uint64_t id, const std::string& marker) {
   return task.is_object() && task["pid"].is_number() ? task["pid"].get<pid_t>() : 0;
 }
 
+// Starts the daemon, submits a SecondAttemptSucceeds task and SIGKILLs the runner of its first
+// attempt; *id and *runner say which. Call through ASSERT_NO_FATAL_FAILURE.
+void KillFirstRunner(Daemon& daemon, bool retry, uint64_t* id, pid_t* runner) {
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string marker = daemon.dir() + "/marker";
+  *id = SubmitTask(daemon, SecondAttemptSucceeds(marker, retry));
+  ASSERT_NE(*id, 0u);
+  *runner = RunnerOf(daemon, *id, marker);
+  ASSERT_GT(*runner, 0);
+  ASSERT_EQ(::kill(*runner, SIGKILL), 0);
+}
+
 // The pool is back at `workers` processes and a later task still runs.
 void ExpectServiceRestored(Daemon& daemon, const std::string& policy, int workers) {
   if (policy == "pool") {
@@ -61,13 +73,9 @@ void ExpectServiceRestored(Daemon& daemon, const std::string& policy, int worker
 
 TEST_P(Fault, KilledRunnerIsRetriedAndSucceeds) {
   Daemon daemon(FaultSettings(policy()));
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const std::string marker = daemon.dir() + "/marker";
-  const uint64_t id = SubmitTask(daemon, SecondAttemptSucceeds(marker, /*retry=*/true));
-  ASSERT_NE(id, 0u);
-  const pid_t runner = RunnerOf(daemon, id, marker);
-  ASSERT_GT(runner, 0);
-  ASSERT_EQ(::kill(runner, SIGKILL), 0);
+  uint64_t id = 0;
+  pid_t runner = 0;
+  ASSERT_NO_FATAL_FAILURE(KillFirstRunner(daemon, /*retry=*/true, &id, &runner));
 
   ASSERT_TRUE(ReachesState(daemon, id, "succeeded")) << TaskOf(daemon, id).dump();
   const json task = TaskOf(daemon, id);
@@ -79,13 +87,9 @@ TEST_P(Fault, KilledRunnerIsRetriedAndSucceeds) {
 
 TEST_P(Fault, KilledRunnerWithoutRetriesIsLostNamingTheSignal) {
   Daemon daemon(FaultSettings(policy()));
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const std::string marker = daemon.dir() + "/marker";
-  const uint64_t id = SubmitTask(daemon, SecondAttemptSucceeds(marker, /*retry=*/false));
-  ASSERT_NE(id, 0u);
-  const pid_t runner = RunnerOf(daemon, id, marker);
-  ASSERT_GT(runner, 0);
-  ASSERT_EQ(::kill(runner, SIGKILL), 0);
+  uint64_t id = 0;
+  pid_t runner = 0;
+  ASSERT_NO_FATAL_FAILURE(KillFirstRunner(daemon, /*retry=*/false, &id, &runner));
 
   ASSERT_TRUE(ReachesState(daemon, id, "lost")) << TaskOf(daemon, id).dump();
   const json task = TaskOf(daemon, id);
