@@ -127,7 +127,9 @@ class PerTaskExecutor : public Executor {
       context_.segment->Finish(task.slot, task.record.id, SpawnFailedOutcome(spawned));
       return;
     }
-    context_.segment->SetRunner(task.slot, task.record.id, pid);
+    // A forked cpu/io runner records itself (it may finish before this line would run).
+    if (task.spec.kind == TaskKind::kExec)
+      context_.segment->SetRunner(task.slot, task.record.id, pid);
     spdlog::debug("task {} ({}) started in process {}", task.record.id,
                   TaskKindName(task.spec.kind), pid);
     TaskProcess& p = children_[pid];
