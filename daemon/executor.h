@@ -58,7 +58,4 @@ std::unique_ptr<Executor> MakePerTaskExecutor(const ExecutorContext& context,
 // The `slurm` policy: each task is one Slurm batch job (daemon/slurm_executor.cc).
 std::unique_ptr<Executor> MakeSlurmExecutor(const ExecutorContext& context, const Options& options);
 
-// The environment runner processes get: the daemon's, minus what belongs to systemd's service.
-std::vector<std::string> RunnerEnvironment();
-
 }  // namespace taskq

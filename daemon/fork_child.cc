@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <initializer_list>
+#include <string>
+#include <vector>
+
+extern char** environ;
 
 namespace taskq {
 
@@ -24,12 +27,28 @@ pid_t ForkCleanChild(pid_t supervisor_pid, bool new_session) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  // systemd's service variables belong to the supervisor (sd_notify reads them on each call).
-  for (const char* name : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS",
-                           "LISTEN_PID", "LISTEN_FDNAMES"}) {
-    unsetenv(name);
+  // The service variables belong to the supervisor (sd_notify reads them on each call).
+  std::vector<std::string> names;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    const std::string_view name = kv.substr(0, kv.find('='));
+    if (IsServiceVariable(name)) names.emplace_back(name);
   }
+  for (const std::string& name : names) unsetenv(name.c_str());
   return 0;
+}
+
+bool IsServiceVariable(std::string_view name) {
+  return name == "NOTIFY_SOCKET" || name.starts_with("WATCHDOG_") || name.starts_with("LISTEN_");
+}
+
+std::vector<std::string> RunnerEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    if (!IsServiceVariable(kv.substr(0, kv.find('=')))) env.emplace_back(kv);
+  }
+  return env;
 }
 
 }  // namespace taskq

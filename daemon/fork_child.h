@@ -6,6 +6,10 @@
 
 #include <sys/types.h>
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 namespace taskq {
 
 // Forks and returns the child's pid in the parent (-1 with errno on failure). In the child it
@@ -16,5 +20,12 @@ namespace taskq {
 // `new_session`, a session of its own so that kill(-pid) reaches everything the task starts. The
 // child must end with _exit, never return into the supervisor.
 pid_t ForkCleanChild(pid_t supervisor_pid, bool new_session);
+
+// True for systemd's service variables (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*): they belong to the
+// supervisor, and no child or task gets them, even when `env_allow` names them.
+bool IsServiceVariable(std::string_view name);
+
+// The supervisor's environment without the service variables, for the tools it starts (sbatch).
+std::vector<std::string> RunnerEnvironment();
 
 }  // namespace taskq

@@ -22,22 +22,7 @@
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
-extern char** environ;
-
 namespace taskq {
-
-std::vector<std::string> RunnerEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv(*e);
-    if (kv.rfind("NOTIFY_SOCKET=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0 ||
-        kv.rfind("LISTEN_", 0) == 0) {
-      continue;
-    }
-    env.push_back(std::move(kv));
-  }
-  return env;
-}
 
 namespace {
 

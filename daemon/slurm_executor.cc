@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
+#include "daemon/fork_child.h"
 #include "daemon/slurm_commands.h"
 #include "daemon/task_runner.h"
 #include "fmt/format.h"

@@ -202,10 +202,7 @@ SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options) {
   // The task sees only the variables the configuration allows, then its own --env pairs.
   // Never systemd's service variables, even when allowed: a task must not speak for the daemon.
   for (const auto& name : options.env_allow) {
-    if (name == "NOTIFY_SOCKET" || name.rfind("WATCHDOG_", 0) == 0 ||
-        name.rfind("LISTEN_", 0) == 0) {
-      continue;
-    }
+    if (IsServiceVariable(name)) continue;
     if (const char* value = std::getenv(name.c_str())) request.env.push_back(name + "=" + value);
   }
   for (const auto& kv : task.spec.exec.env) request.env.push_back(kv);
