@@ -315,12 +315,23 @@ void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& 
   }
 }
 
+namespace {
+// The crash point this process stops at: TASKQ_TEST_CRASH_AT, read once per process (the points
+// sit under the lock on every submit and pop), unless a test forks a child and sets it there.
+std::string& CrashPointWanted() {
+  static std::string wanted = [] {
+    const char* value = std::getenv("TASKQ_TEST_CRASH_AT");
+    return std::string(value != nullptr ? value : "");
+  }();
+  return wanted;
+}
+}  // namespace
+
+void TEST_SetCrashPoint(const char* point) { CrashPointWanted() = point != nullptr ? point : ""; }
+
 void TEST_CrashPoint(const char* point) {
-  // Read on every call, not cached: a test sets the variable in a forked child whose parent may
-  // have passed this point already (a cached value would be the parent's). getenv is a short
-  // scan of the environment, cheap next to the lock these points sit under.
-  const char* wanted = std::getenv("TASKQ_TEST_CRASH_AT");
-  if (wanted != nullptr && std::strcmp(wanted, point) == 0) ::kill(::getpid(), SIGKILL);
+  const std::string& wanted = CrashPointWanted();
+  if (!wanted.empty() && wanted == point) ::kill(::getpid(), SIGKILL);
 }
 
 }  // namespace taskq

@@ -224,5 +224,7 @@ void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& 
 
 // Test hook: when TASKQ_TEST_CRASH_AT equals `point`, the process SIGKILLs itself there.
 void TEST_CrashPoint(const char* point);
+// Overrides TASKQ_TEST_CRASH_AT in this process (a test's forked child).
+void TEST_SetCrashPoint(const char* point);
 
 }  // namespace taskq

@@ -120,12 +120,12 @@ class SegmentTest : public ::testing::Test {
     return segment_->Get(id, &info) ? info.reason() : "";
   }
 
-  // Forks a child that attaches the queue, sets TASKQ_TEST_CRASH_AT=`point` and runs `body`
+  // Forks a child that attaches the queue, sets the crash point `point` and runs `body`
   // (expected to be SIGKILLed at the point while holding the lock). Returns true when it was.
   bool RunChildKilledAt(const char* point, const std::function<void(Segment&)>& body) {
     pid_t pid = fork();
     if (pid == 0) {
-      setenv("TASKQ_TEST_CRASH_AT", point, 1);
+      TEST_SetCrashPoint(point);
       std::unique_ptr<Segment> segment;
       if (!Segment::Attach(options_, &segment).ok()) _exit(10);
       body(*segment);
