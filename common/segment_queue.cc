@@ -139,9 +139,16 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
   const uint64_t now = NowUs();
   // Group names resolve under the lock, so a group cannot be removed between the lookup and
   // the insert; an unknown name refuses the whole batch before anything is queued.
+  // A batch names few groups: each distinct run of names is looked up once.
+  std::string_view last_name;
+  int32_t row = -1;
   for (size_t i = 0; i < specs.size(); ++i) {
-    const std::string& name = specs[i].group.empty() ? std::string("default") : specs[i].group;
-    const int32_t row = FindGroupLocked(name);
+    const std::string_view name =
+        specs[i].group.empty() ? std::string_view("default") : std::string_view(specs[i].group);
+    if (i == 0 || name != last_name) {
+      row = FindGroupLocked(std::string(name));
+      last_name = name;
+    }
     if (row < 0) {
       Unlock();
       return Status::Invalid(

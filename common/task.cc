@@ -147,7 +147,6 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
                     "range",
                     record.id, record.group, record.priority, record.after_count));
   }
-  spec->group_index = record.group;
   spec->group.clear();
   spec->priority = record.priority;
   spec->not_before_us = record.not_before_us;

@@ -40,7 +40,6 @@ struct TaskSpec {
   std::optional<uint32_t> retries;     // unset = the daemon's default_retries
   // Scheduling (issue 7).
   std::string group = "default";         // by name; Segment::Submit resolves it to a table row
-  uint32_t group_index = 0;              // the row, as decoded from a record
   uint32_t priority = kDefaultPriority;  // 0..9, higher runs first
   uint64_t not_before_us = 0;            // Unix epoch µs; 0 = at once
   std::vector<uint64_t> after;           // ids that must have succeeded first (at most kMaxAfter)
