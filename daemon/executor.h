@@ -22,7 +22,6 @@ struct ExecutorContext {
   std::string self_exe;  // this taskqd binary (the slurm policy finds taskq-run beside it)
   pid_t supervisor_pid = 0;
   uint32_t group = 0;  // the group row whose tasks this executor runs
-  std::string group_name = "default";
 };
 
 class Executor {

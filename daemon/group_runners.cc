@@ -18,11 +18,9 @@ Options GroupRunners::OptionsFor(const Options& top, const GroupInfo& group) {
   return o;
 }
 
-std::unique_ptr<Executor> GroupRunners::Make(uint32_t row, const std::string& name,
-                                             const Options& options) {
+std::unique_ptr<Executor> GroupRunners::Make(uint32_t row, const Options& options) {
   ExecutorContext context = base_;
   context.group = row;
-  context.group_name = name;
   if (options.policy == Policy::kSlurm) return MakeSlurmExecutor(context, options);
   return options.policy == Policy::kPool ? MakePoolExecutor(context, options)
                                          : MakePerTaskExecutor(context, options);
@@ -48,7 +46,7 @@ void GroupRunners::Reconcile(const Options& options) {
       it = runners_.end();
     }
     if (it == runners_.end()) {
-      Runner runner{group.name, wanted, Make(group.index, group.name, wanted)};
+      Runner runner{group.name, wanted, Make(group.index, wanted)};
       runner.executor->Start();
       spdlog::info("group '{}': policy {}, {} {}", group.name, PolicyName(wanted.policy),
                    wanted.policy == Policy::kPool ? wanted.workers : wanted.max_parallel,
@@ -63,7 +61,7 @@ void GroupRunners::Reconcile(const Options& options) {
                    PolicyName(runner.options.policy), PolicyName(runner.options.policy),
                    PolicyName(wanted.policy));
       Drain(std::move(runner.executor));
-      runner.executor = Make(group.index, group.name, wanted);
+      runner.executor = Make(group.index, wanted);
       runner.executor->Start();
     }
     runner.options = wanted;

@@ -44,7 +44,7 @@ class GroupRunners {
   // The options a group's executor runs with: the top level with the group's own policy,
   // workers and max_parallel.
   static Options OptionsFor(const Options& top, const GroupInfo& group);
-  std::unique_ptr<Executor> Make(uint32_t row, const std::string& name, const Options& options);
+  std::unique_ptr<Executor> Make(uint32_t row, const Options& options);
   void Drain(std::unique_ptr<Executor> executor);
 
   ExecutorContext base_;

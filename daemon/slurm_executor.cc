@@ -380,7 +380,7 @@ class SlurmExecutor : public Executor {
     helper.kind = HelperKind::kSqueue;
     helper.poll_seq = ++poll_seq_;
     std::string why;
-    if (!RunHelper(SqueueArgv(options_.slurm, options_.queue), ToolEnvironment(), helper, &why)) {
+    if (!RunHelper(SqueueArgv(options_.slurm, options_.queue), RunnerEnvironment(), helper, &why)) {
       OnSqueueExit(helper.poll_seq, false, "", why);
     }
   }
@@ -389,12 +389,10 @@ class SlurmExecutor : public Executor {
     Helper helper;
     helper.kind = HelperKind::kScancel;
     std::string why;
-    if (!RunHelper(ScancelArgv(options_.slurm, jobs), ToolEnvironment(), helper, &why)) {
+    if (!RunHelper(ScancelArgv(options_.slurm, jobs), RunnerEnvironment(), helper, &why)) {
       spdlog::warn("cannot run scancel: {}", why);
     }
   }
-
-  static std::vector<std::string> ToolEnvironment() { return RunnerEnvironment(); }
 
   void OnSqueueExit(uint64_t poll_seq, bool ok, const std::string& out, const std::string& why) {
     const uint64_t now = NowUs();

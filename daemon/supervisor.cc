@@ -463,7 +463,7 @@ void Supervisor::Impl::Reload() {
   }
   KeepRestartOnlyFields(options_, &next);
   options_ = next;
-  // Runner processes started from now on load the new file.
+  // Clients check submissions against the daemon's rules in this file (Client::DaemonRules).
   Status written = WriteEffectiveConfig(options_, effective_config_);
   if (!written.ok()) spdlog::error("{}", written.message());
   Publish(options_);
