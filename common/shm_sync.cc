@@ -43,8 +43,8 @@ bool FutexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_u
     tsp = &ts;
   }
   // Not FUTEX_PRIVATE_FLAG: sleepers and wakers are different processes.
-  long rc = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp,
-                    nullptr, 0);
+  long rc =
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
   return !(rc == -1 && errno == ETIMEDOUT);
 }
 
