@@ -107,6 +107,13 @@ class SlurmExecutor : public Executor {
            SubmitsRunning() < kSubmitsInFlight) {
       ClaimedTask claimed;
       if (!context_.segment->Pop(context_.supervisor_pid, &claimed, context_.group)) break;
+      // The same run-time check as the other policies: a submitter can write the segment.
+      const Status allowed = CheckBeforeRun(claimed, options_);
+      if (!allowed.ok()) {
+        spdlog::warn("task {} refused: {}", claimed.record.id, allowed.message());
+        context_.segment->Finish(claimed.slot, claimed.record.id, RefusedOutcome(allowed));
+        continue;
+      }
       SlurmTask& task = tasks_[claimed.record.id];
       task.slot = claimed.slot;
       task.id = claimed.record.id;
