@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -220,17 +221,20 @@ uint64_t ProcessStartUs(pid_t pid) {
                   &ticks) != 1) {
     return UINT64_MAX;
   }
-  unsigned long long boot_s = 0;
-  if (FILE* proc_stat = std::fopen("/proc/stat", "re")) {
-    char line[256];
-    while (std::fgets(line, sizeof(line), proc_stat) != nullptr) {
-      if (std::sscanf(line, "btime %llu", &boot_s) == 1) break;
-    }
-    std::fclose(proc_stat);
-  }
+  // starttime counts from boot (CLOCK_BOOTTIME). /proc/stat's btime is whole seconds, up to 1 s
+  // off; the boot clock read beside the wall clock dates the start to a tick.
   const long hz = ::sysconf(_SC_CLK_TCK);
-  if (boot_s == 0 || hz <= 0) return UINT64_MAX;
-  return boot_s * 1000000ull + ticks * 1000000ull / static_cast<unsigned long long>(hz);
+  timespec boot{}, wall{};
+  if (hz <= 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0 ||
+      ::clock_gettime(CLOCK_REALTIME, &wall) != 0) {
+    return UINT64_MAX;
+  }
+  const auto us = [](const timespec& t) {
+    return static_cast<uint64_t>(t.tv_sec) * 1000000ull + static_cast<uint64_t>(t.tv_nsec) / 1000;
+  };
+  const uint64_t started_after_boot_us = ticks * 1000000ull / static_cast<unsigned long long>(hz);
+  const uint64_t age_us = us(boot) > started_after_boot_us ? us(boot) - started_after_boot_us : 0;
+  return us(wall) - age_us;
 }
 
 std::string SignalName(int signal) {

@@ -51,7 +51,7 @@ bool ProcessAlive(pid_t pid);
 // Sets `limits` (hard and soft) on this process; 0 fields are left alone.
 Status ApplyLimitsToSelf(const TaskLimits& limits);
 
-// When `pid` started, in Unix µs (to about a second: the boot time's precision); UINT64_MAX
+// When `pid` started, in Unix µs (to a clock tick, 10 ms at HZ=100); UINT64_MAX
 // when that cannot be read.
 uint64_t ProcessStartUs(pid_t pid);
 

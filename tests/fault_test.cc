@@ -12,6 +12,7 @@
 #include <future>
 
 #include "common/clock.h"
+#include "common/spawn.h"
 #include "tests/fault_util.h"
 
 extern char** environ;
@@ -122,8 +123,9 @@ TEST_P(Fault, TimeoutKillsTheWholeProcessGroup) {
 TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
   Daemon daemon(FaultSettings(policy()));  // kill_grace: 500ms
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  // The whole task ignores SIGTERM: only the SIGKILL after kill_grace ends it.
-  const uint64_t deaf = SubmitTask(daemon, {"exec", "--timeout", "0.3", "--", "/bin/sh", "-c",
+  // The whole task ignores SIGTERM: only the SIGKILL after kill_grace ends it. The timeout leaves
+  // the shell 1.5 s to set its trap (a slow start would end it by SIGTERM, too early).
+  const uint64_t deaf = SubmitTask(daemon, {"exec", "--timeout", "1.5", "--", "/bin/sh", "-c",
                                             "trap '' TERM; sleep 100; sleep 100"});
   // Only a background child ignores it: the leader dies of SIGTERM, the child must not survive.
   const uint64_t deaf_child = SubmitTask(daemon, {"exec", "--timeout", "0.3", "--", "/bin/sh", "-c",
@@ -133,7 +135,7 @@ TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
   ASSERT_TRUE(ReachesState(daemon, deaf, "timed_out")) << TaskOf(daemon, deaf).dump();
   ASSERT_TRUE(ReachesState(daemon, deaf_child, "timed_out")) << TaskOf(daemon, deaf_child).dump();
   const json task = TaskOf(daemon, deaf);
-  EXPECT_GE(task["run_us"].get<uint64_t>(), (300 + 500) * 1000u)
+  EXPECT_GE(task["run_us"].get<uint64_t>(), (1500 + 500) * 1000u)
       << "ended before timeout + kill_grace: " << task.dump();
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()))
       << "left: " << TaskProcesses(daemon.queue()).size() << " processes";
@@ -221,6 +223,23 @@ TEST_P(Fault, KilledSupervisorRestartsFromAFileSegment) {
   KilledSupervisorRestarts(policy(), "file");
 }
 
+// Recovery tells a stranger from a runner by start time, against a heartbeat 3 s old: the start
+// time must be good to a clock tick, not to /proc/stat's whole-second boot time.
+TEST(ProcessStart, IsDatedToAClockTick) {
+  const long tick_us = 1000000 / sysconf(_SC_CLK_TCK);
+  const uint64_t before = NowUs();
+  const char* argv[] = {"/bin/sleep", "100", nullptr};
+  pid_t child = 0;
+  ASSERT_EQ(posix_spawn(&child, argv[0], nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  const uint64_t after = NowUs();
+  const uint64_t started = ProcessStartUs(child);
+  ::kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_GE(started + 2 * tick_us, before);
+  EXPECT_LE(started, after + 2 * tick_us);
+  EXPECT_EQ(ProcessStartUs(child), UINT64_MAX) << "a reaped process has no start time";
+}
+
 // A recorded runner pid that now names an unrelated process (pids are reused; after a reboot with
 // `storage: file` every recorded pid is stale) is left alone by the restart's recovery.
 TEST_P(Fault, RestartLeavesAProcessThatReusedARunnerPidAlone) {
@@ -236,7 +255,7 @@ TEST_P(Fault, RestartLeavesAProcessThatReusedARunnerPidAlone) {
   const uint64_t last_heartbeat_us = segment->header()->heartbeat_us.load();
   // A stranger that starts well after the dead supervisor's last sign of life, in a session of
   // its own like a task's command, takes over the runner's pid in the record.
-  ASSERT_TRUE(WaitUntil([&] { return NowUs() > last_heartbeat_us + 4000000; }, kFaultWaitMs));
+  ASSERT_TRUE(WaitUntil([&] { return NowUs() > last_heartbeat_us + 5000000; }, kFaultWaitMs));
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
