@@ -129,6 +129,9 @@ class Supervisor::Impl {
     SegmentHeader* h = segment_->header();
     const uint64_t previous_heartbeat_us = h->heartbeat_us.load();
     h->epoch.fetch_add(1);
+    // A killed predecessor left its ready flag set: this supervisor is ready only after recovery
+    // and once its own workers are up (CheckReady).
+    h->ready.store(0);
     h->owner_pid.store(getpid());
     h->started_at_us.store(NowUs());
     h->heartbeat_us.store(NowUs());
