@@ -294,8 +294,9 @@ TEST(ConfigLoad, SyntaxError) {
 // yaml-cpp 0.7 allocates without bound on a root that starts with a flow indicator and a ','
 // (found by fuzz_config); such roots are refused before yaml-cpp parses them.
 TEST(ConfigLoad, RootMustStartWithAKey) {
-  EXPECT_EQ(LoadError(","), "taskq.yaml:1:1: top level: must be a map of \"key: value\" lines, "
-                            "got \",\"; start the file with a key such as \"workers: 2\"");
+  EXPECT_EQ(LoadError(","),
+            "taskq.yaml:1:1: top level: must be a map of \"key: value\" lines, "
+            "got \",\"; start the file with a key such as \"workers: 2\"");
   EXPECT_EQ(LoadError("# x\n l:delete\n  , HOME]\n").rfind("taskq.yaml:2:2: top level:", 0), 0u);
   EXPECT_EQ(LoadError("# comment\n  , HOME]\n").rfind("taskq.yaml:2:3: top level:", 0), 0u);
   EXPECT_EQ(LoadError("{workers: 1}\n,").rfind("taskq.yaml:1:1: top level:", 0), 0u);

@@ -11,9 +11,9 @@ class DaemonSmoke : public ::testing::TestWithParam<std::string> {};
 TEST_P(DaemonSmoke, RunsOneTaskOfEachKind) {
   Daemon daemon("policy: " + GetParam() + "\nworkers: 2\n");
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  for (const std::vector<std::string>& kind :
-       {std::vector<std::string>{"cpu", "--count", "1000"}, {"io", "--bytes", "100"},
-        {"exec", "--", "/bin/true"}}) {
+  for (const std::vector<std::string>& kind : {std::vector<std::string>{"cpu", "--count", "1000"},
+                                               {"io", "--bytes", "100"},
+                                               {"exec", "--", "/bin/true"}}) {
     std::vector<std::string> args = {"submit", "--wait"};
     args.insert(args.end(), kind.begin(), kind.end());
     const CommandResult result = daemon.Taskq(args);

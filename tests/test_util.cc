@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -80,8 +81,10 @@ TempDir::~TempDir() {
 }
 
 std::string UniqueQueueName() {
+  // The pid alone repeats: the soak suites start over 100,000 processes, more than pid_max.
   static std::atomic<int> counter{0};
-  return fmt::format("test-{}-{}-{}", getpid(), counter++, std::rand() % 100000);
+  static const unsigned salt = std::random_device{}() % 1000000;
+  return fmt::format("test-{}-{}-{}", getpid(), counter++, salt);
 }
 
 std::string TaskqdPath() { return TASKQ_BIN_DIR "/daemon/taskqd"; }
@@ -265,7 +268,8 @@ bool Daemon::Start() {
     return false;
   }
   // Ready means: the segment exists, a supervisor holds it, and it says its workers are up.
-  for (int i = 0; i < 2000; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = 0;

@@ -35,9 +35,9 @@ TEST_P(Watch, TopShowsRunningTasksAndCounts) {
   ASSERT_EQ(submitted.exit_code, 0);
   const std::string id = FirstLine(submitted.out);
   // Wait until it runs (never a fixed sleep: the state is polled).
-  for (int i = 0; i < 3000; ++i) {
-    if (daemon.Taskq({"status", id, "--json"}).out.find("\"running\"") != std::string::npos) break;
-  }
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon.Taskq({"status", id, "--json"}).out.find("\"running\"") != std::string::npos;
+  }));
   const CommandResult top = daemon.Taskq({"top", "-n", "1"});
   EXPECT_EQ(top.exit_code, 0) << top.err;
   EXPECT_NE(top.out.find("policy " + GetParam()), std::string::npos) << top.out;
