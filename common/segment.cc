@@ -6,7 +6,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +43,7 @@ SegmentLocation LocateSegment(const Options& resolved) {
 }
 
 Segment::~Segment() {
-  // Closing the descriptor (inside Mapping) releases the supervisor's flock.
+  // Closing the descriptor (inside Mapping) releases the supervisor's lock.
   mapping_.reset();
 }
 
@@ -52,14 +51,29 @@ std::string Segment::state_dir() const {
   return std::string(header_->state_dir, strnlen(header_->state_dir, kStateDirBytes));
 }
 
+namespace {
+
+// The supervisor lock: a write lock on the segment's first byte, owned by the open file
+// description (OFD), so the kernel drops it when the last descriptor of the supervisor (or of a
+// child forked before it closed its descriptors) goes. Probing it with F_OFD_GETLK takes nothing:
+// a probe that took a shared lock, even for a microsecond, could make a starting supervisor's
+// exclusive attempt fail ("another taskqd already serves") right after its predecessor died.
+struct flock SupervisorLockRange(short type) {
+  struct flock range {};
+  range.l_type = type;
+  range.l_whence = SEEK_SET;
+  range.l_start = 0;
+  range.l_len = 1;
+  return range;
+}
+
+}  // namespace
+
 bool Segment::SupervisorAlive() const {
   if (supervisor_) return true;
-  // The supervisor holds LOCK_EX for its whole life; a shared probe fails while it runs.
-  if (flock(fd_, LOCK_SH | LOCK_NB) == 0) {
-    flock(fd_, LOCK_UN);
-    return false;
-  }
-  return errno == EWOULDBLOCK;
+  struct flock probe = SupervisorLockRange(F_WRLCK);
+  if (fcntl(fd_, F_OFD_GETLK, &probe) != 0) return false;
+  return probe.l_type != F_UNLCK;
 }
 
 Status Segment::Validate(uint64_t file_size) const {
@@ -195,8 +209,17 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
         fmt::format("cannot stat {}: {}", location.Describe(), std::strerror(errno)));
   }
   if (create) {
-    // Exactly one supervisor: the lock is taken before anything is initialised or repaired.
-    if (flock(segment->fd_, LOCK_EX | LOCK_NB) != 0) {
+    // Exactly one supervisor: the lock is taken before anything is initialised or repaired. A
+    // killed predecessor's children forked an instant before its death hold the lock until
+    // PR_SET_PDEATHSIG has ended them: give them a moment before calling the queue taken.
+    struct flock lock = SupervisorLockRange(F_WRLCK);
+    bool locked = fcntl(segment->fd_, F_OFD_SETLK, &lock) == 0;
+    for (int i = 0; i < 50 && !locked && (errno == EAGAIN || errno == EACCES); ++i) {
+      ::usleep(10000);
+      lock = SupervisorLockRange(F_WRLCK);
+      locked = fcntl(segment->fd_, F_OFD_SETLK, &lock) == 0;
+    }
+    if (!locked) {
       return Status::Unavailable(fmt::format(
           "another taskqd already serves queue '{}' ({}); stop it first, or pick another --queue",
           resolved.queue, location.Describe()));
