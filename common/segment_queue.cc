@@ -1,7 +1,9 @@
 // Segment: the queue operations. Each one is a single critical section under the robust lock,
 // ordered so that a process killed between any two stores leaves something Repair() can mend:
 // a slot is kReserved (owner = the submitter) while it is written, and becomes kQueued only once
-// its record is complete and its id is in the ring.
+// its record is complete and its id is in the ring. A submitter can write the segment without the
+// lock, so every walk over the ring stops after `capacity_` positions: a ring_tail scribbled
+// mid-walk must not turn it into a 2^64-step loop under the lock.
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,7 +106,8 @@ void Segment::PushLocked(uint64_t id) {
 void Segment::CompactRingLocked() {
   // Cancelled tasks leave stale ids in the ring; squeeze them out, keeping order.
   uint64_t write = header_->ring_head;
-  for (uint64_t read = header_->ring_head; read != header_->ring_tail; ++read) {
+  for (uint64_t read = header_->ring_head, n = 0; read != header_->ring_tail && n < capacity_;
+       ++read, ++n) {
     uint64_t id = ring_[read % capacity_];
     if (id == 0) continue;
     SlotEntry& e = entry(SlotOf(id));
@@ -307,7 +310,8 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     bool have_best = false;
     uint64_t best_pos = 0;
     uint32_t best_priority = 0;
-    for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+    for (uint64_t pos = header_->ring_head, n = 0; pos != header_->ring_tail && n < capacity_;
+         ++pos, ++n) {
       uint64_t& cell = ring_[pos % capacity_];
       const uint64_t id = cell;
       const uint32_t slot = id == 0 || id > kMaxTaskId ? 0 : SlotOf(id);
@@ -345,7 +349,9 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     SlotEntry& e = entry(slot);
     TaskRecord& r = record(slot);
     ring_[best_pos % capacity_] = 0;
-    while (header_->ring_head != header_->ring_tail && ring_[header_->ring_head % capacity_] == 0) {
+    for (uint32_t n = 0; n < capacity_ && header_->ring_head != header_->ring_tail &&
+                         ring_[header_->ring_head % capacity_] == 0;
+         ++n) {
       header_->ring_head++;
     }
     CountQueuedLocked(slot, -1);
@@ -382,7 +388,8 @@ HeldSweep Segment::SweepHeld() {
   Lock();
   EnsureSaneLocked("sweep");
   const uint64_t now = NowUs();
-  for (uint64_t pos = header_->ring_head; pos != header_->ring_tail; ++pos) {
+  for (uint64_t pos = header_->ring_head, n = 0; pos != header_->ring_tail && n < capacity_;
+       ++pos, ++n) {
     const uint64_t id = ring_[pos % capacity_];
     if (id == 0 || id > kMaxTaskId) continue;
     const uint32_t slot = SlotOf(id);
