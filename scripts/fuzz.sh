@@ -23,7 +23,10 @@ for target in config batch_line segment; do
   cp -r "tests/fuzz/corpus/$target/." "$work/"
   echo "fuzz: $target for ${seconds}s"
   status=0
-  "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+  # A wall-clock bound as well: after an out-of-memory report, the sanitizer's stack printing
+  # was once seen spinning for minutes in a child process.
+  timeout -k 10 $((seconds + 120)) \
+    "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
     -rss_limit_mb=1024 -artifact_prefix="$build/crashes/$target-" -print_final_stats=1 \
     "${extra[@]}" "$work" \
     >"$build/fuzz-$target.log" 2>&1 || status=$?
