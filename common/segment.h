@@ -77,9 +77,9 @@ class Segment {
   Segment& operator=(const Segment&) = delete;
 
   // For the supervisor: creates the segment (mode from options) or reattaches an existing one,
-  // and takes the exclusive supervisor lock (an OFD write lock on the segment's first byte). Fails with kUnavailable when
-  // another supervisor serves the queue or the existing segment is foreign, corrupt, or owned by
-  // someone else.
+  // and takes the exclusive supervisor lock (an OFD write lock on the segment's first byte). Fails
+  // with kUnavailable when another supervisor serves the queue or the existing segment is foreign,
+  // corrupt, or owned by someone else.
   static Status OpenAsSupervisor(const Options& resolved, std::unique_ptr<Segment>* out);
   // For clients, workers and runners: attaches an existing, valid segment.
   static Status Attach(const Options& resolved, std::unique_ptr<Segment>* out);
