@@ -189,6 +189,10 @@ class Segment {
   bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
                        std::vector<uint64_t>* evicted);
   void PushLocked(uint64_t id);
+  // Where a walk over the ring from ring_head stops: ring_tail, but never more than `capacity_`
+  // positions on. A submitter can write the segment without the lock, so a ring_tail scribbled
+  // mid-walk must not turn the walk into a 2^64-step loop under the lock.
+  uint64_t RingWalkEndLocked() const;
   bool QueueFieldsSaneLocked() const;
   void EnsureSaneLocked(const char* where);  // repairs (and logs) impossible queue fields
   void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);

@@ -1,9 +1,8 @@
 // Segment: the queue operations. Each one is a single critical section under the robust lock,
 // ordered so that a process killed between any two stores leaves something Repair() can mend:
 // a slot is kReserved (owner = the submitter) while it is written, and becomes kQueued only once
-// its record is complete and its id is in the ring. A submitter can write the segment without the
-// lock, so every walk over the ring stops after `capacity_` positions: a ring_tail scribbled
-// mid-walk must not turn it into a 2^64-step loop under the lock.
+// its record is complete and its id is in the ring. Every walk over the ring ends at
+// RingWalkEndLocked().
 #include <unistd.h>
 
 #include <algorithm>
@@ -103,11 +102,15 @@ void Segment::PushLocked(uint64_t id) {
   header_->ring_tail++;
 }
 
+uint64_t Segment::RingWalkEndLocked() const {
+  const uint64_t span = header_->ring_tail - header_->ring_head;  // huge when head > tail
+  return header_->ring_head + std::min<uint64_t>(span, capacity_);
+}
+
 void Segment::CompactRingLocked() {
   // Cancelled tasks leave stale ids in the ring; squeeze them out, keeping order.
   uint64_t write = header_->ring_head;
-  for (uint64_t read = header_->ring_head, n = 0; read != header_->ring_tail && n < capacity_;
-       ++read, ++n) {
+  for (uint64_t read = header_->ring_head, end = RingWalkEndLocked(); read != end; ++read) {
     uint64_t id = ring_[read % capacity_];
     if (id == 0) continue;
     SlotEntry& e = entry(SlotOf(id));
@@ -310,8 +313,7 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     bool have_best = false;
     uint64_t best_pos = 0;
     uint32_t best_priority = 0;
-    for (uint64_t pos = header_->ring_head, n = 0; pos != header_->ring_tail && n < capacity_;
-         ++pos, ++n) {
+    for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
       uint64_t& cell = ring_[pos % capacity_];
       const uint64_t id = cell;
       const uint32_t slot = id == 0 || id > kMaxTaskId ? 0 : SlotOf(id);
@@ -349,9 +351,8 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     SlotEntry& e = entry(slot);
     TaskRecord& r = record(slot);
     ring_[best_pos % capacity_] = 0;
-    for (uint32_t n = 0; n < capacity_ && header_->ring_head != header_->ring_tail &&
-                         ring_[header_->ring_head % capacity_] == 0;
-         ++n) {
+    for (const uint64_t end = RingWalkEndLocked();
+         header_->ring_head != end && ring_[header_->ring_head % capacity_] == 0;) {
       header_->ring_head++;
     }
     CountQueuedLocked(slot, -1);
@@ -388,8 +389,7 @@ HeldSweep Segment::SweepHeld() {
   Lock();
   EnsureSaneLocked("sweep");
   const uint64_t now = NowUs();
-  for (uint64_t pos = header_->ring_head, n = 0; pos != header_->ring_tail && n < capacity_;
-       ++pos, ++n) {
+  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
     const uint64_t id = ring_[pos % capacity_];
     if (id == 0 || id > kMaxTaskId) continue;
     const uint32_t slot = SlotOf(id);

@@ -41,8 +41,7 @@ std::vector<std::string> Segment::RepairLocked() {
     header_->ring_head = header_->ring_tail = 0;
   }
   std::vector<uint8_t> in_ring(capacity_, 0);
-  for (uint64_t pos = header_->ring_head, n = 0; pos != header_->ring_tail && n < capacity_;
-       ++pos, ++n) {
+  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
     uint64_t id = ring_[pos % capacity_];
     if (id == 0) continue;
     uint32_t slot = SlotOf(id);
@@ -89,8 +88,8 @@ std::vector<std::string> Segment::RepairLocked() {
   // inside Pop: it goes back to the head, or it would lose its place in the FIFO. A newer one
   // (a submitter died before publishing it) is appended.
   uint64_t first_in_ring = 0;
-  for (uint64_t pos = header_->ring_head, n = 0;
-       pos != header_->ring_tail && first_in_ring == 0 && n < capacity_; ++pos, ++n) {
+  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked();
+       pos != end && first_in_ring == 0; ++pos) {
     uint64_t id = ring_[pos % capacity_];
     if (id != 0 && entry(SlotOf(id)).id.load() == id &&
         entry(SlotOf(id)).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
@@ -144,8 +143,7 @@ std::vector<std::string> Segment::CheckLocked() {
     return walk.problems;
   }
   std::vector<uint8_t> ring_count(capacity_, 0);
-  for (uint64_t pos = header_->ring_head, n = 0; pos != header_->ring_tail && n < capacity_;
-       ++pos, ++n) {
+  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
     uint64_t id = ring_[pos % capacity_];
     if (id == 0) continue;
     uint32_t slot = SlotOf(id);
