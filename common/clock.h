@@ -20,4 +20,11 @@ inline uint64_t MonotonicUs() {
   return uint64_t(ts.tv_sec) * 1000000u + uint64_t(ts.tv_nsec) / 1000u;
 }
 
+// Time since boot, suspend included: the clock /proc/PID/stat's starttime counts in.
+inline uint64_t BootUs() {
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return uint64_t(ts.tv_sec) * 1000000u + uint64_t(ts.tv_nsec) / 1000u;
+}
+
 }  // namespace taskq

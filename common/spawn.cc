@@ -7,13 +7,13 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <utility>
 
+#include "common/clock.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -224,17 +224,11 @@ uint64_t ProcessStartUs(pid_t pid) {
   // starttime counts from boot (CLOCK_BOOTTIME). /proc/stat's btime is whole seconds, up to 1 s
   // off; the boot clock read beside the wall clock dates the start to a tick.
   const long hz = ::sysconf(_SC_CLK_TCK);
-  timespec boot{}, wall{};
-  if (hz <= 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0 ||
-      ::clock_gettime(CLOCK_REALTIME, &wall) != 0) {
-    return UINT64_MAX;
-  }
-  const auto us = [](const timespec& t) {
-    return static_cast<uint64_t>(t.tv_sec) * 1000000ull + static_cast<uint64_t>(t.tv_nsec) / 1000;
-  };
+  if (hz <= 0) return UINT64_MAX;
   const uint64_t started_after_boot_us = ticks * 1000000ull / static_cast<unsigned long long>(hz);
-  const uint64_t age_us = us(boot) > started_after_boot_us ? us(boot) - started_after_boot_us : 0;
-  return us(wall) - age_us;
+  const uint64_t boot_us = BootUs();
+  const uint64_t age_us = boot_us > started_after_boot_us ? boot_us - started_after_boot_us : 0;
+  return NowUs() - age_us;
 }
 
 std::string SignalName(int signal) {
