@@ -212,12 +212,13 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
     // Exactly one supervisor: the lock is taken before anything is initialised or repaired. A
     // killed predecessor's children forked an instant before its death hold the lock until
     // PR_SET_PDEATHSIG has ended them: give them a moment before calling the queue taken.
-    struct flock lock = SupervisorLockRange(F_WRLCK);
-    bool locked = fcntl(segment->fd_, F_OFD_SETLK, &lock) == 0;
-    for (int i = 0; i < 50 && !locked && (errno == EAGAIN || errno == EACCES); ++i) {
-      ::usleep(10000);
-      lock = SupervisorLockRange(F_WRLCK);
-      locked = fcntl(segment->fd_, F_OFD_SETLK, &lock) == 0;
+    const struct flock lock = SupervisorLockRange(F_WRLCK);
+    bool locked = false;
+    for (int attempt = 0; attempt < 50 && !locked; ++attempt) {
+      struct flock request = lock;
+      locked = fcntl(segment->fd_, F_OFD_SETLK, &request) == 0;
+      if (!locked && errno != EAGAIN && errno != EACCES) break;
+      if (!locked) ::usleep(10000);
     }
     if (!locked) {
       return Status::Unavailable(fmt::format(
