@@ -1,7 +1,7 @@
 // Human and JSON output of tasks for the taskq commands.
-#include <algorithm>
 #include <pwd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>

@@ -79,7 +79,7 @@ Fixture* MakeFixture() {
     segment->Pop(getpid(), &claimed);  // running
     segment->Pop(getpid(), &claimed);
     segment->Complete(claimed.slot, claimed.record.id, taskq::TaskOutcome{});  // succeeded
-    (void)segment->Cancel(ids[5]);                                            // cancelled
+    (void)segment->Cancel(ids[5]);                                             // cancelled
   }
   fixture->image = ReadFile(fixture->path);
   return fixture;
@@ -116,7 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       size_t length = data[i + 2];
       i += 3;
       for (size_t k = 0; k < length && i < size; ++k, ++i, ++offset) {
-        if (offset < bytes.size() && !InsideLock(offset)) bytes[offset] = static_cast<char>(data[i]);
+        if (offset < bytes.size() && !InsideLock(offset))
+          bytes[offset] = static_cast<char>(data[i]);
       }
     }
   }
