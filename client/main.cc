@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
       const std::string word = app.remaining().front();
       message = (word.starts_with("-") ? "unknown option '" : "unknown command '") + word + "'";
     }
-    std::fprintf(stderr, "taskq: %s; see taskq --help\n", message.c_str());
+    std::fprintf(stderr, "taskq: %s; see taskq --help\n", taskq::EscapeControl(message).c_str());
     return 2;
   }
   if (submit_cmd->parsed()) return RunSubmit(global, submit);

@@ -8,6 +8,7 @@
 
 #include "client/cli.h"
 #include "common/task_json.h"
+#include "common/text.h"
 #include "fmt/format.h"
 
 namespace taskq::cli {
@@ -51,11 +52,11 @@ std::string DescribeSpec(const TaskInfo& info) {
     case TaskKind::kCpu:
       return fmt::format("cpu --count {} --seed {}", s.cpu.count, s.cpu.seed);
     case TaskKind::kIo:
-      return fmt::format("io --bytes {} --path {}{}", s.io.bytes, info.io_path(),
-                         s.io.fsync ? " --fsync" : "");
+      return fmt::format("io --bytes {} --path {}{}", s.io.bytes,
+                         ShellQuoteForDisplay(info.io_path()), s.io.fsync ? " --fsync" : "");
     case TaskKind::kExec: {
       std::string cmd;
-      for (const auto& a : s.exec.argv) cmd += (cmd.empty() ? "" : " ") + a;
+      for (const auto& a : s.exec.argv) cmd += (cmd.empty() ? "" : " ") + ShellQuoteForDisplay(a);
       return "exec -- " + cmd;
     }
   }
@@ -87,7 +88,9 @@ void PrintTaskBlock(const TaskInfo& info) {
   std::printf("state:       %s\n", TaskStateName(info.state));
   std::printf("spec:        %s\n", DescribeSpec(info).c_str());
   std::printf("outcome:     %s\n", Outcome(info).c_str());
-  if (!info.reason().empty()) std::printf("reason:      %s\n", info.reason().c_str());
+  if (!info.reason().empty()) {
+    std::printf("reason:      %s\n", EscapeControl(info.reason()).c_str());
+  }
   if (r.started_at_us != 0 && r.started_at_us >= r.submitted_at_us) {
     std::printf("queue wait:  %s\n", FormatDuration(r.started_at_us - r.submitted_at_us).c_str());
   }

@@ -1,9 +1,13 @@
 // Status is how every function in common/, config/ and daemon/ reports failure: a code that maps
-// onto the CLI's exit codes and a one-line message that names the thing and the fix.
+// onto the CLI's exit codes and a one-line message that names the thing and the fix. Messages
+// quote user input, so control characters in them are escaped on construction (common/text.h): a
+// message is always one line and never carries a terminal escape sequence.
 #pragma once
 
 #include <string>
 #include <utility>
+
+#include "common/text.h"
 
 namespace taskq {
 
@@ -35,7 +39,8 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
 
  private:
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message)
+      : code_(code), message_(HasControl(message) ? EscapeControl(message) : std::move(message)) {}
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
 };

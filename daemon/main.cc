@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "taskqd: %s; see taskqd --help\n", e.what());
+    std::fprintf(stderr, "taskqd: %s; see taskqd --help\n", taskq::EscapeControl(e.what()).c_str());
     return 2;
   }
 

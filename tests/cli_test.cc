@@ -440,6 +440,37 @@ TEST_P(Cli, BatchSubmitsOneTaskPerLine) {
   EXPECT_EQ(array[1]["exit_code"], 4);
 }
 
+// Text a user typed is quoted back escaped (issue 22): an error stays one line and neither an
+// error nor the task table can forge a row or drive the terminal.
+TEST_P(Cli, ErrorsAndTablesEscapeControlCharacters) {
+  Daemon daemon(Settings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  auto one_clean_line = [](const std::string& text) {
+    return std::count(text.begin(), text.end(), '\n') == 1 && text.back() == '\n' &&
+           text.find('\x1b') == std::string::npos && text.find('\r') == std::string::npos;
+  };
+  const CommandResult bad_arg = daemon.Taskq({"submit", "cpu", "--count", "1\n\x1b[2Jforged"});
+  EXPECT_EQ(bad_arg.exit_code, 2) << bad_arg.err;
+  EXPECT_TRUE(one_clean_line(bad_arg.err)) << bad_arg.err;
+  EXPECT_NE(bad_arg.err.find("\\n\\x1b[2Jforged"), std::string::npos) << bad_arg.err;
+
+  // The batch line the fuzzer found (tests/fuzz/corpus/batch_line/regress-newline-in-error).
+  const std::string found("exec \x01\0\0\0\0\0\0\0\0mp --e2 -- /bin/sh -c 'ech\no \"hi\"'", 48);
+  const CommandResult bad_line = daemon.Taskq({"submit", "--batch", "-"}, found);
+  EXPECT_EQ(bad_line.exit_code, 2) << bad_line.err;
+  EXPECT_TRUE(one_clean_line(bad_line.err)) << bad_line.err;
+
+  const CommandResult ran = daemon.Taskq(
+      {"submit", "--wait", "exec", "--", "/bin/echo", "a\nb\x1b[31m", "it's", "plain"});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const CommandResult table = daemon.Taskq({"list"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 2) << table.out;  // header + 1
+  EXPECT_EQ(table.out.find('\x1b'), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("/bin/echo $'a\\nb\\x1b[31m' 'it'\\''s' plain"), std::string::npos)
+      << table.out;
+}
+
 TEST_P(Cli, BatchWithABadLineSubmitsNothing) {
   Daemon daemon(Settings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();

@@ -1,11 +1,13 @@
 // Fuzz target: one line of `taskq submit --batch`. Any bytes must parse into a spec that
-// encodes into a task record and decodes back, or fail with a one-line error; never crash.
+// encodes into a task record and decodes back, or fail with a one-line error that carries no
+// control character (no forged lines, no terminal escapes); never crash.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "client/submit_args.h"
 #include "common/task.h"
+#include "common/text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string line(reinterpret_cast<const char*>(data), size);
@@ -13,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool skip = false;
   const taskq::Status status = taskq::ParseBatchLine(line, "/tmp", &spec, &skip);
   if (!status.ok()) {
-    if (status.message().find('\n') != std::string::npos) std::abort();
+    if (taskq::HasControl(status.message())) std::abort();
     return 0;
   }
   if (skip) return 0;
