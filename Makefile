@@ -7,7 +7,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo check check-asan fuzz bench deb install format clean
+.PHONY: all deps build demo check check-asan fuzz fuzz-ci bench deb install format clean
 
 all: build
 
@@ -32,9 +32,16 @@ check-asan: deps
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && TASKQ_CHAOS_TASKS=$${TASKQ_CHAOS_TASKS:-2000} ctest --output-on-failure -j$(JOBS) --timeout 900
 
-# libFuzzer targets (clang + ASan/UBSan), FUZZ_SECONDS each (default 30).
+# libFuzzer targets (clang + ASan/UBSan), FUZZ_SECONDS each (default 30), a random seed each run.
 fuzz: deps
 	./scripts/fuzz.sh
+
+# The same targets the way CI runs them: a fixed seed and a fixed number of inputs, so a commit
+# passes or fails the same way every time (scripts/fuzz.sh).
+FUZZ_SEED ?= 20261204
+FUZZ_RUNS ?= 200000
+fuzz-ci: deps
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) ./scripts/fuzz.sh
 
 bench: deps
 	./bench/run

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (+ASan/UBSan) and runs each for FUZZ_SECONDS (default
-# 30) on a scratch copy of its corpus. A crash fails the run; its input is left in
-# build-fuzz/crashes/ — fix the bug, then copy the input into tests/fuzz/corpus/<target>/ as a
-# regression input (CTest replays the corpus in every build).
+# Builds the libFuzzer targets with clang (+ASan/UBSan) and runs each on a scratch copy of its
+# corpus. A crash fails the run; its input is left in build-fuzz/crashes/ — fix the bug, then copy
+# the input into tests/fuzz/corpus/<target>/ as a regression input (CTest replays the corpus in
+# every build).
+#
+# Two modes:
+#   exploratory (`make fuzz`): FUZZ_SECONDS per target (default 30) with a random seed, so each
+#     run searches somewhere new;
+#   repeatable (`make fuzz-ci`, what CI runs): FUZZ_SEED and FUZZ_RUNS set, so a given commit
+#     executes the same inputs and passes or fails the same way every time. No time bound then:
+#     a time bound would make the number of inputs depend on the machine's speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
+seed=${FUZZ_SEED:-0}  # 0: libFuzzer picks a random seed (and prints it)
+runs=${FUZZ_RUNS:-}   # a fixed number of inputs per target instead of FUZZ_SECONDS
+wall_seconds=${FUZZ_WALL_SECONDS:-600}  # repeatable mode: a hang guard, not a budget
 build=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DTASKQ_FUZZ=ON \
   -DTASKQ_SANITIZE=ON >/dev/null
@@ -21,12 +31,20 @@ for target in config batch_line segment; do
   [[ $target == config ]] && extra=(-malloc_limit_mb=1024)
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$target/." "$work/"
-  echo "fuzz: $target for ${seconds}s"
+  if [[ -n $runs ]]; then
+    bound=(-runs="$runs")
+    wall=$wall_seconds
+    echo "fuzz: $target, $runs inputs, seed $seed"
+  else
+    bound=(-max_total_time="$seconds")
+    wall=$((seconds + 120))
+    echo "fuzz: $target for ${seconds}s, seed $seed"
+  fi
   status=0
   # A wall-clock bound as well: after an out-of-memory report, the sanitizer's stack printing
   # was once seen spinning for minutes in a child process.
-  timeout -k 10 $((seconds + 120)) \
-    "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+  timeout -k 10 "$wall" \
+    "$build/tests/fuzz/fuzz_$target" "${bound[@]}" -seed="$seed" -max_len=4096 -timeout=10 \
     -rss_limit_mb=1024 -artifact_prefix="$build/crashes/$target-" -print_final_stats=1 \
     "${extra[@]}" "$work" \
     >"$build/fuzz-$target.log" 2>&1 || status=$?
