@@ -157,14 +157,18 @@ std::vector<SpeedupPoint> SpeedupPoints(const std::vector<CellResult>& results,
 
 // Comparing two figures on a noisy machine (bench_verdict.cc). A comparison is conclusive when
 // its effect (how far the measured ratio is from the claim's threshold, in %) is larger than
-// the noise (the largest spread of the cells compared).
+// the noise (the largest spread of the cells compared). A cell of one repetition has no known
+// noise: nothing is concluded from it.
 struct Judgement {
   double effect_pct = 0, noise_pct = 0;
-  bool conclusive() const { return effect_pct > noise_pct; }
+  bool noise_known = true;
+  bool conclusive() const { return noise_known && effect_pct > noise_pct; }
 };
 Judgement Judge(double ratio, double threshold, std::vector<const CellResult*> cells);
 Judgement JudgeSpreads(double ratio, double threshold, std::vector<double> spreads_pct);
-std::string InconclusiveText(double noise_pct);  // "INCONCLUSIVE (noise ±12 %)"
+// "INCONCLUSIVE (noise ±12 %)", or "INCONCLUSIVE (noise unknown: 1 repetition)".
+std::string InconclusiveText(const Judgement& judgement);
+std::string NoiseText(const Judgement& judgement);  // "±12 %" or "unknown: 1 repetition"
 // The machine's load averages (/proc/loadavg, "1.36 0.43 0.15"), or "unknown".
 std::string LoadAverage();
 // "machine load before: ... after: ...; N cores" with a warning when the load exceeds the cores.
@@ -274,7 +278,8 @@ std::string Classify(const WorkProfile& profile, std::string* why);
 // The probe (bench_probe.cc): `runs` tasks of the workload as the lab's own children.
 struct ProbeFigures {
   uint32_t runs = 0;
-  double wall_s = 0, cpu_s = 0, cpu_wait_s = 0;  // sums over the runs
+  double wall_s = 0, cpu_s = 0, cpu_wait_s = 0;  // sums over the runs, start-up taken off
+  double raw_wall_s = 0;                         // before the start-up was taken off
   double blkio_wait_s = -1;                      // -1: delay accounting is off
   double read_bytes = 0, write_bytes = 0, vol_ctxsw = 0, invol_ctxsw = 0;
 };
@@ -282,6 +287,8 @@ bool DelayAccountingOn();  // kernel.task_delayacct
 // `taskq_run` runs the built-in kinds (cpu, io); exec workloads run their own command.
 Status ProbeWorkload(const std::string& taskq_run, const Workload& workload, uint32_t runs,
                      ProbeFigures* figures);
+// False (with the reason) when the figures cannot be told from a process's start-up.
+bool ProbeUsable(const ProbeFigures& probe, std::string* why);
 WorkProfile ProfileOf(const ProbeFigures& probe, double run_p50_us);
 std::string FindTaskqRun(const std::string& taskqd);  // "" when there is none
 

@@ -15,7 +15,7 @@
 namespace taskq::bench {
 namespace {
 
-constexpr uint32_t kProbeRuns = 3;
+constexpr uint32_t kProbeRuns = 5;
 
 WorkProfile RecordProfile(const CellResult& r) {
   WorkProfile p;
@@ -107,9 +107,11 @@ int RunAdvise(const LabOptions& lab, const std::vector<Workload>& workloads,
   for (const Workload& w : workloads) {
     ProbeFigures probe;
     Status probed = ProbeWorkload(taskq_run, w, kProbeRuns, &probe);
+    std::string unusable;
+    if (probed.ok() && !ProbeUsable(probe, &unusable)) probed = Status::Failed(unusable);
     WorkProfile profile = ProfileOf(probe, 0);
     std::set<uint32_t> counts = {1, cores, 2 * cores};
-    if (given_workers.size() > 1) {
+    if (!given_workers.empty()) {
       counts = std::set<uint32_t>(given_workers.begin(), given_workers.end());
     } else if (probed.ok()) {
       std::string kind_why, choice_why;
@@ -160,7 +162,7 @@ int RunAdvise(const LabOptions& lab, const std::vector<Workload>& workloads,
     if (!probed.ok()) {
       advice.evidence.insert(
           advice.evidence.begin(),
-          fmt::format("probe: not run ({}); classified from the task records", probed.message()));
+          fmt::format("probe: not used ({}); classified from the task records", probed.message()));
     }
     PrintAdvice(
         advice,

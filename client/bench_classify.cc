@@ -87,13 +87,12 @@ void ClassChoice(const std::string& kind, const WorkProfile& p, uint32_t cores, 
   const bool short_tasks = p.run_p50_us < 50000;
   *policy = short_tasks ? Policy::kPool : Policy::kProcess;
   *why = fmt::format(
-      "{} ({}); {}",
-      *workers == cores ? "one worker per core: more only queue for the same cores"
-                        : "more workers than cores: the tasks mostly wait",
-      kind,
-      short_tasks ? "pool: tasks are short (run p50 < 50 ms), a process per task would add ~1 ms"
-                  : "process: tasks are long (run p50 >= 50 ms), so a process per task costs "
-                    "little and isolates each task");
+      "{} {}; {}", kind,
+      *workers == cores ? "wants one worker per core (more only queue for the same cores)"
+                        : "wants more workers than cores (the tasks mostly wait)",
+      short_tasks ? "tasks are short (run p50 < 50 ms): pool, as a process per task adds ~1 ms"
+                  : "tasks are long (run p50 >= 50 ms): process, which costs little then and "
+                    "isolates each task");
 }
 
 Advice Advise(const std::vector<CellResult>& results, const WorkProfile& profile, uint32_t cores) {
@@ -108,20 +107,23 @@ Advice Advise(const std::vector<CellResult>& results, const WorkProfile& profile
     const double other = std::max(
         0.0, 1 - profile.cpu_share - profile.cpu_wait_share - std::max(0.0, profile.blkio_share));
     advice.evidence.push_back(fmt::format(
-        "wall time of a task (probe, {} run{}): {} on a CPU, {} waiting for a CPU, {} block "
-        "I/O, {} asleep or other waits",
+        "wall time of a task (probe, {} run{}): {} on a CPU, {} waiting for a CPU, {}",
         profile.tasks, profile.tasks == 1 ? "" : "s", Share(profile.cpu_share),
         Share(profile.cpu_wait_share),
-        profile.blkio_share >= 0 ? Share(profile.blkio_share) : "unknown (delay accounting off)",
-        Share(other)));
+        profile.blkio_share >= 0
+            ? fmt::format("{} blocked on block I/O, {} asleep or other waits",
+                          Share(profile.blkio_share), Share(other))
+            : fmt::format("{} asleep, blocked on I/O or other waits (delay accounting is off: "
+                          "block I/O time not measured)",
+                          Share(other))));
   }
   advice.evidence.push_back(fmt::format(
       "per task: {:.0f} bytes read, {:.0f} written (block I/O); {:.1f} voluntary, {:.1f} "
       "involuntary context switches; run p50 {:.1f} ms",
       profile.read_bytes_per_task, profile.write_bytes_per_task, profile.vol_ctxsw_per_task,
       profile.invol_ctxsw_per_task, profile.run_p50_us / 1000));
-  advice.evidence.push_back(fmt::format("the class alone says: {} ({})",
-                                        Choice(class_policy, class_workers), why_choice));
+  advice.evidence.push_back(
+      fmt::format("the class alone says: {}: {}", Choice(class_policy, class_workers), why_choice));
 
   const CellResult* best = nullptr;
   const CellResult* class_cell = nullptr;
@@ -170,9 +172,9 @@ Advice Advise(const std::vector<CellResult>& results, const WorkProfile& profile
     } else {
       const Judgement j = Judge(pick->throughput / class_cell->throughput, 1, {pick, class_cell});
       const std::string versus =
-          fmt::format("{} against the class's {} {:.1f} tasks/s: {:+.0f}%, noise ±{:.0f}%",
-                      pick_text, Choice(class_policy, class_workers), class_cell->throughput,
-                      100 * (pick->throughput / class_cell->throughput - 1), j.noise_pct);
+          fmt::format("{} against the class's {} {:.1f} tasks/s: {:+.0f}%, noise {}", pick_text,
+                      Choice(class_policy, class_workers), class_cell->throughput,
+                      100 * (pick->throughput / class_cell->throughput - 1), NoiseText(j));
       if (j.conclusive()) {
         advice.followed = "measurement";
         advice.evidence.push_back(fmt::format(
@@ -183,14 +185,22 @@ Advice Advise(const std::vector<CellResult>& results, const WorkProfile& profile
         advice.policy = class_policy;
         advice.workers = class_workers;
         advice.evidence.push_back(fmt::format(
-            "followed: the class, not the measurement: {} (within the noise, so the measurement "
-            "cannot tell them apart)",
+            "followed: the class, not the measurement: {} (not beyond the noise, so the "
+            "measurement cannot tell them apart)",
             versus));
         for (size_t i = 0; i < results.size(); ++i) {
           if (&results[i] == pick || &results[i] == class_cell) advice.rerun.push_back(i);
         }
       }
     }
+  }
+  if (advice.followed == "measurement" && advice.workers > cores &&
+      (kind == "cpu-bound" || kind == "waiting on a CPU")) {
+    advice.evidence.push_back(fmt::format(
+        "note: CPU work measured faster with more workers than the {} cores: on a shared "
+        "machine more processes take a larger share of the cores from other users' work; on a "
+        "quiet one they would only queue",
+        cores));
   }
   advice.line = "use: " + Choice(advice.policy, advice.workers);
   return advice;

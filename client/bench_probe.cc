@@ -75,6 +75,57 @@ bool DelayAccountingOn() {
   return on != 0;
 }
 
+namespace {
+
+// Each figure is the median over the runs (times `runs`, so that sums divide back), so that one
+// run a busy machine held up does not decide the class.
+Status ProbeRuns(const SpawnRequest& request, uint32_t runs, ProbeFigures* out) {
+  const bool delayacct = DelayAccountingOn();
+  const double tick_s = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::vector<double> wall, cpu, cpu_wait, blkio, read, write, vol, invol;
+  for (uint32_t i = 0; i < runs && !Interrupted(); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    pid_t pid = 0;
+    TASKQ_RETURN_IF_ERROR(Spawn(request, &pid));
+    siginfo_t info{};
+    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    const std::string proc = fmt::format("/proc/{}/", pid);
+    std::istringstream schedstat(ReadAll(proc + "schedstat"));
+    double on_cpu_ns = 0, run_delay_ns = 0, blkio_ticks = 0;
+    schedstat >> on_cpu_ns >> run_delay_ns;
+    const bool have_blkio = StatField(ReadAll(proc + "stat"), 42, &blkio_ticks);
+    const std::string io = ReadAll(proc + "io");
+    int code = 0;
+    rusage ru{};
+    wait4(pid, &code, 0, &ru);
+    if (!WIFEXITED(code) || WEXITSTATUS(code) != 0) {
+      return Status::Failed(fmt::format("probe: {} did not succeed", request.argv[0]));
+    }
+    cpu.push_back(on_cpu_ns / 1e9);
+    cpu_wait.push_back(run_delay_ns / 1e9);
+    blkio.push_back(delayacct && have_blkio ? blkio_ticks * tick_s : -1);
+    const Usage usage = UsageFrom(ru);
+    read.push_back(io.empty() ? usage.read_bytes : IoField(io, "read_bytes"));
+    write.push_back(io.empty() ? usage.write_bytes : IoField(io, "write_bytes"));
+    vol.push_back(static_cast<double>(usage.vol_ctxsw));
+    invol.push_back(static_cast<double>(usage.invol_ctxsw));
+  }
+  const double n = static_cast<double>(wall.size());
+  out->runs = static_cast<uint32_t>(wall.size());
+  out->wall_s = n * Median(wall);
+  out->cpu_s = n * Median(cpu);
+  out->cpu_wait_s = n * Median(cpu_wait);
+  out->blkio_wait_s = blkio.empty() || blkio.front() < 0 ? -1 : n * Median(blkio);
+  out->read_bytes = n * Median(read);
+  out->write_bytes = n * Median(write);
+  out->vol_ctxsw = n * Median(vol);
+  out->invol_ctxsw = n * Median(invol);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ProbeWorkload(const std::string& taskq_run, const Workload& w, uint32_t runs,
                      ProbeFigures* out) {
   *out = ProbeFigures{};
@@ -92,45 +143,43 @@ Status ProbeWorkload(const std::string& taskq_run, const Workload& w, uint32_t r
   request.cwd = dir;
   request.stdout_path = "/dev/null";
   request.stderr_path = "/dev/null";
-  const bool delayacct = DelayAccountingOn();
-  const double tick_s = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
-  Status status = Status::Ok();
-  for (uint32_t i = 0; i < runs && status.ok() && !Interrupted(); ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pid_t pid = 0;
-    status = Spawn(request, &pid);
-    if (!status.ok()) break;
-    siginfo_t info{};
-    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
-    const double wall =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const std::string proc = fmt::format("/proc/{}/", pid);
-    std::istringstream schedstat(ReadAll(proc + "schedstat"));
-    double on_cpu_ns = 0, run_delay_ns = 0, blkio_ticks = 0;
-    schedstat >> on_cpu_ns >> run_delay_ns;
-    const bool have_blkio = StatField(ReadAll(proc + "stat"), 42, &blkio_ticks);
-    const std::string io = ReadAll(proc + "io");
-    int code = 0;
-    rusage ru{};
-    wait4(pid, &code, 0, &ru);
-    if (!WIFEXITED(code) || WEXITSTATUS(code) != 0) {
-      status = Status::Failed(fmt::format("probe: {} did not succeed", request.argv[0]));
-      break;
+  Status status = ProbeRuns(request, runs, out);
+  // A built-in task runs inside a worker or a runner that is already up; in the probe it pays
+  // for starting taskq-run. That start-up, measured on an empty task, is taken off.
+  if (status.ok() && w.spec.kind != TaskKind::kExec) {
+    request.argv = {taskq_run, "cpu", "--count", "1"};
+    ProbeFigures empty;
+    status = ProbeRuns(request, runs, &empty);
+    const double scale = empty.runs > 0 ? static_cast<double>(out->runs) / empty.runs : 0;
+    out->raw_wall_s = out->wall_s;
+    out->wall_s = std::max(0.0, out->wall_s - scale * empty.wall_s);
+    out->cpu_s = std::max(0.0, out->cpu_s - scale * empty.cpu_s);
+    out->cpu_wait_s = std::max(0.0, out->cpu_wait_s - scale * empty.cpu_wait_s);
+    if (out->blkio_wait_s >= 0 && empty.blkio_wait_s >= 0) {
+      out->blkio_wait_s = std::max(0.0, out->blkio_wait_s - scale * empty.blkio_wait_s);
     }
-    ++out->runs;
-    out->wall_s += wall;
-    out->cpu_s += on_cpu_ns / 1e9;
-    out->cpu_wait_s += run_delay_ns / 1e9;
-    out->blkio_wait_s =
-        delayacct && have_blkio ? std::max(0.0, out->blkio_wait_s) + blkio_ticks * tick_s : -1;
-    const Usage usage = UsageFrom(ru);
-    out->read_bytes += io.empty() ? usage.read_bytes : IoField(io, "read_bytes");
-    out->write_bytes += io.empty() ? usage.write_bytes : IoField(io, "write_bytes");
-    out->vol_ctxsw += static_cast<double>(usage.vol_ctxsw);
-    out->invol_ctxsw += static_cast<double>(usage.invol_ctxsw);
+    out->vol_ctxsw = std::max(0.0, out->vol_ctxsw - scale * empty.vol_ctxsw);
+    out->invol_ctxsw = std::max(0.0, out->invol_ctxsw - scale * empty.invol_ctxsw);
+  } else {
+    out->raw_wall_s = out->wall_s;
   }
   std::filesystem::remove_all(dir, ec);
   return status;
+}
+
+bool ProbeUsable(const ProbeFigures& p, std::string* why) {
+  if (p.runs == 0) {
+    *why = "no run finished";
+    return false;
+  }
+  if (p.wall_s < 0.25 * p.raw_wall_s || p.wall_s / p.runs < 1e-3) {
+    *why = fmt::format(
+        "a task ({:.2f} ms) is too short beside the start-up of a process to watch it ({:.2f} "
+        "ms in all)",
+        1e3 * p.wall_s / p.runs, 1e3 * p.raw_wall_s / p.runs);
+    return false;
+  }
+  return true;
 }
 
 WorkProfile ProfileOf(const ProbeFigures& p, double run_p50_us) {

@@ -182,9 +182,11 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
                  const Judgement* j, std::vector<size_t> cells) {
     Verdict v{claim, outcome, detail, true, cells};
     if (j != nullptr && !j->conclusive()) {
-      v.outcome = InconclusiveText(j->noise_pct);
+      v.outcome = InconclusiveText(*j);
       v.conclusive = false;
-      v.detail += fmt::format("; effect {:.0f} % is within the noise", j->effect_pct);
+      v.detail += j->noise_known
+                      ? fmt::format("; effect {:.0f} % is not beyond the noise", j->effect_pct)
+                      : "; one repetition: no noise to judge the effect by";
     }
     report.verdicts.push_back(v);
   };

@@ -19,12 +19,22 @@ Judgement JudgeSpreads(double ratio, double threshold, std::vector<double> sprea
 
 Judgement Judge(double ratio, double threshold, std::vector<const CellResult*> cells) {
   std::vector<double> spreads;
-  for (const CellResult* c : cells) spreads.push_back(c->spread_pct);
-  return JudgeSpreads(ratio, threshold, spreads);
+  bool known = true;
+  for (const CellResult* c : cells) {
+    spreads.push_back(c->spread_pct);
+    known = known && c->reps.size() >= 2;
+  }
+  Judgement j = JudgeSpreads(ratio, threshold, spreads);
+  j.noise_known = known;
+  return j;
 }
 
-std::string InconclusiveText(double noise_pct) {
-  return fmt::format("INCONCLUSIVE (noise ±{:.0f} %)", noise_pct);
+std::string NoiseText(const Judgement& j) {
+  return j.noise_known ? fmt::format("±{:.0f} %", j.noise_pct) : "unknown: 1 repetition";
+}
+
+std::string InconclusiveText(const Judgement& j) {
+  return fmt::format("INCONCLUSIVE (noise {})", NoiseText(j));
 }
 
 std::string LoadAverage() {

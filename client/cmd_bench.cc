@@ -193,7 +193,10 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
     return bench::RunTutorial(lab, args.outputs, args.with_python, args.python);
   }
   if (args.advise) {
-    return bench::RunAdvise(lab, workloads, workers, args.tasks, args.last, args.outputs);
+    // Without --workers the advice picks its own counts (1, cores, 2 x cores and the class's).
+    return bench::RunAdvise(lab, workloads,
+                            args.workers.empty() ? std::vector<uint32_t>{} : workers, args.tasks,
+                            args.last, args.outputs);
   }
 
   std::vector<bench::Cell> cells;

@@ -189,6 +189,19 @@ TEST(BenchLabRecorded, ChartShowsBothExperimentsWithBarsAndHonestFits) {
             std::string::npos);
 }
 
+TEST(BenchLabRecorded, OneRepetitionHasNoNoiseFigureToConcludeFrom) {
+  bench::Cell cell = bench::TutorialCells(2).front();
+  const CellResult once = Recorded(cell, {0.30}, 0.003);
+  const CellResult thrice = Recorded(cell, {0.10, 0.11, 0.12}, 0.003);
+  const bench::Judgement j = bench::Judge(3.0, 1, {&once, &thrice});
+  EXPECT_FALSE(j.conclusive()) << "a 3x effect, but one of the cells ran once";
+  EXPECT_EQ(bench::InconclusiveText(j), "INCONCLUSIVE (noise unknown: 1 repetition)");
+  const bench::Judgement clear = bench::Judge(1.5, 1, {&thrice});
+  EXPECT_TRUE(clear.conclusive());
+  EXPECT_NEAR(clear.noise_pct, 100 * 0.02 / 0.11, 1e-9);
+  EXPECT_EQ(bench::InconclusiveText(bench::Judge(1.1, 1, {&thrice})), "INCONCLUSIVE (noise ±18 %)");
+}
+
 std::vector<CellResult> AdviceCells(const std::vector<std::vector<double>>& walls) {
   std::vector<CellResult> cells;
   size_t i = 0;
@@ -266,7 +279,7 @@ TEST(BenchLabRecorded, AdviceIsOneLineAndSaysWhatItFollowed) {
   EXPECT_EQ(noisy.line, "use: pool, 2 workers");
   EXPECT_EQ(UseLines(noisy), 1u);
   EXPECT_EQ(noisy.followed, "class");
-  EXPECT_NE(Evidence(noisy).find("within the noise"), std::string::npos) << Evidence(noisy);
+  EXPECT_NE(Evidence(noisy).find("not beyond the noise"), std::string::npos) << Evidence(noisy);
   EXPECT_EQ(noisy.rerun, (std::vector<size_t>{4, 5}));
 
   // `sleep` is advised as waiting, not I/O: more workers than cores.

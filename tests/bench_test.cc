@@ -286,7 +286,7 @@ TEST_F(BenchTest, AdviseCallsSleepWaitsNotIo) {
   EXPECT_EQ(r.out.rfind("use: ", 0), 0u) << r.out;
   EXPECT_EQ(Count(r.out, "use: "), 1u) << r.out;
   EXPECT_NE(r.out.find("class: waits, not I/O"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("wall time of a task (probe, 3 runs)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wall time of a task (probe, 5 runs)"), std::string::npos) << r.out;
 }
 
 TEST_F(BenchTest, BadFlagsExitTwoWithOneLine) {
