@@ -19,62 +19,66 @@ std::string Choice(Policy policy, uint32_t workers) {
 
 }  // namespace
 
+// Time spent runnable but waiting for a CPU is the machine's, not the work's: the other shares are
+// judged against the rest (`own`), so that a busy machine does not turn I/O into CPU work.
 std::string Classify(const WorkProfile& p, std::string* why) {
   if (p.tasks == 0) {
     *why = "no finished tasks to judge";
     return "unknown";
   }
   const double bytes = p.read_bytes_per_task + p.write_bytes_per_task;
-  if (p.cpu_share >= 0.6) {
-    *why = fmt::format("the tasks were on a CPU {} of their run time", Share(p.cpu_share));
-    return "cpu-bound";
-  }
-  if (p.cpu_wait_share >= 0.2 && p.cpu_share + p.cpu_wait_share >= 0.6) {
+  const double waited = std::max(0.0, p.cpu_wait_share), own = std::max(1e-9, 1 - waited);
+  const double busy = std::min(1.0, p.cpu_share / own), off = 1 - busy;
+  const std::string of_own =
+      p.cpu_wait_share >= 0 ? "of the time they were not waiting for a CPU" : "of their run time";
+  if (busy >= 0.6 && waited >= 0.2) {
     *why = fmt::format(
-        "on a CPU {} of their run time and runnable but waiting for one another {} "
-        "(/proc/<pid>/schedstat): CPU work on a machine with more runnable work than cores",
-        Share(p.cpu_share), Share(p.cpu_wait_share));
+        "runnable but waiting for a CPU {} of their run time (/proc/<pid>/schedstat) and on a "
+        "CPU {} of the rest: CPU work on a machine with more runnable work than cores",
+        Share(waited), Share(busy));
     return "waiting on a CPU";
+  }
+  if (busy >= 0.6) {
+    *why = fmt::format("the tasks were on a CPU {} {}", Share(busy), of_own);
+    return "cpu-bound";
   }
   if (p.cpu_wait_share < 0 && p.invol_ctxsw_per_task >= 1 &&
       p.invol_ctxsw_per_task > 2 * p.vol_ctxsw_per_task) {
     *why = fmt::format(
         "on a CPU {} of their run time, but preempted {:.1f} times per task against {:.1f} "
         "voluntary waits: they waited for a CPU (more runnable work than cores), not for I/O",
-        Share(p.cpu_share), p.invol_ctxsw_per_task, p.vol_ctxsw_per_task);
+        Share(busy), p.invol_ctxsw_per_task, p.vol_ctxsw_per_task);
     return "waiting on a CPU";
   }
-  if (p.cpu_share <= 0.35) {
-    const double off = 1 - p.cpu_share;
+  if (busy <= 0.35) {
     if (p.blkio_share >= 0) {
-      if (p.blkio_share >= 0.5 * off) {
-        *why =
-            fmt::format("blocked on block I/O {} of their run time (delay accounting), on a CPU {}",
-                        Share(p.blkio_share), Share(p.cpu_share));
+      const double blocked = std::min(1.0, p.blkio_share / own);
+      if (blocked >= 0.5 * off) {
+        *why = fmt::format("blocked on block I/O {} {} (delay accounting), on a CPU {}",
+                           Share(blocked), of_own, Share(busy));
         return "block I/O";
       }
       *why = fmt::format(
-          "off a CPU {} of their run time, of which block I/O only {} (delay accounting): "
-          "sleeping or waiting on something else (a timer, a pipe, the network, a lock)",
-          Share(off), Share(p.blkio_share));
+          "off a CPU {} {}, of which block I/O only {} (delay accounting): sleeping or waiting "
+          "on something else (a timer, a pipe, the network, a lock)",
+          Share(off), of_own, Share(blocked));
       return "waits, not I/O";
     }
     if (bytes > 0) {
       *why = fmt::format(
-          "off a CPU {} of their run time with {:.0f} bytes of block I/O per task (delay "
-          "accounting is off, kernel.task_delayacct = 0: the wait is put down to the I/O by its "
-          "bytes)",
-          Share(off), bytes);
+          "off a CPU {} {} with {:.0f} bytes of block I/O per task (delay accounting is off, "
+          "kernel.task_delayacct = 0: the wait is put down to the I/O by its bytes)",
+          Share(off), of_own, bytes);
       return "block I/O";
     }
     *why = fmt::format(
-        "off a CPU {} of their run time with no block I/O ({:.1f} voluntary waits per task): "
-        "sleeping or waiting on something else (a timer, a pipe, the network, a lock)",
-        Share(off), p.vol_ctxsw_per_task);
+        "off a CPU {} {} with no block I/O ({:.1f} voluntary waits per task): sleeping or "
+        "waiting on something else (a timer, a pipe, the network, a lock)",
+        Share(off), of_own, p.vol_ctxsw_per_task);
     return "waits, not I/O";
   }
-  *why = fmt::format("the tasks were on a CPU {} of their run time: part computing, part waiting",
-                     Share(p.cpu_share));
+  *why = fmt::format("the tasks were on a CPU {} {}: part computing, part waiting", Share(busy),
+                     of_own);
   return "mixed";
 }
 

@@ -313,10 +313,10 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
     b.series.push_back(s);
   }
   report.chart.panels = {a, b};
-  const Verdict &v2 = report.verdicts[1], &many = report.verdicts[5];
+  const Verdict &v2 = report.verdicts[1], &many = report.verdicts[5];  // 2 processes; 1000 calls
   std::string title = v2.conclusive ? fmt::format(
                                           "On {} cores 20M numbers ran {:.2f}x faster "
-                                          "as 2 processes than as 1 ({:.2f}x as 4)",
+                                          "as 2 processes than as 1 ({:.2f}x as 4; process policy)",
                                           f.cores, s2, s4)
                                     : fmt::format("2 processes against 1: {}", v2.outcome);
   const CellResult &mp = c[kBManyProcess], &ml = c[kBManyPool];

@@ -218,6 +218,15 @@ TEST(BenchClassify, WhereTheWallTimeWentDecidesTheClass) {
                               .invol_ctxsw_per_task = 0.2};
   EXPECT_EQ(bench::Classify(fsyncing, &why), "block I/O");
   EXPECT_NE(why.find("delay accounting is off"), std::string::npos) << why;
+  // On a loaded machine an fsync task waits for a CPU after each wake-up: that time is the
+  // machine's, and what is left is still I/O.
+  bench::WorkProfile fsync_when_busy{.tasks = 5,
+                                     .cpu_share = 0.02,
+                                     .write_bytes_per_task = 4096,
+                                     .vol_ctxsw_per_task = 4,
+                                     .cpu_wait_share = 0.9};
+  EXPECT_EQ(bench::Classify(fsync_when_busy, &why), "block I/O") << why;
+  EXPECT_NE(why.find("not waiting for a CPU"), std::string::npos) << why;
   // With delay accounting the blocked time itself decides.
   bench::WorkProfile blocked = fsyncing;
   blocked.cpu_wait_share = 0.01;
