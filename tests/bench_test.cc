@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "client/submit_args.h"
 #include "nlohmann/json.hpp"
 #include "tests/test_util.h"
 
@@ -296,6 +297,39 @@ TEST_F(BenchTest, AdviseCallsSleepWaitsNotIo) {
   EXPECT_EQ(Count(r.out, "use: "), 1u) << r.out;
   EXPECT_NE(r.out.find("class: waits, not I/O"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wall time of a task (probe, 5 runs)"), std::string::npos) << r.out;
+}
+
+// Every `taskq bench` command docs/POLICY-LAB.md shows (a line of a fenced block starting with
+// "taskq ") runs as written, its output files put in the test's directory.
+TEST_F(BenchTest, EveryCommandOfThePolicyLabPageRuns) {
+  std::istringstream doc(ReadFile(TASKQ_SOURCE_DIR "/docs/POLICY-LAB.md"));
+  std::set<std::string> commands;
+  bool fenced = false;
+  for (std::string line; std::getline(doc, line);) {
+    if (line.rfind("```", 0) == 0) {
+      fenced = !fenced;
+    } else if (fenced && line.rfind("taskq ", 0) == 0) {
+      commands.insert(line.substr(0, line.find("  #")));
+    }
+  }
+  ASSERT_GE(commands.size(), 3u) << "the page shows its commands in fenced blocks";
+  for (const std::string& command : commands) {
+    std::vector<std::string> words;
+    ASSERT_TRUE(SplitWords(command, &words).ok()) << command;
+    std::vector<std::string> argv = {TaskqPath()};
+    std::vector<std::string> svgs;
+    for (size_t i = 1; i < words.size(); ++i) {
+      const bool output =
+          i > 1 && (words[i - 1] == "--svg" || words[i - 1] == "--json" || words[i - 1] == "--csv");
+      argv.push_back(output ? dir_.path() + "/" + words[i] : words[i]);
+      if (output && words[i - 1] == "--svg") svgs.push_back(argv.back());
+    }
+    CommandResult r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.out << r.err;
+    for (const std::string& svg : svgs) {
+      EXPECT_EQ(ReadFile(svg).rfind("<svg", 0), 0u) << command;
+    }
+  }
 }
 
 TEST_F(BenchTest, BadFlagsExitTwoWithOneLine) {
