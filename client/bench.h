@@ -205,8 +205,10 @@ struct ChartPanel {
 struct Chart {
   std::string title;  // states the conclusion
   std::vector<ChartPanel> panels;
+  std::vector<size_t> undecided;  // cells (indexes) a clause of the title could not decide
 };
 // The matrix's chart: speedup for cpu and exec work, time per task (log scale) for io work.
+// REQUIRES: ComputeSpeedups(&results).
 Chart MatrixChart(const std::vector<CellResult>& results, const std::vector<AmdahlFit>& fits,
                   uint32_t cores);
 std::string RenderSvg(const Chart& chart);

@@ -10,10 +10,6 @@
 namespace taskq::bench {
 namespace {
 
-double PointNoisePct(const SpeedupPoint& p) {
-  return p.value > 0 ? 100.0 * (p.high - p.low) / p.value : 0;
-}
-
 std::string Workers(double n) { return fmt::format("{:g} worker{}", n, n == 1 ? "" : "s"); }
 
 std::string PerTask(double seconds) {
@@ -66,51 +62,70 @@ Chart MatrixChart(const std::vector<CellResult>& results, const std::vector<Amda
   }
   Chart chart;
   std::vector<std::string> clauses;
-  // The best speedup, if the noise lets it be told from none.
-  const ChartSeries* best_series = nullptr;
-  const SpeedupPoint* best = nullptr;
-  for (const ChartSeries& s : speedup.series) {
-    for (const SpeedupPoint& p : s.points) {
-      if (p.workers > 1 && (best == nullptr || p.value > best->value)) {
-        best = &p;
-        best_series = &s;
+  auto undecided = [&](const Judgement& j, std::initializer_list<const CellResult*> cells) {
+    if (j.conclusive()) return;
+    for (const CellResult* c : cells) {
+      const size_t index = static_cast<size_t>(c - results.data());
+      if (std::find(chart.undecided.begin(), chart.undecided.end(), index) ==
+          chart.undecided.end()) {
+        chart.undecided.push_back(index);
       }
     }
+  };
+  // The best speedup of cpu or exec work, if the noise lets it be told from none.
+  const CellResult *best = nullptr, *base = nullptr;
+  for (const CellResult& r : results) {
+    if (r.cell.workload.spec.kind == TaskKind::kIo || r.cell.workers <= 1 || r.speedup <= 0)
+      continue;
+    if (best == nullptr || r.speedup > best->speedup) best = &r;
   }
-  if (best != nullptr) {
-    const double noise = std::max(PointNoisePct(*best), PointNoisePct(best_series->points.front()));
-    clauses.push_back(
-        100 * (best->value - 1) > noise
-            ? fmt::format("{}: {:.2f}x faster with {} than with 1 ({} cores)", best_series->name,
-                          best->value, Workers(best->workers), cores)
-            : fmt::format("{}: no speedup beyond the noise (±{:.0f} %)", best_series->name, noise));
+  for (const CellResult& r : results) {
+    if (best != nullptr && r.cell.series == best->cell.series && r.cell.workers == 1) base = &r;
   }
-  // The fastest io series against the slowest, each at its best worker count.
-  const SpeedupPoint *fastest = nullptr, *slowest = nullptr;
-  const ChartSeries *fastest_series = nullptr, *slowest_series = nullptr;
-  for (const ChartSeries& s : per_task.series) {
-    const SpeedupPoint* own = &*std::min_element(
-        s.points.begin(), s.points.end(),
-        [](const SpeedupPoint& a, const SpeedupPoint& b) { return a.value < b.value; });
-    if (fastest == nullptr || own->value < fastest->value) {
-      fastest = own;
-      fastest_series = &s;
+  if (best != nullptr && base != nullptr) {
+    const Judgement j = Judge(best->speedup, 1, {base, best});
+    undecided(j, {base, best});
+    clauses.push_back(j.conclusive()
+                          ? fmt::format("{}: {:.2f}x faster with {} than with 1 ({} "
+                                        "cores)",
+                                        SeriesTitle(best->cell), best->speedup,
+                                        Workers(best->cell.workers), cores)
+                          : fmt::format("{}: {:.2f}x with {}, {}", SeriesTitle(best->cell),
+                                        best->speedup, Workers(best->cell.workers),
+                                        InconclusiveText(j)));
+  }
+  // The io series fastest per task against the slowest, each at its best worker count.
+  std::map<std::string, const CellResult*> best_of;
+  for (const CellResult& r : results) {
+    if (r.cell.workload.spec.kind != TaskKind::kIo || r.cell.workers == 0 || r.cell.tasks == 0) {
+      continue;
     }
-    if (slowest == nullptr || own->value > slowest->value) {
-      slowest = own;
-      slowest_series = &s;
+    const CellResult*& own = best_of[r.cell.series];
+    if (own == nullptr || r.wall_median / r.cell.tasks < own->wall_median / own->cell.tasks) {
+      own = &r;
     }
+  }
+  const CellResult *fastest = nullptr, *slowest = nullptr;
+  for (const auto& [series, r] : best_of) {
+    if (fastest == nullptr ||
+        r->wall_median / r->cell.tasks < fastest->wall_median / fastest->cell.tasks)
+      fastest = r;
+    if (slowest == nullptr ||
+        r->wall_median / r->cell.tasks > slowest->wall_median / slowest->cell.tasks)
+      slowest = r;
   }
   if (fastest != nullptr) {
-    std::string clause = fmt::format("{}: {} per task with {}", fastest_series->name,
-                                     PerTask(fastest->value), Workers(fastest->workers));
+    const double per_task = fastest->wall_median / fastest->cell.tasks;
+    std::string clause = fmt::format("{}: {} per task with {}", SeriesTitle(fastest->cell),
+                                     PerTask(per_task), Workers(fastest->cell.workers));
     if (slowest != fastest) {
-      const double noise = std::max(PointNoisePct(*fastest), PointNoisePct(*slowest));
-      const double ratio = slowest->value / fastest->value;
-      clause += 100 * (ratio - 1) > noise
-                    ? fmt::format(", {:.1f}x less than {}", ratio, slowest_series->name)
-                    : fmt::format(", not told apart from {} (noise ±{:.0f} %)",
-                                  slowest_series->name, noise);
+      const double ratio = slowest->wall_median / slowest->cell.tasks / per_task;
+      const Judgement j = Judge(ratio, 1, {fastest, slowest});
+      undecided(j, {fastest, slowest});
+      clause += j.conclusive()
+                    ? fmt::format(", {:.1f}x less than {}", ratio, SeriesTitle(slowest->cell))
+                    : fmt::format(", not told apart from {}: {}", SeriesTitle(slowest->cell),
+                                  InconclusiveText(j));
     }
     clauses.push_back(clause);
   }

@@ -150,7 +150,7 @@ TEST_F(BenchTest, TinyMatrixWritesConsistentCsvJsonAndSvg) {
   }
   EXPECT_EQ(cells.size(), 8u) << "each cell once";
 
-  // JSON: the same cells, each with its one repetition of 4 finished tasks, and one fit per series.
+  // JSON: the same cells, each repetition with 4 finished tasks, and one fit per series.
   nlohmann::json j = nlohmann::json::parse(ReadFile(json));
   ASSERT_EQ(j["cells"].size(), rows.size());
   EXPECT_EQ(j["machine"]["cpus"].get<int>(), static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
@@ -159,8 +159,11 @@ TEST_F(BenchTest, TinyMatrixWritesConsistentCsvJsonAndSvg) {
     EXPECT_EQ(c["workload"], rows[i][col["workload"]]);
     EXPECT_EQ(c["policy"], rows[i][col["policy"]]);
     EXPECT_EQ(c["tasks"], 4);
-    ASSERT_EQ(c["samples"].size(), 1u);
-    EXPECT_EQ(c["samples"][0]["tasks_finished"], 4);
+    // One repetition each, more for the cells the conclusion compares (rerun while undecided).
+    ASSERT_GE(c["samples"].size(), 1u);
+    EXPECT_LE(c["samples"].size(), 9u);
+    EXPECT_EQ(c["reps"], c["samples"].size());
+    for (const auto& sample : c["samples"]) EXPECT_EQ(sample["tasks_finished"], 4);
     EXPECT_NEAR(c["speedup"].get<double>(), std::stod(rows[i][col["speedup"]]), 1e-5);
     EXPECT_NEAR(c["efficiency"].get<double>(),
                 c["speedup"].get<double>() / c["workers"].get<double>(), 1e-9);
