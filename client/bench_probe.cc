@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -42,10 +43,11 @@ bool StatField(const std::string& stat, int n, double* value) {
   return true;
 }
 
+// A line "name: value" of /proc/<pid>/io (never its first line, rchar).
 uint64_t IoField(const std::string& io, const std::string& name) {
-  size_t at = io.find(name + ": ");
+  size_t at = io.find("\n" + name + ": ");
   return at == std::string::npos ? 0
-                                 : std::strtoull(io.c_str() + at + name.size() + 2, nullptr, 10);
+                                 : std::strtoull(io.c_str() + at + name.size() + 3, nullptr, 10);
 }
 
 std::vector<std::string> ProbeArgv(const std::string& taskq_run, const Workload& w,
@@ -88,7 +90,8 @@ Status ProbeRuns(const SpawnRequest& request, uint32_t runs, ProbeFigures* out) 
     pid_t pid = 0;
     TASKQ_RETURN_IF_ERROR(Spawn(request, &pid));
     siginfo_t info{};
-    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT);
+    while (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+    }
     wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     const std::string proc = fmt::format("/proc/{}/", pid);
     std::istringstream schedstat(ReadAll(proc + "schedstat"));
