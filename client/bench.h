@@ -237,6 +237,7 @@ struct PyStats {
   bool ok = false;
   double real = 0, user = 0, sys = 0, elapsed = 0, pool_create = 0;  // medians
   double real_spread_pct = 0, elapsed_spread_pct = 0;
+  size_t reps = 0;
 };
 struct TutorialFigures {
   uint32_t cores = 1;
@@ -252,6 +253,7 @@ struct Verdict {
   std::string detail;   // quotes only figures the tables show
   bool conclusive = true;
   std::vector<size_t> cells;  // indexes into TutorialFigures::cells to rerun when inconclusive
+  std::vector<std::string> python;  // keys of TutorialFigures::python to rerun when inconclusive
 };
 struct TutorialReport {
   std::string text;  // tables, verdicts, load

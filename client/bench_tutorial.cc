@@ -23,36 +23,15 @@ namespace {
 constexpr uint64_t kCount = 10000000;
 constexpr uint32_t kFewCalls = 10, kManyCalls = 1000;
 
-PyStats RunPyReps(const std::string& python, const std::string& script,
-                  const std::vector<std::string>& args, uint32_t reps, std::string* error) {
-  std::vector<double> real, user, sys, elapsed, create;
-  for (uint32_t i = 0; i < reps && !Interrupted(); ++i) {
-    PythonRun run;
-    Status s = RunPython(python, script, args, &run);
-    if (!s.ok()) {
-      *error = s.message();
-      return {};
-    }
-    real.push_back(run.real_s);
-    user.push_back(run.user_s);
-    sys.push_back(run.sys_s);
-    elapsed.push_back(run.elapsed_s);
-    create.push_back(run.pool_create_s);
-  }
-  if (real.empty()) return {};
-  return {true,           Median(real),    Median(user),      Median(sys), Median(elapsed),
-          Median(create), SpreadPct(real), SpreadPct(elapsed)};
-}
+struct PythonJob {
+  std::string key, script;
+  std::vector<std::string> args;
+};
 
-std::map<std::string, PyStats> RunPythonJobs(const LabOptions& lab, const std::string& python,
-                                             const std::string& script_dir, std::string* error) {
+std::vector<PythonJob> PythonJobs(const std::string& script_dir) {
   const std::string a = script_dir + "/list_append.py", b = script_dir + "/process_vs_pool.py";
   const std::string c10 = std::to_string(kCount), c5 = std::to_string(kCount / 2);
-  struct Job {
-    std::string key, script;
-    std::vector<std::string> args;
-  };
-  const std::vector<Job> jobs = {
+  return {
       {"serial1", a, {"--mode", "serial", "--jobs", "1", "--count", c10}},
       {"serial2", a, {"--mode", "serial", "--jobs", "2", "--count", c10}},
       {"threads2", a, {"--mode", "threads", "--jobs", "2", "--count", c10}},
@@ -64,17 +43,44 @@ std::map<std::string, PyStats> RunPythonJobs(const LabOptions& lab, const std::s
       {"bproc1000", b, {"--mode", "process", "--calls", std::to_string(kManyCalls)}},
       {"bpool1000", b, {"--mode", "pool", "--calls", std::to_string(kManyCalls)}},
   };
-  std::map<std::string, PyStats> py;
+}
+
+PyStats Reduce(const std::vector<PythonRun>& runs) {
+  std::vector<double> real, user, sys, elapsed, create;
+  for (const PythonRun& run : runs) {
+    real.push_back(run.real_s);
+    user.push_back(run.user_s);
+    sys.push_back(run.sys_s);
+    elapsed.push_back(run.elapsed_s);
+    create.push_back(run.pool_create_s);
+  }
+  if (real.empty()) return {};
+  return {true,           Median(real),    Median(user),       Median(sys), Median(elapsed),
+          Median(create), SpreadPct(real), SpreadPct(elapsed), runs.size()};
+}
+
+// Runs each job `reps` more times (only `keys`, when not empty), appending to `runs`.
+void RunPythonJobs(const LabOptions& lab, const std::string& python, const std::string& script_dir,
+                   uint32_t reps, const std::set<std::string>& keys,
+                   std::map<std::string, std::vector<PythonRun>>* runs, std::string* error) {
+  const std::vector<PythonJob> jobs = PythonJobs(script_dir);
   for (size_t i = 0; i < jobs.size() && error->empty() && !Interrupted(); ++i) {
+    if (!keys.empty() && keys.count(jobs[i].key) == 0) continue;
     if (lab.progress) {
       std::fprintf(stderr, "\r\033[K[python %zu/%zu] %s", i + 1, jobs.size(), jobs[i].key.c_str());
       std::fflush(stderr);
     }
-    py[jobs[i].key] = RunPyReps(python, jobs[i].script, jobs[i].args, lab.reps, error);
+    for (uint32_t rep = 0; rep < reps && error->empty() && !Interrupted(); ++rep) {
+      PythonRun run;
+      Status s = RunPython(python, jobs[i].script, jobs[i].args, &run);
+      if (s.ok()) {
+        (*runs)[jobs[i].key].push_back(run);
+      } else {
+        *error = s.message();
+      }
+    }
   }
   if (lab.progress) std::fprintf(stderr, "\r\033[K");
-  if (!error->empty()) std::fprintf(stderr, "taskq bench: python: %s\n", error->c_str());
-  return py;
 }
 
 }  // namespace
@@ -119,8 +125,22 @@ int RunTutorial(const LabOptions& lab, const Outputs& outputs, bool with_python,
     std::fprintf(stderr, "taskq: %s\n", ran.message().c_str());
     return Interrupted() ? 130 : ran.exit_code();
   }
+  // The Python side, its undecided comparisons rerun the same way.
   std::string py_error;
-  if (with_python) figures.python = RunPythonJobs(lab, python, script_dir, &py_error);
+  std::map<std::string, std::vector<PythonRun>> py_runs;
+  std::set<std::string> py_keys;  // empty: every job
+  for (uint32_t reps = lab.reps; with_python && py_error.empty() && !Interrupted(); reps = 1) {
+    RunPythonJobs(lab, python, script_dir, reps, py_keys, &py_runs, &py_error);
+    for (const auto& [key, runs] : py_runs) figures.python[key] = Reduce(runs);
+    py_keys.clear();
+    for (const Verdict& v : JudgeTutorial(figures).verdicts) {
+      for (const std::string& key : v.conclusive ? std::vector<std::string>{} : v.python) {
+        if (py_runs[key].size() < lab.max_reps) py_keys.insert(key);
+      }
+    }
+    if (py_keys.empty()) break;
+  }
+  if (!py_error.empty()) std::fprintf(stderr, "taskq bench: python: %s\n", py_error.c_str());
   if (Interrupted()) return 130;
   figures.load_after = LoadAverage();
   ComputeSpeedups(&figures.cells);
@@ -152,7 +172,8 @@ int RunTutorial(const LabOptions& lab, const Outputs& outputs, bool with_python,
                 {"sys_s", v.sys},
                 {"elapsed_s", v.elapsed},
                 {"pool_create_s", v.pool_create},
-                {"real_spread_pct", v.real_spread_pct}};
+                {"real_spread_pct", v.real_spread_pct},
+                {"reps", v.reps}};
   }
   extra["python"] = pyj;
   extra["published"] = {{"A",

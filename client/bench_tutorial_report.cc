@@ -179,8 +179,9 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
 
   // Verdicts.
   auto add = [&](const std::string& claim, const std::string& outcome, const std::string& detail,
-                 const Judgement* j, std::vector<size_t> cells) {
-    Verdict v{claim, outcome, detail, true, cells};
+                 const Judgement* j, std::vector<size_t> cells,
+                 std::vector<std::string> python = {}) {
+    Verdict v{claim, outcome, detail, true, cells, python};
     if (j != nullptr && !j->conclusive()) {
       v.outcome = InconclusiveText(*j);
       v.conclusive = false;
@@ -192,12 +193,13 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
   };
   if (const PyStats* t = py("threads2"), *s = py("serial2"); t && s) {
     const double ratio = s->real / t->real;
-    const Judgement j = JudgeSpreads(ratio, 1.25, {t->real_spread_pct, s->real_spread_pct});
+    Judgement j = JudgeSpreads(ratio, 1.25, {t->real_spread_pct, s->real_spread_pct});
+    j.noise_known = t->reps >= 2 && s->reps >= 2;
     add("threads give no speedup for CPU-bound work", ratio < 1.25 ? "HELD" : "NOT HELD",
         fmt::format("python 2 threads {} s vs 2 jobs one after the other {} s: {:.2f}x (tutorial: "
                     "no speedup)",
                     TableSeconds(t->real), TableSeconds(s->real), ratio),
-        &j, {});
+        &j, {}, {"threads2", "serial2"});
   } else {
     add("threads give no speedup for CPU-bound work", "UNTESTED",
         "taskq runs processes, not threads: add --with-python to run Python threads", nullptr, {});

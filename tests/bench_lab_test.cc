@@ -161,6 +161,28 @@ TEST(BenchLabRecorded, LoadedMachineSaysInconclusiveAndAsksForReruns) {
       << report.chart.title;
 }
 
+TEST(BenchLabRecorded, PythonComparisonsAreJudgedAndRerunLikeCells) {
+  bench::TutorialFigures quiet = Quiet();
+  quiet.with_python = true;
+  quiet.python["serial2"] = {true, 1.073, 0.735, 0.337, 1.07, 0, 2, 2, 3};
+  quiet.python["threads2"] = {true, 1.058, 0.737, 0.336, 1.05, 0, 3, 3, 3};
+  bench::TutorialReport report = bench::JudgeTutorial(quiet);
+  EXPECT_EQ(Find(report, "threads").outcome, "HELD");
+  EXPECT_NE(report.text.find("  python: 2 threads"), std::string::npos) << report.text;
+  EXPECT_EQ(report.text.find("not run: python rows"), std::string::npos) << report.text;
+  ExpectQuotedFiguresInTables(report);
+
+  bench::TutorialFigures loaded = Loaded();
+  loaded.with_python = true;
+  loaded.python["serial2"] = {true, 3.389, 2.2, 1.2, 3.3, 0, 40, 40, 3};
+  loaded.python["threads2"] = {true, 3.506, 2.1, 1.4, 3.4, 0, 45, 45, 3};
+  report = bench::JudgeTutorial(loaded);
+  const bench::Verdict& threads = Find(report, "threads");
+  EXPECT_EQ(threads.outcome, "INCONCLUSIVE (noise ±45 %)") << threads.detail;
+  EXPECT_EQ(threads.python, (std::vector<std::string>{"threads2", "serial2"}));
+  ExpectQuotedFiguresInTables(report);
+}
+
 TEST(BenchLabRecorded, ChartShowsBothExperimentsWithBarsAndHonestFits) {
   const std::string quiet = bench::RenderSvg(bench::JudgeTutorial(Quiet()).chart);
   EXPECT_EQ(Count(quiet, "class=\"panel\""), 2u);
