@@ -173,6 +173,8 @@ std::string NoiseText(const Judgement& judgement);  // "±12 %" or "unknown: 1 r
 std::string LoadAverage();
 // "machine load before: ... after: ...; N cores" with a warning when the load exceeds the cores.
 std::string LoadLine(const std::string& before, const std::string& after);
+// How a table shows a spread: "12%", or "-" below 2 repetitions (no spread to speak of).
+std::string SpreadText(double spread_pct, size_t reps);
 // How a table shows seconds (3 decimals, 4 below 0.1 s): verdicts quote the same text.
 std::string TableSeconds(double seconds);
 

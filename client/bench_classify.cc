@@ -143,8 +143,8 @@ Advice Advise(const std::vector<CellResult>& results, const WorkProfile& profile
   } else {
     std::string measured = "measured (tasks/s, spread of the batch's wall time):";
     for (const CellResult& r : results) {
-      measured += fmt::format(" {} {:.1f} ({:.0f}%);", Choice(r.cell.policy, r.cell.workers),
-                              r.throughput, r.spread_pct);
+      measured += fmt::format(" {} {:.1f} ({});", Choice(r.cell.policy, r.cell.workers),
+                              r.throughput, SpreadText(r.spread_pct, r.reps.size()));
     }
     measured.pop_back();
     advice.evidence.push_back(measured);

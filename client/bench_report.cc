@@ -98,14 +98,14 @@ void PrintTable(const std::vector<CellResult>& results, const std::vector<Amdahl
         r.speedup > 0 ? fmt::format("{:.2f}x {:4.0f}%", r.speedup, 100 * r.efficiency) : "-";
     const std::string startup = r.startup_s > 0 ? Micros(r.startup_s * 1e6) : "-";
     const std::string failed = r.failed > 0 ? fmt::format("  ({} FAILED)", r.failed) : "";
-    std::printf(
-        "%-12s %-7s %7s %5u  %-8s %5.0f%% %-8s %-8s %8.1f  %-15s %-15s %-13s  %-8s %-8s%s\n",
-        r.cell.workload.label.substr(0, 12).c_str(), PolicyName(r.cell.policy),
-        WorkersText(r.cell.workers).c_str(), r.cell.tasks, Secs(r.wall_median).c_str(),
-        r.spread_pct, Secs(r.user_s).c_str(), Secs(r.sys_s).c_str(), r.throughput,
-        (Micros(r.wait_p50_us) + "/" + Micros(r.wait_p99_us)).c_str(),
-        (Micros(r.run_p50_us) + "/" + Micros(r.run_p99_us)).c_str(), speedup.c_str(),
-        startup.c_str(), Micros(r.first_task_s * 1e6).c_str(), failed.c_str());
+    std::printf("%-12s %-7s %7s %5u  %-8s %6s %-8s %-8s %8.1f  %-15s %-15s %-13s  %-8s %-8s%s\n",
+                r.cell.workload.label.substr(0, 12).c_str(), PolicyName(r.cell.policy),
+                WorkersText(r.cell.workers).c_str(), r.cell.tasks, Secs(r.wall_median).c_str(),
+                SpreadText(r.spread_pct, r.reps.size()).c_str(), Secs(r.user_s).c_str(),
+                Secs(r.sys_s).c_str(), r.throughput,
+                (Micros(r.wait_p50_us) + "/" + Micros(r.wait_p99_us)).c_str(),
+                (Micros(r.run_p50_us) + "/" + Micros(r.run_p99_us)).c_str(), speedup.c_str(),
+                startup.c_str(), Micros(r.first_task_s * 1e6).c_str(), failed.c_str());
   }
   std::printf(
       "real: median wall time of the batch (spread = (max-min)/median over repetitions, the "

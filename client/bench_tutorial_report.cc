@@ -57,8 +57,6 @@ std::string Published(const double* p) {
   return p ? fmt::format("{:.3f} / {:.3f} / {:.3f}", p[0], p[1], p[2]) : "";
 }
 
-std::string Spread(double pct) { return fmt::format("{:.0f}%", pct); }
-
 }  // namespace
 
 std::vector<Cell> TutorialCells(uint32_t cores) {
@@ -94,11 +92,11 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
       f.cores, reps);
   out += fmt::format("  {:<36} {:>8} {:>6} {:>8} {:>8} {:>9}   {}\n", "variant", "real", "spread",
                      "user", "sys", "start-up", "tutorial real/user/sys");
-  auto row = [&](const std::string& name, double real, double spread, double user, double sys,
-                 const std::string& startup, const double* published) {
-    out += fmt::format("  {:<36} {:>8} {:>6} {:>8} {:>8} {:>9}   {}\n", name, TableSeconds(real),
-                       Spread(spread), TableSeconds(user), TableSeconds(sys), startup,
-                       Published(published));
+  auto row = [&](const std::string& name, double real, const std::string& spread, double user,
+                 double sys, const std::string& startup, const double* published) {
+    out +=
+        fmt::format("  {:<36} {:>8} {:>6} {:>8} {:>8} {:>9}   {}\n", name, TableSeconds(real),
+                    spread, TableSeconds(user), TableSeconds(sys), startup, Published(published));
   };
   for (const auto& [key, name, published] :
        std::vector<std::tuple<std::string, std::string, const double*>>{
@@ -109,7 +107,7 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
            {"procs4full", "python: 4 processes (full: 4x10M)", kFourProcesses},
            {"procs4split", "python: 4 processes (split: 4x5M)", kFourProcesses}}) {
     if (const PyStats* p = py(key))
-      row(name, p->real, p->real_spread_pct, p->user, p->sys, "-", published);
+      row(name, p->real, SpreadText(p->real_spread_pct, p->reps), p->user, p->sys, "-", published);
   }
   auto name_of = [&](size_t i) {
     const Policy p = c[i].cell.policy;
@@ -125,8 +123,8 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
     for (size_t k : {kA1x10, kA1x20, kA2x10, kA4x10, kA4x5}) {
       const CellResult& r = c[base + k];
       const bool process = base == 0;
-      row(name_of(base + k), r.wall_median, r.spread_pct, r.user_s, r.sys_s,
-          TableSeconds(r.startup_s),
+      row(name_of(base + k), r.wall_median, SpreadText(r.spread_pct, r.reps.size()), r.user_s,
+          r.sys_s, TableSeconds(r.startup_s),
           process && k == kA2x10                  ? kTwoProcesses
           : process && k >= kA4x10 && k != kA1x20 ? kFourProcesses
                                                   : nullptr);
@@ -148,28 +146,30 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
   out += fmt::format("  {:<32} {:>9} {:>6} {:>10} {:>10} {:>6} {:>10} {:>9}   {}\n", "variant",
                      "10 calls", "spread", "incl.start", "1000 calls", "spread", "incl.start",
                      "start-up", "tutorial");
-  auto b_row = [&](const std::string& name, double few, double few_spread, double few_total,
-                   double many, double many_spread, double many_total, const std::string& startup,
-                   double published) {
+  auto b_row = [&](const std::string& name, double few, const std::string& few_spread,
+                   double few_total, double many, const std::string& many_spread, double many_total,
+                   const std::string& startup, double published) {
     out += fmt::format("  {:<32} {:>9} {:>6} {:>10} {:>10} {:>6} {:>10} {:>9}   {:.4f}\n", name,
-                       TableSeconds(few), Spread(few_spread), TableSeconds(few_total),
-                       TableSeconds(many), Spread(many_spread), TableSeconds(many_total), startup,
-                       published);
+                       TableSeconds(few), few_spread, TableSeconds(few_total), TableSeconds(many),
+                       many_spread, TableSeconds(many_total), startup, published);
   };
   const PyStats *bp10 = py("bproc10"), *bp1000 = py("bproc1000"), *bl10 = py("bpool10"),
                 *bl1000 = py("bpool1000");
   if (bp10 && bp1000 && bl10 && bl1000) {
-    b_row("python: Process", bp10->elapsed, bp10->elapsed_spread_pct, bp10->elapsed,
-          bp1000->elapsed, bp1000->elapsed_spread_pct, bp1000->elapsed, "-", kPublishedProcessB);
+    b_row("python: Process", bp10->elapsed, SpreadText(bp10->elapsed_spread_pct, bp10->reps),
+          bp10->elapsed, bp1000->elapsed, SpreadText(bp1000->elapsed_spread_pct, bp1000->reps),
+          bp1000->elapsed, "-", kPublishedProcessB);
     b_row("python: Pool (creation apart)", bl10->elapsed - bl10->pool_create,
-          bl10->elapsed_spread_pct, bl10->elapsed, bl1000->elapsed - bl1000->pool_create,
-          bl1000->elapsed_spread_pct, bl1000->elapsed, TableSeconds(bl10->pool_create),
-          kPublishedPoolB);
+          SpreadText(bl10->elapsed_spread_pct, bl10->reps), bl10->elapsed,
+          bl1000->elapsed - bl1000->pool_create,
+          SpreadText(bl1000->elapsed_spread_pct, bl1000->reps), bl1000->elapsed,
+          TableSeconds(bl10->pool_create), kPublishedPoolB);
   }
   for (size_t few : {kBFewProcess, kBFewPool}) {
     const CellResult &a = c[few], &b = c[few + 2];
-    b_row(fmt::format("taskq {}", PolicyName(a.cell.policy)), a.wall_median, a.spread_pct,
-          a.wall_median + a.startup_s, b.wall_median, b.spread_pct, b.wall_median + b.startup_s,
+    b_row(fmt::format("taskq {}", PolicyName(a.cell.policy)), a.wall_median,
+          SpreadText(a.spread_pct, a.reps.size()), a.wall_median + a.startup_s, b.wall_median,
+          SpreadText(b.spread_pct, b.reps.size()), b.wall_median + b.startup_s,
           TableSeconds(a.startup_s),
           a.cell.policy == Policy::kProcess ? kPublishedProcessB : kPublishedPoolB);
   }

@@ -57,6 +57,10 @@ std::string LoadLine(const std::string& before, const std::string& after) {
   return line;
 }
 
+std::string SpreadText(double spread_pct, size_t reps) {
+  return reps < 2 ? "-" : fmt::format("{:.0f}%", spread_pct);
+}
+
 std::string TableSeconds(double seconds) {
   return seconds < 0.1 ? fmt::format("{:.4f}", seconds) : fmt::format("{:.3f}", seconds);
 }
