@@ -1,9 +1,9 @@
-// `taskq bench --advise`: what kind of work is it, and which policy and how many workers suit it.
-// Classifies from the per-task figures every finished task records (cpu_share = (user+sys)/run,
-// bytes read and written, voluntary and involuntary context switches), then either measures the
-// workload under both policies at 1, cores and 2 x cores workers and recommends the best cell, or
-// (with --queue) reads the last N finished tasks and recommends from the class alone.
-#include <algorithm>
+// `taskq bench --advise`: which policy and how many workers suit a workload, in one line. The
+// work is classified by the wait probe (bench_probe.cc; else from the daemon's task records),
+// then measured under both policies at 1, cores, 2 x cores and the class's own worker count (or
+// --workers); bench_classify.cc turns both into the advice, and the cells of a comparison the
+// noise leaves undecided are rerun up to --max-reps. With --queue, the last N finished tasks of
+// a running queue are classified and the class alone advises.
 #include <cstdio>
 #include <set>
 
@@ -15,7 +15,9 @@
 namespace taskq::bench {
 namespace {
 
-WorkProfile ProfileOf(const CellResult& r) {
+constexpr uint32_t kProbeRuns = 5;
+
+WorkProfile RecordProfile(const CellResult& r) {
   WorkProfile p;
   for (const RepSample& s : r.reps) p.tasks += s.run_us.size();
   p.cpu_share = r.cpu_share;
@@ -27,116 +29,97 @@ WorkProfile ProfileOf(const CellResult& r) {
   return p;
 }
 
-void PrintProfile(const std::string& what, const WorkProfile& p) {
-  std::string why;
-  std::string kind = Classify(p, &why);
-  std::printf("%s: %s\n", what.c_str(), kind.c_str());
-  std::printf("  tasks measured:        %zu\n", p.tasks);
-  std::printf("  cpu share:             %.2f  ((user+sys) / run time)\n", p.cpu_share);
-  std::printf("  run time p50:          %.1f ms\n", p.run_p50_us / 1000);
-  std::printf("  read / written:        %.0f / %.0f bytes per task (block I/O)\n",
-              p.read_bytes_per_task, p.write_bytes_per_task);
-  std::printf("  context switches:      %.1f voluntary, %.1f involuntary per task\n",
-              p.vol_ctxsw_per_task, p.invol_ctxsw_per_task);
-  std::printf("  why:                   %s\n", why.c_str());
+void PrintAdvice(const Advice& advice, const std::string& first_evidence) {
+  std::printf("%s\n", advice.line.c_str());
+  if (!first_evidence.empty()) std::printf("  %s\n", first_evidence.c_str());
+  for (const std::string& line : advice.evidence) std::printf("  %s\n", line.c_str());
 }
 
-std::string AdviceFromClass(const std::string& kind, const WorkProfile& p, uint32_t cores) {
-  std::string workers = kind == "cpu-bound" ? fmt::format(
-                                                  "{} (one per core: more only queue "
-                                                  "for the same cores)",
-                                                  cores)
-                        : kind == "io-bound" ? fmt::format(
-                                                   "{} to {} (more than the cores: tasks "
-                                                   "mostly wait)",
-                                                   2 * cores, 4 * cores)
-                                             : fmt::format("{} to {}", cores, 2 * cores);
-  std::string policy = p.run_p50_us < 50000
-                           ? "pool (tasks are short: a process per task would add ~1 ms each)"
-                           : "either: tasks are long enough that a process per task costs little; "
-                             "process gives isolation, pool the lowest latency";
-  return fmt::format("recommend policy {}; workers {}", policy, workers);
+nlohmann::json AdviceJson(const std::string& workload, const Advice& a, const WorkProfile& p) {
+  std::string why;
+  const std::string kind = Classify(p, &why);
+  return {{"workload", workload},
+          {"use", a.line},
+          {"policy", PolicyName(a.policy)},
+          {"workers", a.workers},
+          {"followed", a.followed},
+          {"class", kind},
+          {"why", why},
+          {"from_probe", p.from_probe},
+          {"cpu_share", p.cpu_share},
+          {"cpu_wait_share", p.cpu_wait_share},
+          {"blkio_share", p.blkio_share},
+          {"run_p50_us", p.run_p50_us},
+          {"read_bytes_per_task", p.read_bytes_per_task},
+          {"write_bytes_per_task", p.write_bytes_per_task},
+          {"vol_ctxsw_per_task", p.vol_ctxsw_per_task},
+          {"invol_ctxsw_per_task", p.invol_ctxsw_per_task},
+          {"evidence", a.evidence}};
+}
+
+int AdviseFromQueue(const LabOptions& lab, uint32_t last, uint32_t cores) {
+  std::unique_ptr<Client> client;
+  Status s = Client::Connect({lab.queue, lab.config}, &client);
+  if (!s.ok()) {
+    std::fprintf(stderr, "taskq: %s\n", s.message().c_str());
+    return s.exit_code();
+  }
+  std::vector<TaskInfo> done;
+  for (TaskInfo& info : client->List()) {
+    if (info.state == TaskState::kSucceeded) done.push_back(std::move(info));
+  }
+  if (done.size() > last) done.erase(done.begin(), done.end() - last);
+  CellResult r;
+  RepSample sample;
+  for (const TaskInfo& info : done) {
+    const TaskRecord& rec = info.record;
+    if (rec.finished_at_us < rec.started_at_us || rec.started_at_us == 0) continue;
+    sample.run_us.push_back(static_cast<double>(rec.finished_at_us - rec.started_at_us));
+    sample.run_total_us += sample.run_us.back();
+    sample.user_s += rec.user_us / 1e6;
+    sample.sys_s += rec.sys_us / 1e6;
+    sample.read_bytes += rec.read_bytes;
+    sample.write_bytes += rec.write_bytes;
+    sample.vol_ctxsw += rec.vol_ctxsw;
+    sample.invol_ctxsw += rec.invol_ctxsw;
+  }
+  r.reps.push_back(sample);
+  Summarise(&r);
+  const WorkProfile p = RecordProfile(r);
+  PrintAdvice(Advise({}, p, cores),
+              fmt::format("from: the last {} succeeded tasks of queue '{}' (their records)",
+                          p.tasks, lab.queue));
+  return p.tasks > 0 ? 0 : 1;
 }
 
 }  // namespace
-
-std::string Classify(const WorkProfile& p, std::string* why) {
-  if (p.tasks == 0) {
-    *why = "no finished tasks to judge";
-    return "unknown";
-  }
-  if (p.cpu_share >= 0.6) {
-    *why = fmt::format("the tasks were on a CPU {:.0f}% of their run time", 100 * p.cpu_share);
-    return "cpu-bound";
-  }
-  if (p.invol_ctxsw_per_task >= 1 && p.invol_ctxsw_per_task > 2 * p.vol_ctxsw_per_task) {
-    *why = fmt::format(
-        "on a CPU {:.0f}% of their run time, but preempted {:.1f} times per task "
-        "against {:.1f} voluntary waits: they waited for a CPU (more runnable "
-        "work than cores), not for I/O",
-        100 * p.cpu_share, p.invol_ctxsw_per_task, p.vol_ctxsw_per_task);
-    return "cpu-bound";
-  }
-  if (p.cpu_share <= 0.35) {
-    *why = fmt::format(
-        "the tasks were on a CPU only {:.0f}% of their run time and waited the "
-        "rest ({:.1f} voluntary switches per task: blocking{})",
-        100 * p.cpu_share, p.vol_ctxsw_per_task,
-        p.write_bytes_per_task + p.read_bytes_per_task > 0 ? " on block I/O" : "");
-    return "io-bound";
-  }
-  *why = fmt::format(
-      "the tasks were on a CPU {:.0f}% of their run time: part computing, part "
-      "waiting",
-      100 * p.cpu_share);
-  return "mixed";
-}
 
 int RunAdvise(const LabOptions& lab, const std::vector<Workload>& workloads,
               const std::vector<uint32_t>& given_workers, uint32_t tasks, uint32_t last,
               const Outputs& outputs) {
   const uint32_t cores = OnlineCpus();
-  if (!lab.queue.empty()) {
-    std::unique_ptr<Client> client;
-    Status s = Client::Connect({lab.queue, lab.config}, &client);
-    if (!s.ok()) {
-      std::fprintf(stderr, "taskq: %s\n", s.message().c_str());
-      return s.exit_code();
-    }
-    std::vector<TaskInfo> done;
-    for (TaskInfo& info : client->List()) {
-      if (info.state == TaskState::kSucceeded) done.push_back(std::move(info));
-    }
-    if (done.size() > last) done.erase(done.begin(), done.end() - last);
-    CellResult r;
-    RepSample sample;
-    for (const TaskInfo& info : done) {
-      const TaskRecord& rec = info.record;
-      if (rec.finished_at_us < rec.started_at_us || rec.started_at_us == 0) continue;
-      sample.run_us.push_back(static_cast<double>(rec.finished_at_us - rec.started_at_us));
-      sample.run_total_us += sample.run_us.back();
-      sample.user_s += rec.user_us / 1e6;
-      sample.sys_s += rec.sys_us / 1e6;
-      sample.read_bytes += rec.read_bytes;
-      sample.write_bytes += rec.write_bytes;
-      sample.vol_ctxsw += rec.vol_ctxsw;
-      sample.invol_ctxsw += rec.invol_ctxsw;
-    }
-    r.reps.push_back(sample);
-    Summarise(&r);
-    WorkProfile p = ProfileOf(r);
-    PrintProfile(fmt::format("last {} succeeded tasks of queue '{}'", p.tasks, lab.queue), p);
-    std::string why;
-    std::printf("advice: %s\n", AdviceFromClass(Classify(p, &why), p, cores).c_str());
-    return p.tasks > 0 ? 0 : 1;
-  }
+  if (!lab.queue.empty()) return AdviseFromQueue(lab, last, cores);
 
-  std::set<uint32_t> counts = {1, cores, 2 * cores};
-  if (given_workers.size() > 1)
-    counts = std::set<uint32_t>(given_workers.begin(), given_workers.end());
+  const std::string load_before = LoadAverage();
+  const std::string taskq_run = FindTaskqRun(lab.taskqd);
   std::vector<CellResult> all;
-  nlohmann::json advice = nlohmann::json::array();
+  nlohmann::json advice_json = nlohmann::json::array();
   for (const Workload& w : workloads) {
+    ProbeFigures probe;
+    Status probed = ProbeWorkload(taskq_run, w, kProbeRuns, &probe);
+    std::string unusable;
+    if (probed.ok() && !ProbeUsable(probe, &unusable)) probed = Status::Failed(unusable);
+    WorkProfile profile = ProfileOf(probe, 0);
+    std::set<uint32_t> counts = {1, cores, 2 * cores};
+    if (!given_workers.empty()) {
+      counts = std::set<uint32_t>(given_workers.begin(), given_workers.end());
+    } else if (probed.ok()) {
+      std::string kind_why, choice_why;
+      Policy policy;
+      uint32_t workers;
+      ClassChoice(Classify(profile, &kind_why), profile, cores, &policy, &workers, &choice_why);
+      counts.insert(workers);
+    }
     std::vector<Cell> cells;
     for (Policy p : {Policy::kProcess, Policy::kPool}) {
       for (uint32_t n : counts) {
@@ -146,60 +129,52 @@ int RunAdvise(const LabOptions& lab, const std::vector<Workload>& workloads,
     }
     std::vector<CellResult> results;
     Status ran = RunCells(lab, cells, &results);
+    // The 1-worker cells: no contention for cores distorts a task's figures there.
+    CellResult solo;
+    Advice advice;
+    while (ran.ok()) {
+      solo = CellResult{};
+      solo.cell = results.front().cell;
+      for (const CellResult& r : results) {
+        if (r.cell.workers == 1) solo.reps.insert(solo.reps.end(), r.reps.begin(), r.reps.end());
+      }
+      Summarise(&solo);
+      if (probed.ok()) {
+        profile = ProfileOf(probe, solo.run_p50_us);
+      } else {
+        profile = RecordProfile(solo);
+      }
+      advice = Advise(results, profile, cores);
+      bool more = false;
+      for (size_t i : advice.rerun) {
+        if (results[i].reps.size() >= lab.max_reps) continue;
+        ran = RunOneMore(lab, &results[i]);
+        more = ran.ok();
+        if (!ran.ok()) break;
+      }
+      if (!more) break;
+    }
     if (!ran.ok()) {
       std::fprintf(stderr, "taskq: %s\n", ran.message().c_str());
       return Interrupted() ? 130 : ran.exit_code();
     }
     ComputeSpeedups(&results);
-    // Classify from the 1-worker cells: no contention for cores distorts the CPU share there.
-    CellResult solo;
-    solo.cell = results.front().cell;
-    for (const CellResult& r : results) {
-      if (r.cell.workers == 1) solo.reps.insert(solo.reps.end(), r.reps.begin(), r.reps.end());
+    if (!probed.ok()) {
+      advice.evidence.insert(
+          advice.evidence.begin(),
+          fmt::format("probe: not used ({}); classified from the task records", probed.message()));
     }
-    Summarise(&solo);
-    WorkProfile profile = ProfileOf(solo);
-    std::string why;
-    const std::string kind = Classify(profile, &why);
-    PrintProfile(fmt::format("workload {} (1-worker runs)", w.label), profile);
-    std::printf("  measured:\n");
-    const CellResult* best = &results.front();
-    for (const CellResult& r : results) {
-      std::printf("    %-8s workers %-3u %8.1f tasks/s  speedup %.2fx\n", PolicyName(r.cell.policy),
-                  r.cell.workers, r.throughput, r.speedup);
-      if (r.throughput > best->throughput) best = &r;
-    }
-    // The fewest workers (and, on a tie, the pool) within 5% of the best throughput.
-    const CellResult* pick = best;
-    for (const CellResult& r : results) {
-      if (r.throughput >= 0.95 * best->throughput &&
-          (r.cell.workers < pick->cell.workers ||
-           (r.cell.workers == pick->cell.workers && r.cell.policy == Policy::kPool))) {
-        pick = &r;
-      }
-    }
-    std::string line = fmt::format(
-        "advice for {}: {}; policy {} with {} workers ({:.1f} tasks/s, best measured {:.1f} with "
-        "{} x{}); by the class alone: {}",
-        w.label, kind, PolicyName(pick->cell.policy), pick->cell.workers, pick->throughput,
-        best->throughput, PolicyName(best->cell.policy), best->cell.workers,
-        AdviceFromClass(kind, profile, cores));
-    std::printf("%s\n\n", line.c_str());
-    advice.push_back({{"workload", w.label},
-                      {"class", kind},
-                      {"why", why},
-                      {"cpu_share", profile.cpu_share},
-                      {"run_p50_us", profile.run_p50_us},
-                      {"read_bytes_per_task", profile.read_bytes_per_task},
-                      {"write_bytes_per_task", profile.write_bytes_per_task},
-                      {"vol_ctxsw_per_task", profile.vol_ctxsw_per_task},
-                      {"invol_ctxsw_per_task", profile.invol_ctxsw_per_task},
-                      {"policy", PolicyName(pick->cell.policy)},
-                      {"workers", pick->cell.workers}});
+    PrintAdvice(
+        advice,
+        fmt::format("for: {}",
+                    SeriesTitle(cells.front()).substr(0, SeriesTitle(cells.front()).rfind(", "))));
+    advice_json.push_back(AdviceJson(w.label, advice, profile));
     all.insert(all.end(), results.begin(), results.end());
   }
+  std::printf("%s\n", LoadLine(load_before, LoadAverage()).c_str());
   std::vector<AmdahlFit> fits = FitAmdahl(all, cores);
-  Status written = WriteOutputs(outputs, all, fits, nlohmann::json{{"advice", advice}}.dump());
+  Status written = WriteOutputs(outputs, all, fits, MatrixChart(all, fits, cores),
+                                nlohmann::json{{"advice", advice_json}}.dump());
   if (!written.ok()) {
     std::fprintf(stderr, "taskq: %s\n", written.message().c_str());
     return written.exit_code();

@@ -129,6 +129,39 @@ std::string CellName(const Cell& cell) {
                      WorkersText(cell.workers), cell.tasks);
 }
 
+std::string SeriesTitle(const Cell& cell) {
+  const TaskSpec& spec = cell.workload.spec;
+  std::string work;
+  switch (spec.kind) {
+    case TaskKind::kCpu:
+      work = fmt::format("cpu work (list_append {:g}M)", spec.cpu.count / 1e6);
+      break;
+    case TaskKind::kIo:
+      work = fmt::format("io work (write {} B{})", spec.io.bytes, spec.io.fsync ? ", fsync" : "");
+      break;
+    case TaskKind::kExec:
+      work = "command";
+      for (const std::string& word : spec.exec.argv) work += " " + word;
+      break;
+  }
+  return work + (cell.policy == Policy::kPool ? ", a pool of workers" : ", a process per task");
+}
+
+Status RunOneMore(const LabOptions& lab, CellResult* result) {
+  if (lab.progress) {
+    std::fprintf(stderr, "\r\033[K[rerun] %s  rep %zu", CellName(result->cell).c_str(),
+                 result->reps.size() + 1);
+    std::fflush(stderr);
+  }
+  RepSample sample;
+  Status s = RunRep(lab, result->cell, &sample);
+  if (lab.progress) std::fprintf(stderr, "\r\033[K");
+  if (!s.ok()) return WithContext(s, CellName(result->cell) + ": ");
+  result->reps.push_back(std::move(sample));
+  Summarise(result);
+  return Status::Ok();
+}
+
 Status RunCells(const LabOptions& lab, const std::vector<Cell>& cells,
                 std::vector<CellResult>* results) {
   for (size_t c = 0; c < cells.size(); ++c) {

@@ -64,6 +64,7 @@ nlohmann::json CellJson(const CellResult& r) {
           {"real_min_s", r.wall_min},
           {"real_max_s", r.wall_max},
           {"spread_pct", r.spread_pct},
+          {"reps_set_aside", r.set_aside},
           {"user_s", r.user_s},
           {"sys_s", r.sys_s},
           {"daemon_user_s", r.daemon_user_s},
@@ -97,29 +98,38 @@ void PrintTable(const std::vector<CellResult>& results, const std::vector<Amdahl
         r.speedup > 0 ? fmt::format("{:.2f}x {:4.0f}%", r.speedup, 100 * r.efficiency) : "-";
     const std::string startup = r.startup_s > 0 ? Micros(r.startup_s * 1e6) : "-";
     const std::string failed = r.failed > 0 ? fmt::format("  ({} FAILED)", r.failed) : "";
-    std::printf(
-        "%-12s %-7s %7s %5u  %-8s %5.0f%% %-8s %-8s %8.1f  %-15s %-15s %-13s  %-8s %-8s%s\n",
-        r.cell.workload.label.substr(0, 12).c_str(), PolicyName(r.cell.policy),
-        WorkersText(r.cell.workers).c_str(), r.cell.tasks, Secs(r.wall_median).c_str(),
-        r.spread_pct, Secs(r.user_s).c_str(), Secs(r.sys_s).c_str(), r.throughput,
-        (Micros(r.wait_p50_us) + "/" + Micros(r.wait_p99_us)).c_str(),
-        (Micros(r.run_p50_us) + "/" + Micros(r.run_p99_us)).c_str(), speedup.c_str(),
-        startup.c_str(), Micros(r.first_task_s * 1e6).c_str(), failed.c_str());
+    std::printf("%-12s %-7s %7s %5u  %-8s %6s %-8s %-8s %8.1f  %-15s %-15s %-13s  %-8s %-8s%s\n",
+                r.cell.workload.label.substr(0, 12).c_str(), PolicyName(r.cell.policy),
+                WorkersText(r.cell.workers).c_str(), r.cell.tasks, Secs(r.wall_median).c_str(),
+                SpreadText(r.spread_pct, r.reps.size()).c_str(), Secs(r.user_s).c_str(),
+                Secs(r.sys_s).c_str(), r.throughput,
+                (Micros(r.wait_p50_us) + "/" + Micros(r.wait_p99_us)).c_str(),
+                (Micros(r.run_p50_us) + "/" + Micros(r.run_p99_us)).c_str(), speedup.c_str(),
+                startup.c_str(), Micros(r.first_task_s * 1e6).c_str(), failed.c_str());
   }
   std::printf(
-      "real: median wall time of the batch (spread = (max-min)/median over repetitions); "
+      "real: median wall time of the batch (spread = (max-min)/median over repetitions, the "
+      "fastest and slowest fifth set aside from 5 on); "
       "user/sys: CPU of the tasks; start-up: taskqd spawn to ready; 1st task: one task "
       "alone on the fresh daemon.\n");
   for (const AmdahlFit& f : fits) {
-    if (f.valid) {
+    if (!f.valid) {
+      std::printf("Amdahl %s: no fit (needs a 1-worker cell and one with more workers)\n",
+                  f.series.c_str());
+    } else if (f.fits) {
       std::printf(
-          "Amdahl %s: serial fraction %.3f (fitted on %d worker count%s <= %u cores; "
-          "predicts at most %.1fx)\n",
-          f.series.c_str(), f.serial_fraction, f.points, f.points == 1 ? "" : "s", OnlineCpus(),
-          f.serial_fraction > 0 ? 1 / f.serial_fraction : 999.0);
+          "Amdahl %s: serial fraction %.3f, R² %.2f over %d worker count%s (with %u cores: at "
+          "most %.2fx here)\n",
+          f.series.c_str(), f.serial_fraction, f.r_squared, f.points + 1, f.points == 0 ? "" : "s",
+          f.cores, AmdahlSpeedup(f.serial_fraction, f.cores, f.cores));
+    } else if (f.points + 1 < 3) {
+      std::printf("Amdahl %s: not fitted: %d worker counts, a fit needs 3 to be tested\n",
+                  f.series.c_str(), f.points + 1);
     } else {
-      std::printf("Amdahl %s: no fit (needs a 1-worker cell and one with 2..%u workers)\n",
-                  f.series.c_str(), OnlineCpus());
+      std::printf(
+          "Amdahl %s: poor fit (R² %.2f over %d worker counts): not drawn, the points do not "
+          "follow Amdahl's law\n",
+          f.series.c_str(), f.r_squared, f.points + 1);
     }
   }
 }
@@ -163,6 +173,8 @@ Status WriteJson(const std::string& path, const std::vector<CellResult>& results
         {{"series", f.series},
          {"valid", f.valid},
          {"serial_fraction", f.valid ? nlohmann::json(f.serial_fraction) : nlohmann::json()},
+         {"r_squared", f.valid ? nlohmann::json(f.r_squared) : nlohmann::json()},
+         {"fits", f.fits},
          {"points", f.points}});
   }
   if (!extra_json.empty()) {

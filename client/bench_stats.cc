@@ -23,6 +23,17 @@ double Median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+double SpreadPct(std::vector<double> values, uint32_t* set_aside) {
+  if (set_aside != nullptr) *set_aside = 0;
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t trim = values.size() >= 5 ? values.size() / 5 : 0;
+  if (set_aside != nullptr) *set_aside = static_cast<uint32_t>(2 * trim);
+  const double median = Median(values);
+  const double range = values[values.size() - 1 - trim] - values[trim];
+  return median > 0 ? 100.0 * range / median : 0;
+}
+
 void Summarise(CellResult* r) {
   std::vector<double> wall, user, sys, duser, dsys, startup, first, waits, runs;
   double cpu_us = 0, run_us = 0, rb = 0, wb = 0, vol = 0, invol = 0, tasks = 0;
@@ -47,9 +58,11 @@ void Summarise(CellResult* r) {
     r->failed += s.failed;
   }
   r->wall_median = Median(wall);
-  r->wall_min = wall.empty() ? 0 : *std::min_element(wall.begin(), wall.end());
-  r->wall_max = wall.empty() ? 0 : *std::max_element(wall.begin(), wall.end());
-  r->spread_pct = r->wall_median > 0 ? 100.0 * (r->wall_max - r->wall_min) / r->wall_median : 0;
+  r->spread_pct = SpreadPct(wall, &r->set_aside);
+  std::sort(wall.begin(), wall.end());
+  r->wall_min = wall.empty() ? 0 : wall[r->set_aside / 2];
+  r->wall_max = wall.empty() ? 0 : wall[wall.size() - 1 - r->set_aside / 2];
+  r->startup_spread_pct = SpreadPct(startup);
   r->user_s = Median(user);
   r->sys_s = Median(sys);
   r->daemon_user_s = Median(duser);
@@ -83,33 +96,75 @@ void ComputeSpeedups(std::vector<CellResult>* results) {
   }
 }
 
-double AmdahlSpeedup(double f, double n) { return 1.0 / (f + (1.0 - f) / n); }
+double AmdahlSpeedup(double f, double n, uint32_t cores) {
+  const double used = std::min(n, static_cast<double>(std::max(1u, cores)));
+  return 1.0 / (f + (1.0 - f) / used);
+}
 
-// 1/S = f + (1 - f)/n, i.e. (1/S - 1/n) = f (1 - 1/n): least squares through the origin.
-// Only worker counts the cores can serve (1 < n <= cores) are used: beyond the cores a missing
-// speedup is the hardware's limit, not a serial part of the work.
-std::vector<AmdahlFit> FitAmdahl(const std::vector<CellResult>& results, uint32_t cores) {
-  std::map<std::string, AmdahlFit> fits;
-  std::map<std::string, std::pair<double, double>> sums;
+std::vector<SpeedupPoint> SpeedupPoints(const std::vector<CellResult>& results,
+                                        const std::string& series) {
+  std::vector<SpeedupPoint> points;
+  const CellResult* base = nullptr;
   for (const CellResult& r : results) {
-    AmdahlFit& fit = fits[r.cell.series];
-    fit.series = r.cell.series;
-    fit.max_workers = std::max(fit.max_workers, r.cell.workers);
-    const double n = r.cell.workers;
-    if (n <= 1 || n > cores || r.speedup <= 0) continue;
-    const double x = 1 - 1 / n, y = 1 / r.speedup - 1 / n;
-    sums[r.cell.series].first += x * y;
-    sums[r.cell.series].second += x * x;
+    if (r.cell.series == series && r.cell.workers == 1) base = &r;
+  }
+  if (base == nullptr || base->wall_median <= 0) return points;
+  for (const CellResult& r : results) {
+    if (r.cell.series != series || r.cell.workers == 0 || r.wall_min <= 0) continue;
+    points.push_back({static_cast<double>(r.cell.workers), base->wall_median / r.wall_median,
+                      base->wall_median / r.wall_max, base->wall_median / r.wall_min});
+  }
+  std::sort(points.begin(), points.end(),
+            [](const SpeedupPoint& a, const SpeedupPoint& b) { return a.workers < b.workers; });
+  return points;
+}
+
+// 1/S = f + (1 - f)/m with m = min(n, cores), i.e. (1/S - 1/m) = f (1 - 1/m): least squares
+// through the origin over the points with n > 1. Beyond the cores the model predicts no further
+// speedup: a missing one there is the hardware's limit, not a serial part of the work.
+AmdahlFit FitAmdahlPoints(const std::string& series, const std::vector<SpeedupPoint>& points,
+                          uint32_t cores) {
+  AmdahlFit fit;
+  fit.series = series;
+  fit.cores = std::max(1u, cores);
+  double xy = 0, xx = 0;
+  for (const SpeedupPoint& p : points) {
+    fit.max_workers = std::max(fit.max_workers, static_cast<uint32_t>(p.workers));
+    const double m = std::min(p.workers, static_cast<double>(fit.cores));
+    if (p.workers <= 1 || p.value <= 0) continue;
     ++fit.points;
+    if (m <= 1) continue;
+    const double x = 1 - 1 / m, y = 1 / p.value - 1 / m;
+    xy += x * y;
+    xx += x * x;
+  }
+  if (fit.points == 0 || xx <= 0) return fit;
+  fit.valid = true;
+  fit.serial_fraction = std::clamp(xy / xx, 0.0, 1.0);
+  double mean = 0;
+  for (const SpeedupPoint& p : points) mean += p.value;
+  mean /= static_cast<double>(points.size());
+  double residual = 0, total = 0;
+  for (const SpeedupPoint& p : points) {
+    const double e = p.value - AmdahlSpeedup(fit.serial_fraction, p.workers, fit.cores);
+    residual += e * e;
+    total += (p.value - mean) * (p.value - mean);
+  }
+  fit.r_squared = total > 0 ? 1 - residual / total : (residual < 1e-12 ? 1 : 0);
+  fit.fits = points.size() >= 3 && fit.r_squared >= kGoodFit;
+  return fit;
+}
+
+std::vector<AmdahlFit> FitAmdahl(const std::vector<CellResult>& results, uint32_t cores) {
+  std::vector<std::string> series;
+  for (const CellResult& r : results) {
+    if (std::find(series.begin(), series.end(), r.cell.series) == series.end()) {
+      series.push_back(r.cell.series);
+    }
   }
   std::vector<AmdahlFit> out;
-  for (auto& [series, fit] : fits) {
-    auto& [xy, xx] = sums[series];
-    if (fit.points > 0 && xx > 0) {
-      fit.valid = true;
-      fit.serial_fraction = std::clamp(xy / xx, 0.0, 1.0);
-    }
-    out.push_back(fit);
+  for (const std::string& name : series) {
+    out.push_back(FitAmdahlPoints(name, SpeedupPoints(results, name), cores));
   }
   return out;
 }

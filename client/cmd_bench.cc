@@ -21,6 +21,7 @@ struct BenchArgs {
   std::string workers;
   uint32_t tasks = 0;
   uint32_t reps = 3;
+  uint32_t max_reps = 9;
   uint64_t cpu_count = 1000000;
   uint64_t io_bytes = 64;
   bool io_fsync = false;
@@ -47,6 +48,10 @@ CLI::App* AddBenchCommand(CLI::App* app, std::shared_ptr<BenchArgs>* out) {
   cmd->add_option("--tasks", args->tasks, "tasks per cell (default cpu 16, io 200, exec 50)")
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--reps", args->reps, "repetitions per cell (default 3)")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--max-reps", args->max_reps,
+                  "rerun the cells of an inconclusive comparison up to this many repetitions "
+                  "(default 9)")
       ->check(CLI::Range(1, 100));
   cmd->add_option("--cpu-count", args->cpu_count, "numbers per cpu task (default 1,000,000)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1000000000}));
@@ -173,6 +178,7 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
 
   bench::LabOptions lab;
   lab.reps = args.reps;
+  lab.max_reps = std::max(args.reps, args.max_reps);
   lab.cell_timeout_s = args.cell_timeout_s;
   lab.progress = isatty(STDERR_FILENO) != 0;
   lab.queue = global.queue;
@@ -187,7 +193,10 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
     return bench::RunTutorial(lab, args.outputs, args.with_python, args.python);
   }
   if (args.advise) {
-    return bench::RunAdvise(lab, workloads, workers, args.tasks, args.last, args.outputs);
+    // Without --workers the advice picks its own counts (1, cores, 2 x cores and the class's).
+    return bench::RunAdvise(lab, workloads,
+                            args.workers.empty() ? std::vector<uint32_t>{} : workers, args.tasks,
+                            args.last, args.outputs);
   }
 
   std::vector<bench::Cell> cells;
@@ -220,16 +229,36 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
       }
     }
   }
+  const std::string load_before = bench::LoadAverage();
   std::vector<bench::CellResult> results;
   Status ran = bench::RunCells(lab, cells, &results);
   if (!ran.ok()) {
     int code = Report(ran);
     return bench::Interrupted() ? 130 : code;
   }
-  bench::ComputeSpeedups(&results);
+  // Rerun the cells of a conclusion the noise leaves undecided, up to --max-reps.
+  bench::Chart chart;
+  for (;;) {
+    bench::ComputeSpeedups(&results);
+    chart = bench::MatrixChart(results, {}, cores);
+    bool more = false;
+    for (size_t i : chart.undecided) {
+      if (results[i].reps.size() >= lab.max_reps) continue;
+      ran = bench::RunOneMore(lab, &results[i]);
+      if (!ran.ok()) {
+        int code = Report(ran);
+        return bench::Interrupted() ? 130 : code;
+      }
+      more = true;
+    }
+    if (!more) break;
+  }
   std::vector<bench::AmdahlFit> fits = bench::FitAmdahl(results, cores);
+  chart = bench::MatrixChart(results, fits, cores);
   bench::PrintTable(results, fits);
-  Status written = bench::WriteOutputs(args.outputs, results, fits);
+  std::printf("%s\n", bench::LoadLine(load_before, bench::LoadAverage()).c_str());
+  std::printf("conclusion: %s\n", chart.title.c_str());
+  Status written = bench::WriteOutputs(args.outputs, results, fits, chart);
   if (!written.ok()) return Report(written);
   for (const auto& r : results) {
     if (r.failed > 0) return 1;
@@ -242,11 +271,12 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
 namespace taskq::bench {
 
 Status WriteOutputs(const Outputs& outputs, const std::vector<CellResult>& results,
-                    const std::vector<AmdahlFit>& fits, const std::string& extra_json) {
+                    const std::vector<AmdahlFit>& fits, const Chart& chart,
+                    const std::string& extra_json) {
   if (!outputs.csv.empty()) TASKQ_RETURN_IF_ERROR(WriteCsv(outputs.csv, results));
   if (!outputs.json.empty())
     TASKQ_RETURN_IF_ERROR(WriteJson(outputs.json, results, fits, extra_json));
-  if (!outputs.svg.empty()) TASKQ_RETURN_IF_ERROR(WriteSvg(outputs.svg, results, fits));
+  if (!outputs.svg.empty()) TASKQ_RETURN_IF_ERROR(WriteSvg(outputs.svg, chart));
   return Status::Ok();
 }
 
