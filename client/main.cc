@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
       "segment, 4 queue full, 5 wait timed out.",
       "taskq"};
   app.require_subcommand(1, 1);
+  app.set_version_flag("--version", "taskq " TASKQ_VERSION);
   GlobalArgs global;
   app.add_option("-q,--queue", global.queue,
                  "queue name (default: $TASKQ_QUEUE, the config's, "

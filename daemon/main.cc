@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
       "  taskqd --check-config /etc/taskq/taskq.yaml\n"
       "  taskqd --config /etc/taskq/taskq.yaml --print-config\n"
       "  taskqd --queue build --policy process --max-parallel 8");
+  app.set_version_flag("--version", "taskqd " TASKQ_VERSION);
   std::string config_path;
   std::string check_config;
   bool print_config = false;
