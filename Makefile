@@ -12,7 +12,8 @@ CMAKE_FLAGS ?=
 WERROR ?= ON
 DEB_BUILD ?= build-deb
 
-.PHONY: all deps build demo check check-asan check-release fuzz bench deb install format clean
+.PHONY: all deps build demo check check-asan check-release check-clang fuzz bench deb install format \
+	clean
 
 all: build
 
@@ -39,6 +40,13 @@ check-release: deps
 	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DTASKQ_BUILD_TESTS=OFF \
 	  -DTASKQ_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build build-release -j$(JOBS) --target taskq taskqd taskq-run
+
+# The same binaries built by clang (the fuzz targets are the only other clang build); not part of
+# `make check`, to keep CI's time.
+check-clang: deps
+	CXX=clang++ cmake -S . -B build-clang -DTASKQ_BUILD_TESTS=OFF -DTASKQ_WERROR=$(WERROR) \
+	  $(CMAKE_FLAGS)
+	cmake --build build-clang -j$(JOBS) --target taskq taskqd taskq-run
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 check-asan: deps
@@ -73,4 +81,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-release build-fuzz $(DEB_BUILD)
+	rm -rf $(BUILD) build-asan build-release build-clang build-fuzz $(DEB_BUILD)
