@@ -12,8 +12,8 @@ CMAKE_FLAGS ?=
 WERROR ?= ON
 DEB_BUILD ?= build-deb
 
-.PHONY: all deps build demo check check-asan check-release check-clang fuzz bench deb install format \
-	clean
+.PHONY: all deps build demo check check-asan check-release check-clang fuzz bench deb install \
+	format clean
 
 all: build
 
