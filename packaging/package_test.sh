@@ -51,6 +51,20 @@ for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/bin/taskq-run \
             ./usr/share/bash-completion/completions/taskq ./usr/share/zsh/vendor-completions/_taskq; do
   grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
+# README lists what the package installs: each file by its path, the last two parts of it
+# (man1/taskq.1.gz) or a directory above it (/usr/share/doc/taskq/).
+readme=$(cat "$(dirname "$0")/../README.md")
+while read -r path; do
+  listed=
+  [[ $readme == *"\`$path\`"* || $readme == *"\`$(basename "$(dirname "$path")")/$(basename "$path")\`"* ]] &&
+    listed=1
+  dir=$(dirname "$path")
+  while [[ -z $listed && $dir != / ]]; do
+    [[ $readme == *"\`$dir/\`"* ]] && listed=1
+    dir=$(dirname "$dir")
+  done
+  [[ -n $listed ]] || fail "README does not list $path, which the package installs"
+done < <(awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}' <<<"$contents")
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
 [[ $conffiles == /etc/taskq/taskq.yaml ]] || fail "conffiles: '$conffiles'"
 depends=$(dpkg-deb --field "$deb" Depends)
