@@ -72,8 +72,7 @@ class MetricsServer::Connection : public std::enable_shared_from_this<Connection
     } else if (target != "/metrics") {
       response_ = Response("404 Not Found", "text/plain", "the metrics are at /metrics\n");
     } else {
-      response_ = Response("200 OK", kMetricsContentType,
-                           RenderMetrics(*server_->segment_, server_->queue_));
+      response_ = Response("200 OK", kMetricsContentType, server_->Text());
       if (method == "HEAD") response_.resize(response_.find("\r\n\r\n") + 4);
     }
     auto self = shared_from_this();
@@ -121,6 +120,16 @@ Status MetricsServer::Listen(const std::string& address_port) {
   spdlog::info("serving metrics at http://{}/metrics", address_port);
   Accept();
   return Status::Ok();
+}
+
+const std::string& MetricsServer::Text() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!rendered_ || now - rendered_at_ >= kMaxTextAge) {
+    text_ = RenderMetrics(*segment_, queue_);
+    rendered_at_ = now;
+    rendered_ = true;
+  }
+  return text_;
 }
 
 void MetricsServer::Close() {
