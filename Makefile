@@ -2,12 +2,18 @@
 #   make demo    build, start a daemon, run the tutorial's experiments under both policies
 #   make check   build and run every test
 #   make bench   Release build and the benchmark suite (docs/PERFORMANCE.md)
+#   make deb     the Debian package, built with Debian's hardening flags (build-deb/)
 JOBS ?= 2
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
+# Warnings are errors in the builds made here (development and CI); the CMake default is off so
+# that distributions and newer compilers are not stopped by a new warning. `make WERROR=OFF ...`
+WERROR ?= ON
+DEB_BUILD ?= build-deb
 
-.PHONY: all deps build demo check check-asan fuzz fuzz-ci bench deb install format clean
+.PHONY: all deps build demo check check-asan check-release check-clang fuzz fuzz-ci bench deb \
+	install format clean
 
 all: build
 
@@ -15,9 +21,10 @@ deps:
 	@./scripts/install-deps.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTASKQ_WERROR=$(WERROR) $(CMAKE_FLAGS)
 
 build: deps $(BUILD)/CMakeCache.txt
+	cmake $(BUILD) -DTASKQ_WERROR=$(WERROR) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
@@ -25,10 +32,26 @@ demo: build
 
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+	$(MAKE) check-release
+
+# A Release build (-O3: GCC warns about things -O2 does not see) of the three binaries with
+# warnings as errors; the tests are not built (the suite above ran them).
+check-release: deps
+	cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DTASKQ_BUILD_TESTS=OFF \
+	  -DTASKQ_WERROR=$(WERROR) $(CMAKE_FLAGS)
+	cmake --build build-release -j$(JOBS) --target taskq taskqd taskq-run
+
+# The same binaries built by clang (the fuzz targets are the only other clang build); not part of
+# `make check`, to keep CI's time.
+check-clang: deps
+	CXX=clang++ cmake -S . -B build-clang -DTASKQ_BUILD_TESTS=OFF -DTASKQ_WERROR=$(WERROR) \
+	  $(CMAKE_FLAGS)
+	cmake --build build-clang -j$(JOBS) --target taskq taskqd taskq-run
 
 # The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 check-asan: deps
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKQ_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKQ_SANITIZE=ON -DTASKQ_WERROR=$(WERROR) \
+	  $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
 	cd build-asan && TASKQ_CHAOS_TASKS=$${TASKQ_CHAOS_TASKS:-2000} ctest --output-on-failure -j$(JOBS) --timeout 900
 
@@ -46,8 +69,17 @@ fuzz-ci: deps
 bench: deps
 	./bench/run
 
-deb: build
-	cd $(BUILD) && cpack -G DEB
+# The package as Debian builds one: build type None with dpkg-buildflags' CXXFLAGS, CPPFLAGS and
+# LDFLAGS (hardening=+all: fortify, stack protector, PIE, relro, now), its own build directory,
+# no unit tests; then lintian on the result (errors fail the target).
+deb: deps
+	export DEB_BUILD_MAINT_OPTIONS=hardening=+all && \
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=None -DTASKQ_BUILD_TESTS=OFF \
+	  -DCMAKE_CXX_FLAGS="$$(dpkg-buildflags --get CXXFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$$(dpkg-buildflags --get LDFLAGS)" $(CMAKE_FLAGS)
+	cmake --build $(DEB_BUILD) -j$(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
+	lintian --fail-on error $(DEB_BUILD)/taskq_*.deb
 
 install: build
 	cmake --install $(BUILD)
@@ -56,4 +88,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-release build-fuzz
+	rm -rf $(BUILD) build-asan build-release build-clang build-fuzz $(DEB_BUILD)

@@ -56,6 +56,8 @@ Client::WaitProgress MakeWaitProgress();
 // iterations <= 0: until interrupted.
 int RunTop(const GlobalArgs& global, double interval_s, int iterations);
 int RunStats(const GlobalArgs& global);
+// The Prometheus text of the queue on stdout, or into `output` (replaced atomically).
+int RunMetrics(const GlobalArgs& global, const std::string& output);
 
 // taskq group add|list|remove|pause|resume.
 struct GroupCommand {

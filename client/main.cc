@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
       "segment, 4 queue full, 5 wait timed out.",
       "taskq"};
   app.require_subcommand(1, 1);
+  app.set_version_flag("--version", "taskq " TASKQ_VERSION);
   GlobalArgs global;
   app.add_option("-q,--queue", global.queue,
                  "queue name (default: $TASKQ_QUEUE, the config's, "
@@ -90,6 +91,13 @@ int main(int argc, char** argv) {
 
   CLI::App* stats_cmd = app.add_subcommand("stats", "counts per state, workers, throughput");
 
+  std::string metrics_output;
+  CLI::App* metrics_cmd = app.add_subcommand(
+      "metrics", "the queue's metrics in the Prometheus text format (docs/METRICS.md)");
+  metrics_cmd->add_option("-o,--output", metrics_output,
+                          "write FILE (replaced atomically: for node_exporter's textfile "
+                          "collector) instead of standard output");
+
   double ping_timeout = 2.0;
   CLI::App* ping_cmd =
       app.add_subcommand("ping", "check that the daemon answers (exit 0) or not (3)");
@@ -167,6 +175,7 @@ int main(int argc, char** argv) {
   }
   if (top_cmd->parsed()) return RunTop(global, top_interval, top_iterations);
   if (stats_cmd->parsed()) return RunStats(global);
+  if (metrics_cmd->parsed()) return RunMetrics(global, metrics_output);
   if (ping_cmd->parsed()) return RunPing(global, ping_timeout);
   if (shutdown_cmd->parsed()) {
     return RunShutdown(global, shutdown_no_wait, shutdown_timeout, shutdown_purge);

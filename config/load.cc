@@ -54,6 +54,14 @@ constexpr TextRule kQueueRule = {IsQueueNameOrEmpty, kQueueNameProblem,
 constexpr TextRule kDirectoryRule = {IsAbsolutePathOrEmpty,
                                      "must be an absolute path, or \"\" for the default",
                                      "start it with '/'; ~ and $VARIABLES are not expanded"};
+bool IsListenAddressOrEmpty(std::string_view text) {
+  std::string address;
+  uint16_t port = 0;
+  return text.empty() || ParseListenAddress(text, &address, &port);
+}
+constexpr TextRule kListenRule = {
+    IsListenAddressOrEmpty, "must be ADDRESS:PORT with an IP address and a port 1..65535",
+    "write e.g. 127.0.0.1:9464 or [::1]:9464 (host names are not resolved), or \"\" for off"};
 constexpr TextRule kAccountRule = {
     IsAccountNameOrEmpty, "must be a name or number without spaces, ':' or control characters",
     "write the name as /etc/passwd or /etc/group spells it, or \"\" for none"};
@@ -411,6 +419,11 @@ constexpr OptionsField kOptionFields[] = {
        return ReadChoice(v, {"trace", "debug", "info", "warn", "error", "off"}, &o->log_level);
      },
      [](const Options& o, YAML::Emitter* out) { *out << o.log_level; }},
+    {"metrics_listen",
+     [](const ConfigValue& v, Options* o) {
+       return ReadString(v, kListenRule, &o->metrics_listen);
+     },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.metrics_listen, out); }},
     {"security", [](const ConfigValue& v, Options* o) { return LoadMap(v, kSecurityFields, o); },
      [](const Options& o, YAML::Emitter* out) { DumpMap(kSecurityFields, o, out); }},
     {"limits",

@@ -1,5 +1,6 @@
 #include "config/options.h"
 
+#include <arpa/inet.h>
 #include <grp.h>
 #include <unistd.h>
 
@@ -54,6 +55,29 @@ bool ParsePolicy(const std::string& text, Policy* policy) {
     }
   }
   return false;
+}
+
+bool ParseListenAddress(std::string_view text, std::string* address, uint16_t* port) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  std::string host(text.substr(0, colon));
+  const std::string_view digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return false;
+  }
+  const unsigned long number = std::stoul(std::string(digits));
+  if (number == 0 || number > 65535) return false;
+  unsigned char binary[16];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (inet_pton(AF_INET6, host.c_str(), binary) != 1) return false;
+  } else if (inet_pton(AF_INET, host.c_str(), binary) != 1) {
+    return false;
+  }
+  *address = host;
+  *port = static_cast<uint16_t>(number);
+  return true;
 }
 
 Status LookUpGroup(const std::string& group, gid_t* gid) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -87,6 +88,7 @@ struct Options {
   // --- shutdown and service ---
   uint64_t shutdown_grace_ms = 10000;  // SIGTERM: running tasks get this long before being killed
   std::string log_level = "info";      // trace | debug | info | warn | error | off
+  std::string metrics_listen;          // "" = off; else ADDRESS:PORT of the HTTP metrics endpoint
 
   // --- what a submission may make the daemon do ---
   bool exec_enabled = true;             // false: `exec` tasks are refused
@@ -98,6 +100,10 @@ struct Options {
   TaskLimits limits;
   SlurmOptions slurm;
 };
+
+// Splits `metrics_listen`'s ADDRESS:PORT: an IPv4 address or a bracketed IPv6 one ([::1]) and a
+// port 1..65535. False when the text is not of that form.
+bool ParseListenAddress(std::string_view text, std::string* address, uint16_t* port);
 
 // The gid of `group` ("" = none: *gid = -1). kInvalid naming the setting when it does not exist.
 Status LookUpGroup(const std::string& group, gid_t* gid);

@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
       "  SIGHUP           reload the file: policy, workers and limits change live (surplus\n"
       "                   workers finish their task first); an invalid file is logged and the\n"
       "                   running configuration stays; queue, storage, state_dir, capacity,\n"
-      "                   mode, group, user and io_root are only read at start.\n"
+      "                   mode, group, user, io_root and metrics_listen are only read at\n"
+      "                   start.\n"
       "\n"
       "Environment:\n"
       "  TASKQ_CONFIG     configuration file when --config is not given\n"
@@ -58,6 +59,7 @@ int main(int argc, char** argv) {
       "  taskqd --check-config /etc/taskq/taskq.yaml\n"
       "  taskqd --config /etc/taskq/taskq.yaml --print-config\n"
       "  taskqd --queue build --policy process --max-parallel 8");
+  app.set_version_flag("--version", "taskqd " TASKQ_VERSION);
   std::string config_path;
   std::string check_config;
   bool print_config = false;

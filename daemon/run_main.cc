@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   CLI::App app{"taskq-run: runs one built-in taskq task and prints its result as one JSON line",
                "taskq-run"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "taskq-run " TASKQ_VERSION);
   uint64_t count = 1000000, seed = 0, bytes = 64, block = 4096;
   std::string path;
   bool fsync = false;

@@ -87,6 +87,7 @@ std::vector<std::string> RestartOnlyChanges(const Options& before, const Options
   if (before.group != after.group) changed.push_back("group");
   if (before.user != after.user) changed.push_back("user");
   if (before.io_root != after.io_root) changed.push_back("security.io_root");
+  if (before.metrics_listen != after.metrics_listen) changed.push_back("metrics_listen");
   return changed;
 }
 
@@ -99,6 +100,7 @@ void KeepRestartOnlyFields(const Options& running, Options* next) {
   next->group = running.group;
   next->user = running.user;
   next->io_root = running.io_root;
+  next->metrics_listen = running.metrics_listen;
 }
 
 bool RunnerSettingsDiffer(const Options& a, const Options& b) {

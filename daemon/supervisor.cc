@@ -24,6 +24,7 @@
 #include "config/load.h"
 #include "daemon/executor.h"
 #include "daemon/group_runners.h"
+#include "daemon/metrics_server.h"
 #include "daemon/notify.h"
 #include "daemon/privileges.h"
 #include "daemon/recovery.h"
@@ -124,6 +125,10 @@ class Supervisor::Impl {
   Status Prepare() {
     TASKQ_RETURN_IF_ERROR(PrepareStateDir(options_));
     TASKQ_RETURN_IF_ERROR(Segment::OpenAsSupervisor(options_, &segment_));
+    if (!options_.metrics_listen.empty()) {
+      metrics_ = std::make_unique<MetricsServer>(&io_, segment_.get(), options_.queue);
+      TASKQ_RETURN_IF_ERROR(metrics_->Listen(options_.metrics_listen));
+    }
     effective_config_ = options_.state_dir + "/effective.yaml";
     TASKQ_RETURN_IF_ERROR(WriteEffectiveConfig(options_, effective_config_));
     SegmentHeader* h = segment_->header();
@@ -416,6 +421,7 @@ class Supervisor::Impl {
     boost::system::error_code ignored;
     doorbell_.close(ignored);
     ::unlink(DoorbellPath(options_.state_dir).c_str());
+    if (metrics_) metrics_->Close();
     segment_->WakeWaiters();  // waiters re-check and see that no daemon runs
   }
 
@@ -434,8 +440,9 @@ class Supervisor::Impl {
   char doorbell_buffer_[256];
   std::unique_ptr<Segment> segment_;
   std::string effective_config_;
-  std::unique_ptr<GroupRunners> runners_;  // one executor per group
-  uint32_t groups_seen_ = 0;               // groups_seq at the last Reconcile
+  std::unique_ptr<GroupRunners> runners_;   // one executor per group
+  std::unique_ptr<MetricsServer> metrics_;  // metrics_listen: HTTP endpoint; null when off
+  uint32_t groups_seen_ = 0;                // groups_seq at the last Reconcile
   std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;
   bool stopping_ = false;
 };

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # CTest package_deb: builds the Debian package with CPack (as `make deb` does, into a scratch
-# directory), checks its contents, unpacks it with `dpkg -x` into a scratch root and runs the
-# installed binaries: --help of both, --check-config on the installed /etc/taskq/taskq.yaml, the
-# installed unit through systemd-analyze verify, and a daemon that runs one task.
+# directory), checks its contents and that lintian reports no error, unpacks it with `dpkg -x`
+# into a scratch root and runs the installed binaries: --help and --version, --check-config on
+# the installed /etc/taskq/taskq.yaml, the installed unit through systemd-analyze verify, and a
+# daemon that runs one task; then the package's postrm purge under DPKG_ROOT removes the state
+# and segment the service creates.
 # Usage: package_test.sh CPACK BUILD_DIR (the built binaries must be current: ctest after build)
 set -euo pipefail
 cpack=$1 build=$2
@@ -37,12 +39,32 @@ debs=("$scratch"/out/*.deb)
 deb=${debs[0]}
 echo "built $(basename "$deb")"
 contents=$(dpkg-deb --contents "$deb")
-for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/lib/systemd/system/taskqd.service \
+docs=$(cd "$(dirname "$0")/.." && ls docs/*.md)
+for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/bin/taskq-run \
+            ./usr/lib/systemd/system/taskqd.service \
             ./etc/taskq/taskq.yaml ./usr/lib/sysusers.d/taskq.conf \
-            ./usr/share/doc/taskq/SERVICE.md ./usr/share/doc/taskq/README.md \
-            ./usr/share/doc/taskq/taskq.yaml; do
+            ./usr/share/doc/taskq/README.md ./usr/share/doc/taskq/taskq.yaml \
+            ./usr/share/doc/taskq/copyright ./usr/share/doc/taskq/changelog.gz \
+            $(sed 's|^docs/|./usr/share/doc/taskq/|' <<<"$docs") \
+            ./usr/share/man/man1/taskq.1.gz ./usr/share/man/man8/taskqd.8.gz \
+            ./usr/share/man/man5/taskq.yaml.5.gz ./usr/share/man/man1/taskq-run.1.gz \
+            ./usr/share/bash-completion/completions/taskq ./usr/share/zsh/vendor-completions/_taskq; do
   grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
+# README lists what the package installs: each file by its path, the last two parts of it
+# (man1/taskq.1.gz) or a directory above it (/usr/share/doc/taskq/).
+readme=$(cat "$(dirname "$0")/../README.md")
+while read -r path; do
+  listed=
+  [[ $readme == *"\`$path\`"* || $readme == *"\`$(basename "$(dirname "$path")")/$(basename "$path")\`"* ]] &&
+    listed=1
+  dir=$(dirname "$path")
+  while [[ -z $listed && $dir != / ]]; do
+    [[ $readme == *"\`$dir/\`"* ]] && listed=1
+    dir=$(dirname "$dir")
+  done
+  [[ -n $listed ]] || fail "README does not list $path, which the package installs"
+done < <(awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}' <<<"$contents")
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
 [[ $conffiles == /etc/taskq/taskq.yaml ]] || fail "conffiles: '$conffiles'"
 depends=$(dpkg-deb --field "$deb" Depends)
@@ -54,6 +76,19 @@ for script in postinst prerm postrm; do
   grep -qx "./$script" <<<"$control" || fail "no $script"
 done
 
+# lintian: no error (warnings and notes are printed, not counted). Its exit code, not only the
+# count, decides: a lintian that fails to run must not pass as "0 errors".
+if command -v lintian >/dev/null; then
+  status=0
+  lintian --fail-on error --tag-display-limit 0 "$deb" >"$scratch/lintian.log" 2>&1 || status=$?
+  cat "$scratch/lintian.log"
+  errors=$(grep -c '^E: ' "$scratch/lintian.log" || true)
+  echo "lintian: $errors errors, $(grep -c '^W: ' "$scratch/lintian.log" || true) warnings"
+  ((errors == 0 && status == 0)) || fail "lintian: $errors errors (exit $status)"
+else
+  echo "lintian not installed (apt-get install lintian): its check is skipped"
+fi
+
 # 2. Unpacked into a scratch root.
 root=$scratch/root
 dpkg -x "$deb" "$root"
@@ -61,6 +96,10 @@ taskqd=$root/usr/bin/taskqd taskq=$root/usr/bin/taskq
 help=$("$taskqd" --help) || fail "taskqd --help"
 for text in --config --check-config --print-config SIGHUP SIGTERM NOTIFY_SOCKET "Exit codes"; do
   grep -qF -- "$text" <<<"$help" || fail "taskqd --help lacks $text"
+done
+for binary in taskq taskqd taskq-run; do
+  version=$("$root/usr/bin/$binary" --version) || fail "$binary --version"
+  [[ $version == "$binary $(dpkg-deb --field "$deb" Version)" ]] || fail "$binary --version: $version"
 done
 help=$("$taskq" --help) || fail "taskq --help"
 for command in submit status wait list cancel logs stats ping shutdown; do
@@ -104,4 +143,19 @@ done
   { cat "$scratch/taskqd.log"; fail "taskq shutdown --purge"; }
 wait "$daemon_pid" || fail "taskqd exit code $?"
 daemon_pid=
-echo "OK: the package installs and its binaries run"
+
+# 4. postrm purge removes what the service created (here under DPKG_ROOT, as `dpkg --root`
+#    runs it): /var/lib/taskq, /run/taskq and the service queue's segment; others' stay.
+purge_root=$scratch/purge
+mkdir -p "$purge_root/var/lib/taskq/io" "$purge_root/run/taskq" "$purge_root/dev/shm"
+touch "$purge_root/var/lib/taskq/io/1.dat" "$purge_root/dev/shm/taskq.taskq.v2" \
+      "$purge_root/dev/shm/taskq.someone-else.v2"
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postrm >"$scratch/postrm"
+DPKG_ROOT=$purge_root sh "$scratch/postrm" remove || fail "postrm remove"
+[[ -d $purge_root/var/lib/taskq ]] || fail "postrm remove deleted /var/lib/taskq"
+DPKG_ROOT=$purge_root sh "$scratch/postrm" purge || fail "postrm purge"
+for gone in var/lib/taskq run/taskq dev/shm/taskq.taskq.v2; do
+  [[ ! -e $purge_root/$gone ]] || fail "postrm purge left /$gone"
+done
+[[ -e $purge_root/dev/shm/taskq.someone-else.v2 ]] || fail "postrm purge removed another queue"
+echo "OK: the package installs, its binaries run, purge removes the service's state"

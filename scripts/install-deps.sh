@@ -10,6 +10,10 @@ packages=(
   clang libclang-rt-14-dev      # libFuzzer targets
   systemd                       # systemd-analyze verify of the shipped unit
   dpkg-dev file                 # make deb (CPack's DEB generator)
+  lintian                       # the package's lintian check (packaging/package_test.sh)
+  man-db groff-base             # man pages rendered with `man -l` (packaging/man_test.sh)
+  bash-completion zsh           # shell completion tests (packaging/completion_test.sh)
+  python3-prometheus-client curl  # the metrics test parses `taskq metrics` and the endpoint
   util-linux passwd             # setpriv/runuser, useradd for the multi-user tests
   slurmctld slurmd slurm-client munge  # the slurm policy's private test cluster (slurm-up.sh)
 )

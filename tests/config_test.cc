@@ -33,6 +33,7 @@ void ExpectSameOptions(const Options& actual, const Options& expected) {
   EXPECT_EQ(actual.retain_age_ms, expected.retain_age_ms);
   EXPECT_EQ(actual.shutdown_grace_ms, expected.shutdown_grace_ms);
   EXPECT_EQ(actual.log_level, expected.log_level);
+  EXPECT_EQ(actual.metrics_listen, expected.metrics_listen);
   EXPECT_EQ(actual.exec_enabled, expected.exec_enabled);
   EXPECT_EQ(actual.exec_allow, expected.exec_allow);
   EXPECT_EQ(actual.env_allow, expected.env_allow);
@@ -66,6 +67,7 @@ Options NonDefaultOptions() {
   o.retain_age_ms = 3 * 3600 * 1000;
   o.shutdown_grace_ms = 1500;
   o.log_level = "debug";
+  o.metrics_listen = "[::1]:9464";
   o.exec_enabled = false;
   o.exec_allow = {"/usr/bin/*", "/opt/my tools/run \"x\""};
   o.env_allow = {};
@@ -268,6 +270,18 @@ TEST(ConfigLoad, BadStrings) {
                 .find("taskq.yaml:2:12: security.io_root: must be an absolute path"),
             std::string::npos);
   EXPECT_NE(LoadError("user: \"a\\nb\"\n").find("got \"a\\x0ab\""), std::string::npos);
+}
+
+TEST(ConfigLoad, MetricsListen) {
+  EXPECT_EQ(LoadOk("metrics_listen: 127.0.0.1:9464\n").metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(LoadOk("metrics_listen: \"[::1]:80\"\n").metrics_listen, "[::1]:80");
+  for (const char* bad : {"localhost:9464", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536",
+                          "::1:9464", "127.0.0.1:94x", ":9464"}) {
+    const std::string message = LoadError(std::string("metrics_listen: \"") + bad + "\"\n");
+    EXPECT_EQ(message.rfind("taskq.yaml:1:17: metrics_listen: must be ADDRESS:PORT", 0), 0u)
+        << message;
+    EXPECT_NE(message.find("127.0.0.1:9464"), std::string::npos) << message;  // the fix
+  }
 }
 
 TEST(ConfigLoad, Mode) {
