@@ -62,7 +62,7 @@ fuzz: deps
 # The same targets the way CI runs them: a fixed seed and a fixed number of inputs, so a commit
 # passes or fails the same way every time (scripts/fuzz.sh).
 FUZZ_SEED ?= 20261204
-FUZZ_RUNS ?= 200000
+FUZZ_RUNS ?= 30000
 fuzz-ci: deps
 	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="batch_line segment" ./scripts/fuzz.sh
 
