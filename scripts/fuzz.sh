@@ -33,10 +33,6 @@ for target in ${FUZZ_TARGETS:-config batch_line segment}; do
   # A configuration file is written by the operator: docs/SECURITY.md.
   # (libFuzzer's -fork mode can ignore those, but its merge step wedges under ASan here.)
   [[ $target == config ]] && extra=(-malloc_limit_mb=1024)
-  # After such an out-of-memory report the sanitizer's symbolizing stack print was seen spinning
-  # for minutes in a child (until the wall bound): the config target prints raw addresses.
-  env=()
-  [[ $target == config ]] && env=(ASAN_OPTIONS=symbolize=0)
   work=$(mktemp -d)
   cp -r "tests/fuzz/corpus/$target/." "$work/"
   if [[ -n $runs ]]; then
@@ -51,7 +47,7 @@ for target in ${FUZZ_TARGETS:-config batch_line segment}; do
   status=0
   # A wall-clock bound as well: after an out-of-memory report, the sanitizer's stack printing
   # was once seen spinning for minutes in a child process.
-  env "${env[@]}" timeout -k 10 "$wall" \
+  timeout -k 10 "$wall" \
     "$build/tests/fuzz/fuzz_$target" "${bound[@]}" -seed="$seed" -max_len=4096 -timeout=10 \
     -rss_limit_mb=1024 -artifact_prefix="$build/crashes/$target-" -print_final_stats=1 \
     "${extra[@]}" "$work" \
