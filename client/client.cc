@@ -1,5 +1,8 @@
 #include "taskq/client.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,12 +13,14 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/control_protocol.h"
 #include "common/doorbell.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "common/task_policy.h"
 #include "config/load.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
 
 namespace taskq {
 namespace {
@@ -37,12 +42,89 @@ uint64_t DeadlineFrom(int64_t timeout_ms) {
   return timeout_ms < 0 ? 0 : MonotonicUs() + static_cast<uint64_t>(timeout_ms) * 1000 + 1;
 }
 
+// A reader that may not write the segment cannot register as a waiter (wakers wake only when
+// someone is registered), so it sleeps at most this long between looks.
+constexpr int64_t kReadOnlyPollUs = 2000;
+// Tasks per control request: a bounded frame, and the daemon's loop serves others in between.
+constexpr size_t kControlChunk = 4096;
+
 // Sleeps on a futex word of the segment, registered as a waiter so wakers know to wake.
-void SleepOn(SegmentHeader* header, std::atomic<uint32_t>* word, uint32_t seen,
-             int64_t timeout_us) {
+void SleepOn(Segment& segment, std::atomic<uint32_t>* word, uint32_t seen, int64_t timeout_us) {
+  SegmentHeader* header = segment.header();
+  if (segment.read_only()) {
+    FutexWait(word, seen, timeout_us < 0 ? kReadOnlyPollUs : std::min(timeout_us, kReadOnlyPollUs));
+    return;
+  }
   header->waiters.fetch_add(1, std::memory_order_acq_rel);
   FutexWait(word, seen, timeout_us);
   header->waiters.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+// One request to the daemon over its control socket and its reply; the reply's code and message
+// become the Status. `fd` receives a descriptor the daemon passed, if any.
+Status AskDaemon(const std::string& state_dir, const std::string& queue,
+                 const ControlRequest& request, nlohmann::json* reply, int* fd = nullptr,
+                 int64_t timeout_ms = -1) {
+  const std::string path = ControlSocketPath(state_dir);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return Status::Unavailable(fmt::format("control socket path {} is too long", path));
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return Status::Unavailable(fmt::format("socket: {}", std::strerror(errno)));
+  if (timeout_ms >= 0) {
+    // A stopped daemon must not hang a client that gave a timeout.
+    const timeval limit{static_cast<time_t>(timeout_ms / 1000),
+                        static_cast<suseconds_t>(timeout_ms % 1000 * 1000)};
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  }
+  if (::connect(sock, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    const int error = errno;
+    ::close(sock);
+    if (error == EACCES || error == EPERM) {
+      return Status::Unavailable(fmt::format(
+          "permission denied: cannot reach taskqd of queue '{}' ({}); ask to be added to its group",
+          queue, path));
+    }
+    return Status::Unavailable(fmt::format("no taskqd answers on {} (queue '{}'): {}", path, queue,
+                                           std::strerror(error)));
+  }
+  std::string body;
+  Status s = WriteFrame(sock, SerializeControlRequest(request));
+  if (s.ok()) s = ReadFrame(sock, &body, fd);
+  const int error = errno;
+  ::close(sock);
+  if (!s.ok() && (error == EAGAIN || error == EWOULDBLOCK) && timeout_ms >= 0) {
+    return Status::TimedOut(fmt::format("taskqd of queue '{}' did not answer within {} ms", queue,
+                                        timeout_ms));
+  }
+  TASKQ_RETURN_IF_ERROR(s);
+  *reply = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!reply->is_object() || !(*reply)["code"].is_number_integer()) {
+    return Status::Unavailable("control socket: the daemon's reply is not understood");
+  }
+  const int code = (*reply)["code"].get<int>();
+  const std::string message =
+      reply->contains("message") && (*reply)["message"].is_string()
+          ? (*reply)["message"].get<std::string>()
+          : std::string("the daemon refused");
+  switch (code) {
+    case 0:
+      return Status::Ok();
+    case 1:
+      return Status::Failed(message);
+    case 2:
+      return Status::Invalid(message);
+    case 4:
+      return Status::QueueFull(message);
+    case 5:
+      return Status::TimedOut(message);
+    default:
+      return Status::Unavailable(message);
+  }
 }
 
 }  // namespace
@@ -84,6 +166,8 @@ Status Client::Connect(const ConnectOptions& connect, std::unique_ptr<Client>* o
 }
 
 std::string Client::state_dir() const { return segment_->state_dir(); }
+
+bool Client::writes_directly() const { return !segment_->read_only(); }
 
 Status Client::CheckDaemon() {
   if (!segment_->SupervisorAlive()) {
@@ -130,6 +214,38 @@ static bool AnyProcessGroup(const SegmentHeader* header) {
   return false;
 }
 
+Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
+                                   std::vector<uint64_t>* ids) {
+  SegmentHeader* header = segment_->header();
+  const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
+  size_t next = 0;
+  Status status;
+  for (;;) {
+    const uint32_t seen = header->space_seq.load(std::memory_order_acquire);
+    while (next < specs.size()) {
+      ControlRequest request;
+      request.op = ControlOp::kSubmit;
+      const size_t n = std::min(kControlChunk, specs.size() - next);
+      request.tasks.assign(specs.begin() + static_cast<ptrdiff_t>(next),
+                           specs.begin() + static_cast<ptrdiff_t>(next + n));
+      nlohmann::json reply;
+      status = AskDaemon(state_dir(), options_.queue, request, &reply);
+      if (reply.is_object() && reply.contains("ids") && reply["ids"].is_array()) {
+        for (const auto& id : reply["ids"]) {
+          if (id.is_number_unsigned()) ids->push_back(id.get<uint64_t>());
+        }
+        next += reply["ids"].size();
+      }
+      if (!status.ok()) break;
+    }
+    if (status.code() != StatusCode::kQueueFull || !submit.block) break;
+    const int64_t left = RemainingUs(deadline);
+    if (left == 0) break;
+    SleepOn(*segment_, &header->space_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+  }
+  return status;
+}
+
 Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
                       std::vector<uint64_t>* ids) {
   TASKQ_RETURN_IF_ERROR(CheckDaemon());
@@ -157,6 +273,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
       }
     }
   }
+  if (segment_->read_only()) return SubmitThroughDaemon(specs, submit, ids);
   SegmentHeader* header = segment_->header();
   const bool doorbell = AnyProcessGroup(header);
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
@@ -178,7 +295,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
-    SleepOn(header, &header->space_seq, seen,
+    SleepOn(*segment_, &header->space_seq, seen,
             left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
   }
   return status;
@@ -243,7 +360,8 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
       std::this_thread::sleep_for(std::chrono::microseconds(
           left < 0 ? kManyPendingPollUs : std::min<int64_t>(left, kManyPendingPollUs)));
     } else {
-      SleepOn(header, &header->done_seq, seen, left < 0 ? cap_us : std::min<int64_t>(left, cap_us));
+      SleepOn(*segment_, &header->done_seq, seen,
+              left < 0 ? cap_us : std::min<int64_t>(left, cap_us));
     }
   }
 }
@@ -276,7 +394,66 @@ Status Client::Get(uint64_t id, TaskInfo* info) {
 
 std::vector<TaskInfo> Client::List() { return segment_->List(); }
 
-Status Client::Cancel(uint64_t id) { return segment_->Cancel(id); }
+Status Client::Cancel(uint64_t id) {
+  if (!segment_->read_only()) return segment_->Cancel(id);
+  ControlRequest request;
+  request.op = ControlOp::kCancel;
+  request.id = id;
+  nlohmann::json reply;
+  return AskDaemon(state_dir(), options_.queue, request, &reply);
+}
+
+Status Client::Reload() {
+  if (!segment_->SupervisorAlive()) {
+    return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));
+  }
+  ControlRequest request;
+  request.op = ControlOp::kReload;
+  nlohmann::json reply;
+  return AskDaemon(state_dir(), options_.queue, request, &reply);
+}
+
+Status Client::Repair(std::vector<std::string>* fixes) {
+  if (!segment_->read_only()) {
+    *fixes = segment_->Repair();
+    return Status::Ok();
+  }
+  ControlRequest request;
+  request.op = ControlOp::kRepair;
+  nlohmann::json reply;
+  TASKQ_RETURN_IF_ERROR(AskDaemon(state_dir(), options_.queue, request, &reply));
+  if (reply.contains("fixes") && reply["fixes"].is_array()) {
+    for (const auto& fix : reply["fixes"]) {
+      if (fix.is_string()) fixes->push_back(fix.get<std::string>());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Client::OpenLog(uint64_t id, bool is_stderr, int* fd) {
+  if (segment_->read_only()) {
+    ControlRequest request;
+    request.op = ControlOp::kLogs;
+    request.id = id;
+    request.stderr_stream = is_stderr;
+    nlohmann::json reply;
+    TASKQ_RETURN_IF_ERROR(AskDaemon(state_dir(), options_.queue, request, &reply, fd));
+    if (*fd < 0) return Status::Failed("the daemon sent no log descriptor");
+    return Status::Ok();
+  }
+  const std::string dir = state_dir() + "/logs";
+  const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0) return Status::Failed(fmt::format("cannot open {}: {}", dir, std::strerror(errno)));
+  const std::string name = fmt::format("{}.{}", id, is_stderr ? "err" : "out");
+  *fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  const int error = errno;
+  ::close(dir_fd);
+  if (*fd < 0) {
+    return Status::Failed(
+        fmt::format("cannot read {}/{} (removed?): {}", dir, name, std::strerror(error)));
+  }
+  return Status::Ok();
+}
 
 DaemonInfo Client::ReadDaemonInfo() {
   const SegmentHeader* h = segment_->header();
@@ -318,13 +495,36 @@ QueueStats Client::Stats() {
   return stats;
 }
 
+namespace {
+
+Status AskGroupChange(const std::string& state_dir, const std::string& queue,
+                      const std::string& action, const std::string& name,
+                      const GroupSettings& settings) {
+  ControlRequest request;
+  request.op = ControlOp::kGroup;
+  request.group_action = action;
+  request.name = name;
+  request.group = settings;
+  nlohmann::json reply;
+  return AskDaemon(state_dir, queue, request, &reply);
+}
+
+}  // namespace
+
 Status Client::AddGroup(const std::string& name, const GroupSettings& settings) {
+  if (segment_->read_only()) return AskGroupChange(state_dir(), options_.queue, "add", name, settings);
   return segment_->AddGroup(name, settings, /*from_config=*/false, /*update=*/false);
 }
 
-Status Client::RemoveGroup(const std::string& name) { return segment_->RemoveGroup(name); }
+Status Client::RemoveGroup(const std::string& name) {
+  if (segment_->read_only()) return AskGroupChange(state_dir(), options_.queue, "remove", name, {});
+  return segment_->RemoveGroup(name);
+}
 
 Status Client::SetGroupPaused(const std::string& name, bool paused) {
+  if (segment_->read_only()) {
+    return AskGroupChange(state_dir(), options_.queue, paused ? "pause" : "resume", name, {});
+  }
   return segment_->SetGroupPaused(name, paused);
 }
 
@@ -334,6 +534,16 @@ Status Client::Ping(int64_t timeout_ms, DaemonInfo* info) {
   SegmentHeader* header = segment_->header();
   if (!segment_->SupervisorAlive()) {
     return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));
+  }
+  if (segment_->read_only()) {
+    // A round trip through the daemon's loop over the control socket.
+    ControlRequest request;
+    request.op = ControlOp::kPing;
+    nlohmann::json reply;
+    TASKQ_RETURN_IF_ERROR(
+        AskDaemon(state_dir(), options_.queue, request, &reply, nullptr, timeout_ms));
+    *info = ReadDaemonInfo();
+    return Status::Ok();
   }
   const uint32_t before = header->pong_seq.load(std::memory_order_acquire);
   if (!RingDoorbell(state_dir(), kDoorbellPing)) {
@@ -350,14 +560,23 @@ Status Client::Ping(int64_t timeout_ms, DaemonInfo* info) {
       return Status::TimedOut(fmt::format("taskqd of queue '{}' did not answer within {} ms",
                                           options_.queue, timeout_ms));
     }
-    SleepOn(header, &header->done_seq, seen, left < 0 ? 100000 : std::min<int64_t>(left, 100000));
+    SleepOn(*segment_, &header->done_seq, seen,
+            left < 0 ? 100000 : std::min<int64_t>(left, 100000));
   }
   *info = ReadDaemonInfo();
   return Status::Ok();
 }
 
 Status Client::Shutdown(bool wait, int64_t timeout_ms) {
-  if (!segment_->SupervisorAlive() || !RingDoorbell(state_dir(), kDoorbellShutdown)) {
+  if (!segment_->SupervisorAlive()) {
+    return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));
+  }
+  if (segment_->read_only()) {
+    ControlRequest request;
+    request.op = ControlOp::kShutdown;
+    nlohmann::json reply;
+    TASKQ_RETURN_IF_ERROR(AskDaemon(state_dir(), options_.queue, request, &reply));
+  } else if (!RingDoorbell(state_dir(), kDoorbellShutdown)) {
     return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));
   }
   if (!wait) return Status::Ok();

@@ -1,4 +1,5 @@
 // taskq stats, ping, shutdown, purge, doctor: the queue and its daemon as a whole.
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -121,11 +122,17 @@ int RunPurge(const GlobalArgs& global) {
   Options options;
   Status resolved = Client::ResolveOptions({global.queue, global.config}, &options);
   if (!resolved.ok()) return Report(resolved);
-  // The state directory is where the daemon said it is (the header), else the configuration's.
-  std::string state_dir = options.state_dir;
+  // The state directory is the configuration's, never a path read from the segment: purge deletes
+  // a tree, and must delete only the one this configuration names.
+  const std::string state_dir = options.state_dir;
   {
     std::unique_ptr<Segment> segment;
-    if (Segment::Attach(options, &segment).ok()) state_dir = segment->state_dir();
+    if (Segment::Attach(options, &segment).ok() && segment->read_only() && ::geteuid() != 0) {
+      return Report(Status::Unavailable(
+          fmt::format("permission denied: `taskq purge` of queue '{}' is for taskqd's user (uid "
+                      "{}) and root",
+                      options.queue, segment->owner_uid())));
+    }
   }
   Status removed = Segment::Remove(options);
   if (!removed.ok()) return Report(removed);
@@ -144,9 +151,10 @@ int RunDoctor(const GlobalArgs& global, bool repair) {
   std::vector<std::string> problems = client->segment().Check();
   std::vector<std::string> fixed;
   if (repair && !problems.empty()) {
-    fixed = client->segment().Repair();
+    Status repaired = client->Repair(&fixed);
+    if (!repaired.ok()) return Report(repaired);
     // Running tasks whose runner vanished are the daemon's to settle; without a daemon, do it.
-    if (!client->segment().SupervisorAlive()) {
+    if (client->writes_directly() && !client->segment().SupervisorAlive()) {
       for (auto& [slot, record] : client->segment().Running()) {
         client->segment().RunnerDied(slot, record.id, "runner vanished (doctor --repair)", 0);
         fixed.push_back(fmt::format("task {} had no runner: requeued or marked lost", record.id));

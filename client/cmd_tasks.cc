@@ -121,12 +121,17 @@ int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log) {
   if (info.state == TaskState::kQueued || info.state == TaskState::kCancelled) {
     return 0;  // nothing written yet (or ever)
   }
-  const std::string path = stderr_log ? info.stderr_path() : info.stdout_path();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Report(Status::Failed(fmt::format("cannot read {} (removed?)", path)));
+  int fd = -1;
+  Status opened = client->OpenLog(id, stderr_log, &fd);
+  if (!opened.ok()) return Report(opened);
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::cout.write(buffer, n);
   }
-  std::cout << in.rdbuf();
+  ::close(fd);
   std::cout.flush();
   return 0;
 }

@@ -48,16 +48,18 @@ int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log) {
         Status::Invalid(fmt::format("task {} is a {} task: only exec tasks have output logs", id,
                                     TaskKindName(static_cast<TaskKind>(info.record.kind)))));
   }
-  const std::string path = stderr_log ? info.stderr_path() : info.stdout_path();
   int fd = -1;
   // Follow until the task has finished and everything it wrote has been printed.
   for (;;) {
     if (!client->Get(id, &info).ok()) return Report(Status::Failed("task vanished (evicted?)"));
     const bool finished = IsFinished(info.state);
-    if (fd < 0 && info.state != TaskState::kQueued) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && info.state != TaskState::kQueued && info.state != TaskState::kCancelled) {
+      Status opened = client->OpenLog(id, stderr_log, &fd);
+      if (!opened.ok() && opened.code() != StatusCode::kFailed) return Report(opened);
+    }
     if (fd >= 0 && !CopyNewBytes(fd)) {
       close(fd);
-      return Report(Status::Failed(fmt::format("cannot read {}", path)));
+      return Report(Status::Failed(fmt::format("cannot read the log of task {}", id)));
     }
     std::fflush(stdout);
     if (finished) break;

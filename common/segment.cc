@@ -139,7 +139,7 @@ Status PermissionDenied(const Options& resolved, const SegmentLocation& location
   struct stat st {};
   std::string group = resolved.group;
   if (::stat(path.c_str(), &st) == 0) {
-    if ((st.st_mode & 0060) == 0060) {
+    if ((st.st_mode & 0040) != 0) {
       struct group* g = ::getgrgid(st.st_gid);
       group = g != nullptr ? g->gr_name : std::to_string(st.st_gid);
     } else {
@@ -166,11 +166,12 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   segment->mapping_ = std::make_unique<Mapping>();
   Mapping& m = *segment->mapping_;
   bool created = false;
-  try {
+  // A client opens read-only first and reopens read-write only when it owns the segment: only
+  // the daemon's user writes the queue (docs/SECURITY.md).
+  auto open_segment = [&](bip::mode_t access) {
     if (location.storage == Storage::kShm) {
       try {
-        m.shm =
-            bip::shared_memory_object(bip::open_only, location.shm_name.c_str(), bip::read_write);
+        m.shm = bip::shared_memory_object(bip::open_only, location.shm_name.c_str(), access);
       } catch (const bip::interprocess_exception& e) {
         if (!create || e.get_error_code() != bip::not_found_error) throw;
         bip::permissions perms(resolved.mode);
@@ -187,8 +188,17 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
         ::close(fd);
         created = true;
       }
-      m.file = bip::file_mapping(location.file_path.c_str(), bip::read_write);
+      m.file = bip::file_mapping(location.file_path.c_str(), access);
       segment->fd_ = m.file.get_mapping_handle().handle;
+    }
+  };
+  try {
+    open_segment(create ? bip::read_write : bip::read_only);
+    struct stat owner {};
+    if (!create && fstat(segment->fd_, &owner) == 0 && owner.st_uid == ::geteuid()) {
+      open_segment(bip::read_write);
+    } else if (!create) {
+      segment->read_only_ = true;
     }
   } catch (const bip::interprocess_exception& e) {
     int native = e.get_native_error();
@@ -208,6 +218,7 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
     return Status::Unavailable(
         fmt::format("cannot stat {}: {}", location.Describe(), std::strerror(errno)));
   }
+  segment->owner_uid_ = st.st_uid;
   if (create) {
     // Exactly one supervisor: the lock is taken before anything is initialised or repaired. A
     // killed predecessor's children forked an instant before its death hold the lock until
@@ -259,9 +270,10 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
           "or the `group` setting",
           location.Describe(), st.st_gid, resolved.group, gid));
     }
-  } else if ((st.st_mode & 0002) != 0) {
+  } else if ((st.st_mode & 0022) != 0) {
     return Status::Unavailable(fmt::format(
-        "{} is world-writable (mode {:04o}): refusing it, anyone could make the daemon run work",
+        "{} is writable by others than its owner (mode {:04o}): refusing it, they could forge "
+        "the queue; only the daemon's user may write it",
         location.Describe(), st.st_mode & 07777));
   }
   if (st.st_size < static_cast<off_t>(sizeof(SegmentHeader))) {
@@ -270,10 +282,11 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
         fmt::format("{} is {} bytes: not a taskq segment; remove it with `taskq purge --queue {}`",
                     location.Describe(), st.st_size, resolved.queue));
   }
+  const bip::mode_t map_access = segment->read_only_ ? bip::read_only : bip::read_write;
   try {
     m.region = (location.storage == Storage::kShm)
-                   ? bip::mapped_region(m.shm, bip::read_write, 0, st.st_size)
-                   : bip::mapped_region(m.file, bip::read_write, 0, st.st_size);
+                   ? bip::mapped_region(m.shm, map_access, 0, st.st_size)
+                   : bip::mapped_region(m.file, map_access, 0, st.st_size);
   } catch (const bip::interprocess_exception& e) {
     return Status::Unavailable(fmt::format("cannot map {}: {}", location.Describe(), e.what()));
   }

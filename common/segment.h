@@ -3,6 +3,11 @@
 // that touches a queue — supervisor, workers, per-task runners, clients — goes through this class.
 // All operations that change the queue take the segment's robust lock; a process killed while
 // holding it leaves the queue repairable, and the next locker repairs it (Repair()).
+//
+// Only the segment's owner (the daemon's user) maps it read-write. Every other user maps it
+// read-only (read_only()): the readers below then copy records lock-free, and every operation
+// that changes the queue refuses (kUnavailable); such users change the queue by asking the
+// daemon over its control socket (common/control_protocol.h).
 #pragma once
 
 #include <sys/types.h>
@@ -81,20 +86,29 @@ class Segment {
   // with kUnavailable when another supervisor serves the queue or the existing segment is foreign,
   // corrupt, or owned by someone else.
   static Status OpenAsSupervisor(const Options& resolved, std::unique_ptr<Segment>* out);
-  // For clients, workers and runners: attaches an existing, valid segment.
+  // For clients, workers and runners: attaches an existing, valid segment, read-write when this
+  // process's user owns it, read-only otherwise.
   static Status Attach(const Options& resolved, std::unique_ptr<Segment>* out);
   // Removes the segment. Refuses (kFailed) while a supervisor holds it.
   static Status Remove(const Options& resolved);
 
   SegmentHeader* header() { return header_; }
   uint32_t capacity() const { return capacity_; }
+  // True when this process may only read (it is not the segment's owner). Mutators then return
+  // kUnavailable, false or do nothing; readers take no lock.
+  bool read_only() const { return read_only_; }
+  // The segment file's owner: the daemon's user.
+  uid_t owner_uid() const { return owner_uid_; }
   std::string state_dir() const;
   // True while a supervisor holds the segment's exclusive lock (it is alive).
   bool SupervisorAlive() const;
 
   // Submits tasks in order under one lock; on a full queue, submits what fits and returns
-  // kQueueFull. `ids` receives the id of each submitted task.
-  Status Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids);
+  // kQueueFull. `ids` receives the id of each submitted task. The tasks are recorded as
+  // submitted by `submitter_uid` (the daemon passes the uid the kernel vouched for; a client
+  // writing directly is the owner, and passes nothing: its own uid).
+  Status Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids,
+                std::optional<uint32_t> submitter_uid = std::nullopt);
   Status Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids) {
     return Submit(std::span<const TaskSpec>(specs), ids);
   }
@@ -156,6 +170,8 @@ class Segment {
   // The state of a task without the lock or a copy of its record (common/segment_peek.cc);
   // nullopt when the id is unknown (never submitted, evicted) or not submitted completely yet.
   std::optional<TaskState> PeekState(uint64_t id);
+  // Queued tasks submitted by `uid` (max_queued_per_user).
+  uint64_t QueuedBy(uint32_t uid);
   // Ids of the queued and running tasks, in id order (a scan of the directory only).
   std::vector<uint64_t> UnfinishedIds();
   // Slots of running tasks whose runner is `pid` (recovery after a runner died).
@@ -183,7 +199,18 @@ class Segment {
   void InitializeFresh(const Options& resolved);
 
   void Lock();
+  // Releases the lock; first ends every record write of this hold (seq back to even).
   void Unlock();
+  // Read-write processes take the lock to read; read-only ones cannot, and read lock-free.
+  bool LockToRead() {
+    if (read_only_) return false;
+    Lock();
+    return true;
+  }
+  // Copies the record of `slot` lock-free (the seq protocol of SlotEntry) when it holds a
+  // submitted task (and `id`, unless 0). False when it does not, or a writer never finished.
+  bool CopySlotLockFree(uint32_t slot, uint64_t id, TaskInfo* info);
+  void FillInfo(uint32_t slot, TaskInfo* info);
   std::vector<std::string> RepairLocked();
   std::vector<std::string> CheckLocked();
   bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
@@ -197,11 +224,18 @@ class Segment {
   void EnsureSaneLocked(const char* where);  // repairs (and logs) impossible queue fields
   void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);
   bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, bool* wake_waiters);
+  // The ring position to pop instead of `best_pos` so that users take turns.
+  uint64_t TakeTurnsLocked(uint64_t best_pos, uint32_t best_priority, uint32_t group,
+                           uint64_t now_us);
   bool CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
   void CompactRingLocked();
   // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.
   void CountQueuedLocked(uint32_t slot, int delta);
   void RecountQueuedLocked();
+  // Keeps header->queued_by_user in step (fair sharing).
+  void CountUserLocked(uint32_t uid, int delta);
+  // True when a user other than `uid` has queued tasks (per the header's hint).
+  bool OthersQueuedLocked(uint32_t uid) const;
   int32_t FindGroupLocked(const std::string& name);
   enum class Readiness { kReady, kWaiting, kNever };
   Readiness ReadinessLocked(const TaskRecord& r, uint64_t now_us, std::string* why);
@@ -209,7 +243,11 @@ class Segment {
   TaskInfo InfoLocked(uint32_t slot);
 
   SlotEntry& entry(uint32_t slot) { return directory_[slot]; }
-  TaskRecord& record(uint32_t slot) { return records_[slot]; }
+  // Reading a record under the lock.
+  const TaskRecord& record(uint32_t slot) const { return records_[slot]; }
+  // Writing a record under the lock: marks the slot's seq odd until Unlock(), so lock-free
+  // readers never take a half-written copy.
+  TaskRecord& WritableRecord(uint32_t slot);
   uint32_t SlotOf(uint64_t id) const { return static_cast<uint32_t>((id - 1) % capacity_); }
 
   struct Mapping;
@@ -221,7 +259,13 @@ class Segment {
   uint32_t capacity_ = 0;
   int fd_ = -1;
   bool supervisor_ = false;
+  bool read_only_ = false;
+  uid_t owner_uid_ = 0;
+  std::vector<uint32_t> writing_;  // slots whose seq this lock hold made odd
 };
+
+// What a read-only Segment's mutators return.
+Status ReadOnlyRefusal();
 
 // Deletes the per-task files (logs, default io file) of evicted tasks.
 void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& ids);

@@ -14,7 +14,9 @@
 namespace taskq {
 
 inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" little-endian
-inline constexpr uint32_t kLayoutVersion = 2;    // 2: groups, priorities, dependencies, delays
+// 2: groups, priorities, dependencies, delays. 3: only the daemon's user writes; others map
+// read-only and copy records lock-free, checking each slot's write sequence (SlotEntry::seq).
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
 inline constexpr uint32_t kPayloadBytes = 616;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
@@ -24,6 +26,7 @@ inline constexpr uint32_t kGroupNameBytes = 32;  // NUL-terminated group name
 inline constexpr uint32_t kPriorityLevels = 10;  // priorities 0..9, higher runs first
 inline constexpr uint32_t kDefaultPriority = 5;
 inline constexpr uint32_t kMaxAfter = 8;  // dependencies of one task
+inline constexpr uint32_t kUserRows = 64;  // users with queued tasks counted in the header
 inline constexpr uint32_t kMinCapacity = 16;
 inline constexpr uint32_t kMaxCapacity = 4u << 20;
 // Ids only grow by one per task: 2^62 is never reached, so a larger id is corruption (and
@@ -57,14 +60,20 @@ inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a ru
 inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
-// 65,536 slots touches 1 MiB, not 64 MiB. Guarded by the segment lock; read lock-free only as
-// a hint (e.g. by `top`).
+// 65,536 slots touches 1.5 MiB, not 64 MiB. Guarded by the segment lock.
+//
+// Readers that may not take the lock (users other than the daemon's map the segment read-only)
+// copy a record lock-free: `seq` is odd while a lock holder writes the slot's record, and moves
+// on to the next even value when the lock is released; a copy taken between two equal even
+// readings of `seq` (and of `id` and `state`) is whole.
 struct SlotEntry {
   std::atomic<uint64_t> id;        // task id in this slot, 0 when free
   std::atomic<uint32_t> state;     // TaskState
   std::atomic<int32_t> owner_pid;  // kReserved: the submitting client; kRunning: the runner
+  std::atomic<uint32_t> seq;       // record write sequence: odd while being written
+  uint32_t reserved;
 };
-static_assert(sizeof(SlotEntry) == 16);
+static_assert(sizeof(SlotEntry) == 24);
 
 // One row of the worker table (pool policy). Written by the supervisor (pid, generation) and by
 // the worker itself (state, current task, counters).
@@ -149,6 +158,15 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint32_t> held_hint;   // 1: some queued task waits for a delay or dependencies
   GroupEntry groups[kMaxGroups];
   uint64_t queued_by_priority[kMaxGroups][kPriorityLevels];
+
+  // Fair sharing (L): queued tasks per submitting user (a hint, recounted by Repair; a user
+  // beyond kUserRows is not counted) and the user each group served last, so that users' ready
+  // tasks of equal priority take turns.
+  struct UserCount {
+    uint32_t uid;
+    uint32_t queued;  // 0: the row is free
+  } queued_by_user[kUserRows];
+  uint32_t last_served_uid[kMaxGroups];
 };
 
 // A task record (1 KiB). Guarded by the segment lock; a runner copies it out before use and

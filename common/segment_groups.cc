@@ -38,6 +38,7 @@ int32_t Segment::FindGroupLocked(const std::string& name) {
 
 void Segment::RecountQueuedLocked() {
   std::memset(header_->queued_by_priority, 0, sizeof(header_->queued_by_priority));
+  std::memset(header_->queued_by_user, 0, sizeof(header_->queued_by_user));
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     if (entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
       CountQueuedLocked(slot, +1);
@@ -52,6 +53,7 @@ Status Segment::AddGroup(const std::string& name, const GroupSettings& settings,
     return Status::Invalid(fmt::format("--workers: must be 0..{} (0 = one per CPU), got {}",
                                        kMaxWorkers, settings.workers));
   }
+  if (read_only_) return ReadOnlyRefusal();
   Lock();
   int32_t row = FindGroupLocked(name);
   if (row >= 0 && !update) {
@@ -96,6 +98,7 @@ Status Segment::RemoveGroup(const std::string& name) {
   if (name == "default") {
     return Status::Invalid("group 'default' always exists and cannot be removed");
   }
+  if (read_only_) return ReadOnlyRefusal();
   Lock();
   const int32_t row = FindGroupLocked(name);
   if (row < 0) {
@@ -126,6 +129,7 @@ Status Segment::RemoveGroup(const std::string& name) {
 }
 
 Status Segment::SetGroupPaused(const std::string& name, bool paused) {
+  if (read_only_) return ReadOnlyRefusal();
   Lock();
   const int32_t row = FindGroupLocked(name);
   if (row < 0) {
@@ -141,7 +145,8 @@ Status Segment::SetGroupPaused(const std::string& name, bool paused) {
 
 std::vector<GroupInfo> Segment::Groups() {
   std::vector<GroupInfo> out;
-  Lock();
+  // Group rows are atomics changed rarely: a read-only reader reads them without the lock.
+  const bool locked = LockToRead();
   for (uint32_t i = 0; i < kMaxGroups; ++i) {
     const GroupEntry& g = header_->groups[i];
     if (g.in_use.load() == 0) continue;
@@ -158,7 +163,7 @@ std::vector<GroupInfo> Segment::Groups() {
     info.from_config = g.from_config.load() != 0;
     out.push_back(std::move(info));
   }
-  Unlock();
+  if (locked) Unlock();
   return out;
 }
 

@@ -22,7 +22,7 @@ std::optional<TaskState> Segment::PeekState(uint64_t id) {
 
 std::vector<uint64_t> Segment::UnfinishedIds() {
   std::vector<uint64_t> ids;
-  Lock();
+  const bool locked = LockToRead();
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     const SlotEntry& e = entry(slot);
     const auto state = static_cast<TaskState>(e.state.load(std::memory_order_relaxed));
@@ -30,7 +30,7 @@ std::vector<uint64_t> Segment::UnfinishedIds() {
       ids.push_back(e.id.load(std::memory_order_relaxed));
     }
   }
-  Unlock();
+  if (locked) Unlock();
   std::sort(ids.begin(), ids.end());
   return ids;
 }

@@ -3,6 +3,7 @@
 // a slot is kReserved (owner = the submitter) while it is written, and becomes kQueued only once
 // its record is complete and its id is in the ring. Every walk over the ring ends at
 // RingWalkEndLocked().
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,7 +36,13 @@ void CopyReason(const std::string& reason, TaskRecord* record) {
   std::snprintf(record->reason, sizeof(record->reason), "%s", reason.c_str());
 }
 
+
 }  // namespace
+
+Status ReadOnlyRefusal() {
+  return Status::Unavailable(
+      "this user may only read the queue's segment; ask the daemon (the taskq command does)");
+}
 
 void Segment::Lock() {
   if (!LockRobust(&header_->lock, [this] { RepairLocked(); })) {
@@ -45,7 +52,26 @@ void Segment::Lock() {
   }
 }
 
-void Segment::Unlock() { UnlockRobust(&header_->lock); }
+void Segment::Unlock() {
+  // Every record written in this hold is whole now: its seq moves on to the next even value
+  // before the lock is released, so a lock-free reader sees either the old or the new record.
+  for (const uint32_t slot : writing_) entry(slot).seq.fetch_add(1, std::memory_order_release);
+  writing_.clear();
+  UnlockRobust(&header_->lock);
+}
+
+TaskRecord& Segment::WritableRecord(uint32_t slot) {
+  std::atomic<uint32_t>& seq = entry(slot).seq;
+  const uint32_t now = seq.load(std::memory_order_relaxed);
+  if ((now & 1) == 0) {
+    seq.store(now + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    writing_.push_back(slot);
+  } else if (std::find(writing_.begin(), writing_.end(), slot) == writing_.end()) {
+    writing_.push_back(slot);  // left odd by a holder that died mid-write: ours to end now
+  }
+  return records_[slot];
+}
 
 bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
                               std::vector<uint64_t>* evicted) {
@@ -121,12 +147,14 @@ void Segment::CompactRingLocked() {
   header_->ring_tail = write;
 }
 
-Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids) {
+Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids,
+                       std::optional<uint32_t> submitter_uid) {
+  if (read_only_) return ReadOnlyRefusal();
   // Encode outside the lock: it only touches a private record.
   std::vector<TaskRecord> encoded(specs.size());
   const uint64_t default_timeout = header_->default_timeout_ms.load(std::memory_order_relaxed);
   const uint32_t default_retries = header_->default_retries.load(std::memory_order_relaxed);
-  const uint32_t my_uid = geteuid();
+  const uint32_t my_uid = submitter_uid.value_or(geteuid());
   const int32_t me = getpid();
   for (size_t i = 0; i < specs.size(); ++i) {
     std::memset(static_cast<void*>(&encoded[i]), 0, sizeof(TaskRecord));
@@ -175,7 +203,7 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
     e.id.store(id, std::memory_order_relaxed);
     SetState(e, TaskState::kReserved);
     TEST_CrashPoint("submit-reserved");
-    TaskRecord& r = record(slot);
+    TaskRecord& r = WritableRecord(slot);
     std::memcpy(static_cast<void*>(&r), &encoded[submitted], sizeof(TaskRecord));
     r.id = id;
     r.submitted_at_us = now;
@@ -224,6 +252,7 @@ void Segment::WakeWaiters() {
 
 void Segment::CountQueuedLocked(uint32_t slot, int delta) {
   const TaskRecord& r = record(slot);
+  CountUserLocked(r.submitter_uid, delta);
   if (r.group >= kMaxGroups || r.priority >= kPriorityLevels) return;  // scribbled: Repair recounts
   uint64_t& count = header_->queued_by_priority[r.group][r.priority];
   if (delta > 0) {
@@ -231,6 +260,42 @@ void Segment::CountQueuedLocked(uint32_t slot, int delta) {
   } else if (count > 0) {
     --count;
   }
+}
+
+void Segment::CountUserLocked(uint32_t uid, int delta) {
+  SegmentHeader::UserCount* free_row = nullptr;
+  for (SegmentHeader::UserCount& row : header_->queued_by_user) {
+    if (row.queued != 0 && row.uid == uid) {
+      if (delta > 0) {
+        ++row.queued;
+      } else {
+        --row.queued;
+      }
+      return;
+    }
+    if (row.queued == 0 && free_row == nullptr) free_row = &row;
+  }
+  if (delta > 0 && free_row != nullptr) {
+    free_row->uid = uid;
+    free_row->queued = 1;
+  }
+}
+
+bool Segment::OthersQueuedLocked(uint32_t uid) const {
+  for (const SegmentHeader::UserCount& row : header_->queued_by_user) {
+    if (row.queued != 0 && row.uid != uid) return true;
+  }
+  return false;
+}
+
+uint64_t Segment::QueuedBy(uint32_t uid) {
+  uint64_t queued = 0;
+  const bool locked = LockToRead();
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    if (StateOf(entry(slot)) == TaskState::kQueued && record(slot).submitter_uid == uid) ++queued;
+  }
+  if (locked) Unlock();
+  return queued;
 }
 
 Segment::Readiness Segment::ReadinessLocked(const TaskRecord& r, uint64_t now_us,
@@ -260,7 +325,7 @@ Segment::Readiness Segment::ReadinessLocked(const TaskRecord& r, uint64_t now_us
 }
 
 void Segment::FailWaitingLocked(uint32_t slot, const std::string& why, uint64_t now_us) {
-  TaskRecord& r = record(slot);
+  TaskRecord& r = WritableRecord(slot);
   CopyReason(why, &r);
   r.exit_code = -1;
   CountQueuedLocked(slot, -1);
@@ -327,7 +392,7 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
         }
         continue;
       }
-      TaskRecord& r = record(slot);
+      const TaskRecord& r = record(slot);
       if (r.group != group) continue;
       const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
       if (have_best && priority <= best_priority) continue;  // an older one of this priority wins
@@ -344,18 +409,20 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
       best_priority = priority;
       if (static_cast<int32_t>(priority) >= top) break;
     }
+    if (have_best) best_pos = TakeTurnsLocked(best_pos, best_priority, group, now);
     *wake_waiters = *wake_waiters || failed_any;
     if (!have_best) return false;
     const uint64_t id = ring_[best_pos % capacity_];
     const uint32_t slot = SlotOf(id);
     SlotEntry& e = entry(slot);
-    TaskRecord& r = record(slot);
+    TaskRecord& r = WritableRecord(slot);
     ring_[best_pos % capacity_] = 0;
     for (const uint64_t end = RingWalkEndLocked();
          header_->ring_head != end && ring_[header_->ring_head % capacity_] == 0;) {
       header_->ring_head++;
     }
     CountQueuedLocked(slot, -1);
+    header_->last_served_uid[group] = r.submitter_uid;
     TEST_CrashPoint("pop-unlinked");
     TaskSpec spec;
     const Status decoded = DecodeSpec(r, &spec);
@@ -381,6 +448,28 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     task->spec = std::move(spec);
     return true;
   }
+}
+
+uint64_t Segment::TakeTurnsLocked(uint64_t best_pos, uint32_t best_priority, uint32_t group,
+                                  uint64_t now_us) {
+  // Fair sharing: when the group served the best task's user last and another user has tasks
+  // queued, the oldest ready task of equal priority of another user goes first. The walk starts
+  // after the best task and stops at the first such task (docs/SECURITY.md, fair sharing).
+  const uint32_t best_uid = record(SlotOf(ring_[best_pos % capacity_])).submitter_uid;
+  if (header_->last_served_uid[group] != best_uid || !OthersQueuedLocked(best_uid)) return best_pos;
+  for (uint64_t pos = best_pos + 1, end = RingWalkEndLocked(); pos < end; ++pos) {
+    const uint64_t id = ring_[pos % capacity_];
+    if (id == 0 || id > kMaxTaskId) continue;
+    const uint32_t slot = SlotOf(id);
+    if (entry(slot).id.load() != id || StateOf(entry(slot)) != TaskState::kQueued) continue;
+    const TaskRecord& r = record(slot);
+    if (r.group != group || r.submitter_uid == best_uid) continue;
+    const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
+    if (priority != best_priority) continue;
+    std::string why;
+    if (ReadinessLocked(r, now_us, &why) == Readiness::kReady) return pos;
+  }
+  return best_pos;
 }
 
 HeldSweep Segment::SweepHeld() {
@@ -423,13 +512,13 @@ void Segment::SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid) {
   SlotEntry& e = entry(slot);
   if (e.id.load() == id && StateOf(e) == TaskState::kRunning) {
     e.owner_pid.store(runner_pid, std::memory_order_relaxed);
-    record(slot).runner_pid = runner_pid;
+    WritableRecord(slot).runner_pid = runner_pid;
   }
   Unlock();
 }
 
 void Segment::FinishLocked(uint32_t slot, TaskState state, uint64_t now_us) {
-  TaskRecord& r = record(slot);
+  TaskRecord& r = WritableRecord(slot);
   r.finished_at_us = now_us;
   if (r.started_at_us == 0) r.started_at_us = now_us;
   SetState(entry(slot), state);
@@ -451,7 +540,7 @@ void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
 bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   SlotEntry& e = entry(slot);
   if (e.id.load() != id || StateOf(e) != TaskState::kRunning) return false;
-  TaskRecord& r = record(slot);
+  TaskRecord& r = WritableRecord(slot);
   r.exit_code = o.exit_code;
   r.signal = o.signal;
   r.user_us = o.user_us;
@@ -475,7 +564,7 @@ bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
 void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
   Lock();
   if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    record(slot).child_pid = child_pid;
+    WritableRecord(slot).child_pid = child_pid;
   }
   Unlock();
 }
@@ -483,8 +572,9 @@ void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
 void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
   Lock();
   if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    record(slot).flags |= kFlagSlurm;
-    record(slot).child_pid = static_cast<int32_t>(job_id);
+    TaskRecord& r = WritableRecord(slot);
+    r.flags |= kFlagSlurm;
+    r.child_pid = static_cast<int32_t>(job_id);
   }
   Unlock();
 }
@@ -492,7 +582,7 @@ void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
 void Segment::MarkStarted(uint32_t slot, uint64_t id, uint64_t started_at_us) {
   Lock();
   if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    TaskRecord& r = record(slot);
+    TaskRecord& r = WritableRecord(slot);
     r.started_at_us = started_at_us;
     r.deadline_us = r.timeout_ms > 0 ? started_at_us + r.timeout_ms * 1000 : 0;
   }
@@ -516,7 +606,7 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
     Unlock();
     return now_state;
   }
-  TaskRecord& r = record(slot);
+  TaskRecord& r = WritableRecord(slot);
   r.signal = signal;
   if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
   TaskState result;
@@ -549,13 +639,14 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
 void Segment::MarkTimeoutFired(uint32_t slot, uint64_t id) {
   Lock();
   if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    record(slot).flags |= kFlagTimeoutFired;
+    WritableRecord(slot).flags |= kFlagTimeoutFired;
   }
   Unlock();
 }
 
 Status Segment::Cancel(uint64_t id) {
   if (id == 0) return Status::Invalid("task id: must be 1 or more");
+  if (read_only_) return ReadOnlyRefusal();
   Lock();
   uint32_t slot = SlotOf(id);
   SlotEntry& e = entry(slot);
@@ -565,7 +656,7 @@ Status Segment::Cancel(uint64_t id) {
   }
   TaskState state = StateOf(e);
   if (state == TaskState::kRunning && (record(slot).flags & kFlagSlurm) != 0) {
-    record(slot).flags |= kFlagCancelKill;
+    WritableRecord(slot).flags |= kFlagCancelKill;
     Unlock();
     return Status::Ok();
   }
@@ -574,7 +665,7 @@ Status Segment::Cancel(uint64_t id) {
     return Status::Failed(
         fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
   }
-  CopyReason("cancelled while queued", &record(slot));
+  CopyReason("cancelled while queued", &WritableRecord(slot));
   CountQueuedLocked(slot, -1);
   FinishLocked(slot, TaskState::kCancelled, NowUs());
   Unlock();
@@ -582,21 +673,54 @@ Status Segment::Cancel(uint64_t id) {
   return Status::Ok();
 }
 
+void Segment::FillInfo(uint32_t slot, TaskInfo* info) {
+  info->spec_valid = DecodeSpec(info->record, &info->spec).ok();
+  info->state_dir = state_dir();
+  info->group = info->record.group < kMaxGroups ? GroupName(info->record.group) : "";
+  (void)slot;
+}
+
 TaskInfo Segment::InfoLocked(uint32_t slot) {
   TaskInfo info;
   info.state = StateOf(entry(slot));
   std::memcpy(static_cast<void*>(&info.record), &record(slot), sizeof(TaskRecord));
   info.record.id = entry(slot).id.load(std::memory_order_relaxed);
-  info.spec_valid = DecodeSpec(info.record, &info.spec).ok();
-  info.state_dir = state_dir();
-  info.group = info.record.group < kMaxGroups ? GroupName(info.record.group) : "";
+  FillInfo(slot, &info);
   return info;
+}
+
+bool Segment::CopySlotLockFree(uint32_t slot, uint64_t id, TaskInfo* info) {
+  const SlotEntry& e = entry(slot);
+  // A writer holds a slot odd for the few stores of one lock hold; one that died there leaves it
+  // odd until the next locker repairs it, so give up after a while instead of spinning forever.
+  for (int attempt = 0; attempt < 20000; ++attempt) {
+    if (attempt >= 64) sched_yield();
+    const uint32_t before = e.seq.load(std::memory_order_acquire);
+    if ((before & 1) != 0) continue;
+    const uint64_t slot_id = e.id.load(std::memory_order_acquire);
+    const uint32_t raw = e.state.load(std::memory_order_acquire);
+    if (slot_id == 0 || (id != 0 && slot_id != id) || raw >= kTaskStateCount) return false;
+    const auto state = static_cast<TaskState>(raw);
+    if (state == TaskState::kFree || state == TaskState::kReserved) return false;
+    std::memcpy(static_cast<void*>(&info->record), &records_[slot], sizeof(TaskRecord));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (e.seq.load(std::memory_order_relaxed) != before ||
+        e.id.load(std::memory_order_relaxed) != slot_id ||
+        e.state.load(std::memory_order_relaxed) != raw) {
+      continue;
+    }
+    info->state = state;
+    info->record.id = slot_id;
+    FillInfo(slot, info);
+    return true;
+  }
+  return false;
 }
 
 bool Segment::Get(uint64_t id, TaskInfo* info) {
   if (id == 0) return false;
-  Lock();
   uint32_t slot = SlotOf(id);
+  if (!LockToRead()) return CopySlotLockFree(slot, id, info);
   bool found = entry(slot).id.load() == id && StateOf(entry(slot)) != TaskState::kFree &&
                StateOf(entry(slot)) != TaskState::kReserved;
   if (found) *info = InfoLocked(slot);
@@ -606,13 +730,18 @@ bool Segment::Get(uint64_t id, TaskInfo* info) {
 
 std::vector<TaskInfo> Segment::List() {
   std::vector<TaskInfo> out;
-  Lock();
+  const bool locked = LockToRead();
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     TaskState s = StateOf(entry(slot));
     if (s == TaskState::kFree || s == TaskState::kReserved) continue;
-    out.push_back(InfoLocked(slot));
+    if (locked) {
+      out.push_back(InfoLocked(slot));
+    } else {
+      TaskInfo info;
+      if (CopySlotLockFree(slot, 0, &info)) out.push_back(std::move(info));
+    }
   }
-  Unlock();
+  if (locked) Unlock();
   std::sort(out.begin(), out.end(),
             [](const TaskInfo& a, const TaskInfo& b) { return a.id() < b.id(); });
   return out;
@@ -620,7 +749,9 @@ std::vector<TaskInfo> Segment::List() {
 
 StateCounts Segment::Count(bool by_group) {
   StateCounts counts;
-  Lock();
+  // Without the lock (a read-only reader) the counts are a snapshot taken while tasks move; a
+  // group read from a record being rewritten is only bounds-checked, which a display tolerates.
+  const bool locked = LockToRead();
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     uint32_t s = entry(slot).state.load(std::memory_order_relaxed);
     if (s >= kTaskStateCount || s <= static_cast<uint32_t>(TaskState::kReserved)) continue;
@@ -637,7 +768,7 @@ StateCounts Segment::Count(bool by_group) {
     }
   }
   counts.queue_depth = counts.by_state[static_cast<uint32_t>(TaskState::kQueued)];
-  Unlock();
+  if (locked) Unlock();
   return counts;
 }
 

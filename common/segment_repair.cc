@@ -32,6 +32,14 @@ struct Walk {
 std::vector<std::string> Segment::RepairLocked() {
   Walk walk;
   header_->lock_repairs++;
+  // A holder that died mid-write left its slots' seq odd: the records are as it left them (the
+  // checks below mend what matters), and lock-free readers may copy them again.
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    const uint32_t seq = entry(slot).seq.load(std::memory_order_relaxed);
+    if ((seq & 1) != 0 && std::find(writing_.begin(), writing_.end(), slot) == writing_.end()) {
+      entry(slot).seq.store(seq + 1, std::memory_order_release);
+    }
+  }
   // Positions grow by one per push, like ids: one near 2^64 is corruption about to wrap.
   bool ring_ok = header_->ring_head <= header_->ring_tail && header_->ring_tail < kMaxTaskId &&
                  header_->ring_tail - header_->ring_head <= capacity_;
@@ -190,6 +198,7 @@ std::vector<std::string> Segment::CheckLocked() {
 
 std::vector<std::string> Segment::Repair() {
   std::vector<std::string> fixes;
+  if (read_only_) return {ReadOnlyRefusal().message()};
   Lock();
   fixes = RepairLocked();
   header_->lock_repairs--;  // an explicit repair is not a lock-holder death
@@ -198,6 +207,9 @@ std::vector<std::string> Segment::Repair() {
 }
 
 std::vector<std::string> Segment::Check() {
+  // A reader that may not lock checks a snapshot taken while tasks move: a problem it reports
+  // may be transient (`doctor` says so).
+  if (read_only_) return CheckLocked();
   Lock();
   std::vector<std::string> problems = CheckLocked();
   Unlock();

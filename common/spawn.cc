@@ -50,9 +50,50 @@ int SetLimits(const TaskLimits& limits) {
   return 0;
 }
 
+// Opens a task's log for writing relative to its directory's descriptor, never through a
+// symlink (neither the file nor the directory itself): -1 and errno on failure.
+int OpenLogForWrite(const std::string& path, mode_t mode) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0) return -1;
+  const int fd = ::openat(dir_fd, name.c_str(),
+                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+  const int error = errno;
+  ::close(dir_fd);
+  errno = error;
+  return fd;
+}
+
+// The task's stdout and stderr, opened by the parent before the child starts.
+struct LogFds {
+  int out = -1;
+  int err = -1;
+  ~LogFds() {
+    if (out >= 0) ::close(out);
+    if (err >= 0) ::close(err);
+  }
+};
+
+Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
+  const std::pair<const std::string*, int*> wanted[] = {{&request.stdout_path, &logs->out},
+                                                        {&request.stderr_path, &logs->err}};
+  for (const auto& [path, fd] : wanted) {
+    if (path->empty()) continue;
+    *fd = OpenLogForWrite(*path, request.log_mode);
+    if (*fd < 0) {
+      return Status::Failed(fmt::format("cannot run '{}': log {}: {}", request.argv[0], *path,
+                                        strerror(errno)));
+    }
+  }
+  return Status::Ok();
+}
+
 // The child side of ForkExec: only async-signal-safe calls between fork and exec.
-[[noreturn]] void ExecChild(const SpawnRequest& request, char* const* argv, char* const* envp,
-                            int error_pipe) {
+[[noreturn]] void ExecChild(const SpawnRequest& request, const LogFds& logs, char* const* argv,
+                            char* const* envp, int error_pipe) {
   sigset_t empty;
   sigemptyset(&empty);
   struct sigaction dfl {};
@@ -68,12 +109,8 @@ int SetLimits(const TaskLimits& limits) {
   };
   if (request.new_session && setsid() < 0) error = errno;
   redirect(0, "/dev/null", O_RDONLY, 0);
-  if (!request.stdout_path.empty()) {
-    redirect(1, request.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
-  }
-  if (!request.stderr_path.empty()) {
-    redirect(2, request.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
-  }
+  if (error == 0 && logs.out >= 0 && dup2(logs.out, 1) < 0) error = errno;
+  if (error == 0 && logs.err >= 0 && dup2(logs.err, 2) < 0) error = errno;
   if (error == 0 && !request.cwd.empty() && chdir(request.cwd.c_str()) != 0) error = errno;
   // Everything above stderr closes at exec, the error pipe included (that is the success signal).
   if (error == 0) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
@@ -86,14 +123,15 @@ int SetLimits(const TaskLimits& limits) {
   _exit(127);
 }
 
-Status ForkExec(const SpawnRequest& request, char* const* argv, char* const* envp, pid_t* pid) {
+Status ForkExec(const SpawnRequest& request, const LogFds& logs, char* const* argv,
+                char* const* envp, pid_t* pid) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return Status::Failed(
         fmt::format("cannot run '{}': pipe: {}", request.argv[0], strerror(errno)));
   }
   *pid = fork();
-  if (*pid == 0) ExecChild(request, argv, envp, pipe_fds[1]);
+  if (*pid == 0) ExecChild(request, logs, argv, envp, pipe_fds[1]);
   const int fork_error = errno;
   ::close(pipe_fds[1]);
   if (*pid < 0) {
@@ -123,18 +161,14 @@ Status Spawn(const SpawnRequest& request, pid_t* pid) {
   if (request.argv.empty()) return Status::Invalid("spawn: empty argv");
   std::vector<char*> argv = CStrings(request.argv);
   std::vector<char*> envp = CStrings(request.env);
-  if (HasLimits(request.limits)) return ForkExec(request, argv.data(), envp.data(), pid);
+  LogFds logs;
+  TASKQ_RETURN_IF_ERROR(OpenLogs(request, &logs));
+  if (HasLimits(request.limits)) return ForkExec(request, logs, argv.data(), envp.data(), pid);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  if (!request.stdout_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 1, request.stdout_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
-  }
-  if (!request.stderr_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 2, request.stderr_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, request.log_mode);
-  }
+  if (logs.out >= 0) posix_spawn_file_actions_adddup2(&actions, logs.out, 1);
+  if (logs.err >= 0) posix_spawn_file_actions_adddup2(&actions, logs.err, 2);
   if (!request.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, request.cwd.c_str());
   // Asio's and Boost's descriptors are not all close-on-exec: close everything above stderr.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);

@@ -375,7 +375,7 @@ constexpr OptionsField kOptionFields[] = {
      [](const Options& o, YAML::Emitter* out) { *out << o.capacity; }},
     {"mode",
      [](const ConfigValue& v, Options* o) {
-       return ReadFileMode(v, {0600, 0640, 0660}, &o->mode);
+       return ReadFileMode(v, {0600, 0640}, &o->mode);
      },
      [](const Options& o, YAML::Emitter* out) { DumpText(FormatFileMode(o.mode), out); }},
     {"group",
@@ -383,6 +383,14 @@ constexpr OptionsField kOptionFields[] = {
      [](const Options& o, YAML::Emitter* out) { DumpText(o.group, out); }},
     {"user", [](const ConfigValue& v, Options* o) { return ReadString(v, kAccountRule, &o->user); },
      [](const Options& o, YAML::Emitter* out) { DumpText(o.user, out); }},
+    {"admins",
+     [](const ConfigValue& v, Options* o) { return ReadString(v, kAccountRule, &o->admins); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.admins, out); }},
+    {"max_queued_per_user",
+     [](const ConfigValue& v, Options* o) {
+       return ReadUint(v, 0, 4194304, "", &o->max_queued_per_user);
+     },
+     [](const Options& o, YAML::Emitter* out) { *out << o.max_queued_per_user; }},
     {"policy", [](const ConfigValue& v, Options* o) { return ReadPolicy(v, &o->policy); },
      [](const Options& o, YAML::Emitter* out) { *out << PolicyName(o.policy); }},
     {"workers", [](const ConfigValue& v, Options* o) { return ReadWorkers(v, &o->workers); },

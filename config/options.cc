@@ -112,8 +112,9 @@ Options ResolveDefaults(Options options) {
     options.workers = std::max(1u, std::thread::hardware_concurrency());
   }
   if (options.io_root.empty()) options.io_root = options.state_dir + "/io";
-  // Group members must be able to open the segment, or `group` would have no effect.
-  if (!options.group.empty() && options.mode == 0600) options.mode = 0660;
+  // Group members must be able to read the segment, or `group` would have no effect. They never
+  // write it: they submit through the daemon's control socket.
+  if (!options.group.empty() && options.mode == 0600) options.mode = 0640;
   return options;
 }
 

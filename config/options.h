@@ -64,9 +64,10 @@ struct Options {
   Storage storage = Storage::kShm;  // shm: segment in /dev/shm; file: mapped file in state_dir
   std::string state_dir;      // "" = $XDG_RUNTIME_DIR/taskq/<queue>, else /tmp/taskq-<uid>/<queue>
   uint32_t capacity = 65536;  // task slots in the segment: 16 .. 4,194,304
-  uint32_t mode = 0600;       // segment and state files; 0660 when `group` is set
+  uint32_t mode = 0600;       // segment and effective.yaml; 0640 when `group` is set
   std::string group;          // "" = no group access; else the group that may submit
   std::string user;           // "" = run as the invoking user; root must name one
+  std::string admins;         // "" = none; else a group whose members may administer the queue
 
   // --- execution (change live on SIGHUP) ---
   Policy policy = Policy::kPool;
@@ -74,6 +75,9 @@ struct Options {
   uint32_t max_parallel = 0;          // `process` policy: tasks running at once; 0 = unbounded
   uint32_t max_tasks_per_worker = 0;  // pool: recycle a worker after this many tasks; 0 = never
   std::vector<GroupConfig> groups;    // groups besides `default` (which is the top level)
+
+  // --- fair sharing between users ---
+  uint32_t max_queued_per_user = 0;  // queued tasks one user may have at once; 0 = no limit
 
   // --- task defaults ---
   uint64_t default_timeout_ms =

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +23,9 @@
 #include "common/doorbell.h"
 #include "common/segment.h"
 #include "config/load.h"
+#include "common/control_protocol.h"
+#include "daemon/control_server.h"
+#include "daemon/control_service.h"
 #include "daemon/executor.h"
 #include "daemon/group_runners.h"
 #include "daemon/metrics_server.h"
@@ -95,7 +99,9 @@ class Supervisor::Impl {
         grace_(io_),
         watchdog_(io_),
         sweep_(io_),
-        doorbell_(io_) {}
+        doorbell_(io_),
+        control_(io_, [this](const ControlPeer& peer, const ControlRequest& request,
+                             ControlReply* reply) { OnControlRequest(peer, request, reply); }) {}
 
   int Run() {
     Status prepared = Prepare();
@@ -144,6 +150,7 @@ class Supervisor::Impl {
     for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
     RecoverOrphans(*segment_, self_exe(), previous_heartbeat_us);
     TASKQ_RETURN_IF_ERROR(OpenDoorbell());
+    TASKQ_RETURN_IF_ERROR(ListenForControl());
     h->accepting.store(1);
     spdlog::info("serving queue '{}' from {} (policy {}, {} {})", options_.queue,
                  LocateSegment(options_).Describe(), PolicyName(options_.policy),
@@ -221,11 +228,39 @@ class Supervisor::Impl {
     return ec ? std::string("taskqd") : path.string();
   }
 
+  // Users other than the daemon's submit, cancel and administer through the control socket:
+  // the queue's group may connect (0660), nobody else (0600).
+  Status ListenForControl() {
+    gid_t gid = static_cast<gid_t>(-1);
+    TASKQ_RETURN_IF_ERROR(LookUpGroup(options_.group, &gid));
+    const mode_t mode = options_.group.empty() ? 0600 : 0660;
+    return control_.Listen(ControlSocketPath(options_.state_dir), mode, gid);
+  }
+
+  void OnControlRequest(const ControlPeer& peer, const ControlRequest& request,
+                        ControlReply* reply) {
+    DaemonActions actions;
+    actions.segment = segment_.get();
+    actions.options = &options_;
+    actions.on_work = [this] {
+      if (!stopping_) runners_->OnWork();
+    };
+    actions.shutdown = [this] { asio::post(io_, [this] { BeginShutdown(); }); };
+    actions.reload = [this] { asio::post(io_, [this] { Reload(); }); };
+    if (stopping_ && request.op == ControlOp::kSubmit) {
+      reply->body["code"] = static_cast<int>(StatusCode::kUnavailable);
+      reply->body["message"] = fmt::format(
+          "taskqd of queue '{}' is shutting down: submit after it restarts", options_.queue);
+      return;
+    }
+    HandleControlRequest(actions, peer, request, reply);
+  }
+
   Status OpenDoorbell() {
     const std::string path = DoorbellPath(options_.state_dir);
     ::unlink(path.c_str());
-    // Group members who may submit may ring it (write only).
-    const mode_t mode = (options_.mode & 0060) == 0060 ? 0620 : 0600;
+    // Only the daemon's user rings it: other users talk to the control socket.
+    const mode_t mode = 0600;
     if (::mkfifo(path.c_str(), mode) != 0 || ::chmod(path.c_str(), mode) != 0) {
       return Status::Unavailable(
           fmt::format("cannot create doorbell {}: {}", path, std::strerror(errno)));
@@ -306,7 +341,8 @@ class Supervisor::Impl {
   void Tick() {
     SegmentHeader* h = segment_->header();
     h->heartbeat_us.store(NowUs());
-    // Clients find logs and the doorbell through the header's copy; any submitter can write it.
+    // Clients find the control socket and the doorbell through the header's copy (only this
+    // user writes the segment; the check guards against a bug, not a member).
     if (segment_->state_dir() != options_.state_dir) {
       spdlog::warn("segment: state_dir in the header was overwritten ('{}'); restored",
                    segment_->state_dir());
@@ -422,6 +458,8 @@ class Supervisor::Impl {
     doorbell_.close(ignored);
     ::unlink(DoorbellPath(options_.state_dir).c_str());
     if (metrics_) metrics_->Close();
+    control_.Close();
+    ::unlink(ControlSocketPath(options_.state_dir).c_str());
     segment_->WakeWaiters();  // waiters re-check and see that no daemon runs
   }
 
@@ -438,6 +476,7 @@ class Supervisor::Impl {
   asio::steady_timer sweep_;
   asio::posix::stream_descriptor doorbell_;
   char doorbell_buffer_[256];
+  ControlServer control_;
   std::unique_ptr<Segment> segment_;
   std::string effective_config_;
   std::unique_ptr<GroupRunners> runners_;   // one executor per group

@@ -148,8 +148,10 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved
     Status s = IoPathBeneathRoot(task.spec.io.path, resolved.io_root, &relative);
     uint64_t written = 0;
     if (s.ok()) {
+      // The default file is opened beneath the state directory, so no symlink (not even io/
+      // itself) leads out of it.
       s = relative.empty()
-              ? RunIoKernel("", DefaultIoPath(resolved.state_dir, task.record.id),
+              ? RunIoKernel(resolved.state_dir, fmt::format("io/{}.dat", task.record.id),
                             task.spec.io.bytes, task.spec.io.block, task.spec.io.fsync, &written)
               : RunIoKernel(resolved.io_root, relative, task.spec.io.bytes, task.spec.io.block,
                             task.spec.io.fsync, &written);
@@ -192,8 +194,8 @@ Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Option
 SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options) {
   const std::string& state_dir = options.state_dir;
   SpawnRequest request;
-  // Group members may read the logs (taskq logs) when the queue has a group: 0660 -> 0640.
-  request.log_mode = static_cast<mode_t>(options.mode & 0640);
+  // Owner-only: a group member reads the logs of its own tasks through the control socket.
+  request.log_mode = 0600;
   request.argv = task.spec.exec.argv;
   request.cwd = task.spec.exec.cwd.empty() ? state_dir : task.spec.exec.cwd;
   request.stdout_path = LogPath(state_dir, task.record.id, false);

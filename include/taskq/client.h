@@ -1,6 +1,8 @@
 // The taskq client library: what programs link to submit tasks, wait for them and read their
-// results, straight through the queue's shared-memory segment (no daemon round trip on the data
-// path). The `taskq` command is built on it.
+// results. The daemon's own user works straight through the queue's shared-memory segment (no
+// daemon round trip on the data path); every other user reads the segment (read-only, lock-free)
+// and asks the daemon over its control socket to change anything (docs/SECURITY.md). The `taskq`
+// command is built on it.
 //
 //   std::unique_ptr<taskq::Client> client;
 //   taskq::Status s = taskq::Client::Connect({.queue = "jobs"}, &client);
@@ -105,6 +107,17 @@ class Client {
   Status Ping(int64_t timeout_ms, DaemonInfo* info);
   // Asks the daemon to drain and exit; with `wait`, returns once it has exited.
   Status Shutdown(bool wait, int64_t timeout_ms);
+  // Asks the daemon to re-read its configuration (as SIGHUP does).
+  Status Reload();
+  // Repairs the segment's invariants (doctor --repair): directly for the daemon's user, else by
+  // the daemon for an admin. `fixes` describes each fix.
+  Status Repair(std::vector<std::string>* fixes);
+  // Opens an exec task's stdout (or stderr) log for reading. Other users than the daemon's get
+  // the descriptor from the daemon, for their own tasks only.
+  Status OpenLog(uint64_t id, bool is_stderr, int* fd);
+  // True when this process writes the segment itself (it is the daemon's user); false when it
+  // reads the segment and asks the daemon for every change.
+  bool writes_directly() const;
 
   // Groups (issue 7): each a FIFO with its own policy and parallelism. The daemon starts and
   // stops their runners when the table changes.
@@ -123,6 +136,8 @@ class Client {
   Status CheckDaemon();
   Options DaemonRules();
   Status CheckSpecs(const std::vector<TaskSpec>& specs);
+  Status SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const SubmitOptions& options,
+                             std::vector<uint64_t>* ids);
 
   Options options_;
   std::unique_ptr<Segment> segment_;

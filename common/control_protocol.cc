@@ -1,0 +1,388 @@
+#include "common/control_protocol.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "fmt/format.h"
+
+namespace taskq {
+namespace {
+
+using json = nlohmann::json;
+
+struct OpName {
+  ControlOp op;
+  const char* name;
+};
+constexpr OpName kOps[] = {
+    {ControlOp::kSubmit, "submit"},     {ControlOp::kCancel, "cancel"},
+    {ControlOp::kPing, "ping"},         {ControlOp::kLogs, "logs"},
+    {ControlOp::kShutdown, "shutdown"}, {ControlOp::kGroup, "group"},
+    {ControlOp::kRepair, "repair"},     {ControlOp::kReload, "reload"},
+};
+
+// Readers of one JSON object's fields: each refuses a wrong type or range with the field's name.
+class Fields {
+ public:
+  Fields(const json& object, std::string where) : object_(object), where_(std::move(where)) {}
+
+  Status Unsigned(const char* key, uint64_t max, uint64_t* out, bool* present = nullptr) {
+    if (present != nullptr) *present = false;
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return Status::Ok();
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > max) {
+      return Bad(key, fmt::format("a whole number 0..{}", max));
+    }
+    *out = it->get<uint64_t>();
+    if (present != nullptr) *present = true;
+    return Status::Ok();
+  }
+  Status Text(const char* key, size_t max_bytes, std::string* out) {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return Status::Ok();
+    if (!it->is_string() || it->get_ref<const std::string&>().size() > max_bytes) {
+      return Bad(key, fmt::format("a string of at most {} bytes", max_bytes));
+    }
+    *out = it->get<std::string>();
+    return Status::Ok();
+  }
+  Status Flag(const char* key, bool* out) {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return Status::Ok();
+    if (!it->is_boolean()) return Bad(key, "true or false");
+    *out = it->get<bool>();
+    return Status::Ok();
+  }
+  Status Texts(const char* key, size_t max_items, std::vector<std::string>* out) {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return Status::Ok();
+    if (!it->is_array() || it->size() > max_items) {
+      return Bad(key, fmt::format("a list of at most {} strings", max_items));
+    }
+    out->clear();
+    for (const json& item : *it) {
+      if (!item.is_string()) return Bad(key, "a list of strings");
+      out->push_back(item.get<std::string>());
+    }
+    return Status::Ok();
+  }
+  Status Ids(const char* key, size_t max_items, std::vector<uint64_t>* out) {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return Status::Ok();
+    if (!it->is_array() || it->size() > max_items) {
+      return Bad(key, fmt::format("a list of at most {} task ids", max_items));
+    }
+    out->clear();
+    for (const json& item : *it) {
+      if (!item.is_number_unsigned() || item.get<uint64_t>() == 0 ||
+          item.get<uint64_t>() >= kMaxTaskId) {
+        return Bad(key, "a list of task ids (1 or more)");
+      }
+      out->push_back(item.get<uint64_t>());
+    }
+    return Status::Ok();
+  }
+  // Refuses keys outside `known`: a typo must not be silently ignored.
+  Status OnlyKnown(std::initializer_list<const char*> known) {
+    for (auto it = object_.begin(); it != object_.end(); ++it) {
+      bool found = false;
+      for (const char* k : known) found = found || it.key() == k;
+      if (!found) {
+        return Status::Invalid(fmt::format("{}: unknown field '{}'", where_, it.key()));
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status Bad(const char* key, const std::string& expected) {
+    return Status::Invalid(fmt::format("{}: field '{}' must be {}", where_, key, expected));
+  }
+  const json& object_;
+  std::string where_;
+};
+
+json SpecToJson(const TaskSpec& spec) {
+  json j;
+  j["kind"] = TaskKindName(spec.kind);
+  switch (spec.kind) {
+    case TaskKind::kCpu:
+      j["count"] = spec.cpu.count;
+      j["seed"] = spec.cpu.seed;
+      break;
+    case TaskKind::kIo:
+      j["bytes"] = spec.io.bytes;
+      j["path"] = spec.io.path;
+      j["block"] = spec.io.block;
+      j["fsync"] = spec.io.fsync;
+      break;
+    case TaskKind::kExec:
+      j["argv"] = spec.exec.argv;
+      j["cwd"] = spec.exec.cwd;
+      j["env"] = spec.exec.env;
+      break;
+  }
+  if (spec.timeout_ms) j["timeout_ms"] = *spec.timeout_ms;
+  if (spec.retries) j["retries"] = *spec.retries;
+  j["group"] = spec.group;
+  j["priority"] = spec.priority;
+  j["not_before_us"] = spec.not_before_us;
+  j["after"] = spec.after;
+  return j;
+}
+
+Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
+  if (!j.is_object()) return Status::Invalid(where + ": must be a JSON object");
+  Fields f(j, where);
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync",
+                                     "argv", "cwd", "env", "timeout_ms", "retries", "group",
+                                     "priority", "not_before_us", "after"}));
+  std::string kind;
+  TASKQ_RETURN_IF_ERROR(f.Text("kind", 8, &kind));
+  if (kind == "cpu") {
+    spec->kind = TaskKind::kCpu;
+  } else if (kind == "io") {
+    spec->kind = TaskKind::kIo;
+  } else if (kind == "exec") {
+    spec->kind = TaskKind::kExec;
+  } else {
+    return Status::Invalid(where + ": field 'kind' must be cpu, io or exec");
+  }
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("count", kMax, &spec->cpu.count));
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("seed", kMax, &spec->cpu.seed));
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("bytes", kMax, &spec->io.bytes));
+  TASKQ_RETURN_IF_ERROR(f.Text("path", kPayloadBytes, &spec->io.path));
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("block", kMax, &spec->io.block));
+  TASKQ_RETURN_IF_ERROR(f.Flag("fsync", &spec->io.fsync));
+  TASKQ_RETURN_IF_ERROR(f.Texts("argv", kPayloadBytes, &spec->exec.argv));
+  TASKQ_RETURN_IF_ERROR(f.Text("cwd", kPayloadBytes, &spec->exec.cwd));
+  TASKQ_RETURN_IF_ERROR(f.Texts("env", kPayloadBytes, &spec->exec.env));
+  uint64_t value = 0;
+  bool present = false;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("timeout_ms", kMaxTimeoutMs, &value, &present));
+  if (present) spec->timeout_ms = value;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("retries", kMaxRetries, &value, &present));
+  if (present) spec->retries = static_cast<uint32_t>(value);
+  TASKQ_RETURN_IF_ERROR(f.Text("group", kGroupNameBytes - 1, &spec->group));
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("priority", kPriorityLevels - 1, &value, &present));
+  if (present) spec->priority = static_cast<uint32_t>(value);
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("not_before_us", kMax, &spec->not_before_us));
+  TASKQ_RETURN_IF_ERROR(f.Ids("after", kMaxAfter, &spec->after));
+  // The record's own checks (sizes, NULs, counts) are EncodeSpec's.
+  TaskRecord scratch;
+  std::memset(static_cast<void*>(&scratch), 0, sizeof(scratch));
+  Status fits = EncodeSpec(*spec, &scratch);
+  if (!fits.ok()) return Status::Invalid(where + ": " + fits.message());
+  return Status::Ok();
+}
+
+Status Errno(const char* what) {
+  return Status::Unavailable(fmt::format("control socket: {}: {}", what, std::strerror(errno)));
+}
+
+}  // namespace
+
+std::string ControlSocketPath(const std::string& state_dir) { return state_dir + "/control.sock"; }
+
+const char* ControlOpName(ControlOp op) {
+  for (const OpName& o : kOps) {
+    if (o.op == op) return o.name;
+  }
+  return "?";
+}
+
+bool IsAdminOp(ControlOp op) {
+  return op == ControlOp::kShutdown || op == ControlOp::kGroup || op == ControlOp::kRepair ||
+         op == ControlOp::kReload;
+}
+
+Status ParseControlRequest(std::string_view body, ControlRequest* request) {
+  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Invalid("request: not a JSON object");
+  }
+  Fields f(j, "request");
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "id", "stderr", "action", "name", "policy",
+                                     "workers", "max_parallel"}));
+  std::string op;
+  TASKQ_RETURN_IF_ERROR(f.Text("op", 16, &op));
+  bool known = false;
+  for (const OpName& o : kOps) {
+    if (op == o.name) {
+      request->op = o.op;
+      known = true;
+    }
+  }
+  if (!known) {
+    return Status::Invalid(
+        "request: field 'op' must be submit, cancel, ping, logs, shutdown, group, repair or "
+        "reload");
+  }
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("id", kMaxTaskId - 1, &request->id));
+  TASKQ_RETURN_IF_ERROR(f.Flag("stderr", &request->stderr_stream));
+  TASKQ_RETURN_IF_ERROR(f.Text("action", 16, &request->group_action));
+  TASKQ_RETURN_IF_ERROR(f.Text("name", 64, &request->name));
+  std::string policy = "pool";
+  TASKQ_RETURN_IF_ERROR(f.Text("policy", 16, &policy));
+  if (!ParsePolicy(policy, &request->group.policy) || request->group.policy == Policy::kSlurm) {
+    return Status::Invalid("request: field 'policy' must be pool or process");
+  }
+  uint64_t value = 0;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("workers", kMaxWorkers, &value));
+  request->group.workers = static_cast<uint32_t>(value);
+  value = 0;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("max_parallel", 100000, &value));
+  request->group.max_parallel = static_cast<uint32_t>(value);
+  if (request->op == ControlOp::kGroup && request->group_action != "add" &&
+      request->group_action != "remove" && request->group_action != "pause" &&
+      request->group_action != "resume") {
+    return Status::Invalid("request: field 'action' must be add, remove, pause or resume");
+  }
+  if ((request->op == ControlOp::kCancel || request->op == ControlOp::kLogs) && request->id == 0) {
+    return Status::Invalid("request: field 'id' must be a task id (1 or more)");
+  }
+  auto tasks = j.find("tasks");
+  if (request->op == ControlOp::kSubmit) {
+    if (tasks == j.end() || !tasks->is_array() || tasks->empty() ||
+        tasks->size() > kMaxTasksPerRequest) {
+      return Status::Invalid(fmt::format(
+          "request: field 'tasks' must be a list of 1 to {} tasks", kMaxTasksPerRequest));
+    }
+    request->tasks.clear();
+    request->tasks.reserve(tasks->size());
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      TaskSpec spec;
+      TASKQ_RETURN_IF_ERROR(
+          SpecFromJson((*tasks)[i], fmt::format("task {} of {}", i + 1, tasks->size()), &spec));
+      request->tasks.push_back(std::move(spec));
+    }
+  }
+  return Status::Ok();
+}
+
+std::string SerializeControlRequest(const ControlRequest& request) {
+  json j;
+  j["op"] = ControlOpName(request.op);
+  switch (request.op) {
+    case ControlOp::kSubmit: {
+      json tasks = json::array();
+      for (const TaskSpec& spec : request.tasks) tasks.push_back(SpecToJson(spec));
+      j["tasks"] = std::move(tasks);
+      break;
+    }
+    case ControlOp::kCancel:
+      j["id"] = request.id;
+      break;
+    case ControlOp::kLogs:
+      j["id"] = request.id;
+      j["stderr"] = request.stderr_stream;
+      break;
+    case ControlOp::kGroup:
+      j["action"] = request.group_action;
+      j["name"] = request.name;
+      j["policy"] = PolicyName(request.group.policy);
+      j["workers"] = request.group.workers;
+      j["max_parallel"] = request.group.max_parallel;
+      break;
+    default:
+      break;
+  }
+  return j.dump();
+}
+
+std::string SpecToJsonText(const TaskSpec& spec) { return SpecToJson(spec).dump(); }
+
+Status SpecFromJsonText(std::string_view text, TaskSpec* spec) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::Invalid("task: not JSON");
+  return SpecFromJson(j, "task", spec);
+}
+
+Status WriteFrame(int fd, std::string_view body, int pass_fd) {
+  if (body.size() > kMaxControlFrameBytes) {
+    return Status::Invalid(fmt::format("request of {} bytes is over the {} byte limit; split it",
+                                       body.size(), kMaxControlFrameBytes));
+  }
+  const uint32_t n = static_cast<uint32_t>(body.size());
+  const unsigned char length[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+                                   static_cast<unsigned char>(n >> 16),
+                                   static_cast<unsigned char>(n >> 24)};
+  std::string frame(reinterpret_cast<const char*>(length), 4);
+  frame.append(body);
+  size_t sent = 0;
+  while (sent < frame.size()) {
+    iovec iov{frame.data() + sent, frame.size() - sent};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (pass_fd >= 0 && sent == 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    }
+    const ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Errno("send");
+    }
+    sent += static_cast<size_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status ReadFrame(int fd, std::string* body, int* received_fd) {
+  if (received_fd != nullptr) *received_fd = -1;
+  unsigned char length[4];
+  size_t got = 0;
+  while (got < 4) {
+    iovec iov{length + got, 4 - got};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t r = ::recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Errno("receive");
+    if (r == 0) return Status::Unavailable("control socket: the daemon closed the connection");
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int passed = -1;
+        std::memcpy(&passed, CMSG_DATA(c), sizeof(int));
+        if (received_fd != nullptr && *received_fd < 0) {
+          *received_fd = passed;
+        } else {
+          ::close(passed);
+        }
+      }
+    }
+    got += static_cast<size_t>(r);
+  }
+  const uint32_t n = uint32_t{length[0]} | uint32_t{length[1]} << 8 | uint32_t{length[2]} << 16 |
+                     uint32_t{length[3]} << 24;
+  if (n > kMaxControlFrameBytes) return Status::Unavailable("control socket: oversized reply");
+  body->resize(n);
+  size_t read = 0;
+  while (read < n) {
+    const ssize_t r = ::read(fd, body->data() + read, n - read);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return Errno("receive");
+    if (r == 0) return Status::Unavailable("control socket: the daemon closed the connection");
+    read += static_cast<size_t>(r);
+  }
+  return Status::Ok();
+}
+
+}  // namespace taskq
