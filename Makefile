@@ -64,7 +64,7 @@ fuzz: deps
 FUZZ_SEED ?= 20261204
 FUZZ_RUNS ?= 30000
 fuzz-ci: deps
-	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="batch_line segment" ./scripts/fuzz.sh
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="batch_line segment request" ./scripts/fuzz.sh
 
 bench: deps
 	./bench/run

@@ -73,6 +73,8 @@ std::string DescribeGroupSettings(const GroupInfo& group);
 int RunPing(const GlobalArgs& global, double timeout_s);
 int RunShutdown(const GlobalArgs& global, bool no_wait, double timeout_s, bool purge);
 int RunPurge(const GlobalArgs& global);
+// taskq reload: the daemon re-reads its configuration (as SIGHUP does; for admins).
+int RunReload(const GlobalArgs& global);
 int RunDoctor(const GlobalArgs& global, bool repair);
 
 // taskq bench, the policy lab (client/cmd_bench.cc, client/bench_*.cc).

@@ -89,8 +89,8 @@ Status AskDaemon(const std::string& state_dir, const std::string& queue,
           "permission denied: cannot reach taskqd of queue '{}' ({}); ask to be added to its group",
           queue, path));
     }
-    return Status::Unavailable(fmt::format("no taskqd answers on {} (queue '{}'): {}", path, queue,
-                                           std::strerror(error)));
+    return Status::Unavailable(
+        fmt::format("no taskqd answers on {} (queue '{}'): {}", path, queue, std::strerror(error)));
   }
   std::string body;
   Status s = WriteFrame(sock, SerializeControlRequest(request));
@@ -98,8 +98,8 @@ Status AskDaemon(const std::string& state_dir, const std::string& queue,
   const int error = errno;
   ::close(sock);
   if (!s.ok() && (error == EAGAIN || error == EWOULDBLOCK) && timeout_ms >= 0) {
-    return Status::TimedOut(fmt::format("taskqd of queue '{}' did not answer within {} ms", queue,
-                                        timeout_ms));
+    return Status::TimedOut(
+        fmt::format("taskqd of queue '{}' did not answer within {} ms", queue, timeout_ms));
   }
   TASKQ_RETURN_IF_ERROR(s);
   *reply = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -107,10 +107,9 @@ Status AskDaemon(const std::string& state_dir, const std::string& queue,
     return Status::Unavailable("control socket: the daemon's reply is not understood");
   }
   const int code = (*reply)["code"].get<int>();
-  const std::string message =
-      reply->contains("message") && (*reply)["message"].is_string()
-          ? (*reply)["message"].get<std::string>()
-          : std::string("the daemon refused");
+  const std::string message = reply->contains("message") && (*reply)["message"].is_string()
+                                  ? (*reply)["message"].get<std::string>()
+                                  : std::string("the daemon refused");
   switch (code) {
     case 0:
       return Status::Ok();
@@ -241,7 +240,8 @@ Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const Sub
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;
     const int64_t left = RemainingUs(deadline);
     if (left == 0) break;
-    SleepOn(*segment_, &header->space_seq, seen, left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+    SleepOn(*segment_, &header->space_seq, seen,
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
   }
   return status;
 }
@@ -443,7 +443,8 @@ Status Client::OpenLog(uint64_t id, bool is_stderr, int* fd) {
   }
   const std::string dir = state_dir() + "/logs";
   const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir_fd < 0) return Status::Failed(fmt::format("cannot open {}: {}", dir, std::strerror(errno)));
+  if (dir_fd < 0)
+    return Status::Failed(fmt::format("cannot open {}: {}", dir, std::strerror(errno)));
   const std::string name = fmt::format("{}.{}", id, is_stderr ? "err" : "out");
   *fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   const int error = errno;
@@ -512,7 +513,8 @@ Status AskGroupChange(const std::string& state_dir, const std::string& queue,
 }  // namespace
 
 Status Client::AddGroup(const std::string& name, const GroupSettings& settings) {
-  if (segment_->read_only()) return AskGroupChange(state_dir(), options_.queue, "add", name, settings);
+  if (segment_->read_only())
+    return AskGroupChange(state_dir(), options_.queue, "add", name, settings);
   return segment_->AddGroup(name, settings, /*from_config=*/false, /*update=*/false);
 }
 

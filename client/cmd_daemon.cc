@@ -1,5 +1,6 @@
 // taskq stats, ping, shutdown, purge, doctor: the queue and its daemon as a whole.
 #include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -103,6 +104,20 @@ int RunPing(const GlobalArgs& global, double timeout_s) {
   return 0;
 }
 
+int RunReload(const GlobalArgs& global) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  Status reloaded = client->Reload();
+  if (!reloaded.ok()) return Report(reloaded);
+  if (global.json) {
+    std::cout << nlohmann::json{{"reload", "requested"}}.dump() << "\n";
+  } else {
+    std::printf("taskqd re-reads its configuration (its log says what changed)\n");
+  }
+  return 0;
+}
+
 int RunShutdown(const GlobalArgs& global, bool no_wait, double timeout_s, bool purge) {
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
@@ -150,7 +165,9 @@ int RunDoctor(const GlobalArgs& global, bool repair) {
   if (!client) return code;
   std::vector<std::string> problems = client->segment().Check();
   std::vector<std::string> fixed;
-  if (repair && !problems.empty()) {
+  // A member asks the daemon even for a healthy segment: repair is for admins, and a member is
+  // told so whatever the segment's state.
+  if (repair && (!problems.empty() || !client->writes_directly())) {
     Status repaired = client->Repair(&fixed);
     if (!repaired.ok()) return Report(repaired);
     // Running tasks whose runner vanished are the daemon's to settle; without a daemon, do it.

@@ -113,6 +113,8 @@ int main(int argc, char** argv) {
   shutdown_cmd->add_flag("--purge", shutdown_purge,
                          "then remove the queue's segment and state directory");
 
+  CLI::App* reload_cmd = app.add_subcommand(
+      "reload", "ask the daemon to re-read its configuration (like SIGHUP; for admins)");
   CLI::App* purge_cmd = app.add_subcommand(
       "purge", "remove a stopped queue's segment and state directory (all its tasks)");
 
@@ -181,6 +183,7 @@ int main(int argc, char** argv) {
     return RunShutdown(global, shutdown_no_wait, shutdown_timeout, shutdown_purge);
   }
   if (purge_cmd->parsed()) return RunPurge(global);
+  if (reload_cmd->parsed()) return RunReload(global);
   if (group_cmd->parsed()) return RunGroup(global, group);
   if (doctor_cmd->parsed()) return RunDoctor(global, doctor_repair);
   if (bench_cmd->parsed()) return RunBench(global, *bench);

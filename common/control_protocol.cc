@@ -139,9 +139,9 @@ json SpecToJson(const TaskSpec& spec) {
 Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   if (!j.is_object()) return Status::Invalid(where + ": must be a JSON object");
   Fields f(j, where);
-  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync",
-                                     "argv", "cwd", "env", "timeout_ms", "retries", "group",
-                                     "priority", "not_before_us", "after"}));
+  TASKQ_RETURN_IF_ERROR(
+      f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync", "argv", "cwd", "env",
+                   "timeout_ms", "retries", "group", "priority", "not_before_us", "after"}));
   std::string kind;
   TASKQ_RETURN_IF_ERROR(f.Text("kind", 8, &kind));
   if (kind == "cpu") {
@@ -208,8 +208,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
     return Status::Invalid("request: not a JSON object");
   }
   Fields f(j, "request");
-  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "id", "stderr", "action", "name", "policy",
-                                     "workers", "max_parallel"}));
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown(
+      {"op", "tasks", "id", "stderr", "action", "name", "policy", "workers", "max_parallel"}));
   std::string op;
   TASKQ_RETURN_IF_ERROR(f.Text("op", 16, &op));
   bool known = false;
@@ -251,8 +251,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   if (request->op == ControlOp::kSubmit) {
     if (tasks == j.end() || !tasks->is_array() || tasks->empty() ||
         tasks->size() > kMaxTasksPerRequest) {
-      return Status::Invalid(fmt::format(
-          "request: field 'tasks' must be a list of 1 to {} tasks", kMaxTasksPerRequest));
+      return Status::Invalid(fmt::format("request: field 'tasks' must be a list of 1 to {} tasks",
+                                         kMaxTasksPerRequest));
     }
     request->tasks.clear();
     request->tasks.reserve(tasks->size());
@@ -310,9 +310,9 @@ Status WriteFrame(int fd, std::string_view body, int pass_fd) {
                                        body.size(), kMaxControlFrameBytes));
   }
   const uint32_t n = static_cast<uint32_t>(body.size());
-  const unsigned char length[4] = {static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
-                                   static_cast<unsigned char>(n >> 16),
-                                   static_cast<unsigned char>(n >> 24)};
+  const unsigned char length[4] = {
+      static_cast<unsigned char>(n), static_cast<unsigned char>(n >> 8),
+      static_cast<unsigned char>(n >> 16), static_cast<unsigned char>(n >> 24)};
   std::string frame(reinterpret_cast<const char*>(length), 4);
   frame.append(body);
   size_t sent = 0;

@@ -29,6 +29,18 @@ CpuResult RunCpuKernel(uint64_t count, uint64_t seed) {
   return CpuResult{checksum, list.size()};
 }
 
+namespace {
+
+// The root itself is not followed if it is a symlink: whoever could swap the directory for a
+// link (a renamed state_dir/io) must not lead the writes elsewhere. A symlink there fails ELOOP.
+int OpenRoot(const std::string& root) {
+  const int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0 && errno == ENOTDIR) errno = ELOOP;
+  return dir;
+}
+
+}  // namespace
+
 int OpenBeneathByWalk(const std::string& root, const std::string& relative, int flags,
                       mode_t mode) {
   std::vector<std::string> parts;
@@ -45,7 +57,7 @@ int OpenBeneathByWalk(const std::string& root, const std::string& relative, int 
     errno = EXDEV;
     return -1;
   }
-  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int dir = OpenRoot(root);
   for (size_t i = 0; dir >= 0 && i + 1 < parts.size(); ++i) {
     // O_NOFOLLOW with O_PATH opens a symlink itself; O_DIRECTORY then fails with ENOTDIR.
     int next = ::openat(dir, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -67,7 +79,7 @@ int OpenBeneath(const std::string& root, const std::string& relative, int flags,
     errno = EXDEV;
     return -1;
   }
-  int dir = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int dir = OpenRoot(root);
   if (dir < 0) return -1;
   open_how how{};
   how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);

@@ -36,7 +36,6 @@ void CopyReason(const std::string& reason, TaskRecord* record) {
   std::snprintf(record->reason, sizeof(record->reason), "%s", reason.c_str());
 }
 
-
 }  // namespace
 
 Status ReadOnlyRefusal() {

@@ -1,7 +1,9 @@
 #include "common/spawn.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/close_range.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include "common/clock.h"
@@ -84,8 +87,8 @@ Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
     if (path->empty()) continue;
     *fd = OpenLogForWrite(*path, request.log_mode);
     if (*fd < 0) {
-      return Status::Failed(fmt::format("cannot run '{}': log {}: {}", request.argv[0], *path,
-                                        strerror(errno)));
+      return Status::Failed(
+          fmt::format("cannot run '{}': log {}: {}", request.argv[0], *path, strerror(errno)));
     }
   }
   return Status::Ok();
@@ -93,7 +96,7 @@ Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
 
 // The child side of ForkExec: only async-signal-safe calls between fork and exec.
 [[noreturn]] void ExecChild(const SpawnRequest& request, const LogFds& logs, char* const* argv,
-                            char* const* envp, int error_pipe) {
+                            char* const* envp, const Identity* identity, int error_pipe) {
   sigset_t empty;
   sigemptyset(&empty);
   struct sigaction dfl {};
@@ -111,6 +114,9 @@ Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
   redirect(0, "/dev/null", O_RDONLY, 0);
   if (error == 0 && logs.out >= 0 && dup2(logs.out, 1) < 0) error = errno;
   if (error == 0 && logs.err >= 0 && dup2(logs.err, 2) < 0) error = errno;
+  // The identity switch comes after the logs (opened by taskqd) and before the working directory
+  // (which the task's user must be allowed to enter).
+  if (error == 0 && identity != nullptr && !BecomeIdentity(*identity).ok()) error = EPERM;
   if (error == 0 && !request.cwd.empty() && chdir(request.cwd.c_str()) != 0) error = errno;
   // Everything above stderr closes at exec, the error pipe included (that is the success signal).
   if (error == 0) syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
@@ -124,14 +130,14 @@ Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
 }
 
 Status ForkExec(const SpawnRequest& request, const LogFds& logs, char* const* argv,
-                char* const* envp, pid_t* pid) {
+                char* const* envp, const Identity* identity, pid_t* pid) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return Status::Failed(
         fmt::format("cannot run '{}': pipe: {}", request.argv[0], strerror(errno)));
   }
   *pid = fork();
-  if (*pid == 0) ExecChild(request, logs, argv, envp, pipe_fds[1]);
+  if (*pid == 0) ExecChild(request, logs, argv, envp, identity, pipe_fds[1]);
   const int fork_error = errno;
   ::close(pipe_fds[1]);
   if (*pid < 0) {
@@ -157,13 +163,58 @@ uint64_t Micros(const timeval& tv) { return uint64_t(tv.tv_sec) * 1000000u + uin
 
 }  // namespace
 
+Status LookUpIdentity(uint32_t uid, Identity* out) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return Status::Failed(fmt::format("uid {} has no account: refusing to run a task as it", uid));
+  }
+  out->uid = uid;
+  out->gid = entry.pw_gid;
+  out->name = entry.pw_name;
+  out->home = entry.pw_dir != nullptr && entry.pw_dir[0] == '/' ? entry.pw_dir : "/";
+  int count = 64;
+  out->groups.assign(static_cast<size_t>(count), 0);
+  if (getgrouplist(entry.pw_name, entry.pw_gid, out->groups.data(), &count) < 0) {
+    out->groups.assign(static_cast<size_t>(count), 0);
+    if (getgrouplist(entry.pw_name, entry.pw_gid, out->groups.data(), &count) < 0) count = 0;
+  }
+  out->groups.resize(static_cast<size_t>(count));
+  return Status::Ok();
+}
+
+Status BecomeIdentity(const Identity& who) {
+  if (setgroups(who.groups.size(), who.groups.data()) != 0 ||
+      setresgid(who.gid, who.gid, who.gid) != 0 || setresuid(who.uid, who.uid, who.uid) != 0) {
+    return Status::Failed(
+        fmt::format("cannot become {} (uid {}): {}", who.name, who.uid, std::strerror(errno)));
+  }
+  if (who.uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+    return Status::Failed(fmt::format("could regain root after becoming {}", who.name));
+  }
+  return Status::Ok();
+}
+
 Status Spawn(const SpawnRequest& request, pid_t* pid) {
   if (request.argv.empty()) return Status::Invalid("spawn: empty argv");
   std::vector<char*> argv = CStrings(request.argv);
-  std::vector<char*> envp = CStrings(request.env);
+  Identity identity;
+  std::vector<std::string> env = request.env;
+  if (request.run_as_uid) {
+    TASKQ_RETURN_IF_ERROR(LookUpIdentity(*request.run_as_uid, &identity));
+    env.push_back("HOME=" + identity.home);
+    env.push_back("USER=" + identity.name);
+    env.push_back("LOGNAME=" + identity.name);
+  }
+  std::vector<char*> envp = CStrings(env);
   LogFds logs;
   TASKQ_RETURN_IF_ERROR(OpenLogs(request, &logs));
-  if (HasLimits(request.limits)) return ForkExec(request, logs, argv.data(), envp.data(), pid);
+  // posix_spawn can neither set limits nor switch users: fork for those.
+  if (HasLimits(request.limits) || request.run_as_uid) {
+    return ForkExec(request, logs, argv.data(), envp.data(),
+                    request.run_as_uid ? &identity : nullptr, pid);
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);

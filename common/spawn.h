@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,21 @@
 #include "config/options.h"
 
 namespace taskq {
+
+// Who a child runs as when it is not taskqd's own user (`run_as: submitter`).
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary, from the group database (getgrouplist)
+  std::string name;
+  std::string home;
+};
+// The account behind `uid`: primary group, supplementary groups, name and home. kFailed when the
+// uid has no account (a deleted user): nothing may run as a uid nobody owns.
+Status LookUpIdentity(uint32_t uid, Identity* out);
+// Becomes `who` for good: supplementary groups, gid, then uid (real, effective and saved), and
+// checks that root cannot be regained. For a child about to run a task.
+Status BecomeIdentity(const Identity& who);
 
 struct SpawnRequest {
   std::vector<std::string> argv;  // argv[0] without a '/' is searched on the daemon's PATH
@@ -22,6 +38,9 @@ struct SpawnRequest {
   std::string stderr_path;        // "" = inherit
   mode_t log_mode = 0600;         // of stdout_path/stderr_path when they are created
   bool new_session = true;
+  // Run as this uid instead of taskqd's user (its account's groups, and HOME, USER, LOGNAME
+  // added to env); unset = taskqd's user. The log files are still opened by taskqd.
+  std::optional<uint32_t> run_as_uid;
   TaskLimits limits;  // setrlimit() in the child before it execs (hard = soft; cpu: +1 s)
 };
 

@@ -375,7 +375,15 @@ constexpr OptionsField kOptionFields[] = {
      [](const Options& o, YAML::Emitter* out) { *out << o.capacity; }},
     {"mode",
      [](const ConfigValue& v, Options* o) {
-       return ReadFileMode(v, {0600, 0640}, &o->mode);
+       Status read = ReadFileMode(v, {0600, 0640}, &o->mode);
+       if (!read.ok() && v.node.IsScalar() &&
+           (v.node.Scalar() == "0660" || v.node.Scalar() == "660")) {
+         // Group members used to write the segment; now they only read it (docs/SECURITY.md).
+         return Status::Invalid(read.message() +
+                                " (0660 is gone: members submit through control.sock and map the "
+                                "segment read-only)");
+       }
+       return read;
      },
      [](const Options& o, YAML::Emitter* out) { DumpText(FormatFileMode(o.mode), out); }},
     {"group",
@@ -386,6 +394,11 @@ constexpr OptionsField kOptionFields[] = {
     {"admins",
      [](const ConfigValue& v, Options* o) { return ReadString(v, kAccountRule, &o->admins); },
      [](const Options& o, YAML::Emitter* out) { DumpText(o.admins, out); }},
+    {"run_as",
+     [](const ConfigValue& v, Options* o) {
+       return ReadChoice(v, {"daemon", "submitter"}, &o->run_as);
+     },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.run_as, out); }},
     {"max_queued_per_user",
      [](const ConfigValue& v, Options* o) {
        return ReadUint(v, 0, 4194304, "", &o->max_queued_per_user);

@@ -68,6 +68,8 @@ struct Options {
   std::string group;          // "" = no group access; else the group that may submit
   std::string user;           // "" = run as the invoking user; root must name one
   std::string admins;         // "" = none; else a group whose members may administer the queue
+  std::string run_as = "daemon";  // daemon: tasks run as taskqd's user; submitter: as whoever
+                                  // submitted them (taskqd stays root: `user: root`)
 
   // --- execution (change live on SIGHUP) ---
   Policy policy = Policy::kPool;

@@ -68,7 +68,8 @@ class ControlServer::Impl : public std::enable_shared_from_this<ControlServer::I
       return Status::Unavailable(
           fmt::format("cannot listen on control socket {}: {}", path, ec.message()));
     }
-    if ((gid != static_cast<gid_t>(-1) && ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
+    if ((gid != static_cast<gid_t>(-1) &&
+         ::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
         ::chmod(path.c_str(), mode) != 0) {
       return Status::Unavailable(
           fmt::format("cannot set the access of {}: {}", path, std::strerror(errno)));
@@ -104,12 +105,12 @@ class ControlServer::Impl : public std::enable_shared_from_this<ControlServer::I
   };
 
   void Accept() {
-    acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
-                                                       local::socket socket) {
-      if (self->closed_) return;
-      if (!ec) self->Admit(std::move(socket));
-      self->Accept();
-    });
+    acceptor_.async_accept(
+        [self = shared_from_this()](const boost::system::error_code& ec, local::socket socket) {
+          if (self->closed_) return;
+          if (!ec) self->Admit(std::move(socket));
+          self->Accept();
+        });
   }
 
   void Admit(local::socket socket) {
@@ -133,39 +134,38 @@ class ControlServer::Impl : public std::enable_shared_from_this<ControlServer::I
 
   void ArmIdle(const std::shared_ptr<Session>& session) {
     session->idle.expires_after(kIdleTimeout);
-    session->idle.async_wait([self = shared_from_this(), session](const boost::system::error_code& ec) {
-      if (!ec) self->End(session);
-    });
+    session->idle.async_wait(
+        [self = shared_from_this(), session](const boost::system::error_code& ec) {
+          if (!ec) self->End(session);
+        });
   }
 
   void ReadLength(const std::shared_ptr<Session>& session) {
     ArmIdle(session);
-    asio::async_read(session->socket, asio::buffer(session->length),
-                     [self = shared_from_this(), session](const boost::system::error_code& ec,
-                                                          size_t) {
-                       if (ec) return self->End(session);
-                       const uint32_t n = uint32_t{session->length[0]} |
-                                          uint32_t{session->length[1]} << 8 |
-                                          uint32_t{session->length[2]} << 16 |
-                                          uint32_t{session->length[3]} << 24;
-                       if (n > kMaxControlFrameBytes) {
-                         spdlog::warn("control: uid {} sent a {} byte request; closed",
-                                      session->peer.uid, n);
-                         return self->End(session);
-                       }
-                       session->body.resize(n);
-                       self->ReadBody(session);
-                     });
+    asio::async_read(
+        session->socket, asio::buffer(session->length),
+        [self = shared_from_this(), session](const boost::system::error_code& ec, size_t) {
+          if (ec) return self->End(session);
+          const uint32_t n = uint32_t{session->length[0]} | uint32_t{session->length[1]} << 8 |
+                             uint32_t{session->length[2]} << 16 |
+                             uint32_t{session->length[3]} << 24;
+          if (n > kMaxControlFrameBytes) {
+            spdlog::warn("control: uid {} sent a {} byte request; closed", session->peer.uid, n);
+            return self->End(session);
+          }
+          session->body.resize(n);
+          self->ReadBody(session);
+        });
   }
 
   void ReadBody(const std::shared_ptr<Session>& session) {
-    asio::async_read(session->socket, asio::buffer(session->body),
-                     [self = shared_from_this(), session](const boost::system::error_code& ec,
-                                                          size_t) {
-                       if (ec) return self->End(session);
-                       session->idle.cancel();
-                       self->Handle(session);
-                     });
+    asio::async_read(
+        session->socket, asio::buffer(session->body),
+        [self = shared_from_this(), session](const boost::system::error_code& ec, size_t) {
+          if (ec) return self->End(session);
+          session->idle.cancel();
+          self->Handle(session);
+        });
   }
 
   void Handle(const std::shared_ptr<Session>& session) {
@@ -180,7 +180,8 @@ class ControlServer::Impl : public std::enable_shared_from_this<ControlServer::I
       handler_(session->peer, request, &reply);
     }
     if (!reply.body.contains("code")) reply.body["code"] = 0;
-    const std::string text = reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string text =
+        reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     const uint32_t n = static_cast<uint32_t>(text.size());
     session->reply.assign({static_cast<char>(n), static_cast<char>(n >> 8),
                            static_cast<char>(n >> 16), static_cast<char>(n >> 24)});
@@ -200,20 +201,19 @@ class ControlServer::Impl : public std::enable_shared_from_this<ControlServer::I
       c->cmsg_type = SCM_RIGHTS;
       c->cmsg_len = CMSG_LEN(sizeof(int));
       std::memcpy(CMSG_DATA(c), &reply.fd, sizeof(int));
-      const ssize_t sent = ::sendmsg(session->socket.native_handle(), &msg,
-                                     MSG_NOSIGNAL | MSG_DONTWAIT);
+      const ssize_t sent =
+          ::sendmsg(session->socket.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       ::close(reply.fd);
       if (sent != 1) return End(session);  // a peer that does not read its replies is dropped
       skip = 1;
     }
-    asio::async_write(session->socket, asio::buffer(session->reply.data() + skip,
-                                                    session->reply.size() - skip),
-                      [self = shared_from_this(), session](const boost::system::error_code& ec,
-                                                           size_t) {
-                        if (ec) return self->End(session);
-                        session->reply.clear();
-                        self->ReadLength(session);
-                      });
+    asio::async_write(
+        session->socket, asio::buffer(session->reply.data() + skip, session->reply.size() - skip),
+        [self = shared_from_this(), session](const boost::system::error_code& ec, size_t) {
+          if (ec) return self->End(session);
+          session->reply.clear();
+          self->ReadLength(session);
+        });
     ArmIdle(session);  // a peer that never reads its reply is closed too
   }
 

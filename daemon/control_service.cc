@@ -78,8 +78,8 @@ Status Submit(const DaemonActions& daemon, const ControlPeer& peer, const Contro
 
 // Opens a task's log for the reader: relative to the logs directory, never through a symlink.
 Status OpenLog(const Options& options, uint64_t id, bool is_stderr, int* fd) {
-  const int dir = ::open((options.state_dir + "/logs").c_str(),
-                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  const int dir =
+      ::open((options.state_dir + "/logs").c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) return Status::Failed(fmt::format("cannot open the logs: {}", std::strerror(errno)));
   const std::string name = fmt::format("{}.{}", id, is_stderr ? "err" : "out");
   *fd = ::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);

@@ -122,6 +122,12 @@ int main(int argc, char** argv) {
     loaded = taskq::LoadEffectiveOptions(config_path, overrides, &resolved);
     if (!loaded.ok()) return Fail(loaded);
   }
+  if (resolved.run_as == "submitter" && ::geteuid() != 0) {
+    // Switching to each submitter needs root; a daemon that cannot must not run their tasks as
+    // itself instead.
+    return Fail(taskq::Status::Invalid(
+        "run_as: submitter needs taskqd to stay root (`user: root`); or set `run_as: daemon`"));
+  }
   taskq::Status logging = taskq::SetUpLogging(resolved.log_level, "taskqd");
   if (!logging.ok()) return Fail(logging);
   taskq::Supervisor supervisor(config_path, overrides, resolved);

@@ -73,10 +73,10 @@ Status CheckParents(const std::string& state_dir) {
     const bool others_write = (st.st_mode & 0022) != 0;
     const bool sticky_root = st.st_uid == 0 && (st.st_mode & S_ISVTX) != 0;
     if (!ours || (others_write && !sticky_root)) {
-      return Status::Unavailable(fmt::format(
-          "{} belongs to uid {} with mode {:04o}: another user could replace the state "
-          "directory; remove it (it will be created fresh) or set `state_dir`",
-          p.string(), st.st_uid, st.st_mode & 07777));
+      return Status::Unavailable(
+          fmt::format("{} belongs to uid {} with mode {:04o}: another user could replace the state "
+                      "directory; remove it (it will be created fresh) or set `state_dir`",
+                      p.string(), st.st_uid, st.st_mode & 07777));
     }
   }
   return Status::Ok();
@@ -93,7 +93,9 @@ Status PrepareStateDir(const Options& resolved) {
   TASKQ_RETURN_IF_ERROR(CheckParents(resolved.state_dir));
   TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir, dir_mode, resolved, true));
   TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/logs", 0700, resolved, true));
-  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/io", 0700, resolved, true));
+  // With `run_as: submitter`, members reach their own io/<user name>/ (theirs, 0700) through it.
+  const mode_t io_mode = resolved.run_as == "submitter" && !resolved.group.empty() ? 0710 : 0700;
+  TASKQ_RETURN_IF_ERROR(MakeDir(resolved.state_dir + "/io", io_mode, resolved, true));
   const bool io_root_is_ours = resolved.io_root == resolved.state_dir + "/io";
   if (!io_root_is_ours) TASKQ_RETURN_IF_ERROR(MakeDir(resolved.io_root, 0700, resolved, false));
   return Status::Ok();
@@ -158,6 +160,7 @@ std::vector<std::string> RestartOnlyChanges(const Options& before, const Options
   if (before.mode != after.mode) changed.push_back("mode");
   if (before.group != after.group) changed.push_back("group");
   if (before.user != after.user) changed.push_back("user");
+  if (before.run_as != after.run_as) changed.push_back("run_as");
   if (before.io_root != after.io_root) changed.push_back("security.io_root");
   if (before.metrics_listen != after.metrics_listen) changed.push_back("metrics_listen");
   return changed;
@@ -171,6 +174,7 @@ void KeepRestartOnlyFields(const Options& running, Options* next) {
   next->mode = running.mode;
   next->group = running.group;
   next->user = running.user;
+  next->run_as = running.run_as;
   next->io_root = running.io_root;
   next->metrics_listen = running.metrics_listen;
 }

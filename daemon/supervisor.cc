@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/control_protocol.h"
 #include "common/doorbell.h"
 #include "common/segment.h"
 #include "config/load.h"
-#include "common/control_protocol.h"
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
 #include "daemon/executor.h"

@@ -18,6 +18,7 @@
 #include "common/kernels.h"
 #include "common/task_policy.h"
 #include "daemon/fork_child.h"
+#include "daemon/run_as.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -54,69 +55,12 @@ bool WaitExit(int pidfd, int64_t timeout_ms) {
   }
 }
 
-// The effective uid of a live process, from /proc/<pid>/status; false when it is gone.
-bool ProcessUid(int32_t pid, uint32_t* uid) {
-  if (pid <= 0) return false;
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    unsigned real = 0, effective = 0;
-    if (std::sscanf(line.c_str(), "Uid: %u %u", &real, &effective) == 2) {
-      *uid = effective;
-      return true;
-    }
-  }
-  return false;
-}
-
-// What the submitter check found for one pid, remembered for a second: a batch of 100,000
-// tasks has one submitter, and looking it up in /proc for each task cost a pool worker more
-// than running a small task. (Remembering does not weaken the check: a forger can always name
-// a pid that is gone, which passes; see docs/SECURITY.md.)
-struct SubmitterVerdict {
-  int32_t pid = 0;
-  uint32_t uid = 0;
-  bool gone = false;  // no such process: nothing to compare
-  uint64_t checked_at_us = 0;
-};
-
-SubmitterVerdict LookUpSubmitter(int32_t pid, uint32_t claimed_uid) {
-  SubmitterVerdict v;
-  v.pid = pid;
-  v.checked_at_us = MonotonicUs();
-  // Fast path, one stat: /proc/<pid> belongs to the process's effective uid (to root when it is
-  // not dumpable, which the exact read below sorts out).
-  char proc_dir[32];
-  std::snprintf(proc_dir, sizeof proc_dir, "/proc/%d", pid);
-  struct stat st {};
-  if (pid <= 0 || ::stat(proc_dir, &st) != 0) {
-    v.gone = true;
-  } else if (st.st_uid == claimed_uid) {
-    v.uid = claimed_uid;
-  } else if (!ProcessUid(pid, &v.uid)) {
-    v.gone = true;
-  }
-  return v;
-}
-
 }  // namespace
 
 Status CheckBeforeRun(const ClaimedTask& task, const Options& resolved) {
-  TASKQ_RETURN_IF_ERROR(CheckTaskAllowed(task.spec, resolved));
-  // A submitter can write any uid into its record; while it still runs (`submit --wait`, the
-  // library), its real uid can be checked. See docs/SECURITY.md for what this does not catch.
-  constexpr uint64_t kRememberUs = 1000000;
-  static SubmitterVerdict last;  // runners are single-threaded
-  const int32_t pid = task.record.submitter_pid;
-  if (last.pid != pid || last.checked_at_us == 0 ||
-      MonotonicUs() - last.checked_at_us > kRememberUs) {
-    last = LookUpSubmitter(pid, task.record.submitter_uid);
-  }
-  if (!last.gone && last.uid != task.record.submitter_uid) {
-    return Status::Invalid(fmt::format("submitter uid {} is forged: pid {} runs as uid {}",
-                                       task.record.submitter_uid, pid, last.uid));
-  }
-  return Status::Ok();
+  // The submitter's uid needs no check here: only the daemon's user writes the queue, and it
+  // records the uid the kernel vouched for (docs/SECURITY.md).
+  return CheckTaskAllowed(task.spec, resolved);
 }
 
 TaskOutcome RefusedOutcome(const Status& why) {
@@ -185,8 +129,7 @@ Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Option
   // neither used nor destroyed here).
   segment.SetRunner(task.slot, task.record.id, getpid());  // before a fast task finishes
   const Status limited = ApplyLimitsToSelf(options.limits);
-  const TaskOutcome outcome =
-      limited.ok() ? RunBuiltinInProcess(task, options) : RefusedOutcome(limited);
+  const TaskOutcome outcome = limited.ok() ? RunBuiltin(task, options) : RefusedOutcome(limited);
   segment.Finish(task.slot, task.record.id, outcome);
   _exit(0);
 }
@@ -197,7 +140,12 @@ SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options) {
   // Owner-only: a group member reads the logs of its own tasks through the control socket.
   request.log_mode = 0600;
   request.argv = task.spec.exec.argv;
-  request.cwd = task.spec.exec.cwd.empty() ? state_dir : task.spec.exec.cwd;
+  request.run_as_uid = RunAsUid(task, options);
+  // A task run as its submitter starts in "/" when it names no directory: the state directory
+  // is taskqd's.
+  request.cwd = !task.spec.exec.cwd.empty() ? task.spec.exec.cwd
+                : request.run_as_uid        ? std::string("/")
+                                            : state_dir;
   request.stdout_path = LogPath(state_dir, task.record.id, false);
   request.stderr_path = LogPath(state_dir, task.record.id, true);
   request.limits = options.limits;

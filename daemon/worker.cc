@@ -8,6 +8,7 @@
 
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "daemon/run_as.h"
 #include "daemon/task_runner.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -56,7 +57,7 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, uint32_t group) {
     const TaskOutcome outcome = !allowed.ok() ? RefusedOutcome(allowed)
                                 : task.spec.kind == TaskKind::kExec
                                     ? RunExecBlocking(*segment, task, resolved)
-                                    : RunBuiltinInProcess(task, resolved, &usage_mark);
+                                    : RunBuiltin(task, resolved, &usage_mark);
     if (spdlog::should_log(spdlog::level::debug)) {  // the arguments cost even when off
       spdlog::debug("task {} ended in worker {}: {}{}{}", task.record.id, worker_index,
                     TaskStateName(outcome.state),

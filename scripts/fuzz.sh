@@ -19,13 +19,13 @@ wall_seconds=${FUZZ_WALL_SECONDS:-600}  # repeatable mode: a hang guard, not a b
 build=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DTASKQ_FUZZ=ON \
   -DTASKQ_SANITIZE=ON >/dev/null
-cmake --build "$build" -j"${JOBS:-2}" --target fuzz_config fuzz_batch_line fuzz_segment
+cmake --build "$build" -j"${JOBS:-2}" --target fuzz_config fuzz_batch_line fuzz_segment fuzz_request
 mkdir -p "$build/crashes"
 # FUZZ_TARGETS picks targets. CI leaves out `config`: yaml-cpp's known unbounded allocation
 # (tests/fuzz/known_issues) ends it with an out-of-memory report at an input that depends on the
 # RSS sampling, not on the seed, and a sanitizer child then spins until the wall bound; the
 # configuration is the operator's input (docs/SECURITY.md) and its corpus is replayed by ctest.
-for target in ${FUZZ_TARGETS:-config batch_line segment}; do
+for target in ${FUZZ_TARGETS:-config batch_line segment request}; do
   extra=()
   # yaml-cpp 0.7 itself can allocate without bound on some malformed flow constructs (a ','
   # after a closed flow node); taskq refuses the patterns it knows (config/load.cc) but cannot

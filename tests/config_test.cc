@@ -286,12 +286,14 @@ TEST(ConfigLoad, MetricsListen) {
 
 TEST(ConfigLoad, Mode) {
   EXPECT_EQ(LoadOk("mode: \"0640\"\n").mode, 0640u);
-  EXPECT_EQ(LoadOk("mode: 0660\n").mode, 0660u);
-  EXPECT_EQ(LoadOk("mode: 660\n").mode, 0660u);
+  EXPECT_EQ(LoadOk("mode: 640\n").mode, 0640u);
+  EXPECT_NE(LoadError("mode: 0660\n").find("members submit through control.sock"),
+            std::string::npos);
   EXPECT_EQ(LoadOk("mode: '600'\n").mode, 0600u);
-  for (const char* bad : {"0644", "0777", "0x1b0", "rw", "432", "\"\""}) {
+  // 0660 is refused since members stopped writing the segment (docs/SECURITY.md).
+  for (const char* bad : {"0660", "0644", "0777", "0x1b0", "rw", "432", "\"\""}) {
     EXPECT_NE(LoadError(std::string("mode: ") + bad + "\n")
-                  .find("taskq.yaml:1:7: mode: must be one of the modes 0600, 0640, 0660"),
+                  .find("taskq.yaml:1:7: mode: must be one of the modes 0600, 0640"),
               std::string::npos)
         << bad;
   }
@@ -434,7 +436,7 @@ TEST(ConfigLoad, ResolveDefaultsKeepsExplicitValues) {
 
   Options grouped;
   grouped.group = "taskq";
-  EXPECT_EQ(ResolveDefaults(grouped).mode, 0660u);
+  EXPECT_EQ(ResolveDefaults(grouped).mode, 0640u);
   grouped.mode = 0640;
   EXPECT_EQ(ResolveDefaults(grouped).mode, 0640u);
 }

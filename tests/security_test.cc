@@ -344,10 +344,10 @@ TEST_F(OtherUser, DeniedWithoutTheGroupAllowedWithIt) {
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   struct stat st {};
   ASSERT_EQ(stat(ShmPath(daemon).c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);  // members read it; changes go through the daemon
   EXPECT_EQ(st.st_gid, gid_);
   ASSERT_EQ(stat(daemon.state_dir().c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 02770u);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);  // members enter, never create or rename
   EXPECT_EQ(st.st_gid, gid_);
 
   const CommandResult denied = AsOther(daemon, false, {"submit", "cpu", "--count", "10"});
@@ -377,27 +377,6 @@ TEST_F(OtherUser, DeniedWithoutTheGroupAllowedWithIt) {
   // The other user's client checks against the daemon's rules (effective.yaml, group-readable).
   const CommandResult refused = AsOther(daemon, true, {"submit", "io", "--path", "../x"});
   EXPECT_EQ(refused.exit_code, 2) << Describe(refused);
-}
-
-TEST_F(OtherUser, ForgedSubmitterUidIsRefusedWhileTheSubmitterRuns) {
-  Daemon daemon("workers: 1\n");
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  ASSERT_EQ(daemon.Stop(), 0);  // the segment stays; the task waits for the next start
-  std::unique_ptr<Segment> segment;
-  ASSERT_TRUE(Segment::Attach(daemon.options(), &segment).ok());
-  std::vector<uint64_t> ids;
-  TaskSpec spec;
-  spec.cpu.count = 10;
-  ASSERT_TRUE(segment->Submit({spec}, &ids).ok());
-  // Claim to be the other user, from this (live, root) process.
-  auto* base = reinterpret_cast<char*>(segment->header());
-  auto* records =
-      reinterpret_cast<TaskRecord*>(base + ComputeLayout(segment->capacity()).records_offset);
-  records[(ids[0] - 1) % segment->capacity()].submitter_uid = uid_;
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const json task = WaitJson(daemon, ids[0]);
-  EXPECT_EQ(task.value("state", ""), "failed") << task.dump();
-  EXPECT_NE(task.value("reason", "").find("forged"), std::string::npos) << task.dump();
 }
 
 TEST_F(OtherUser, RootSwitchesToTheConfiguredUser) {

@@ -608,7 +608,7 @@ TEST_F(ForeignSegmentTest, ClientRefusesAWorldWritableSegment) {
   std::unique_ptr<Segment> attached;
   Status s = Segment::Attach(options_, &attached);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
-  EXPECT_NE(s.message().find("world-writable"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("writable by others"), std::string::npos) << s.message();
   // The supervisor refuses a mode other than its configuration's.
   s = Segment::OpenAsSupervisor(options_, &segment_);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);

@@ -31,7 +31,7 @@ _taskq_groups() {
 _taskq() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
   local global_opts="-q --queue -c --config --json -h --help --version"
-  local commands="submit status wait list cancel logs top stats metrics ping shutdown purge group doctor bench"
+  local commands="submit status wait list cancel logs top stats metrics ping shutdown reload purge group doctor bench"
   COMPREPLY=()
 
   # Values of options.
