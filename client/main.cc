@@ -1,6 +1,9 @@
 // taskq: the client command line. Each subcommand is wired to one Run* function (client/cli.h).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "client/cli.h"
 
@@ -153,8 +156,14 @@ int main(int argc, char** argv) {
   CLI::App* doctor_cmd = app.add_subcommand("doctor", "check the segment's invariants");
   doctor_cmd->add_flag("--repair", doctor_repair, "fix what can be fixed");
 
+  // What follows "--" is an exec task's command, never taskq's options (`-C`, `-c`): CLI11 sees
+  // only what comes before it.
+  std::vector<std::string> words(argv + 1, argv + argc);
+  const bool had_dash = std::find(words.begin(), words.end(), "--") != words.end();
+  std::vector<std::string> command = taskq::TakeCommandAfterDoubleDash(&words);
+  std::vector<std::string> reversed(words.rbegin(), words.rend());
   try {
-    app.parse(argc, argv);
+    app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::string message = e.what();
@@ -166,6 +175,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "taskq: %s; see taskq --help\n", taskq::EscapeControl(message).c_str());
     return 2;
   }
+  if (had_dash && !(submit_cmd->parsed() && submit.args.kind == "exec")) {
+    std::fprintf(stderr, "taskq: only `submit exec` takes a command after --; see taskq --help\n");
+    return 2;
+  }
+  submit.args.command.insert(submit.args.command.end(), command.begin(), command.end());
   if (submit_cmd->parsed()) return RunSubmit(global, submit);
   if (status_cmd->parsed()) return RunStatus(global, status_id);
   if (wait_cmd->parsed()) return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet);

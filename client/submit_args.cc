@@ -1,5 +1,6 @@
 #include "client/submit_args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -266,15 +267,29 @@ Status BatchLineParser::Parse(const std::string& line, const std::string& defaul
   // The options write into args_, and CLI11 leaves a variable alone when its option is absent:
   // start each line from the defaults (the subcommands keep pointing at the same args_).
   args_ = SubmitArgs{};
+  const bool had_dash = std::find(words.begin(), words.end(), "--") != words.end();
+  std::vector<std::string> command = TakeCommandAfterDoubleDash(&words);
   std::vector<std::string> reversed(words.rbegin(), words.rend());
   try {
     app_.parse(reversed);  // parse() clears the previous line's results first
   } catch (const CLI::ParseError& e) {
     return Status::Invalid(e.what());
   }
+  if (had_dash && args_.kind != "exec") {
+    return Status::Invalid("only exec takes a command after --");
+  }
+  args_.command.insert(args_.command.end(), command.begin(), command.end());
   TASKQ_RETURN_IF_ERROR(FinishSpec(&args_, default_cwd));
   *spec = args_.spec;
   return Status::Ok();
+}
+
+std::vector<std::string> TakeCommandAfterDoubleDash(std::vector<std::string>* words) {
+  auto dash = std::find(words->begin(), words->end(), "--");
+  if (dash == words->end()) return {};
+  std::vector<std::string> command(dash + 1, words->end());
+  words->erase(dash, words->end());
+  return command;
 }
 
 Status ParseBatchLine(const std::string& line, const std::string& default_cwd, TaskSpec* spec,

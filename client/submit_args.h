@@ -42,6 +42,11 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args);
 // `default_cwd` is used for exec tasks without --cwd (the submitter's working directory).
 Status FinishSpec(SubmitArgs* args, const std::string& default_cwd);
 
+// Removes the first "--" and everything after it from `words` (in order, program name first if
+// any) and returns what followed: an exec task's command. Nothing after "--" is ever parsed as
+// taskq's own option (`exec -- make -C src`, `exec -- sh -c CMD`).
+std::vector<std::string> TakeCommandAfterDoubleDash(std::vector<std::string>* words);
+
 // Splits a batch line into words: whitespace separates, single and double quotes group,
 // backslash escapes. Fails on an unterminated quote.
 Status SplitWords(const std::string& line, std::vector<std::string>* words);

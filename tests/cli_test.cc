@@ -384,6 +384,40 @@ TEST_P(Cli, ExecEnvCwdAndLogs) {
                         "NOEQUALS"));
 }
 
+// What follows "--" is the command, never taskq's options: `make -C`, `sh -c` (issue 16). The
+// two make lines are docs/GROUPS.md's, verbatim, run by bash with taskq on PATH.
+TEST_P(Cli, EverythingAfterDoubleDashIsTheCommand) {
+  Daemon daemon(Settings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  std::filesystem::create_directories(daemon.dir() + "/src");
+  std::ofstream(daemon.dir() + "/src/Makefile")
+      << "all:\n\t@echo built > built\ninstall:\n\t@test -f built && echo installed > installed\n";
+  const std::string script =
+      "set -e\ncd '" + daemon.dir() + "'\n" +
+      "A=$(taskq submit exec -- make -C src)\n"
+      "taskq submit exec --after \"$A\" -- make -C src install     # only if the build succeeded\n"
+      "taskq wait --all --timeout 60\n";
+  const std::string bin_dir = std::filesystem::path(TaskqPath()).parent_path().string();
+  const CommandResult r =
+      RunCommand({"/bin/bash", "-c", script}, "",
+                 {{"PATH", bin_dir + ":/usr/bin:/bin"}, {"TASKQ_CONFIG", daemon.config_path()}});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r) << daemon.log();
+  EXPECT_TRUE(std::filesystem::exists(daemon.dir() + "/src/installed"));
+
+  const uint64_t first = Submit(daemon, {"cpu", "--count", "10"});
+  const CommandResult hi = daemon.Taskq({"--json", "submit", "--wait", "exec", "--after",
+                                         std::to_string(first), "--", "sh", "-c", "echo hi"});
+  ASSERT_EQ(hi.exit_code, 0) << Describe(hi);
+  EXPECT_EQ(daemon.Taskq({"logs", std::to_string(Parse(hi.out)["id"].get<uint64_t>())}).out,
+            "hi\n");
+  // The same in a batch line; "--" after another kind is refused.
+  const CommandResult batch = daemon.Taskq(
+      {"submit", "--batch", "-"}, "exec --after " + std::to_string(first) + " -- sh -c 'exit 0'\n");
+  EXPECT_EQ(batch.exit_code, 0) << Describe(batch);
+  EXPECT_TRUE(FailsWith(daemon.Taskq({"submit", "cpu", "--", "--count"}), 2, "--"));
+  EXPECT_TRUE(FailsWith(daemon.Taskq({"submit", "--batch", "-"}, "cpu -- x\n"), 2, "--"));
+}
+
 // ---- submit --batch ----------------------------------------------------------------------------
 
 TEST_P(Cli, BatchSubmitsOneTaskPerLine) {
