@@ -100,7 +100,10 @@ TaskInfo FromInternal(const taskq::TaskInfo& in) {
   out.checksum = r.result_checksum;
   out.result_count = r.result_count;
   out.spec_valid = in.spec_valid;
-  if (in.spec_valid) out.spec = FromInternal(in.spec);
+  if (in.spec_valid) {
+    out.spec = FromInternal(in.spec);
+    out.spec.group = in.group;  // a record keeps the group's row, not its name
+  }
   if (out.kind == Kind::kIo) out.io_path = in.io_path();
   if (out.kind == Kind::kExec) {
     out.stdout_path = in.stdout_path();

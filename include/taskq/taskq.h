@@ -5,8 +5,10 @@
 // standard library; the types live in `taskq::api` so that they never meet the daemon's internal
 // types of the same names.
 //
+//   taskq::api::ConnectOptions options;
+//   options.queue = "jobs";
 //   std::unique_ptr<taskq::api::Client> client;
-//   taskq::api::Status s = taskq::api::Client::Connect({.queue = "jobs"}, &client);
+//   taskq::api::Status s = taskq::api::Client::Connect(options, &client);
 //   std::vector<uint64_t> ids;
 //   if (s.ok()) s = client->Submit({taskq::api::TaskSpec::Cpu(1000000)}, {}, &ids);
 //   std::vector<taskq::api::TaskInfo> done;
