@@ -2,7 +2,8 @@
 #   make demo    build, start a daemon, run the tutorial's experiments under both policies
 #   make check   build and run every test
 #   make bench   Release build and the benchmark suite (docs/PERFORMANCE.md)
-#   make deb     the Debian package, built with Debian's hardening flags (build-deb/)
+#   make deb     the Debian packages (taskq, libtaskq0, libtaskq-dev, python3-taskq), built with
+#                Debian's hardening flags (build-deb/)
 JOBS ?= 2
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -76,10 +77,13 @@ deb: deps
 	export DEB_BUILD_MAINT_OPTIONS=hardening=+all && \
 	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=None -DTASKQ_BUILD_TESTS=OFF \
 	  -DCMAKE_CXX_FLAGS="$$(dpkg-buildflags --get CXXFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
-	  -DCMAKE_EXE_LINKER_FLAGS="$$(dpkg-buildflags --get LDFLAGS)" $(CMAKE_FLAGS)
+	  -DCMAKE_EXE_LINKER_FLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
+	  -DCMAKE_SHARED_LINKER_FLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
+	  -DCMAKE_MODULE_LINKER_FLAGS="$$(dpkg-buildflags --get LDFLAGS)" $(CMAKE_FLAGS)
 	cmake --build $(DEB_BUILD) -j$(JOBS)
 	cd $(DEB_BUILD) && cpack -G DEB
-	lintian --fail-on error $(DEB_BUILD)/taskq_*.deb
+	lintian --fail-on error $(DEB_BUILD)/taskq_*.deb $(DEB_BUILD)/libtaskq0_*.deb \
+	  $(DEB_BUILD)/libtaskq-dev_*.deb $(DEB_BUILD)/python3-taskq_*.deb
 
 install: build
 	cmake --install $(BUILD)

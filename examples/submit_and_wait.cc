@@ -1,18 +1,23 @@
-// The smallest program on the taskq client library: submit N `cpu` tasks to a running taskqd,
-// wait for them, print each result, and exit 0 only if all succeeded — like
-// `taskq submit cpu ... && taskq wait`, without a process per call.
+// The smallest program on libtaskq (include/taskq/taskq.h): submit N `cpu` tasks to a running
+// taskqd, wait for them, print each result, and exit 0 only if all succeeded — like
+// `taskq submit cpu ... && taskq wait`, without a process per call. Build it against an
+// installed libtaskq with
+//
+//   c++ -std=c++20 -o submit_and_wait submit_and_wait.cc $(pkg-config --cflags --libs taskq)
 //
 //   submit_and_wait [--queue NAME] [--config FILE] [N]
+#include <taskq/taskq.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "taskq/client.h"
+namespace api = taskq::api;
 
 int main(int argc, char** argv) {
-  taskq::ConnectOptions connect;
+  api::ConnectOptions connect;
   int count = 4;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -28,40 +33,35 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::unique_ptr<taskq::Client> client;
-  taskq::Status status = taskq::Client::Connect(connect, &client);
+  std::unique_ptr<api::Client> client;
+  api::Status status = api::Client::Connect(connect, &client);
   if (!status.ok()) {
     std::fprintf(stderr, "submit_and_wait: %s\n", status.message().c_str());
     return static_cast<int>(status.code());
   }
 
-  std::vector<taskq::TaskSpec> specs(static_cast<size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    specs[i].kind = taskq::TaskKind::kCpu;
-    specs[i].cpu.count = 100000;
-    specs[i].cpu.seed = static_cast<uint64_t>(i);
-  }
+  std::vector<api::TaskSpec> specs;
+  for (int i = 0; i < count; ++i) specs.push_back(api::TaskSpec::Cpu(100000, i));
   std::vector<uint64_t> ids;
-  status = client->Submit(specs, taskq::SubmitOptions{}, &ids);
+  status = client->Submit(specs, api::SubmitOptions{}, &ids);
   if (!status.ok()) {
     std::fprintf(stderr, "submit_and_wait: %s\n", status.message().c_str());
     return static_cast<int>(status.code());
   }
 
-  std::vector<taskq::TaskInfo> done;
+  std::vector<api::TaskInfo> done;
   status = client->Wait(ids, /*timeout_ms=*/60000, &done);
   if (!status.ok()) {
     std::fprintf(stderr, "submit_and_wait: %s\n", status.message().c_str());
     return static_cast<int>(status.code());
   }
   int failures = 0;
-  for (const taskq::TaskInfo& task : done) {
-    const bool ok = task.state == taskq::TaskState::kSucceeded;
-    failures += ok ? 0 : 1;
+  for (const api::TaskInfo& task : done) {
+    failures += task.succeeded() ? 0 : 1;
     std::printf("task %llu %s checksum %016llx count %llu\n",
-                static_cast<unsigned long long>(task.id()), taskq::TaskStateName(task.state),
-                static_cast<unsigned long long>(task.record.result_checksum),
-                static_cast<unsigned long long>(task.record.result_count));
+                static_cast<unsigned long long>(task.id), api::StateName(task.state),
+                static_cast<unsigned long long>(task.checksum),
+                static_cast<unsigned long long>(task.result_count));
   }
   return failures == 0 ? 0 : 1;
 }

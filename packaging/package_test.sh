@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# CTest package_deb: builds the Debian package with CPack (as `make deb` does, into a scratch
-# directory), checks its contents and that lintian reports no error, unpacks it with `dpkg -x`
+# CTest package_deb: builds the Debian packages with CPack (as `make deb` does, into a scratch
+# directory): taskq, libtaskq0, libtaskq-dev and python3-taskq (packaging/CMakeLists.txt). Checks
+# their contents, dependencies and that lintian reports no error, unpacks them with `dpkg -x`
 # into a scratch root and runs the installed binaries: --help and --version, --check-config on
 # the installed /etc/taskq/taskq.yaml, the installed unit through systemd-analyze verify, and a
-# daemon that runs one task; then the package's postrm purge under DPKG_ROOT removes the state
-# and segment the service creates.
+# daemon that runs one task submitted by taskq and one by the installed Python module; then the
+# package's postrm purge under DPKG_ROOT removes the state and segment the service creates.
 # Usage: package_test.sh CPACK BUILD_DIR (the built binaries must be current: ctest after build)
 set -euo pipefail
 cpack=$1 build=$2
@@ -35,9 +36,14 @@ fail() {
 "$cpack" -G DEB --config "$build/CPackConfig.cmake" -B "$scratch/out" >"$scratch/cpack.log" 2>&1 ||
   { cat "$scratch/cpack.log"; fail "cpack -G DEB"; }
 debs=("$scratch"/out/*.deb)
-[[ -f ${debs[0]} && ${#debs[@]} == 1 ]] || fail "expected one .deb in $scratch/out"
-deb=${debs[0]}
-echo "built $(basename "$deb")"
+names=$(for d in "${debs[@]}"; do dpkg-deb --field "$d" Package; done | sort | tr '\n' ' ')
+[[ $names == "libtaskq-dev libtaskq0 python3-taskq taskq " ]] ||
+  fail "expected the packages libtaskq-dev libtaskq0 python3-taskq taskq, got: $names"
+deb=$(ls "$scratch"/out/taskq_*.deb)
+libdeb=$(ls "$scratch"/out/libtaskq0_*.deb)
+devdeb=$(ls "$scratch"/out/libtaskq-dev_*.deb)
+pydeb=$(ls "$scratch"/out/python3-taskq_*.deb)
+echo "built $(cd "$scratch/out" && echo *.deb)"
 contents=$(dpkg-deb --contents "$deb")
 docs=$(cd "$(dirname "$0")/.." && ls docs/*.md)
 for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/bin/taskq-run \
@@ -51,7 +57,35 @@ for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/bin/taskq-run \
             ./usr/share/bash-completion/completions/taskq ./usr/share/zsh/vendor-completions/_taskq; do
   grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
-# README lists what the package installs: each file by its path, the last two parts of it
+# The library's packages: what each holds, and what each depends on.
+version=$(dpkg-deb --field "$deb" Version)
+libcontents=$(dpkg-deb --contents "$libdeb")
+devcontents=$(dpkg-deb --contents "$devdeb")
+pycontents=$(dpkg-deb --contents "$pydeb")
+for path in "./usr/lib/libtaskq.so.$version" ./usr/lib/libtaskq.so.0 \
+            ./usr/share/doc/libtaskq0/copyright ./usr/share/doc/libtaskq0/changelog.gz; do
+  grep -q " $path\( ->.*\)\?\$" <<<"$libcontents" || fail "libtaskq0 lacks $path"
+done
+for path in ./usr/include/taskq/taskq.h ./usr/lib/libtaskq.so ./usr/lib/pkgconfig/taskq.pc \
+            ./usr/lib/cmake/taskq/taskqConfig.cmake ./usr/lib/cmake/taskq/taskqTargets.cmake \
+            ./usr/share/doc/libtaskq-dev/copyright; do
+  grep -q " $path\( ->.*\)\?\$" <<<"$devcontents" || fail "libtaskq-dev lacks $path"
+done
+for path in ./usr/lib/python3/dist-packages/taskq/__init__.py ./usr/share/doc/python3-taskq/copyright; do
+  grep -q " $path\$" <<<"$pycontents" || fail "python3-taskq lacks $path"
+done
+grep -q ' ./usr/lib/python3/dist-packages/taskq/_taskq\.cpython-[0-9]*-.*\.so$' <<<"$pycontents" ||
+  fail "python3-taskq lacks the extension module"
+grep -q 'libtaskq\.so' <<<"$contents" && fail "taskq holds the library (it belongs in libtaskq0)"
+[[ $(dpkg-deb --ctrl-tarfile "$libdeb" | tar -xO ./shlibs) == "libtaskq 0 libtaskq0 (= $version)" ]] ||
+  fail "libtaskq0: shlibs"
+grep -q "libtaskq0 (= $version)" <<<"$(dpkg-deb --field "$devdeb" Depends)" ||
+  fail "libtaskq-dev does not depend on libtaskq0 (= $version)"
+pydepends=$(dpkg-deb --field "$pydeb" Depends)
+grep -q "libtaskq0 (= $version)" <<<"$pydepends" && grep -q 'python3 (>= 3' <<<"$pydepends" ||
+  fail "python3-taskq Depends: $pydepends"
+
+# README lists what the packages install: each file by its path, the last two parts of it
 # (man1/taskq.1.gz) or a directory above it (/usr/share/doc/taskq/).
 readme=$(cat "$(dirname "$0")/../README.md")
 while read -r path; do
@@ -64,7 +98,10 @@ while read -r path; do
     dir=$(dirname "$dir")
   done
   [[ -n $listed ]] || fail "README does not list $path, which the package installs"
-done < <(awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}' <<<"$contents")
+done < <(awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}' <<<"$contents
+$libcontents
+$devcontents
+$pycontents")
 conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
 [[ $conffiles == /etc/taskq/taskq.yaml ]] || fail "conffiles: '$conffiles'"
 depends=$(dpkg-deb --field "$deb" Depends)
@@ -80,7 +117,7 @@ done
 # count, decides: a lintian that fails to run must not pass as "0 errors".
 if command -v lintian >/dev/null; then
   status=0
-  lintian --fail-on error --tag-display-limit 0 "$deb" >"$scratch/lintian.log" 2>&1 || status=$?
+  lintian --fail-on error --tag-display-limit 0 "${debs[@]}" >"$scratch/lintian.log" 2>&1 || status=$?
   cat "$scratch/lintian.log"
   errors=$(grep -c '^E: ' "$scratch/lintian.log" || true)
   echo "lintian: $errors errors, $(grep -c '^W: ' "$scratch/lintian.log" || true) warnings"
@@ -91,7 +128,7 @@ fi
 
 # 2. Unpacked into a scratch root.
 root=$scratch/root
-dpkg -x "$deb" "$root"
+for d in "${debs[@]}"; do dpkg -x "$d" "$root"; done
 taskqd=$root/usr/bin/taskqd taskq=$root/usr/bin/taskq
 help=$("$taskqd" --help) || fail "taskqd --help"
 for text in --config --check-config --print-config SIGHUP SIGTERM NOTIFY_SOCKET "Exit codes"; do
@@ -139,6 +176,19 @@ done
   { cat "$scratch/taskqd.log"; fail "taskq ping"; }
 "$taskq" --config "$scratch/run.yaml" submit --wait exec -- /bin/true ||
   { cat "$scratch/taskqd.log"; fail "taskq submit --wait"; }
+# The installed Python module (and the libtaskq0 it loads) submits to the same daemon; not in an
+# ASan build (make check-asan), whose module Debian's python3 cannot load.
+module=$(ls "$root"/usr/lib/python3/dist-packages/taskq/_taskq.*.so)
+if objdump -p "$root/usr/lib/libtaskq.so.0" | grep -q 'NEEDED.*libasan'; then
+  echo "python3-taskq: not run (an ASan build: $(basename "$module") cannot be loaded by python3)"
+else
+  PYTHONPATH=$root/usr/lib/python3/dist-packages LD_LIBRARY_PATH=$root/usr/lib /usr/bin/python3 -c "
+import taskq
+task = taskq.Client(config='$scratch/run.yaml').submit_cpu(count=1000, wait=True)
+assert task.succeeded and task.result['count'] == 1000, task
+assert taskq.__file__.startswith('$root/'), taskq.__file__
+" || { cat "$scratch/taskqd.log"; fail "python3-taskq: a task submitted from Python"; }
+fi
 "$taskq" --config "$scratch/run.yaml" shutdown --purge --timeout 60 ||
   { cat "$scratch/taskqd.log"; fail "taskq shutdown --purge"; }
 wait "$daemon_pid" || fail "taskqd exit code $?"

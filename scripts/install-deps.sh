@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config make python3
   libboost-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
+  pybind11-dev python3-dev      # the Python module taskq (python/)
   clang libclang-rt-14-dev      # libFuzzer targets
   systemd                       # systemd-analyze verify of the shipped unit
   dpkg-dev file                 # make deb (CPack's DEB generator)
