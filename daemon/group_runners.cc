@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "spdlog/spdlog.h"
 
@@ -75,6 +76,8 @@ void GroupRunners::Reconcile(const Options& options) {
     Drain(std::move(it->second.executor));
     it = runners_.erase(it);
   }
+  if (!reconciled_once_) LoseUnadoptedSlurmTasks(*base_.segment, base_.supervisor_pid);
+  reconciled_once_ = true;
   OnWork();  // a resumed group or a new executor may find work waiting
 }
 
