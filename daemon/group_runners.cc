@@ -22,7 +22,10 @@ Options GroupRunners::OptionsFor(const Options& top, const GroupInfo& group) {
 std::unique_ptr<Executor> GroupRunners::Make(uint32_t row, const Options& options) {
   ExecutorContext context = base_;
   context.group = row;
-  if (options.policy == Policy::kSlurm) return MakeSlurmExecutor(context, options);
+  if (options.policy == Policy::kSlurm) {
+    return options.slurm.mode == SlurmMode::kPilot ? MakeSlurmPilotExecutor(context, options)
+                                                   : MakeSlurmExecutor(context, options);
+  }
   return options.policy == Policy::kPool ? MakePoolExecutor(context, options)
                                          : MakePerTaskExecutor(context, options);
 }

@@ -206,7 +206,9 @@ class SlurmExecutor : public Executor {
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(tasks_.size()); }
 
   bool ApplyLive(const Options& next) override {
-    if (shutting_down_ || next.policy != Policy::kSlurm) return false;
+    if (shutting_down_ || next.policy != Policy::kSlurm || next.slurm.mode != SlurmMode::kJob) {
+      return false;
+    }
     options_ = next;
     OnWork();
     return true;
@@ -256,51 +258,7 @@ class SlurmExecutor : public Executor {
   }
 
   SlurmJobRequest BuildRequest(const ClaimedTask& claimed) {
-    const std::string state_dir = context_.segment->state_dir();
-    SpawnRequest exec = BuildExecRequest(claimed, options_);
-    SlurmJobRequest job;
-    job.task_id = claimed.record.id;
-    job.cwd = exec.cwd;
-    job.stdout_path = exec.stdout_path;
-    job.stderr_path = exec.stderr_path;
-    job.env = exec.env;
-    // sbatch runs with the job's environment and needs the daemon's SLURM_CONF.
-    for (const char* name : {"SLURM_CONF"}) {
-      const char* value = std::getenv(name);
-      const std::string prefix = std::string(name) + "=";
-      const bool present = std::any_of(job.env.begin(), job.env.end(),
-                                       [&](const auto& kv) { return kv.rfind(prefix, 0) == 0; });
-      if (value != nullptr && !present) job.env.push_back(prefix + value);
-    }
-    const TaskSpec& spec = claimed.spec;
-    if (spec.kind == TaskKind::kExec) {
-      job.command = spec.exec.argv;
-    } else if (spec.kind == TaskKind::kCpu) {
-      job.command = {runner_,   "cpu",
-                     "--count", std::to_string(spec.cpu.count),
-                     "--seed",  std::to_string(spec.cpu.seed)};
-    } else {
-      // A path the submitter chose is opened beneath io_root on the node too (--root: no "..",
-      // symlink or mount point leads out); the default path is one taskqd made itself.
-      std::string relative;
-      const Status beneath = IoPathBeneathRoot(spec.io.path, options_.io_root, &relative);
-      if (!beneath.ok()) relative = spec.io.path;  // not reached: CheckBeforeRun refused it
-      job.command = {runner_,   "io",
-                     "--bytes", std::to_string(spec.io.bytes),
-                     "--block", std::to_string(spec.io.block)};
-      if (relative.empty()) {
-        job.command.insert(job.command.end(),
-                           {"--path", DefaultIoPath(state_dir, claimed.record.id)});
-      } else {
-        job.command.insert(job.command.end(), {"--root", options_.io_root, "--path", relative});
-      }
-      if (spec.io.fsync) job.command.push_back("--fsync");
-    }
-    // Slurm's limit is a backstop in whole minutes; taskq scancels at the deadline itself.
-    job.time_limit_ms = claimed.record.timeout_ms > 0
-                            ? claimed.record.timeout_ms + options_.kill_grace_ms
-                            : options_.slurm.time_limit_ms;
-    return job;
+    return BuildSlurmJobRequest(claimed, options_, runner_, context_.segment->state_dir());
   }
 
   // Starts a helper command; false (with the reason) when it could not be started.
