@@ -644,6 +644,9 @@ class SlurmPilotExecutor : public Executor {
     (void)WriteSlurmDetails(
         context_.segment->state_dir(), id,
         SlurmDetails{pilot.job_id, "DONE", fmt::format("pilot {}", pilot.number), pilot.node});
+    if (shutting_down_ && pilot.leases.empty() && pilot.state == PilotState::kConnected) {
+      Stop(pilot);
+    }
     OnWork();
   }
 

@@ -20,115 +20,13 @@
 #include "config/load.h"
 #include "daemon/slurm_commands.h"
 #include "fmt/format.h"
+#include "tests/slurm_cluster.h"
 #include "tests/test_util.h"
 
 extern char** environ;
 
 namespace taskq::testing {
 namespace {
-
-const std::string kScripts = TASKQ_SOURCE_DIR "/scripts";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-// The private cluster: slurm-up.sh runs as our child (the parent of the Slurm daemons) for the
-// whole suite.
-class SlurmCluster {
- public:
-  bool Start(std::string* why) {
-    if (geteuid() != 0) {
-      *why = "slurmd must run as root here (CI runs as root)";
-      return false;
-    }
-    for (const char* tool :
-         {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"}) {
-      if (!Exists(tool)) {
-        *why = fmt::format(
-            "{} is missing: run `make deps` (installs slurmctld slurmd "
-            "slurm-client munge)",
-            tool);
-        return false;
-      }
-    }
-    const std::string script = kScripts + "/slurm-up.sh";
-    std::vector<std::string> args = {"/bin/bash", script, dir_.path() + "/slurm", "8"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&keeper_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-      *why = "cannot start slurm-up.sh";
-      return false;
-    }
-    const std::string ready = dir_.path() + "/slurm/ready";
-    const std::string failed = dir_.path() + "/slurm/failed";
-    WaitUntil([&] { return Exists(ready) || Exists(failed) || !KeeperAlive(); }, 60000);
-    if (!Exists(ready)) {
-      *why = "the private Slurm did not start: " + ReadFile(failed) +
-             " (log: " + ReadFile(dir_.path() + "/slurm/slurm-up.log").substr(0, 2000) + ")";
-      Stop();
-      return false;
-    }
-    conf_ = dir_.path() + "/slurm/slurm.conf";
-    ::setenv("SLURM_CONF", conf_.c_str(), 1);
-    return true;
-  }
-
-  void Stop() {
-    if (keeper_ <= 0) return;
-    RunCommand({"/bin/bash", kScripts + "/slurm-down.sh", dir_.path() + "/slurm"});
-    int status = 0;
-    waitpid(keeper_, &status, 0);
-    keeper_ = 0;
-    ::unsetenv("SLURM_CONF");
-  }
-
-  // squeue's view of one job, e.g. "CANCELLED".
-  std::string JobState(int job_id) {
-    const CommandResult r = RunCommand(
-        {"/usr/bin/squeue", "-h", "-t", "all", "-j", std::to_string(job_id), "-o", "%T"});
-    return r.exit_code == 0 ? r.out.substr(0, r.out.find('\n')) : "squeue failed: " + r.err;
-  }
-
-  pid_t ControllerPid() {
-    std::istringstream pids(
-        ReadFile(dir_.path() + "/slurm/daemons.pid"));  // munged slurmctld slurmd
-    pid_t munged = 0, slurmctld = 0;
-    pids >> munged >> slurmctld;
-    return slurmctld;
-  }
-
-  // Takes the node down (its jobs end NODE_FAIL) and waits until it is back (ReturnToService=2).
-  bool FailNode() {
-    const std::string node = Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%N"});
-    Run({"/usr/bin/scontrol", "update", "NodeName=" + node, "State=DOWN", "Reason=taskq-test"});
-    return WaitUntil([&] { return Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%t"}) == "idle"; });
-  }
-
- private:
-  static std::string Run(const std::vector<std::string>& argv) {
-    const std::string out = RunCommand(argv).out;
-    return out.substr(0, out.find('\n'));
-  }
-
-  bool KeeperAlive() {
-    int status = 0;
-    return waitpid(keeper_, &status, WNOHANG) == 0;
-  }
-
-  TempDir dir_;
-  pid_t keeper_ = 0;
-  std::string conf_;
-};
 
 SlurmCluster* cluster = nullptr;
 std::string skip_reason;
