@@ -601,9 +601,10 @@ class SlurmPilotExecutor : public Executor {
     }
     context_.segment->SetSlurmJob(claimed.slot, lease.id, pilot.job_id);
     context_.segment->MarkStarted(claimed.slot, lease.id, now);
+    // One write per task (the hot path): "leased" stays true once the task has ended.
     (void)WriteSlurmDetails(
         state_dir, lease.id,
-        SlurmDetails{pilot.job_id, "RUNNING", fmt::format("pilot {}", pilot.number), pilot.node});
+        SlurmDetails{pilot.job_id, "LEASED", fmt::format("pilot {}", pilot.number), pilot.node});
     pilot.leases.insert(lease.id);
     leases_[lease.id] = lease;
     return PilotTaskToJson(task);
@@ -641,9 +642,6 @@ class SlurmPilotExecutor : public Executor {
       outcome.reason += " (" + where + ")";
     }
     context_.segment->Finish(lease.slot, id, outcome);
-    (void)WriteSlurmDetails(
-        context_.segment->state_dir(), id,
-        SlurmDetails{pilot.job_id, "DONE", fmt::format("pilot {}", pilot.number), pilot.node});
     if (shutting_down_ && pilot.leases.empty() && pilot.state == PilotState::kConnected) {
       Stop(pilot);
     }
