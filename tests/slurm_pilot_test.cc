@@ -253,6 +253,12 @@ TEST_F(SlurmPilot, FailedPilotStartsPauseTheGroup) {
   EXPECT_NE(daemon_->log().find("taskq group resume default"), std::string::npos);
   EXPECT_EQ(Status(id)["state"], "queued");
   EXPECT_FALSE(Pilots()["paused"].is_null()) << Pilots().dump();
+  // docs/SCALE-OUT.md: `taskq group resume default` clears the breaker (and here, with the same
+  // partition, it trips again).
+  EXPECT_EQ(daemon_->Taskq({"group", "resume", "default"}).exit_code, 0);
+  EXPECT_TRUE(daemon_->WaitForLog("group 'default' resumed: submitting slurm pilots again"))
+      << daemon_->log();
+  EXPECT_TRUE(daemon_->WaitForLog("group 'default' paused", 2)) << daemon_->log();
 }
 
 // Authentication needs no cluster: the listener runs as soon as the group does.
@@ -329,6 +335,27 @@ TEST(SlurmPilotPlacement, LeasesOnlyWhereTheWalltimeLeftCoversTheTimeout) {
   EXPECT_EQ(ChoosePilot(pilots, 0, 2000, now), -1);
   EXPECT_TRUE(LongerThanAnyPilot(3600000, 2000, 3600000));
   EXPECT_FALSE(LongerThanAnyPilot(0, 2000, 60000));
+}
+
+}  // namespace
+}  // namespace taskq::testing
+
+namespace taskq::testing {
+namespace {
+
+// docs/SCALE-OUT.md's `scripts/slurm-bench.sh build 200 2000 3`, smaller: the script runs end to
+// end on its own cluster and reports every figure (their values are not checked: speed varies).
+TEST(SlurmBench, ScriptReportsEveryFigure) {
+  if (geteuid() != 0 || !Exists("/usr/sbin/slurmd")) GTEST_SKIP() << "needs root and Slurm";
+  const CommandResult r =
+      RunCommand({"/bin/bash", kScripts + "/slurm-bench.sh", TASKQ_BIN_DIR, "10", "50", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* line :
+       {"mode: job, 10 exec tasks", "pilots submitted, started, connected",
+        "one exec task with pilots idle", "mode: pilot, 50 exec tasks", "pilot / job throughput",
+        "cpu --count 3000000, median run_us of 5: local pool worker"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
 }
 
 }  // namespace
