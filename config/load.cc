@@ -378,13 +378,17 @@ constexpr SlurmField kSlurmFields[] = {
        *out << (s.mode == SlurmMode::kPilot ? "pilot" : "job");
      }},
     {"max_pilots",
-     [](const ConfigValue& v, SlurmOptions* s) { return ReadUint(v, 1, 10000, "", &s->max_pilots); },
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadUint(v, 1, 10000, "", &s->max_pilots);
+     },
      [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.max_pilots; }},
     {"backlog",
      [](const ConfigValue& v, SlurmOptions* s) { return ReadUint(v, 1, 10000, "", &s->backlog); },
      [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.backlog; }},
     {"pilot_slots",
-     [](const ConfigValue& v, SlurmOptions* s) { return ReadUint(v, 1, 1024, "", &s->pilot_slots); },
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadUint(v, 1, 1024, "", &s->pilot_slots);
+     },
      [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.pilot_slots; }},
     {"pilot_time",
      [](const ConfigValue& v, SlurmOptions* s) {
@@ -406,7 +410,8 @@ constexpr SlurmField kSlurmFields[] = {
      [](const ConfigValue& v, SlurmOptions* s) {
        TASKQ_RETURN_IF_ERROR(ReadDurationMs(v, kHourMs, &s->heartbeat_timeout_ms));
        if (s->heartbeat_timeout_ms < 1000) {
-         return ValueError(v, "must be at least 1s (pilots beat every timeout/4)", "write e.g. 10s");
+         return ValueError(v, "must be at least 1s (pilots beat every timeout/4)",
+                           "write e.g. 10s");
        }
        return Status::Ok();
      },

@@ -298,6 +298,35 @@ TEST(SlurmPilotDocs, EveryYamlBlockOfScaleOutLoads) {
   EXPECT_GE(blocks, 2);
 }
 
+TEST(SlurmPilotConfig, LoadsRoundTripsAndRefusesBadValues) {
+  Options options;
+  ASSERT_TRUE(
+      LoadOptionsFromString("policy: slurm\nslurm:\n  mode: pilot\n  max_pilots: 7\n  backlog: 2\n"
+                            "  pilot_slots: 16\n  pilot_time: 2h\n  idle_timeout: 30s\n"
+                            "  heartbeat_timeout: 20s\n  max_failed_starts: 5\n"
+                            "  sbatch_args: [\"--account=a\"]\n  pilot_listen: 0.0.0.0:7878\n",
+                            "t.yaml", &options)
+          .ok());
+  EXPECT_EQ(options.slurm.mode, SlurmMode::kPilot);
+  EXPECT_EQ(options.slurm.max_pilots, 7u);
+  EXPECT_EQ(options.slurm.backlog, 2u);
+  EXPECT_EQ(options.slurm.pilot_slots, 16u);
+  EXPECT_EQ(options.slurm.pilot_time_ms, 7200000u);
+  EXPECT_EQ(options.slurm.idle_timeout_ms, 30000u);
+  EXPECT_EQ(options.slurm.heartbeat_timeout_ms, 20000u);
+  EXPECT_EQ(options.slurm.max_failed_starts, 5u);
+  EXPECT_EQ(options.slurm.sbatch_args, std::vector<std::string>{"--account=a"});
+  EXPECT_EQ(options.slurm.pilot_listen, "0.0.0.0:7878");
+  Options again;
+  ASSERT_TRUE(LoadOptionsFromString(OptionsToYaml(options), "again", &again).ok());
+  EXPECT_TRUE(again.slurm == options.slurm);
+  for (const char* bad : {"slurm:\n  mode: pilots\n", "slurm:\n  pilot_time: 30s\n",
+                          "slurm:\n  pilot_listen: somewhere\n",
+                          "slurm:\n  heartbeat_timeout: 100ms\n", "slurm:\n  max_pilots: 0\n"}) {
+    EXPECT_FALSE(LoadOptionsFromString(bad, "t.yaml", &options).ok()) << bad;
+  }
+}
+
 TEST(SlurmPilotProtocol, FramesRoundTripAndSecretsCompare) {
   const std::string frame = EncodeJsonFrame({{"type", "hello"}, {"pilot", 3}});
   ASSERT_GE(frame.size(), 5u);
