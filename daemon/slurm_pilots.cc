@@ -171,7 +171,7 @@ class SlurmPilotExecutor : public Executor {
 
   void OnWork() override {
     Place();
-    MaybeSubmitPilot(false);
+    MaybeSubmitPilot();
   }
 
   bool OnChildExit(pid_t pid, int wait_status, const rusage&) override {
@@ -279,7 +279,9 @@ class SlurmPilotExecutor : public Executor {
 
   // --- pilots: submission, authentication, connection ---
 
-  void MaybeSubmitPilot(bool known_demand) {
+  // One more pilot when the group's queued work exceeds its pilots' free slots (a scan of the
+  // slot table: only reached while fewer than max_pilots live and fewer than backlog wait).
+  void MaybeSubmitPilot() {
     if (shutting_down_ || breaker_open_ || !listening_ || helper_dir_.empty()) return;
     uint32_t alive = 0, waiting = 0, free_slots = 0;
     for (const auto& [number, pilot] : pilots_) {
@@ -288,15 +290,14 @@ class SlurmPilotExecutor : public Executor {
       if (pilot.state == PilotState::kSubmitting || pilot.state == PilotState::kQueued) {
         ++waiting;
         free_slots += options_.slurm.pilot_slots;
-      } else if (pilot.state == PilotState::kConnected) {
+      } else if (pilot.state == PilotState::kConnected &&
+                 pilot.leases.size() < options_.slurm.pilot_slots) {  // slots may shrink live
         free_slots += options_.slurm.pilot_slots - static_cast<uint32_t>(pilot.leases.size());
       }
     }
     if (alive >= options_.slurm.max_pilots || waiting >= options_.slurm.backlog) return;
-    uint64_t demand = unplaced_.size();
-    if (!known_demand || demand <= free_slots) {
-      demand += context_.segment->Count(true).queued_by_group[context_.group];
-    }
+    const uint64_t demand =
+        unplaced_.size() + context_.segment->Count(true).queued_by_group[context_.group];
     if (GroupPaused() || demand <= free_slots) return;
     SubmitPilot();
   }
@@ -698,7 +699,7 @@ class SlurmPilotExecutor : public Executor {
              (p.second.job_id == 0 || IsFinalJobState(p.second.slurm_state) ||
               p.second.missing_polls >= kMissingPollsForGone);
     });
-    MaybeSubmitPilot(false);
+    MaybeSubmitPilot();
     WriteStatus();
   }
 
