@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "client/cli.h"
+#include "client/top_pilots.h"
 #include "common/segment.h"
 #include "fmt/format.h"
 
@@ -146,6 +147,10 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
                             current == 0 ? std::string("-") : std::to_string(current),
                             w.tasks_done.load(std::memory_order_relaxed));
     }
+    std::vector<GroupInfo> groups;
+    for (const QueueStats::Group& group : stats.groups) groups.push_back(group.info);
+    const std::string pilots = PilotsTable(client->state_dir(), groups);
+    if (!pilots.empty()) screen += "\n" + pilots;
     screen += fmt::format("\n{:>8} {:<5} {:<12} {:>8} {:>10}  {}\n", "ID", "KIND", "GROUP", "PID",
                           "RUNNING", "WHAT");
     const uint64_t now_us =

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "client/cli.h"
+#include "common/slurm_details.h"
 #include "common/task_json.h"
 #include "common/text.h"
 #include "fmt/format.h"
@@ -112,6 +113,11 @@ void PrintTaskBlock(const TaskInfo& info) {
   if (r.kind == static_cast<uint32_t>(TaskKind::kExec)) {
     std::printf("logs:        %s, %s\n", info.stdout_path().c_str(), info.stderr_path().c_str());
   }
+  SlurmDetails slurm;
+  if ((r.flags & kFlagSlurm) != 0 && r.child_pid > 0 &&
+      ReadSlurmDetails(info.state_dir, r.id, &slurm)) {
+    std::printf("slurm:       %s\n", EscapeControl(DescribeSlurmDetails(slurm)).c_str());
+  }
   std::printf("runner pid:  %d\n", r.runner_pid);
   std::printf("attempts:    %u (retries allowed: %u)\n", r.attempts, r.max_retries);
   const struct passwd* who = getpwuid(r.submitter_uid);
@@ -159,13 +165,29 @@ void PrintTaskTable(const std::vector<TaskInfo>& tasks) {
   }
 }
 
+namespace {
+
+// A Slurm task's job state, pending reason and node (common/slurm_details.h), when known.
+nlohmann::json TaskWithSlurmDetails(const TaskInfo& info) {
+  nlohmann::json j = TaskToJson(info);
+  SlurmDetails details;
+  if (j.contains("slurm_job_id") && ReadSlurmDetails(info.state_dir, info.id(), &details)) {
+    j["slurm_state"] = details.state;
+    j["slurm_reason"] = details.reason;
+    j["slurm_node"] = details.node.empty() ? nlohmann::json() : nlohmann::json(details.node);
+  }
+  return j;
+}
+
+}  // namespace
+
 void PrintJson(const std::vector<TaskInfo>& tasks, bool as_array) {
   if (as_array) {
     nlohmann::json array = nlohmann::json::array();
-    for (const TaskInfo& info : tasks) array.push_back(TaskToJson(info));
+    for (const TaskInfo& info : tasks) array.push_back(TaskWithSlurmDetails(info));
     std::cout << array.dump() << "\n";
   } else {
-    for (const TaskInfo& info : tasks) std::cout << TaskToJson(info).dump() << "\n";
+    for (const TaskInfo& info : tasks) std::cout << TaskWithSlurmDetails(info).dump() << "\n";
   }
 }
 

@@ -306,6 +306,14 @@ constexpr TextRule kPartitionRule = {IsAccountNameOrEmpty,
                                      "must be a partition name without spaces",
                                      "write the name sinfo shows, or \"\" for the default"};
 
+bool IsListenAddress(std::string_view text) {
+  std::string address;
+  uint16_t port = 0;
+  return ParsePilotListen(text, &address, &port);
+}
+constexpr TextRule kPilotListenRule = {IsListenAddress, "must be ADDRESS:PORT",
+                                       "write e.g. 0.0.0.0:7878, or 127.0.0.1:0 for any port"};
+
 using SlurmField = Field<SlurmOptions>;
 constexpr SlurmField kSlurmFields[] = {
     {"partition",
@@ -359,6 +367,72 @@ constexpr SlurmField kSlurmFields[] = {
      [](const SlurmOptions& s, YAML::Emitter* out) {
        *out << FormatDurationMs(s.controller_timeout_ms);
      }},
+    {"mode",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       std::string name;
+       TASKQ_RETURN_IF_ERROR(ReadChoice(v, {"job", "pilot"}, &name));
+       s->mode = name == "pilot" ? SlurmMode::kPilot : SlurmMode::kJob;
+       return Status::Ok();
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) {
+       *out << (s.mode == SlurmMode::kPilot ? "pilot" : "job");
+     }},
+    {"max_pilots",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadUint(v, 1, 10000, "", &s->max_pilots);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.max_pilots; }},
+    {"backlog",
+     [](const ConfigValue& v, SlurmOptions* s) { return ReadUint(v, 1, 10000, "", &s->backlog); },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.backlog; }},
+    {"pilot_slots",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadUint(v, 1, 1024, "", &s->pilot_slots);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.pilot_slots; }},
+    {"pilot_time",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       TASKQ_RETURN_IF_ERROR(ReadDurationMs(v, 365 * kDayMs, &s->pilot_time_ms));
+       if (s->pilot_time_ms < 60000) {
+         return ValueError(v, "must be at least 1m (Slurm's unit)", "write e.g. 1h");
+       }
+       return Status::Ok();
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << FormatDurationMs(s.pilot_time_ms); }},
+    {"idle_timeout",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadDurationMs(v, kDayMs, &s->idle_timeout_ms);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) {
+       *out << FormatDurationMs(s.idle_timeout_ms);
+     }},
+    {"heartbeat_timeout",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       TASKQ_RETURN_IF_ERROR(ReadDurationMs(v, kHourMs, &s->heartbeat_timeout_ms));
+       if (s->heartbeat_timeout_ms < 1000) {
+         return ValueError(v, "must be at least 1s (pilots beat every timeout/4)",
+                           "write e.g. 10s");
+       }
+       return Status::Ok();
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) {
+       *out << FormatDurationMs(s.heartbeat_timeout_ms);
+     }},
+    {"max_failed_starts",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadUint(v, 1, 1000, "", &s->max_failed_starts);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { *out << s.max_failed_starts; }},
+    {"sbatch_args",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadStringList(v, kSbatchOptionRule, &s->sbatch_args);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { DumpTextList(s.sbatch_args, out); }},
+    {"pilot_listen",
+     [](const ConfigValue& v, SlurmOptions* s) {
+       return ReadString(v, kPilotListenRule, &s->pilot_listen);
+     },
+     [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.pilot_listen, out); }},
 };
 
 // The top level, in the order of config/taskq.yaml.

@@ -80,6 +80,15 @@ bool ParseListenAddress(std::string_view text, std::string* address, uint16_t* p
   return true;
 }
 
+bool ParsePilotListen(std::string_view text, std::string* address, uint16_t* port) {
+  if (!text.ends_with(":0")) return ParseListenAddress(text, address, port);
+  std::string any(text);
+  any.back() = '1';
+  if (!ParseListenAddress(any, address, port)) return false;
+  *port = 0;
+  return true;
+}
+
 Status LookUpGroup(const std::string& group, gid_t* gid) {
   *gid = static_cast<gid_t>(-1);
   if (group.empty()) return Status::Ok();

@@ -44,7 +44,10 @@ bool IsNameChar(char c);
 // Group names: 1..31 of [A-Za-z0-9_.-], not starting with '.' or '-'.
 bool IsValidGroupName(const std::string& name);
 
-// The `slurm` policy: every task becomes one Slurm batch job (daemon/slurm_executor.cc).
+enum class SlurmMode { kJob, kPilot };
+
+// The `slurm` policy: every task becomes one Slurm batch job (daemon/slurm_executor.cc), or
+// pilot jobs lease many tasks each (daemon/slurm_pilots.cc).
 struct SlurmOptions {
   std::string partition;                   // sbatch --partition; "" = the cluster's default
   uint64_t time_limit_ms = 0;              // --time of tasks without a timeout; 0 = partition's
@@ -55,6 +58,18 @@ struct SlurmOptions {
   std::string bin_dir;                     // "" = sbatch, scontrol, scancel on PATH; else here
   std::string runner;                      // cpu/io tasks: "" = taskq-run beside taskqd
   uint64_t controller_timeout_ms = 60000;  // Slurm unreachable this long: its tasks are lost
+  // mode: job = one batch job per task; pilot = pilot jobs run taskq-worker, which leases many
+  // tasks over TCP (daemon/slurm_pilots.cc, issue 19). The keys below are the pilot mode's.
+  SlurmMode mode = SlurmMode::kJob;
+  uint32_t max_pilots = 4;            // pilot jobs (pending or running) at once
+  uint32_t backlog = 1;               // pilot jobs waiting in Slurm (PENDING) at once
+  uint32_t pilot_slots = 4;           // tasks one pilot runs at once
+  uint64_t pilot_time_ms = 3600000;   // a pilot's --time; tasks are matched against what is left
+  uint64_t idle_timeout_ms = 300000;  // a pilot with nothing to do this long exits
+  uint64_t heartbeat_timeout_ms = 10000;  // silent this long: the pilot's leases are lost
+  uint32_t max_failed_starts = 3;        // pilots in a row that end before connecting: group paused
+  std::vector<std::string> sbatch_args;  // more sbatch options for pilot jobs
+  std::string pilot_listen = "127.0.0.1:0";  // ADDRESS:PORT pilots connect to (0 = any port)
   bool operator==(const SlurmOptions&) const = default;
 };
 
@@ -110,6 +125,9 @@ struct Options {
 // Splits `metrics_listen`'s ADDRESS:PORT: an IPv4 address or a bracketed IPv6 one ([::1]) and a
 // port 1..65535. False when the text is not of that form.
 bool ParseListenAddress(std::string_view text, std::string* address, uint16_t* port);
+
+// ParseListenAddress that also takes port 0 (any free port), for slurm.pilot_listen.
+bool ParsePilotListen(std::string_view text, std::string* address, uint16_t* port);
 
 // The gid of `group` ("" = none: *gid = -1). kInvalid naming the setting when it does not exist.
 Status LookUpGroup(const std::string& group, gid_t* gid);

@@ -56,5 +56,9 @@ std::unique_ptr<Executor> MakePerTaskExecutor(const ExecutorContext& context,
                                               const Options& options);
 // The `slurm` policy: each task is one Slurm batch job (daemon/slurm_executor.cc).
 std::unique_ptr<Executor> MakeSlurmExecutor(const ExecutorContext& context, const Options& options);
+// The `slurm` policy with `slurm.mode: pilot`: pilot jobs lease many tasks each
+// (daemon/slurm_pilots.cc).
+std::unique_ptr<Executor> MakeSlurmPilotExecutor(const ExecutorContext& context,
+                                                 const Options& options);
 
 }  // namespace taskq

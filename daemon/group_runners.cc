@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "spdlog/spdlog.h"
 
@@ -21,7 +22,10 @@ Options GroupRunners::OptionsFor(const Options& top, const GroupInfo& group) {
 std::unique_ptr<Executor> GroupRunners::Make(uint32_t row, const Options& options) {
   ExecutorContext context = base_;
   context.group = row;
-  if (options.policy == Policy::kSlurm) return MakeSlurmExecutor(context, options);
+  if (options.policy == Policy::kSlurm) {
+    return options.slurm.mode == SlurmMode::kPilot ? MakeSlurmPilotExecutor(context, options)
+                                                   : MakeSlurmExecutor(context, options);
+  }
   return options.policy == Policy::kPool ? MakePoolExecutor(context, options)
                                          : MakePerTaskExecutor(context, options);
 }
@@ -75,6 +79,8 @@ void GroupRunners::Reconcile(const Options& options) {
     Drain(std::move(it->second.executor));
     it = runners_.erase(it);
   }
+  if (!reconciled_once_) LoseUnadoptedSlurmTasks(*base_.segment, base_.supervisor_pid);
+  reconciled_once_ = true;
   OnWork();  // a resumed group or a new executor may find work waiting
 }
 

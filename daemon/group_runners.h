@@ -51,6 +51,7 @@ class GroupRunners {
   std::map<uint32_t, Runner> runners_;               // by group row
   std::vector<std::unique_ptr<Executor>> draining_;  // replaced or removed, finishing up
   bool shutting_down_ = false;
+  bool reconciled_once_ = false;  // the first Reconcile also settles Slurm tasks of a restart
 };
 
 }  // namespace taskq

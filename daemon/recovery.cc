@@ -68,15 +68,32 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t prev
   h->idle_workers.store(0);
   for (auto& [slot, record] : segment.Running()) {
     const bool slurm = (record.flags & kFlagSlurm) != 0;  // child_pid is a job id, not a pid
+    if (slurm && record.child_pid > 0) {
+      // Its job may still run: the group's slurm executor re-attaches to it by job id
+      // (LoseUnadoptedSlurmTasks handles a group that no longer runs on Slurm).
+      spdlog::info("task {} was in slurm job {} when the previous taskqd died: re-attaching",
+                   record.id, record.child_pid);
+      continue;
+    }
     if (record.child_pid > 0 && !slurm) KillLeftover(record.child_pid, self_exe, before_us);
     KillLeftover(record.runner_pid, self_exe, before_us);
-    const std::string why =
-        slurm ? fmt::format("taskqd restarted while slurm job {} ran; scancel it if it still runs",
-                            record.child_pid)
-              : "taskqd restarted while it ran";
+    const std::string why = slurm ? "taskqd restarted while its sbatch ran (no job id recorded)"
+                                  : "taskqd restarted while it ran";
     TaskState now = segment.RunnerDied(slot, record.id, why, 0);
     spdlog::warn("task {} was running when the previous taskqd died: now {}", record.id,
                  TaskStateName(now));
+  }
+}
+
+void LoseUnadoptedSlurmTasks(Segment& segment, pid_t supervisor_pid) {
+  for (auto& [slot, record] : segment.Running()) {
+    if ((record.flags & kFlagSlurm) == 0 || record.runner_pid == supervisor_pid) continue;
+    const std::string why = fmt::format(
+        "taskqd restarted while slurm job {} ran and its group no longer runs on Slurm; scancel "
+        "it if it still runs",
+        record.child_pid);
+    const TaskState now = segment.RunnerDied(slot, record.id, why, 0);
+    spdlog::warn("task {}: {}; now {}", record.id, why, TaskStateName(now));
   }
 }
 

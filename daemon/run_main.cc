@@ -2,7 +2,9 @@
 // prints the result as one JSON line on stdout. The `slurm` policy runs it as the batch job of a
 // cpu or io task on a compute node, which needs neither the queue nor taskqd there.
 //   taskq-run cpu --count N --seed S
-//   taskq-run io --bytes N --path P [--block B] [--fsync]
+//   taskq-run io --bytes N --path P [--root R] [--block B] [--fsync]
+// With --root, P is relative and opened beneath R as the local workers do (security.io_root: no
+// "..", symlink or mount point leads out of it); without it P is a path taskqd made itself.
 // Exit codes: 0 done, 1 the task failed ({"error": ...} is printed), 2 usage.
 #include <sys/resource.h>
 
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "taskq-run " TASKQ_VERSION);
   uint64_t count = 1000000, seed = 0, bytes = 64, block = 4096;
-  std::string path;
+  std::string path, root;
   bool fsync = false;
   CLI::App* cpu = app.add_subcommand("cpu", "append N pseudo-random numbers to a list");
   cpu->add_option("--count", count, "numbers to generate")->required();
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   CLI::App* io = app.add_subcommand("io", "write N bytes to a file");
   io->add_option("--bytes", bytes, "bytes to write")->required();
   io->add_option("--path", path, "file to create or truncate")->required();
+  io->add_option("--root", root, "open --path beneath this directory (security.io_root)");
   io->add_option("--block", block, "write() size")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   io->add_flag("--fsync", fsync, "fsync before close");
@@ -61,7 +64,7 @@ int main(int argc, char** argv) {
     result["count"] = r.count;
   } else {
     uint64_t written = 0;
-    const taskq::Status s = taskq::RunIoKernel("", path, bytes, block, fsync, &written);
+    const taskq::Status s = taskq::RunIoKernel(root, path, bytes, block, fsync, &written);
     result["kind"] = "io";
     result["bytes"] = written;
     result["count"] = written;

@@ -3,9 +3,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/task_policy.h"
+#include "daemon/task_runner.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -183,6 +187,54 @@ bool ParseRunnerResult(const std::string& stdout_text, TaskOutcome* outcome) {
   outcome->vol_ctxsw = number("vol_ctxsw");
   outcome->invol_ctxsw = number("invol_ctxsw");
   return true;
+}
+
+SlurmJobRequest BuildSlurmJobRequest(const ClaimedTask& claimed, const Options& options,
+                                     const std::string& runner, const std::string& state_dir) {
+  SpawnRequest exec = BuildExecRequest(claimed, options);
+  SlurmJobRequest job;
+  job.task_id = claimed.record.id;
+  job.cwd = exec.cwd;
+  job.stdout_path = exec.stdout_path;
+  job.stderr_path = exec.stderr_path;
+  job.env = exec.env;
+  // sbatch runs with the job's environment and needs the daemon's SLURM_CONF.
+  for (const char* name : {"SLURM_CONF"}) {
+    const char* value = std::getenv(name);
+    const std::string prefix = std::string(name) + "=";
+    const bool present = std::any_of(job.env.begin(), job.env.end(),
+                                     [&](const auto& kv) { return kv.rfind(prefix, 0) == 0; });
+    if (value != nullptr && !present) job.env.push_back(prefix + value);
+  }
+  const TaskSpec& spec = claimed.spec;
+  if (spec.kind == TaskKind::kExec) {
+    job.command = spec.exec.argv;
+  } else if (spec.kind == TaskKind::kCpu) {
+    job.command = {runner,    "cpu",
+                   "--count", std::to_string(spec.cpu.count),
+                   "--seed",  std::to_string(spec.cpu.seed)};
+  } else {
+    // A path the submitter chose is opened beneath io_root on the node too (--root: no "..",
+    // symlink or mount point leads out); the default path is one taskqd made itself.
+    std::string relative;
+    const Status beneath = IoPathBeneathRoot(spec.io.path, options.io_root, &relative);
+    if (!beneath.ok()) relative = spec.io.path;  // not reached: CheckBeforeRun refused it
+    job.command = {runner,    "io",
+                   "--bytes", std::to_string(spec.io.bytes),
+                   "--block", std::to_string(spec.io.block)};
+    if (relative.empty()) {
+      job.command.insert(job.command.end(),
+                         {"--path", DefaultIoPath(state_dir, claimed.record.id)});
+    } else {
+      job.command.insert(job.command.end(), {"--root", options.io_root, "--path", relative});
+    }
+    if (spec.io.fsync) job.command.push_back("--fsync");
+  }
+  // Slurm's limit is a backstop in whole minutes; taskq scancels at the deadline itself.
+  job.time_limit_ms = claimed.record.timeout_ms > 0
+                          ? claimed.record.timeout_ms + options.kill_grace_ms
+                          : options.slurm.time_limit_ms;
+  return job;
 }
 
 }  // namespace taskq

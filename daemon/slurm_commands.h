@@ -46,6 +46,11 @@ std::vector<std::string> SqueueArgv(const SlurmOptions& options, const std::stri
 std::vector<std::string> ScancelArgv(const SlurmOptions& options,
                                      const std::vector<uint32_t>& job_ids);
 
+// The job that runs a claimed task: its argv (cpu/io: `runner` = taskq-run with the task's
+// arguments), environment, cwd, log files and time limit. Pilots run the same request.
+SlurmJobRequest BuildSlurmJobRequest(const ClaimedTask& claimed, const Options& options,
+                                     const std::string& runner, const std::string& state_dir);
+
 // `sbatch --parsable` prints "<id>" or "<id>;<cluster>".
 bool ParseSbatchOutput(const std::string& text, uint32_t* job_id);
 // One job per line of SqueueArgv's output; malformed lines are skipped.

@@ -20,13 +20,17 @@
 
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/slurm_details.h"
 #include "common/spawn.h"
+#include "common/task_policy.h"
 #include "daemon/executor.h"
 #include "daemon/fork_child.h"
 #include "daemon/slurm_commands.h"
@@ -58,6 +62,7 @@ struct SlurmTask {
   bool cancel_sent = false;
   bool cancel_requested = false;
   bool timeout_fired = false;
+  SlurmDetails details;  // as last written for `taskq status`
 };
 
 enum class HelperKind { kSbatch, kSqueue, kScancel };
@@ -88,7 +93,6 @@ class SlurmExecutor : public Executor {
  public:
   SlurmExecutor(const ExecutorContext& context, const Options& options)
       : context_(context), options_(options), timer_(*context.io) {
-    helper_dir_ = context_.segment->state_dir() + "/slurm";
     runner_ = options_.slurm.runner;
     if (runner_.empty()) {
       runner_ = context_.self_exe.substr(0, context_.self_exe.rfind('/') + 1) + "taskq-run";
@@ -96,8 +100,22 @@ class SlurmExecutor : public Executor {
     last_contact_us_ = NowUs();
   }
 
+  ~SlurmExecutor() override {
+    if (!helper_dir_.empty()) ::rmdir(helper_dir_.c_str());  // empty once every helper is reaped
+  }
+
   void Start() override {
-    ::mkdir(helper_dir_.c_str(), 0700);
+    // Each executor (one per slurm group, and a replaced one while it drains) numbers its helper
+    // files from 1: a directory of its own keeps them from overwriting each other's output.
+    const std::string parent = context_.segment->state_dir() + "/slurm";
+    ::mkdir(parent.c_str(), 0700);
+    std::string pattern = fmt::format("{}/group{}-XXXXXX", parent, context_.group);
+    if (::mkdtemp(pattern.data()) != nullptr) {
+      helper_dir_ = pattern;
+    } else {
+      spdlog::error("cannot create a directory under {}: {}", parent, std::strerror(errno));
+    }
+    Adopt();
     OnWork();
     ArmTimer();
   }
@@ -188,7 +206,9 @@ class SlurmExecutor : public Executor {
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(tasks_.size()); }
 
   bool ApplyLive(const Options& next) override {
-    if (shutting_down_ || next.policy != Policy::kSlurm) return false;
+    if (shutting_down_ || next.policy != Policy::kSlurm || next.slurm.mode != SlurmMode::kJob) {
+      return false;
+    }
     options_ = next;
     OnWork();
     return true;
@@ -205,45 +225,40 @@ class SlurmExecutor : public Executor {
     context_.segment->header()->running_tasks.store(static_cast<uint32_t>(tasks_.size()));
   }
 
+  // After a restart of taskqd: the running tasks of this group whose job was submitted are
+  // watched again by job id (squeue reports how they end) instead of being requeued, which would
+  // run them a second time while the old job still runs.
+  void Adopt() {
+    for (auto& [slot, record] : context_.segment->Running()) {
+      if ((record.flags & kFlagSlurm) == 0 || record.child_pid <= 0 ||
+          record.group != context_.group || record.runner_pid == context_.supervisor_pid ||
+          tasks_.count(record.id) != 0) {
+        continue;
+      }
+      TaskInfo info;
+      if (!context_.segment->Get(record.id, &info) || !info.spec_valid) continue;
+      ClaimedTask claimed;
+      claimed.slot = slot;
+      claimed.record = info.record;
+      claimed.spec = info.spec;
+      SlurmTask& task = tasks_[record.id];
+      task.slot = slot;
+      task.id = record.id;
+      task.kind = info.spec.kind;
+      task.timeout_ms = record.timeout_ms;
+      task.claimed_us = record.started_at_us;
+      task.request = BuildRequest(claimed);
+      task.job_id = static_cast<uint32_t>(record.child_pid);
+      task.known_since_poll = poll_seq_ + 1;
+      task.cancel_requested = (record.flags & kFlagCancelKill) != 0;
+      task.timeout_fired = (record.flags & kFlagTimeoutFired) != 0;
+      context_.segment->SetRunner(slot, record.id, context_.supervisor_pid);
+      spdlog::info("task {}: re-attached to slurm job {} after a restart", record.id, task.job_id);
+    }
+  }
+
   SlurmJobRequest BuildRequest(const ClaimedTask& claimed) {
-    const std::string state_dir = context_.segment->state_dir();
-    SpawnRequest exec = BuildExecRequest(claimed, options_);
-    SlurmJobRequest job;
-    job.task_id = claimed.record.id;
-    job.cwd = exec.cwd;
-    job.stdout_path = exec.stdout_path;
-    job.stderr_path = exec.stderr_path;
-    job.env = exec.env;
-    // sbatch runs with the job's environment and needs the daemon's SLURM_CONF.
-    for (const char* name : {"SLURM_CONF"}) {
-      const char* value = std::getenv(name);
-      const std::string prefix = std::string(name) + "=";
-      const bool present = std::any_of(job.env.begin(), job.env.end(),
-                                       [&](const auto& kv) { return kv.rfind(prefix, 0) == 0; });
-      if (value != nullptr && !present) job.env.push_back(prefix + value);
-    }
-    const TaskSpec& spec = claimed.spec;
-    if (spec.kind == TaskKind::kExec) {
-      job.command = spec.exec.argv;
-    } else if (spec.kind == TaskKind::kCpu) {
-      job.command = {runner_,   "cpu",
-                     "--count", std::to_string(spec.cpu.count),
-                     "--seed",  std::to_string(spec.cpu.seed)};
-    } else {
-      // The client and the runner confine io paths beneath io_root; the node gets it absolute.
-      const std::string path = spec.io.path.empty() ? DefaultIoPath(state_dir, claimed.record.id)
-                               : spec.io.path.front() == '/'
-                                   ? spec.io.path
-                                   : options_.io_root + "/" + spec.io.path;
-      job.command = {runner_,  "io", "--bytes", std::to_string(spec.io.bytes),
-                     "--path", path, "--block", std::to_string(spec.io.block)};
-      if (spec.io.fsync) job.command.push_back("--fsync");
-    }
-    // Slurm's limit is a backstop in whole minutes; taskq scancels at the deadline itself.
-    job.time_limit_ms = claimed.record.timeout_ms > 0
-                            ? claimed.record.timeout_ms + options_.kill_grace_ms
-                            : options_.slurm.time_limit_ms;
-    return job;
+    return BuildSlurmJobRequest(claimed, options_, runner_, context_.segment->state_dir());
   }
 
   // Starts a helper command; false (with the reason) when it could not be started.
@@ -432,6 +447,7 @@ class SlurmExecutor : public Executor {
       }
       task.missing_polls = 0;
       const SlurmJobStatus& status = job->second;
+      NoteDetails(task, status);
       if (!task.started && (status.state == "RUNNING" || status.start_us != 0) &&
           status.state != "PENDING") {
         task.started = true;
@@ -448,6 +464,21 @@ class SlurmExecutor : public Executor {
                            tasks_[id].job_id));
     }
     Publish();
+  }
+
+  // Keeps <state_dir>/slurm/jobs/<id>.json in step with squeue, and says in the log why a job
+  // waits (partition down, resources, priority) whenever that reason changes.
+  void NoteDetails(SlurmTask& task, const SlurmJobStatus& status) {
+    SlurmDetails now{task.job_id, status.state, status.reason == "None" ? "" : status.reason,
+                     status.state == "PENDING" ? "" : status.nodes};
+    if (now == task.details) return;
+    if (now.state == "PENDING" && now.reason != task.details.reason) {
+      spdlog::info("task {}: slurm job {} is pending ({})", task.id, task.job_id,
+                   now.reason.empty() ? "no reason given" : now.reason);
+    }
+    task.details = now;
+    const Status written = WriteSlurmDetails(context_.segment->state_dir(), task.id, now);
+    if (!written.ok()) spdlog::warn("task {}: {}", task.id, written.message());
   }
 
   // A job reached a final state: the task's outcome from it.

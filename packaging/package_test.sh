@@ -46,7 +46,7 @@ pydeb=$(ls "$scratch"/out/python3-taskq_*.deb)
 echo "built $(cd "$scratch/out" && echo *.deb)"
 contents=$(dpkg-deb --contents "$deb")
 docs=$(cd "$(dirname "$0")/.." && ls docs/*.md)
-for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/bin/taskq-run \
+for path in ./usr/bin/taskqd ./usr/bin/taskq ./usr/bin/taskq-run ./usr/bin/taskq-worker \
             ./usr/lib/systemd/system/taskqd.service \
             ./etc/taskq/taskq.yaml ./usr/lib/sysusers.d/taskq.conf \
             ./usr/share/doc/taskq/README.md ./usr/share/doc/taskq/taskq.yaml \
@@ -134,7 +134,7 @@ help=$("$taskqd" --help) || fail "taskqd --help"
 for text in --config --check-config --print-config SIGHUP SIGTERM NOTIFY_SOCKET "Exit codes"; do
   grep -qF -- "$text" <<<"$help" || fail "taskqd --help lacks $text"
 done
-for binary in taskq taskqd taskq-run; do
+for binary in taskq taskqd taskq-run taskq-worker; do
   version=$("$root/usr/bin/$binary" --version) || fail "$binary --version"
   [[ $version == "$binary $(dpkg-deb --field "$deb" Version)" ]] || fail "$binary --version: $version"
 done

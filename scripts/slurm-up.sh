@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Runs a private single-node Slurm (munged, slurmctld, slurmd) for taskq's tests, everything under
-# DIR: config, munge key, state, spool, logs, pids. It stays in the foreground as the parent of the
-# three daemons (so they are reaped, never left as zombies), writes DIR/ready once the node is
+# Runs a private Slurm (munged, slurmctld, one slurmd per node) for taskq's tests, everything
+# under DIR: config, munge key, state, spool, logs, pids. It stays in the foreground as the parent
+# of the daemons (so they are reaped, never left as zombies), writes DIR/ready once every node is
 # idle, and stops them by pid when it gets SIGTERM/SIGINT (scripts/slurm-down.sh DIR does that).
-#   scripts/slurm-up.sh DIR [CPUS] &     then   export SLURM_CONF=DIR/slurm.conf
+#   scripts/slurm-up.sh [--nodes N] DIR [CPUS] &     then   export SLURM_CONF=DIR/slurm.conf
+# One node (the default) is this host under its own name. With --nodes N (N >= 2) the nodes are
+# n1..nN, all on this host: Debian's slurmd is built with multiple-slurmd support (`slurmd -N`),
+# so each runs as `slurmd -N nK` on its own port; DIR/slurmd-nK.pid holds its pid (a test kills
+# one to take its node away). CPUS is per node.
 # Exit codes: 0 stopped normally, 1 failed to start (DIR/slurm-up.log says why), 2 usage.
 set -uo pipefail
 
-if (($# < 1)); then
-  echo "usage: slurm-up.sh DIR [CPUS]   (DIR: an empty directory for config, state and logs)" >&2
+nodes=1
+if [[ ${1:-} == --nodes ]]; then
+  nodes=${2:-}
+  shift 2 || true
+fi
+if (($# < 1)) || ! [[ $nodes =~ ^[1-9][0-9]?$ ]]; then
+  echo "usage: slurm-up.sh [--nodes N] DIR [CPUS]   (DIR: an empty directory for config," \
+    "state and logs; N: 1..99)" >&2
   exit 2
 fi
 dir=$(mkdir -p "$1" && cd "$1" && pwd) || exit 2
@@ -53,8 +63,21 @@ free_port() {
   return 1
 }
 ctld_port=$(free_port) || fail "no free port"
-slurmd_port=$(free_port) || fail "no free port"
 host=$(hostname -s)
+slurmd_ports=()
+for ((k = 1; k <= nodes; k++)); do slurmd_ports+=("$(free_port)") || fail "no free port"; done
+if ((nodes == 1)); then
+  node_lines="NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN"
+  node_names=("$host")
+else
+  node_lines=""
+  node_names=()
+  for ((k = 1; k <= nodes; k++)); do
+    node_lines+="NodeName=n$k NodeHostname=$host NodeAddr=127.0.0.1 Port=${slurmd_ports[k - 1]}"
+    node_lines+=" CPUs=$cpus State=UNKNOWN"$'\n'
+    node_names+=("n$k")
+  done
+fi
 
 mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
 chmod 700 "$dir/munge"
@@ -70,18 +93,18 @@ cat >"$dir/slurm.conf" <<EOF
 ClusterName=taskqtest
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
-SlurmdPort=$slurmd_port
+SlurmdPort=${slurmd_ports[0]}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.sock
 CredType=cred/munge
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/slurmd.pid
+SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/slurmctld.log
-SlurmdLogFile=$dir/slurmd.log
+SlurmdLogFile=$dir/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
@@ -100,25 +123,35 @@ KillWait=2
 SlurmdTimeout=30
 InactiveLimit=0
 SlurmdParameters=config_overrides
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+$node_lines
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP LLN=YES
 EOF
 export SLURM_CONF=$dir/slurm.conf
 
 slurmctld -D -i -f "$SLURM_CONF" &
 pids+=($!)
-slurmd -D -f "$SLURM_CONF" &
-pids+=($!)
+for name in "${node_names[@]}"; do
+  mkdir -p "$dir/spool/$name"
+  if ((nodes == 1)); then
+    slurmd -D -f "$SLURM_CONF" &
+  else
+    slurmd -D -N "$name" -f "$SLURM_CONF" &
+  fi
+  pids+=($!)
+  echo $! >"$dir/node-$name.pid"
+done
 for _ in $(seq 300); do
-  state=$(sinfo -h -N -o %t 2>/dev/null | head -1)
-  [[ $state == idle ]] && break
+  state=$(sinfo -h -N -o %t 2>/dev/null | sort -u | tr '\n' ' ')
+  [[ $state == "idle " ]] && break
   for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || fail "a daemon exited (see $dir/*.log)"; done
   sleep 0.1
 done
-[[ $state == idle ]] || fail "node not idle after 30 s (state '$state'; see $dir/slurmctld.log)"
+[[ $state == "idle " ]] || fail "node not idle after 30 s (state '$state'; see $dir/slurmctld.log)"
 echo "${pids[*]}" >"$dir/daemons.pid"
 echo "export SLURM_CONF=$SLURM_CONF" >"$dir/ready"
-echo "slurm-up: ready: SLURM_CONF=$SLURM_CONF (ports $ctld_port, $slurmd_port)"
-# Stay the parent of the daemons until told to stop (or one of them dies).
-wait -n "${pids[@]}"
-fail "a daemon exited unexpectedly (see $dir/*.log)"
+echo "slurm-up: ready: SLURM_CONF=$SLURM_CONF (ports $ctld_port, ${slurmd_ports[*]};" \
+  "nodes ${node_names[*]})"
+# Stay the parent of the daemons until told to stop, or until munged or slurmctld dies (a slurmd
+# may be killed on purpose: a test takes its node away).
+wait -n "${pids[0]}" "${pids[1]}"
+fail "munged or slurmctld exited unexpectedly (see $dir/*.log)"

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -19,115 +20,13 @@
 #include "config/load.h"
 #include "daemon/slurm_commands.h"
 #include "fmt/format.h"
+#include "tests/slurm_cluster.h"
 #include "tests/test_util.h"
 
 extern char** environ;
 
 namespace taskq::testing {
 namespace {
-
-const std::string kScripts = TASKQ_SOURCE_DIR "/scripts";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-// The private cluster: slurm-up.sh runs as our child (the parent of the Slurm daemons) for the
-// whole suite.
-class SlurmCluster {
- public:
-  bool Start(std::string* why) {
-    if (geteuid() != 0) {
-      *why = "slurmd must run as root here (CI runs as root)";
-      return false;
-    }
-    for (const char* tool :
-         {"/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/bin/sbatch", "/usr/sbin/munged"}) {
-      if (!Exists(tool)) {
-        *why = fmt::format(
-            "{} is missing: run `make deps` (installs slurmctld slurmd "
-            "slurm-client munge)",
-            tool);
-        return false;
-      }
-    }
-    const std::string script = kScripts + "/slurm-up.sh";
-    std::vector<std::string> args = {"/bin/bash", script, dir_.path() + "/slurm", "8"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (posix_spawn(&keeper_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-      *why = "cannot start slurm-up.sh";
-      return false;
-    }
-    const std::string ready = dir_.path() + "/slurm/ready";
-    const std::string failed = dir_.path() + "/slurm/failed";
-    WaitUntil([&] { return Exists(ready) || Exists(failed) || !KeeperAlive(); }, 60000);
-    if (!Exists(ready)) {
-      *why = "the private Slurm did not start: " + ReadFile(failed) +
-             " (log: " + ReadFile(dir_.path() + "/slurm/slurm-up.log").substr(0, 2000) + ")";
-      Stop();
-      return false;
-    }
-    conf_ = dir_.path() + "/slurm/slurm.conf";
-    ::setenv("SLURM_CONF", conf_.c_str(), 1);
-    return true;
-  }
-
-  void Stop() {
-    if (keeper_ <= 0) return;
-    RunCommand({"/bin/bash", kScripts + "/slurm-down.sh", dir_.path() + "/slurm"});
-    int status = 0;
-    waitpid(keeper_, &status, 0);
-    keeper_ = 0;
-    ::unsetenv("SLURM_CONF");
-  }
-
-  // squeue's view of one job, e.g. "CANCELLED".
-  std::string JobState(int job_id) {
-    const CommandResult r = RunCommand(
-        {"/usr/bin/squeue", "-h", "-t", "all", "-j", std::to_string(job_id), "-o", "%T"});
-    return r.exit_code == 0 ? r.out.substr(0, r.out.find('\n')) : "squeue failed: " + r.err;
-  }
-
-  pid_t ControllerPid() {
-    std::istringstream pids(
-        ReadFile(dir_.path() + "/slurm/daemons.pid"));  // munged slurmctld slurmd
-    pid_t munged = 0, slurmctld = 0;
-    pids >> munged >> slurmctld;
-    return slurmctld;
-  }
-
-  // Takes the node down (its jobs end NODE_FAIL) and waits until it is back (ReturnToService=2).
-  bool FailNode() {
-    const std::string node = Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%N"});
-    Run({"/usr/bin/scontrol", "update", "NodeName=" + node, "State=DOWN", "Reason=taskq-test"});
-    return WaitUntil([&] { return Run({"/usr/bin/sinfo", "-h", "-N", "-o", "%t"}) == "idle"; });
-  }
-
- private:
-  static std::string Run(const std::vector<std::string>& argv) {
-    const std::string out = RunCommand(argv).out;
-    return out.substr(0, out.find('\n'));
-  }
-
-  bool KeeperAlive() {
-    int status = 0;
-    return waitpid(keeper_, &status, WNOHANG) == 0;
-  }
-
-  TempDir dir_;
-  pid_t keeper_ = 0;
-  std::string conf_;
-};
 
 SlurmCluster* cluster = nullptr;
 std::string skip_reason;
@@ -479,3 +378,99 @@ TEST(SlurmConfig, LoadsAndRoundTripsTheSlurmMap) {
 
 }  // namespace
 }  // namespace taskq
+
+namespace taskq::testing {
+namespace {
+
+// Issue 19, finding 1: every slurm executor numbered its sbatch/squeue output files from 0 in
+// one directory, so two slurm groups overwrote each other's. Each now has a directory of its own.
+TEST_F(Slurm, TwoSlurmGroupsKeepTheirHelperFilesApart) {
+  daemon_->WriteConfig(
+      "policy: slurm\nslurm:\n  poll_interval: 100ms\n  max_jobs: 8\ngroups:\n"
+      "  a:\n    policy: slurm\n  b:\n    policy: slurm\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded")) << daemon_->log();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 6; ++i) {
+    for (const char* group : {"a", "b"}) {
+      ids.push_back(Submit({"exec", "--group", group, "--", "sh", "-c", "echo $TASKQ_TASK_ID"}));
+    }
+  }
+  std::set<std::string> dirs;
+  for (const auto& entry : std::filesystem::directory_iterator(daemon_->state_dir() + "/slurm")) {
+    if (entry.is_directory() && entry.path().filename().string().rfind("group", 0) == 0) {
+      dirs.insert(entry.path().filename().string());
+    }
+  }
+  EXPECT_GE(dirs.size(), 3u);  // default, a, b: one each
+  for (uint64_t id : ids) {
+    const nlohmann::json j = Wait(id);
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+    EXPECT_EQ(daemon_->Taskq({"logs", std::to_string(id)}).out, std::to_string(id) + "\n");
+  }
+}
+
+// Finding 2: a restart of taskqd re-attaches to the jobs still in Slurm instead of requeueing
+// their tasks (which ran them twice).
+TEST_F(Slurm, RestartReattachesToARunningJob) {
+  const std::string mark = daemon_->dir() + "/go";
+  const std::string runs = daemon_->dir() + "/runs";
+  const uint64_t id =
+      Submit({"exec", "--retries", "2", "--", "sh", "-c",
+              fmt::format("echo run >> {}; echo started; while [ ! -e {} ]; do sleep 0.1; done",
+                          runs, mark)});
+  ASSERT_TRUE(WaitUntil([&] {
+    return daemon_->Taskq({"logs", std::to_string(id)}).out == "started\n";
+  })) << Status(id).dump();
+  const int job = Status(id)["slurm_job_id"].get<int>();
+  daemon_->Kill();
+  ASSERT_TRUE(daemon_->Start()) << daemon_->log();
+  ASSERT_TRUE(daemon_->WaitForLog(fmt::format("re-attached to slurm job {}", job)))
+      << daemon_->log();
+  std::ofstream(mark).put('\n');
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(j["attempts"], 1) << j.dump();
+  EXPECT_EQ(j["slurm_job_id"], job) << j.dump();
+  EXPECT_EQ(ReadFile(runs), "run\n");
+}
+
+// Finding 3: taskq-run on the node opens an io task's path beneath io_root, as local workers do:
+// a symlink planted inside io_root does not lead out of it.
+TEST_F(Slurm, IoPathStaysBeneathIoRootOnTheNode) {
+  const std::string outside = daemon_->dir() + "/outside";
+  std::filesystem::create_directories(outside);
+  const std::string io_root = daemon_->options().io_root;
+  std::filesystem::create_directories(io_root);
+  std::filesystem::create_directory_symlink(outside, io_root + "/escape");
+  const nlohmann::json j = Wait(Submit({"io", "--bytes", "10", "--path", "escape/f"}));
+  EXPECT_EQ(j["state"], "failed") << j.dump();
+  EXPECT_NE(j["reason"].get<std::string>().find("leads out of security.io_root"), std::string::npos)
+      << j.dump();
+  EXPECT_FALSE(Exists(outside + "/f"));
+  // A plain relative path still works.
+  const nlohmann::json ok = Wait(Submit({"io", "--bytes", "10", "--path", "sub.dat"}));
+  EXPECT_EQ(ok["state"], "succeeded") << ok.dump();
+  EXPECT_TRUE(Exists(io_root + "/sub.dat"));
+}
+
+// Finding 4: a job that Slurm keeps PENDING says why, in `taskq status` and in the log.
+TEST_F(Slurm, PendingJobShowsItsReason) {
+  daemon_->WriteConfig(
+      "policy: slurm\nslurm:\n  poll_interval: 100ms\n  extra_args: [\"--begin=now+3600\"]\n");
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded"));
+  const uint64_t id = Submit({"exec", "--", "true"});
+  ASSERT_TRUE(WaitUntil([&] { return Status(id)["slurm_reason"] == "BeginTime"; }))
+      << Status(id).dump();
+  EXPECT_EQ(Status(id)["slurm_state"], "PENDING");
+  EXPECT_NE(daemon_->Taskq({"status", std::to_string(id)}).out.find("PENDING (BeginTime)"),
+            std::string::npos);
+  EXPECT_TRUE(daemon_->WaitForLog(fmt::format("task {}: slurm job", id))) << daemon_->log();
+  EXPECT_NE(daemon_->log().find("is pending (BeginTime)"), std::string::npos);
+  EXPECT_EQ(daemon_->Taskq({"cancel", std::to_string(id)}).exit_code, 0);
+  EXPECT_EQ(Wait(id)["state"], "cancelled");
+}
+
+}  // namespace
+}  // namespace taskq::testing

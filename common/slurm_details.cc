@@ -1,0 +1,69 @@
+#include "common/slurm_details.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "fmt/format.h"
+
+namespace taskq {
+
+std::string SlurmDetailsPath(const std::string& state_dir, uint64_t task_id) {
+  return fmt::format("{}/slurm/jobs/{}.json", state_dir, task_id);
+}
+
+Status WriteSlurmDetails(const std::string& state_dir, uint64_t task_id,
+                         const SlurmDetails& details) {
+  const std::string dir = state_dir + "/slurm/jobs";
+  ::mkdir((state_dir + "/slurm").c_str(), 0700);
+  ::mkdir(dir.c_str(), 0700);
+  nlohmann::json j;
+  j["job_id"] = details.job_id;
+  j["state"] = details.state;
+  j["reason"] = details.reason;
+  j["node"] = details.node;
+  const std::string text = j.dump() + "\n";
+  const std::string path = SlurmDetailsPath(state_dir, task_id);
+  const std::string temp = path + ".new";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::Failed(fmt::format("cannot write {}: {}", temp, strerror(errno)));
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!written || ::rename(temp.c_str(), path.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return Status::Failed(fmt::format("cannot write {}: {}", path, strerror(errno)));
+  }
+  return Status::Ok();
+}
+
+bool ReadSlurmDetails(const std::string& state_dir, uint64_t task_id, SlurmDetails* details) {
+  std::ifstream in(SlurmDetailsPath(state_dir, task_id));
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!j.is_object() || !j.contains("job_id") || !j["job_id"].is_number_unsigned()) return false;
+  details->job_id = j["job_id"].get<uint32_t>();
+  auto text_of = [&](const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  details->state = text_of("state");
+  details->reason = text_of("reason");
+  details->node = text_of("node");
+  return true;
+}
+
+std::string DescribeSlurmDetails(const SlurmDetails& details) {
+  std::string line = fmt::format("job {} {}", details.job_id, details.state);
+  if (!details.node.empty()) line += " on " + details.node;
+  if (!details.reason.empty() && details.reason != "None") line += " (" + details.reason + ")";
+  return line;
+}
+
+}  // namespace taskq

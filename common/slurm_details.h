@@ -1,0 +1,31 @@
+// What Slurm says about the job that runs a task (its state, why it pends, its node), kept beside
+// the queue in <state_dir>/slurm/jobs/<id>.json. The `slurm` executor writes it when something
+// changes; `taskq status` reads it. The task record holds the job id only (the segment layout is
+// not changed for this), so a PENDING job's reason and the node live here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace taskq {
+
+struct SlurmDetails {
+  uint32_t job_id = 0;
+  std::string state;   // PENDING, RUNNING, ... as squeue says; "LEASED" for a pilot's task
+  std::string reason;  // squeue's Reason: Resources, Priority, ...; "" when None
+  std::string node;    // where it runs; "" while pending
+  bool operator==(const SlurmDetails&) const = default;
+};
+
+std::string SlurmDetailsPath(const std::string& state_dir, uint64_t task_id);
+// Replaces the file atomically (write beside it, rename).
+Status WriteSlurmDetails(const std::string& state_dir, uint64_t task_id,
+                         const SlurmDetails& details);
+// False when there is no such file or it does not parse.
+bool ReadSlurmDetails(const std::string& state_dir, uint64_t task_id, SlurmDetails* details);
+// One line for `taskq status`: "job 12 PENDING (Resources)", "job 12 RUNNING on n2".
+std::string DescribeSlurmDetails(const SlurmDetails& details);
+
+}  // namespace taskq
