@@ -33,10 +33,6 @@ std::string Settings(const std::string& policy, int runners = 2, const std::stri
          extra;
 }
 
-std::string Describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" +
-         r.err;
-}
 
 // The contract for failures: exit `code`, nothing on stdout (unless allowed), and exactly one
 // line on stderr that starts with "taskq: " and names the problem (`needle`).

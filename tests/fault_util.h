@@ -34,11 +34,6 @@ inline std::string FaultSettings(const std::string& policy, int runners = 2,
          "\nshutdown_grace: 2s\nkill_grace: 500ms\n" + extra;
 }
 
-inline std::string Describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" +
-         r.err;
-}
-
 inline json ParseJson(const std::string& text) {
   return json::parse(text, nullptr, /*allow_exceptions=*/false);
 }

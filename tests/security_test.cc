@@ -26,10 +26,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Describe(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" +
-         r.err;
-}
 
 // Exit 2, nothing submitted, one line on stderr naming `needle`.
 void ExpectRefused(const CommandResult& r, const std::string& needle) {

@@ -320,4 +320,9 @@ std::string Daemon::log() const {
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+std::string Describe(const CommandResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" +
+         r.err;
+}
+
 }  // namespace taskq::testing

@@ -37,6 +37,9 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          const std::map<std::string, std::string>& env = {});
 
+// A command's exit code, stdout and stderr, for a failed assertion's message.
+std::string Describe(const CommandResult& r);
+
 std::string TaskqdPath();
 std::string TaskqPath();
 
