@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -15,15 +17,23 @@ namespace {
 
 using json = nlohmann::json;
 
+// Each operation with the fields it takes besides "op". A field another operation takes is
+// refused too: it would be dropped silently, and a request must mean exactly what it says (and
+// serialize back to itself).
 struct OpName {
   ControlOp op;
   const char* name;
+  std::array<const char*, 6> fields;  // unused entries are null
 };
-constexpr OpName kOps[] = {
-    {ControlOp::kSubmit, "submit"},     {ControlOp::kCancel, "cancel"},
-    {ControlOp::kPing, "ping"},         {ControlOp::kLogs, "logs"},
-    {ControlOp::kShutdown, "shutdown"}, {ControlOp::kGroup, "group"},
-    {ControlOp::kRepair, "repair"},     {ControlOp::kReload, "reload"},
+const OpName kOps[] = {
+    {ControlOp::kSubmit, "submit", {"op", "tasks"}},
+    {ControlOp::kCancel, "cancel", {"op", "id"}},
+    {ControlOp::kPing, "ping", {"op"}},
+    {ControlOp::kLogs, "logs", {"op", "id", "stderr"}},
+    {ControlOp::kShutdown, "shutdown", {"op"}},
+    {ControlOp::kGroup, "group", {"op", "action", "name", "policy", "workers", "max_parallel"}},
+    {ControlOp::kRepair, "repair", {"op"}},
+    {ControlOp::kReload, "reload", {"op"}},
 };
 
 // Readers of one JSON object's fields: each refuses a wrong type or range with the field's name.
@@ -212,17 +222,23 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
       {"op", "tasks", "id", "stderr", "action", "name", "policy", "workers", "max_parallel"}));
   std::string op;
   TASKQ_RETURN_IF_ERROR(f.Text("op", 16, &op));
-  bool known = false;
+  const OpName* known = nullptr;
   for (const OpName& o : kOps) {
-    if (op == o.name) {
-      request->op = o.op;
-      known = true;
-    }
+    if (op == o.name) known = &o;
   }
-  if (!known) {
+  if (known == nullptr) {
     return Status::Invalid(
         "request: field 'op' must be submit, cancel, ping, logs, shutdown, group, repair or "
         "reload");
+  }
+  request->op = known->op;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (std::find_if(known->fields.begin(), known->fields.end(), [&](const char* k) {
+          return k != nullptr && it.key() == k;
+        }) == known->fields.end()) {
+      return Status::Invalid(
+          fmt::format("request: op '{}' takes no field '{}'; remove it", known->name, it.key()));
+    }
   }
   TASKQ_RETURN_IF_ERROR(f.Unsigned("id", kMaxTaskId - 1, &request->id));
   TASKQ_RETURN_IF_ERROR(f.Flag("stderr", &request->stderr_stream));
