@@ -113,6 +113,13 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
       if (spec.exec.argv.size() > 4096 || spec.exec.env.size() > 4096) {
         return Status::Invalid("exec: too many arguments or --env pairs (the limit is 4096)");
       }
+      // The same rule DecodeSpec applies: a record the daemon could not read back must not be
+      // written (fuzz_request found {"env":["A91"]} accepted over the control socket).
+      for (const auto& kv : spec.exec.env) {
+        if (kv.find('=') == std::string::npos) {
+          return Status::Invalid(fmt::format("--env: expected NAME=VALUE, got '{}'", kv));
+        }
+      }
       bool fits = AppendString(spec.exec.cwd, record, &used);
       for (const auto& arg : spec.exec.argv) fits = fits && AppendString(arg, record, &used);
       for (const auto& kv : spec.exec.env) fits = fits && AppendString(kv, record, &used);

@@ -59,6 +59,14 @@ TEST(ControlProtocol, AFieldTheOpDoesNotTakeIsRefused) {
             "request: op 'cancel' takes no field 'stderr'; remove it");
 }
 
+// Also found by fuzz_request: an env entry without '=' was accepted, then the daemon could not
+// read the record back.
+TEST(ControlProtocol, AnEnvEntryWithoutEqualsIsRefused) {
+  EXPECT_EQ(
+      ParseError(R"({"op":"submit","tasks":[{"kind":"exec","argv":["/bin/true"],"env":["A91"]}]})"),
+      "task 1 of 1: --env: expected NAME=VALUE, got 'A91'");
+}
+
 TEST(ControlProtocol, AnUnknownFieldSuchAsAForgedUidIsRefused) {
   EXPECT_EQ(ParseError(R"({"op":"submit","uid":0,"tasks":[{"kind":"cpu"}]})"),
             "request: unknown field 'uid'");
