@@ -13,6 +13,7 @@
 #include "client/cli.h"
 #include "client/top_pilots.h"
 #include "common/segment.h"
+#include "common/worker_lifecycle.h"
 #include "fmt/format.h"
 
 namespace taskq::cli {
@@ -135,17 +136,17 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
     SegmentHeader* header = client->segment().header();
     screen +=
         fmt::format("{:>4} {:>8} {:>9} {:>10} {:>10}\n", "ROW", "PID", "STATE", "TASK", "DONE");
-    static constexpr const char* kWorkerStates[] = {"empty", "starting", "idle", "busy", "exiting"};
     for (uint32_t row = 0; row < kMaxWorkers; ++row) {
       const WorkerEntry& w = header->workers[row];
       const int32_t pid = w.pid.load(std::memory_order_relaxed);
       if (pid <= 0) continue;
       const uint32_t state = w.state.load(std::memory_order_relaxed);
       const uint64_t current = w.current_id.load(std::memory_order_relaxed);
-      screen += fmt::format("{:>4} {:>8} {:>9} {:>10} {:>10}\n", row, pid,
-                            state < 5 ? kWorkerStates[state] : "?",
-                            current == 0 ? std::string("-") : std::to_string(current),
-                            w.tasks_done.load(std::memory_order_relaxed));
+      screen += fmt::format(
+          "{:>4} {:>8} {:>9} {:>10} {:>10}\n", row, pid,
+          state < kWorkerStateCount ? WorkerStateName(static_cast<WorkerState>(state)) : "?",
+          current == 0 ? std::string("-") : std::to_string(current),
+          w.tasks_done.load(std::memory_order_relaxed));
     }
     std::vector<GroupInfo> groups;
     for (const QueueStats::Group& group : stats.groups) groups.push_back(group.info);

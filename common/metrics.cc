@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/segment.h"
+#include "common/worker_lifecycle.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -123,16 +124,16 @@ std::string RenderMetrics(Segment& segment, const std::string& queue) {
              "times a locker found the segment lock's holder dead and repaired the queue");
   out.Sample("taskq_lock_repairs_total", "", static_cast<double>(h->lock_repairs));
 
-  static constexpr const char* kWorkerStates[] = {"starting", "idle", "busy", "exiting"};
-  std::array<uint64_t, 4> workers{};
+  std::array<uint64_t, kWorkerStateCount> workers{};
   for (const WorkerEntry& w : h->workers) {
     const uint32_t state = w.state.load(std::memory_order_relaxed);
-    if (w.pid.load(std::memory_order_relaxed) > 0 && state >= 1 && state <= 4) ++workers[state - 1];
+    if (w.pid.load(std::memory_order_relaxed) > 0 && state < kWorkerStateCount) ++workers[state];
   }
   out.Family("taskq_workers", "gauge", "pool worker processes alive, by state (all groups)");
-  for (size_t i = 0; i < workers.size(); ++i) {
-    out.Sample("taskq_workers", fmt::format("state=\"{}\"", kWorkerStates[i]),
-               static_cast<double>(workers[i]));
+  for (uint32_t s = 1; s < kWorkerStateCount; ++s) {  // "empty" rows have no process
+    out.Sample("taskq_workers",
+               fmt::format("state=\"{}\"", WorkerStateName(static_cast<WorkerState>(s))),
+               static_cast<double>(workers[s]));
   }
 
   out.Family("taskq_group_info", "gauge", "one per group: its policy (value 1)");

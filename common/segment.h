@@ -22,6 +22,7 @@
 #include "common/segment_format.h"
 #include "common/status.h"
 #include "common/task.h"
+#include "common/task_lifecycle.h"
 #include "config/options.h"
 
 namespace taskq {
@@ -222,8 +223,17 @@ class Segment {
   uint64_t RingWalkEndLocked() const;
   bool QueueFieldsSaneLocked() const;
   void EnsureSaneLocked(const char* where);  // repairs (and logs) impossible queue fields
-  void FinishLocked(uint32_t slot, TaskState state, uint64_t now_us);
-  bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, bool* wake_waiters);
+  // The one writer of a task's state: applies `event` to task `id` in `slot` as the lifecycle
+  // table decides (common/task_lifecycle.h), when the slot still holds that id, and derives the
+  // bookkeeping from the (from, to) pair: queued and running counters, finish stamps, the
+  // start of a run, requeueing, and the wakes Unlock() then sends. A refused transition
+  // changes nothing.
+  TaskTransition TransitionLocked(uint32_t slot, uint64_t id, TaskEvent event,
+                                  const TaskFacts& facts, uint64_t now_us);
+  // The record of `slot` for writing when it still holds running task `id`, else null: the one
+  // guard of the calls that annotate a run (SetRunner, SetChild, SetSlurmJob, MarkStarted).
+  TaskRecord* RunningRecordLocked(uint32_t slot, uint64_t id);
+  bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group);
   // The ring position to pop instead of `best_pos` so that users take turns.
   uint64_t TakeTurnsLocked(uint64_t best_pos, uint32_t best_priority, uint32_t group,
                            uint64_t now_us);
@@ -231,6 +241,9 @@ class Segment {
   void CompactRingLocked();
   // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.
   void CountQueuedLocked(uint32_t slot, int delta);
+  // Keeps header->running_tasks in step when a slot enters (+1) or leaves (-1) kRunning.
+  void CountRunningLocked(int delta);
+  // Recounts the queued (per group, priority and user) and running counters from slot states.
   void RecountQueuedLocked();
   // Keeps header->queued_by_user in step (fair sharing).
   void CountUserLocked(uint32_t uid, int delta);
@@ -262,6 +275,9 @@ class Segment {
   bool read_only_ = false;
   uid_t owner_uid_ = 0;
   std::vector<uint32_t> writing_;  // slots whose seq this lock hold made odd
+  // Wakes the transitions of this lock hold asked for; Unlock() sends them.
+  bool wake_waiters_ = false;
+  uint32_t workers_to_wake_ = 0;
 };
 
 // What a read-only Segment's mutators return.

@@ -130,7 +130,7 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint32_t> policy;     // Policy as integer
   std::atomic<uint32_t> workers_wanted;
   std::atomic<uint32_t> max_parallel;
-  std::atomic<uint32_t> running_tasks;  // process policy: children running
+  std::atomic<uint32_t> running_tasks;  // tasks in kRunning, kept by the segment's transitions
   std::atomic<uint64_t> started_at_us;  // supervisor start, Unix epoch µs
   std::atomic<uint64_t> heartbeat_us;   // last tick of the supervisor's loop
   std::atomic<uint64_t> rate_milli;     // finished tasks per second × 1000, last ~10 s

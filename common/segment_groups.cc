@@ -39,11 +39,13 @@ int32_t Segment::FindGroupLocked(const std::string& name) {
 void Segment::RecountQueuedLocked() {
   std::memset(header_->queued_by_priority, 0, sizeof(header_->queued_by_priority));
   std::memset(header_->queued_by_user, 0, sizeof(header_->queued_by_user));
+  uint32_t running = 0;
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
-    if (entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
-      CountQueuedLocked(slot, +1);
-    }
+    const uint32_t state = entry(slot).state.load();
+    if (state == static_cast<uint32_t>(TaskState::kQueued)) CountQueuedLocked(slot, +1);
+    if (state == static_cast<uint32_t>(TaskState::kRunning)) ++running;
   }
+  header_->running_tasks.store(running, std::memory_order_relaxed);
 }
 
 Status Segment::AddGroup(const std::string& name, const GroupSettings& settings, bool from_config,

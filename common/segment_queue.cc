@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/deadline.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "fmt/format.h"
@@ -56,7 +57,68 @@ void Segment::Unlock() {
   // before the lock is released, so a lock-free reader sees either the old or the new record.
   for (const uint32_t slot : writing_) entry(slot).seq.fetch_add(1, std::memory_order_release);
   writing_.clear();
+  const bool wake_waiters = wake_waiters_;
+  const uint32_t workers = workers_to_wake_;
+  wake_waiters_ = false;
+  workers_to_wake_ = 0;
   UnlockRobust(&header_->lock);
+  // After the unlock, so a woken process does not block on the lock just released.
+  if (workers > 0) WakeWorkers(workers);
+  if (wake_waiters) WakeWaiters();
+}
+
+TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent event,
+                                         const TaskFacts& facts, uint64_t now_us) {
+  SlotEntry& e = entry(slot);
+  if (e.id.load(std::memory_order_relaxed) != id) return TaskTransition{};
+  const TaskState from = StateOf(e);
+  const TaskTransition t = DecideTaskTransition(from, event, facts);
+  if (!t.allowed) return t;
+  const TaskState to = t.next;
+  TaskRecord& r = WritableRecord(slot);
+  if (from == TaskState::kQueued && to != TaskState::kQueued) CountQueuedLocked(slot, -1);
+  if (from == TaskState::kRunning && to != TaskState::kRunning) CountRunningLocked(-1);
+  if (IsFinished(from) && !IsFinished(to) && header_->finished_live > 0) {
+    header_->finished_live--;  // an evicted result
+  }
+  if ((t.effects & kEffectStartRun) != 0) {
+    r.started_at_us = now_us;
+    r.attempts++;
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
+    r.child_pid = 0;
+    r.deadline_us = DeadlineAfter(now_us, r.timeout_ms);
+  }
+  if ((t.effects & kEffectMarkTimeout) != 0) r.flags |= kFlagTimeoutFired;
+  if ((t.effects & kEffectRequestKill) != 0) r.flags |= kFlagCancelKill;
+  if (IsFinished(to)) {
+    r.finished_at_us = now_us;
+    if (r.started_at_us == 0) r.started_at_us = now_us;
+    e.owner_pid.store(0, std::memory_order_relaxed);
+    header_->finished_live++;
+    header_->finished_total++;
+  }
+  if (from == TaskState::kRunning && to == TaskState::kQueued) {
+    e.owner_pid.store(0, std::memory_order_relaxed);
+  }
+  SetState(e, to);
+  if (to == TaskState::kQueued && from != TaskState::kQueued) CountQueuedLocked(slot, +1);
+  if (to == TaskState::kRunning && from != TaskState::kRunning) CountRunningLocked(+1);
+  if ((t.effects & kEffectRequeue) != 0) PushLocked(id);
+  if ((t.effects & kEffectWakeWaiters) != 0) wake_waiters_ = true;
+  if ((t.effects & kEffectWakeWorkers) != 0) ++workers_to_wake_;
+  return t;
+}
+
+TaskRecord* Segment::RunningRecordLocked(uint32_t slot, uint64_t id) {
+  SlotEntry& e = entry(slot);
+  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) return nullptr;
+  return &WritableRecord(slot);
+}
+
+void Segment::CountRunningLocked(int delta) {
+  const uint32_t running = header_->running_tasks.load(std::memory_order_relaxed);
+  header_->running_tasks.store(delta < 0 ? (running > 0 ? running - 1 : 0) : running + 1,
+                               std::memory_order_relaxed);
 }
 
 TaskRecord& Segment::WritableRecord(uint32_t slot) {
@@ -91,8 +153,7 @@ bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
       bool too_old = r.finished_at_us + retain_age_us < now_us;
       if (over_count || too_old) {
         evicted->push_back(e.id.load(std::memory_order_relaxed));
-        if (header_->finished_live > 0) header_->finished_live--;
-        usable = true;
+        usable = true;  // the reserve transition takes it out of finished_live
       }
     }
     if (usable) {
@@ -198,9 +259,11 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
     uint32_t slot;
     if (!ClaimSlotLocked(now, &id, &slot, &evicted)) break;
     SlotEntry& e = entry(slot);
+    // Reserved first, under the old id: a lock-free reader skips a reserved slot, so it never
+    // pairs the new id with the old result.
+    TransitionLocked(slot, e.id.load(std::memory_order_relaxed), TaskEvent::kReserve, {}, now);
     e.owner_pid.store(me, std::memory_order_relaxed);
     e.id.store(id, std::memory_order_relaxed);
-    SetState(e, TaskState::kReserved);
     TEST_CrashPoint("submit-reserved");
     TaskRecord& r = WritableRecord(slot);
     std::memcpy(static_cast<void*>(&r), &encoded[submitted], sizeof(TaskRecord));
@@ -211,19 +274,15 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
     // between leaves a queued task outside the ring, which Repair() appends.
     if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
     ring_[header_->ring_tail % capacity_] = id;
-    SetState(e, TaskState::kQueued);
-    CountQueuedLocked(slot, +1);
+    TransitionLocked(slot, id, TaskEvent::kPublish, {}, now);
     TEST_CrashPoint("submit-queued");
     header_->ring_tail++;
     header_->submitted_total++;
     ids->push_back(id);
   }
-  Unlock();
+  if (!evicted.empty()) wake_waiters_ = true;  // --block waiters: space may have been made
+  Unlock();                                    // wakes one worker per published task
   if (!evicted.empty()) RemoveTaskFiles(state_dir(), evicted);
-  if (submitted > 0) {
-    WakeWorkers(static_cast<uint32_t>(std::min<size_t>(submitted, UINT32_MAX)));
-    if (!evicted.empty()) WakeWaiters();
-  }
   if (submitted < encoded.size()) {
     return Status::QueueFull(fmt::format(
         "queue is full ({} slots hold queued, running or retained tasks): wait and retry, use "
@@ -324,20 +383,18 @@ Segment::Readiness Segment::ReadinessLocked(const TaskRecord& r, uint64_t now_us
 }
 
 void Segment::FailWaitingLocked(uint32_t slot, const std::string& why, uint64_t now_us) {
+  const uint64_t id = entry(slot).id.load(std::memory_order_relaxed);
+  if (!TransitionLocked(slot, id, TaskEvent::kReject, {}, now_us).allowed) return;
   TaskRecord& r = WritableRecord(slot);
   CopyReason(why, &r);
   r.exit_code = -1;
-  CountQueuedLocked(slot, -1);
-  FinishLocked(slot, TaskState::kFailed, now_us);
 }
 
 bool Segment::Pop(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   if (group >= kMaxGroups) return false;
-  bool wake_waiters = false;
   Lock();
-  const bool popped = PopLocked(runner_pid, task, group, &wake_waiters);
+  const bool popped = PopLocked(runner_pid, task, group);
   Unlock();
-  if (wake_waiters) WakeWaiters();
   return popped;
 }
 
@@ -347,21 +404,18 @@ bool Segment::CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outc
     Finish(slot, id, outcome);
     return Pop(runner_pid, next, group);
   }
-  bool wake_waiters = false;
   bool wake_dependents = false;
   Lock();
   if (CompleteLocked(slot, id, outcome)) {
-    wake_waiters = true;
     wake_dependents = header_->held_hint.load(std::memory_order_relaxed) != 0;
   }
-  const bool popped = PopLocked(runner_pid, next, group, &wake_waiters);
+  const bool popped = PopLocked(runner_pid, next, group);
   Unlock();
-  if (wake_waiters) WakeWaiters();
   if (wake_dependents) WakeWorkers(UINT32_MAX);
   return popped;
 }
 
-bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, bool* wake_waiters) {
+bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   for (;;) {
     EnsureSaneLocked("pop");
     if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) return false;
@@ -373,7 +427,6 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     }
     if (top < 0) return false;
     const uint64_t now = NowUs();
-    bool failed_any = false;
     bool have_best = false;
     uint64_t best_pos = 0;
     uint32_t best_priority = 0;
@@ -399,7 +452,6 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
       const Readiness readiness = ReadinessLocked(r, now, &why);
       if (readiness == Readiness::kNever) {
         FailWaitingLocked(slot, why, now);
-        failed_any = true;
         continue;
       }
       if (readiness == Readiness::kWaiting) continue;
@@ -409,7 +461,6 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
       if (static_cast<int32_t>(priority) >= top) break;
     }
     if (have_best) best_pos = TakeTurnsLocked(best_pos, best_priority, group, now);
-    *wake_waiters = *wake_waiters || failed_any;
     if (!have_best) return false;
     const uint64_t id = ring_[best_pos % capacity_];
     const uint32_t slot = SlotOf(id);
@@ -420,7 +471,6 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
          header_->ring_head != end && ring_[header_->ring_head % capacity_] == 0;) {
       header_->ring_head++;
     }
-    CountQueuedLocked(slot, -1);
     header_->last_served_uid[group] = r.submitter_uid;
     TEST_CrashPoint("pop-unlinked");
     TaskSpec spec;
@@ -428,20 +478,14 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group, b
     if (!decoded.ok()) {
       // A corrupt record fails alone; it must not stop the queue.
       WarnInDaemon(fmt::format("task {} rejected: {}", id, decoded.message()));
+      TransitionLocked(slot, id, TaskEvent::kReject, {}, now);
       CopyReason("rejected: " + decoded.message(), &r);
       r.exit_code = -1;
-      FinishLocked(slot, TaskState::kFailed, now);
-      *wake_waiters = true;
       continue;
     }
+    TransitionLocked(slot, id, TaskEvent::kClaim, {}, now);
     e.owner_pid.store(runner_pid, std::memory_order_relaxed);
     r.runner_pid = runner_pid;
-    r.started_at_us = now;
-    r.attempts++;
-    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
-    r.child_pid = 0;
-    r.deadline_us = r.timeout_ms > 0 ? now + r.timeout_ms * 1000 : 0;
-    SetState(e, TaskState::kRunning);
     task->slot = slot;
     std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
     task->spec = std::move(spec);
@@ -500,46 +544,37 @@ HeldSweep Segment::SweepHeld() {
     }
   }
   header_->held_hint.store(sweep.held > 0 ? 1 : 0, std::memory_order_relaxed);
-  Unlock();
-  if (sweep.failed > 0) WakeWaiters();
+  Unlock();  // wakes the waiters of failed dependents
   if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
   return sweep;
 }
 
 void Segment::SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid) {
   Lock();
-  SlotEntry& e = entry(slot);
-  if (e.id.load() == id && StateOf(e) == TaskState::kRunning) {
-    e.owner_pid.store(runner_pid, std::memory_order_relaxed);
-    WritableRecord(slot).runner_pid = runner_pid;
+  if (TaskRecord* r = RunningRecordLocked(slot, id)) {
+    entry(slot).owner_pid.store(runner_pid, std::memory_order_relaxed);
+    r->runner_pid = runner_pid;
   }
   Unlock();
-}
-
-void Segment::FinishLocked(uint32_t slot, TaskState state, uint64_t now_us) {
-  TaskRecord& r = WritableRecord(slot);
-  r.finished_at_us = now_us;
-  if (r.started_at_us == 0) r.started_at_us = now_us;
-  SetState(entry(slot), state);
-  entry(slot).owner_pid.store(0, std::memory_order_relaxed);
-  header_->finished_live++;
-  header_->finished_total++;
 }
 
 void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   Lock();
   const bool completed = CompleteLocked(slot, id, o);
   const bool dependents_may_wait = header_->held_hint.load(std::memory_order_relaxed) != 0;
-  Unlock();
-  if (!completed) return;
-  WakeWaiters();
-  if (dependents_may_wait) WakeWorkers(UINT32_MAX);
+  Unlock();  // wakes the waiters
+  if (completed && dependents_may_wait) WakeWorkers(UINT32_MAX);
 }
 
 bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
-  SlotEntry& e = entry(slot);
-  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) return false;
-  TaskRecord& r = WritableRecord(slot);
+  TaskRecord* running = RunningRecordLocked(slot, id);
+  if (running == nullptr) return false;
+  TaskFacts facts;
+  facts.reported = o.state;
+  facts.timeout_fired = (running->flags & kFlagTimeoutFired) != 0;
+  const uint64_t now = o.finished_at_us != 0 ? o.finished_at_us : NowUs();
+  if (!TransitionLocked(slot, id, TaskEvent::kExit, facts, now).allowed) return false;
+  TaskRecord& r = *running;
   r.exit_code = o.exit_code;
   r.signal = o.signal;
   r.user_us = o.user_us;
@@ -552,38 +587,29 @@ bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   r.result_checksum = o.result_checksum;
   r.result_count = o.result_count;
   CopyReason(o.reason, &r);
-  TaskState state = o.state;
-  if ((r.flags & kFlagTimeoutFired) != 0 && state != TaskState::kSucceeded) {
-    state = TaskState::kTimedOut;
-  }
-  FinishLocked(slot, state, o.finished_at_us != 0 ? o.finished_at_us : NowUs());
   return true;
 }
 
 void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
   Lock();
-  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    WritableRecord(slot).child_pid = child_pid;
-  }
+  if (TaskRecord* r = RunningRecordLocked(slot, id)) r->child_pid = child_pid;
   Unlock();
 }
 
 void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
   Lock();
-  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    TaskRecord& r = WritableRecord(slot);
-    r.flags |= kFlagSlurm;
-    r.child_pid = static_cast<int32_t>(job_id);
+  if (TaskRecord* r = RunningRecordLocked(slot, id)) {
+    r->flags |= kFlagSlurm;
+    r->child_pid = static_cast<int32_t>(job_id);
   }
   Unlock();
 }
 
 void Segment::MarkStarted(uint32_t slot, uint64_t id, uint64_t started_at_us) {
   Lock();
-  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    TaskRecord& r = WritableRecord(slot);
-    r.started_at_us = started_at_us;
-    r.deadline_us = r.timeout_ms > 0 ? started_at_us + r.timeout_ms * 1000 : 0;
+  if (TaskRecord* r = RunningRecordLocked(slot, id)) {
+    r->started_at_us = started_at_us;
+    r->deadline_us = DeadlineAfter(started_at_us, r->timeout_ms);
   }
   Unlock();
 }
@@ -599,47 +625,39 @@ void Segment::Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome) {
 TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
                               bool may_retry) {
   Lock();
-  SlotEntry& e = entry(slot);
-  if (e.id.load() != id || StateOf(e) != TaskState::kRunning) {
-    TaskState now_state = StateOf(e);
+  TaskRecord* running = RunningRecordLocked(slot, id);
+  if (running == nullptr) {
+    const TaskState now_state = StateOf(entry(slot));
     Unlock();
     return now_state;
   }
-  TaskRecord& r = WritableRecord(slot);
+  TaskRecord& r = *running;
+  const uint64_t now = NowUs();
+  TaskFacts facts;
+  facts.timeout_fired = (r.flags & kFlagTimeoutFired) != 0 || DeadlinePassed(r.deadline_us, now);
+  facts.retry_allowed = may_retry && r.attempts <= r.max_retries;
   r.signal = signal;
   if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
-  TaskState result;
-  const uint64_t now = NowUs();
-  if ((r.flags & kFlagTimeoutFired) != 0 || (r.deadline_us != 0 && now >= r.deadline_us)) {
-    CopyReason(fmt::format("timed out after {} ms; killed", r.timeout_ms), &r);
-    result = TaskState::kTimedOut;
-    FinishLocked(slot, result, NowUs());
-  } else if (may_retry && r.attempts <= r.max_retries) {
-    CopyReason(fmt::format("attempt {} lost ({}); requeued", r.attempts, why), &r);
-    e.owner_pid.store(0, std::memory_order_relaxed);
-    SetState(e, TaskState::kQueued);
-    CountQueuedLocked(slot, +1);
-    PushLocked(id);
-    result = TaskState::kQueued;
-  } else {
-    CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1), &r);
-    result = TaskState::kLost;
-    FinishLocked(slot, result, NowUs());
+  const TaskState result = TransitionLocked(slot, id, TaskEvent::kRunnerDied, facts, now).next;
+  switch (result) {
+    case TaskState::kTimedOut:
+      CopyReason(fmt::format("timed out after {} ms; killed", r.timeout_ms), &r);
+      break;
+    case TaskState::kQueued:
+      CopyReason(fmt::format("attempt {} lost ({}); requeued", r.attempts, why), &r);
+      break;
+    default:
+      CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
+                 &r);
+      break;
   }
-  Unlock();
-  if (result == TaskState::kQueued) {
-    WakeWorkers(1);
-  } else {
-    WakeWaiters();
-  }
+  Unlock();  // wakes a worker for a requeued task, the waiters for an ended one
   return result;
 }
 
 void Segment::MarkTimeoutFired(uint32_t slot, uint64_t id) {
   Lock();
-  if (entry(slot).id.load() == id && StateOf(entry(slot)) == TaskState::kRunning) {
-    WritableRecord(slot).flags |= kFlagTimeoutFired;
-  }
+  TransitionLocked(slot, id, TaskEvent::kDeadline, {}, NowUs());
   Unlock();
 }
 
@@ -653,22 +671,16 @@ Status Segment::Cancel(uint64_t id) {
     Unlock();
     return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
   }
-  TaskState state = StateOf(e);
-  if (state == TaskState::kRunning && (record(slot).flags & kFlagSlurm) != 0) {
-    WritableRecord(slot).flags |= kFlagCancelKill;
-    Unlock();
-    return Status::Ok();
-  }
-  if (state != TaskState::kQueued) {
+  const TaskState state = StateOf(e);
+  TaskFacts facts;
+  facts.killable = (record(slot).flags & kFlagSlurm) != 0;  // its executor scancels the job
+  if (!TransitionLocked(slot, id, TaskEvent::kCancel, facts, NowUs()).allowed) {
     Unlock();
     return Status::Failed(
         fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
   }
-  CopyReason("cancelled while queued", &WritableRecord(slot));
-  CountQueuedLocked(slot, -1);
-  FinishLocked(slot, TaskState::kCancelled, NowUs());
-  Unlock();
-  WakeWaiters();
+  if (state == TaskState::kQueued) CopyReason("cancelled while queued", &WritableRecord(slot));
+  Unlock();  // wakes the waiters of a cancelled task
   return Status::Ok();
 }
 

@@ -15,6 +15,9 @@
 
 namespace taskq {
 
+// The reason every executor records for a run it had to kill because shutdown_grace ran out.
+inline constexpr const char* kKilledAtShutdown = "killed at shutdown after shutdown_grace";
+
 // What both executors need from the supervisor.
 struct ExecutorContext {
   boost::asio::io_context* io = nullptr;

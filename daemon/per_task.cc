@@ -11,6 +11,7 @@
 #include <map>
 
 #include "common/clock.h"
+#include "common/deadline.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
 #include "daemon/task_runner.h"
@@ -42,7 +43,6 @@ class PerTaskExecutor : public Executor {
       if (!context_.segment->Pop(context_.supervisor_pid, &task, context_.group)) break;
       StartTask(task);
     }
-    context_.segment->header()->running_tasks.store(static_cast<uint32_t>(children_.size()));
   }
 
   bool OnChildExit(pid_t pid, int wait_status, const rusage& usage) override {
@@ -56,7 +56,7 @@ class PerTaskExecutor : public Executor {
     if (p.kind == TaskKind::kExec) {
       TaskOutcome outcome = OutcomeFromWaitStatus(wait_status, usage);
       if (shutting_down_ && outcome.state == TaskState::kLost) {
-        outcome.reason = "killed at shutdown after shutdown_grace";
+        outcome.reason = kKilledAtShutdown;
       }
       context_.segment->Finish(p.slot, p.id, outcome);
     } else {
@@ -68,7 +68,7 @@ class PerTaskExecutor : public Executor {
                     "runner pid {} exited with code {} before recording "
                     "a result",
                     pid, WEXITSTATUS(wait_status));
-      if (shutting_down_) why = "killed at shutdown after shutdown_grace";
+      if (shutting_down_) why = kKilledAtShutdown;
       context_.segment->RunnerDied(p.slot, p.id, why,
                                    WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
     }
@@ -145,7 +145,7 @@ class PerTaskExecutor : public Executor {
     TaskProcess& p = children_[pid];
     p.deadline = std::make_unique<boost::asio::steady_timer>(*context_.io);
     uint64_t now = NowUs();
-    p.deadline->expires_after(std::chrono::microseconds(deadline_us > now ? deadline_us - now : 0));
+    p.deadline->expires_after(std::chrono::microseconds(MicrosUntil(deadline_us, now)));
     p.deadline->async_wait([this, pid](const boost::system::error_code& ec) {
       if (ec) return;
       auto it = children_.find(pid);

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/spawn.h"
+#include "common/worker_lifecycle.h"
 #include "daemon/executor.h"
 #include "daemon/fork_child.h"
 #include "daemon/recovery.h"
@@ -84,10 +85,8 @@ class PoolExecutor : public Executor {
       for (const WorkerProcess& w : workers_) {
         if (w.pid == 0 || record.runner_pid != w.pid) continue;
         if (record.child_pid > 0) groups.push_back(record.child_pid);
-        TaskState now = context_.segment->RunnerDied(
-            slot, record.id, "killed at shutdown after shutdown_grace", SIGKILL);
-        spdlog::warn("task {}: killed at shutdown after shutdown_grace -> {}", record.id,
-                     TaskStateName(now));
+        TaskState now = context_.segment->RunnerDied(slot, record.id, kKilledAtShutdown, SIGKILL);
+        spdlog::warn("task {}: {} -> {}", record.id, kKilledAtShutdown, TaskStateName(now));
       }
     }
     for (const WorkerProcess& w : workers_) {
@@ -199,7 +198,7 @@ class PoolExecutor : public Executor {
     WorkerEntry& row = context_.segment->header()->workers[w.row];
     row.retire.store(0);
     row.current_id.store(0);
-    row.state.store(static_cast<uint32_t>(WorkerState::kStarting));
+    ApplyWorkerEvent(row, WorkerEvent::kSpawn);
     row.generation.fetch_add(1);
     // A fork, not an exec of taskqd: the worker starts with these options as they are (no
     // YAML to read again) and shares the supervisor's pages (idle RSS, docs/PERFORMANCE.md).
@@ -210,7 +209,7 @@ class PoolExecutor : public Executor {
     }
     if (pid < 0) {
       spdlog::error("worker {}: fork: {}; retrying in 1 s", index, std::strerror(errno));
-      row.state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+      ApplyWorkerEvent(row, WorkerEvent::kSpawnFailed);
       w.pid = 0;
       w.restart_after_us = MonotonicUs() + kQuickDeathUs;
       return;
@@ -228,7 +227,7 @@ class PoolExecutor : public Executor {
     WorkerEntry& row = context_.segment->header()->workers[w.row];
     row.pid.store(0);
     row.current_id.store(0);
-    row.state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+    ApplyWorkerEvent(row, WorkerEvent::kReaped);
     const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
     std::string how = WIFSIGNALED(wait_status)
                           ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
@@ -237,7 +236,7 @@ class PoolExecutor : public Executor {
     for (auto [slot, id] : context_.segment->RunningOwnedBy(pid)) {
       TaskInfo info;
       if (context_.segment->Get(id, &info)) KillTaskGroup(info.record.child_pid);
-      std::string why = shutting_down_ ? "killed at shutdown after shutdown_grace"
+      std::string why = shutting_down_ ? std::string(kKilledAtShutdown)
                                        : fmt::format("worker pid {} {}", pid, how);
       TaskState now = context_.segment->RunnerDied(
           slot, id, why, WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);

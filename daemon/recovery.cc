@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/spawn.h"
+#include "common/worker_lifecycle.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -62,7 +63,7 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t prev
     // A worker runs our own binary: a pid that now names anything else was reused.
     if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe, before_us);
     h->workers[i].pid.store(0);
-    h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+    ApplyWorkerEvent(h->workers[i], WorkerEvent::kReset);
     h->workers[i].current_id.store(0);
   }
   h->idle_workers.store(0);

@@ -28,6 +28,7 @@
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/deadline.h"
 #include "common/slurm_details.h"
 #include "common/spawn.h"
 #include "common/task_policy.h"
@@ -141,7 +142,6 @@ class SlurmExecutor : public Executor {
       task.request = BuildRequest(claimed);
       Submit(task);
     }
-    Publish();
   }
 
   bool OnChildExit(pid_t pid, int wait_status, const rusage&) override {
@@ -184,13 +184,11 @@ class SlurmExecutor : public Executor {
     std::vector<uint32_t> jobs;
     for (auto& [id, task] : tasks_) {
       if (task.job_id != 0) jobs.push_back(task.job_id);
-      context_.segment->RunnerDied(
-          task.slot, id,
-          task.job_id != 0 ? fmt::format("killed at shutdown after shutdown_grace (slurm job {} "
-                                         "cancelled)",
-                                         task.job_id)
-                           : std::string("killed at shutdown after shutdown_grace"),
-          0);
+      context_.segment->RunnerDied(task.slot, id,
+                                   task.job_id != 0 ? fmt::format("{} (slurm job {} cancelled)",
+                                                                  kKilledAtShutdown, task.job_id)
+                                                    : std::string(kKilledAtShutdown),
+                                   0);
     }
     tasks_.clear();
     for (auto& [pid, helper] : helpers_) {
@@ -198,7 +196,6 @@ class SlurmExecutor : public Executor {
     }
     if (!jobs.empty()) Scancel(jobs);
     timer_.cancel();
-    Publish();
   }
 
   bool Stopped() const override { return tasks_.empty() && helpers_.empty(); }
@@ -219,10 +216,6 @@ class SlurmExecutor : public Executor {
     return static_cast<size_t>(std::count_if(helpers_.begin(), helpers_.end(), [](const auto& h) {
       return h.second.kind == HelperKind::kSbatch;
     }));
-  }
-
-  void Publish() {
-    context_.segment->header()->running_tasks.store(static_cast<uint32_t>(tasks_.size()));
   }
 
   // After a restart of taskqd: the running tasks of this group whose job was submitted are
@@ -354,7 +347,7 @@ class SlurmExecutor : public Executor {
           task.cancel_requested = true;
         }
       }
-      if (task.started && task.deadline_us != 0 && now >= task.deadline_us && !task.timeout_fired) {
+      if (task.started && DeadlinePassed(task.deadline_us, now) && !task.timeout_fired) {
         task.timeout_fired = true;
         context_.segment->MarkTimeoutFired(task.slot, id);
         spdlog::debug("task {} timed out after {} ms: scancel slurm job {}", id, task.timeout_ms,
@@ -453,7 +446,7 @@ class SlurmExecutor : public Executor {
         task.started = true;
         const uint64_t started = std::clamp(status.start_us, task.claimed_us, now);
         context_.segment->MarkStarted(task.slot, id, started);
-        if (task.timeout_ms > 0) task.deadline_us = started + task.timeout_ms * 1000;
+        task.deadline_us = DeadlineAfter(started, task.timeout_ms);
       }
       if (IsFinalJobState(status.state)) ended.emplace_back(id, status);
     }
@@ -463,7 +456,6 @@ class SlurmExecutor : public Executor {
                            "controller lost its state)",
                            tasks_[id].job_id));
     }
-    Publish();
   }
 
   // Keeps <state_dir>/slurm/jobs/<id>.json in step with squeue, and says in the log why a job

@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/deadline.h"
 #include "common/frame_connection.h"
 #include "common/pilot_protocol.h"
 #include "common/slurm_details.h"
@@ -240,8 +241,7 @@ class SlurmPilotExecutor : public Executor {
     std::vector<uint32_t> jobs;
     for (auto& [number, pilot] : pilots_) {
       if (pilot.job_id != 0 && pilot.state != PilotState::kGone) jobs.push_back(pilot.job_id);
-      LoseLeases(pilot, fmt::format("killed at shutdown after shutdown_grace ({} cancelled)",
-                                    Where(pilot)));
+      LoseLeases(pilot, fmt::format("{} ({} cancelled)", kKilledAtShutdown, Where(pilot)));
       if (pilot.connection) pilot.connection->Close();
       pilot.state = PilotState::kGone;
     }
@@ -594,7 +594,7 @@ class SlurmPilotExecutor : public Executor {
     lease.pilot = pilot.number;
     lease.timeout_ms = claimed.record.timeout_ms;
     const uint64_t now = NowUs();
-    if (lease.timeout_ms > 0) lease.deadline_us = now + lease.timeout_ms * 1000;
+    lease.deadline_us = DeadlineAfter(now, lease.timeout_ms);
     if (claimed.spec.kind == TaskKind::kExec) {
       const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
       lease.out_fd = ::open(request.stdout_path.c_str(), flags, 0600);
@@ -669,7 +669,7 @@ class SlurmPilotExecutor : public Executor {
           lease.cancel_requested = true;
         }
       }
-      if (lease.deadline_us != 0 && now >= lease.deadline_us && !lease.timeout_fired) {
+      if (DeadlinePassed(lease.deadline_us, now) && !lease.timeout_fired) {
         lease.timeout_fired = true;
         context_.segment->MarkTimeoutFired(lease.slot, id);
       }

@@ -23,6 +23,7 @@
 #include "common/control_protocol.h"
 #include "common/doorbell.h"
 #include "common/segment.h"
+#include "common/worker_lifecycle.h"
 #include "config/load.h"
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
@@ -449,10 +450,9 @@ class Supervisor::Impl {
     h->ready.store(0);
     h->accepting.store(0);
     h->owner_pid.store(0);
-    h->running_tasks.store(0);
     for (uint32_t i = 0; i < kMaxWorkers; ++i) {
       h->workers[i].pid.store(0);
-      h->workers[i].state.store(static_cast<uint32_t>(WorkerState::kEmpty));
+      ApplyWorkerEvent(h->workers[i], WorkerEvent::kReset);
     }
     boost::system::error_code ignored;
     doorbell_.close(ignored);

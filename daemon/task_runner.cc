@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 #include <fstream>
 
 #include "common/clock.h"
+#include "common/deadline.h"
 #include "common/kernels.h"
 #include "common/task_policy.h"
 #include "daemon/fork_child.h"
@@ -24,11 +26,11 @@
 namespace taskq {
 namespace {
 
+// An in-process built-in run's deadline: SIGALRM at the deadline (kNoDeadline disarms).
 void SetAlarm(uint64_t deadline_us) {
   itimerval timer{};
-  if (deadline_us != 0) {
-    uint64_t now = NowUs();
-    uint64_t left = deadline_us > now ? deadline_us - now : 1;
+  if (deadline_us != kNoDeadline) {
+    const uint64_t left = std::max<uint64_t>(MicrosUntil(deadline_us, NowUs()), 1);  // 0 disarms
     timer.it_value.tv_sec = static_cast<time_t>(left / 1000000);
     timer.it_value.tv_usec = static_cast<suseconds_t>(left % 1000000);
   }
@@ -45,13 +47,29 @@ void ApplyUsage(const Usage& u, TaskOutcome* o) {
   o->invol_ctxsw = u.invol_ctxsw;
 }
 
-// Waits up to `timeout_ms` (-1 = forever) for the process behind `pidfd` to exit.
-bool WaitExit(int pidfd, int64_t timeout_ms) {
-  pollfd p{pidfd, POLLIN, 0};
+// Waits until process `pid` (whose pidfd is `pidfd`, or -1 where pidfd_open failed) exits or
+// `deadline_us` passes (kNoDeadline = no limit); true when it exited. poll() takes an int of
+// milliseconds, so a long deadline is waited in chunks of at most ~24.8 days (PollTimeoutMs).
+// Without a pidfd the exit is polled with waitid(WNOWAIT) every few milliseconds, so a
+// deadline still holds.
+bool WaitExitUntil(pid_t pid, int pidfd, uint64_t deadline_us) {
   for (;;) {
-    int rc = poll(&p, 1, static_cast<int>(timeout_ms));
-    if (rc < 0 && errno == EINTR) continue;
-    return rc > 0;
+    const uint64_t now = NowUs();
+    if (DeadlinePassed(deadline_us, now)) return false;
+    if (pidfd >= 0) {
+      pollfd p{pidfd, POLLIN, 0};
+      const int rc = poll(&p, 1, PollTimeoutMs(deadline_us, now));
+      if (rc > 0) return true;
+      if (rc < 0 && errno != EINTR) return false;
+      continue;  // a chunk of a long wait ended, or a signal: look at the clock again
+    }
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == pid) {
+      return true;
+    }
+    if (errno == ECHILD) return true;  // nothing left to wait for
+    ::usleep(5000);
   }
 }
 
@@ -199,23 +217,18 @@ TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Opt
   Status spawned = Spawn(request, &pid);
   if (!spawned.ok()) return SpawnFailedOutcome(spawned);
   segment.SetChild(task.slot, task.record.id, pid);
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  const uint64_t deadline = task.record.deadline_us;
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   bool timed_out = false;
-  if (pidfd >= 0) {
-    int64_t wait_ms = -1;
-    if (deadline != 0) {
-      uint64_t now = NowUs();
-      wait_ms = deadline > now ? static_cast<int64_t>((deadline - now + 999) / 1000) : 0;
+  if (!WaitExitUntil(pid, pidfd, task.record.deadline_us)) {
+    timed_out = true;
+    segment.MarkTimeoutFired(task.slot, task.record.id);
+    ::kill(-pid, SIGTERM);
+    if (options.kill_grace_ms == 0 ||
+        !WaitExitUntil(pid, pidfd, DeadlineAfter(NowUs(), options.kill_grace_ms))) {
+      ::kill(-pid, SIGKILL);
     }
-    if (!WaitExit(pidfd, wait_ms)) {
-      timed_out = true;
-      segment.MarkTimeoutFired(task.slot, task.record.id);
-      ::kill(-pid, SIGTERM);
-      if (!WaitExit(pidfd, static_cast<int64_t>(options.kill_grace_ms))) ::kill(-pid, SIGKILL);
-    }
-    ::close(pidfd);
   }
+  if (pidfd >= 0) ::close(pidfd);
   int status = 0;
   rusage usage{};
   while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {

@@ -8,6 +8,7 @@
 
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "common/worker_lifecycle.h"
 #include "daemon/run_as.h"
 #include "daemon/task_runner.h"
 #include "fmt/format.h"
@@ -33,7 +34,7 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, uint32_t group) {
   uint64_t done = 0;
   UsageMark usage_mark;  // rusage at the end of the previous task (one getrusage per task)
   me.pid.store(my_pid);
-  me.state.store(static_cast<uint32_t>(WorkerState::kIdle));
+  ApplyWorkerEvent(me, WorkerEvent::kAttached);
   ClaimedTask task, next;
   bool have_task = false;  // claimed by the previous step (CompleteAndPop)
   for (;;) {
@@ -48,7 +49,7 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, uint32_t group) {
       continue;
     }
     me.current_id.store(task.record.id, std::memory_order_relaxed);
-    me.state.store(static_cast<uint32_t>(WorkerState::kBusy), std::memory_order_relaxed);
+    ApplyWorkerEvent(me, WorkerEvent::kClaim, std::memory_order_relaxed);
     spdlog::debug("task {} ({}) started in worker {} (pid {})", task.record.id,
                   TaskKindName(task.spec.kind), worker_index, my_pid);
     const Status allowed = CheckBeforeRun(task, resolved);
@@ -77,10 +78,9 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, uint32_t group) {
     have_task = segment->CompleteAndPop(task.slot, task.record.id, outcome, my_pid, &next, group);
     if (have_task) std::swap(task, next);
     me.current_id.store(have_task ? task.record.id : 0, std::memory_order_relaxed);
-    if (!have_task)
-      me.state.store(static_cast<uint32_t>(WorkerState::kIdle), std::memory_order_relaxed);
+    if (!have_task) ApplyWorkerEvent(me, WorkerEvent::kIdle, std::memory_order_relaxed);
   }
-  me.state.store(static_cast<uint32_t>(WorkerState::kExiting));
+  ApplyWorkerEvent(me, WorkerEvent::kRetire);
   return 0;
 }
 

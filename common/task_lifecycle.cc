@@ -1,0 +1,89 @@
+#include "common/task_lifecycle.h"
+
+namespace taskq {
+namespace {
+
+constexpr TaskTransition Refuse() { return TaskTransition{}; }
+constexpr TaskTransition To(TaskState next, uint32_t effects = kEffectNone) {
+  return TaskTransition{true, next, effects};
+}
+
+// How a run that reported its end finishes. A verdict that is not an end (a runner's bug) still
+// ends the run, as failed, so no task stays running forever.
+TaskState ExitState(const TaskFacts& facts) {
+  TaskState verdict = IsFinished(facts.reported) ? facts.reported : TaskState::kFailed;
+  // A run killed at its deadline fails in whatever way the kill caused; its record says why.
+  if (facts.timeout_fired && verdict != TaskState::kSucceeded) verdict = TaskState::kTimedOut;
+  return verdict;
+}
+
+TaskTransition FromRunning(TaskEvent event, const TaskFacts& facts) {
+  switch (event) {
+    case TaskEvent::kExit:
+      return To(ExitState(facts), kEffectWakeWaiters);
+    case TaskEvent::kDeadline:
+      return To(TaskState::kRunning, kEffectMarkTimeout);
+    case TaskEvent::kCancel:
+      return facts.killable ? To(TaskState::kRunning, kEffectRequestKill) : Refuse();
+    case TaskEvent::kRunnerDied:
+      if (facts.timeout_fired) return To(TaskState::kTimedOut, kEffectWakeWaiters);
+      if (facts.retry_allowed) return To(TaskState::kQueued, kEffectRequeue | kEffectWakeWorkers);
+      return To(TaskState::kLost, kEffectWakeWaiters);
+    default:
+      return Refuse();
+  }
+}
+
+}  // namespace
+
+const char* TaskEventName(TaskEvent event) {
+  switch (event) {
+    case TaskEvent::kReserve:
+      return "reserve";
+    case TaskEvent::kPublish:
+      return "publish";
+    case TaskEvent::kClaim:
+      return "claim";
+    case TaskEvent::kReject:
+      return "reject";
+    case TaskEvent::kExit:
+      return "exit";
+    case TaskEvent::kDeadline:
+      return "deadline";
+    case TaskEvent::kCancel:
+      return "cancel";
+    case TaskEvent::kRunnerDied:
+      return "runner_died";
+  }
+  return "?";
+}
+
+TaskTransition DecideTaskTransition(TaskState state, TaskEvent event, const TaskFacts& facts) {
+  if (IsFinished(state)) {
+    // A result is final; its slot can only be taken again for a new id once retention lets go.
+    return event == TaskEvent::kReserve ? To(TaskState::kReserved) : Refuse();
+  }
+  switch (state) {
+    case TaskState::kFree:
+      return event == TaskEvent::kReserve ? To(TaskState::kReserved) : Refuse();
+    case TaskState::kReserved:
+      return event == TaskEvent::kPublish ? To(TaskState::kQueued, kEffectWakeWorkers) : Refuse();
+    case TaskState::kQueued:
+      switch (event) {
+        case TaskEvent::kClaim:
+          return To(TaskState::kRunning, kEffectStartRun);
+        case TaskEvent::kReject:
+          return To(TaskState::kFailed, kEffectWakeWaiters);
+        case TaskEvent::kCancel:
+          return To(TaskState::kCancelled, kEffectWakeWaiters);
+        default:
+          return Refuse();
+      }
+    case TaskState::kRunning:
+      return FromRunning(event, facts);
+    default:
+      return Refuse();  // not a state at all (a scribbled word): Repair's business
+  }
+}
+
+}  // namespace taskq

@@ -1,0 +1,74 @@
+// The task lifecycle, written down once: what a task becomes when something happens to it.
+//
+// DecideTaskTransition() is a pure function of (state, event, facts): it touches no memory,
+// clock or process, so tests walk every pair (tests/task_lifecycle_test.cc). The segment applies
+// a decision through one call, Segment::TransitionLocked(), which checks the task's id and state
+// under the lock, then derives the bookkeeping from the (from, to) pair alone: queued and running
+// counters, finish stamps. Nothing else writes a task's state (Repair's scrapping of an
+// unreadable state word is the one exception, in segment_repair.cc). Executors only translate
+// what the OS reports (an exit status, a signal, a timer, an squeue line) into events.
+//
+//   state \ event  reserve  publish  claim    reject  exit         deadline  cancel runner_died
+//   free           reserved -        -        -       -            -         -             -
+//   reserved       -        queued   -        -       -            -         -             -
+//   queued         -        -        running  failed  -            -         cancelled     -
+//   running        -        -        -        -       succeeded/   running   running       queued
+//   (retry)/
+//                                                     failed/      (+mark)   (+kill, when
+//                                                     timed_out/ timed_out              killable)
+//                                                     lost
+//   finished       reserved -        -        -       -            -         -             -
+//   (finished = succeeded, failed, timed_out, cancelled, lost; reserve on it = eviction)
+//
+// "-" is a refusal: the event came late (the task moved on) or names the wrong task, and the
+// caller's effect is dropped. That is how a stale runner, a duplicate exit or a cancel racing a
+// claim are made harmless, in one place.
+#pragma once
+
+#include <cstdint>
+
+#include "common/segment_format.h"
+
+namespace taskq {
+
+enum class TaskEvent : uint8_t {
+  kReserve,     // a submitter takes the slot for a new id (evicting a retained result)
+  kPublish,     // the record is whole and its id is in the ring
+  kClaim,       // a runner takes the task (ready: not delayed, dependencies succeeded)
+  kReject,      // it can never run: unreadable record, or a dependency that did not succeed
+  kExit,        // the runner reports how the run ended (exit status, signal, built-in result)
+  kDeadline,    // its timeout passed: marked, and the executor kills it
+  kCancel,      // a user asks for it to stop
+  kRunnerDied,  // its runner, worker, job or the supervisor itself vanished mid-run
+};
+inline constexpr uint32_t kTaskEventCount = 8;
+const char* TaskEventName(TaskEvent event);
+
+// What the decision needs beyond the state; every field has a safe default.
+struct TaskFacts {
+  TaskState reported = TaskState::kSucceeded;  // kExit: the runner's verdict
+  bool timeout_fired = false;  // the deadline was marked, or has passed, for this run
+  bool retry_allowed = false;  // kRunnerDied: attempts are left and the caller allows one
+  bool killable = false;       // kCancel on a running task: its executor can stop it (Slurm)
+};
+
+// Side effects beyond the state change; the segment carries them out.
+enum TaskEffect : uint32_t {
+  kEffectNone = 0,
+  kEffectStartRun = 1u << 0,     // stamp the start, count the attempt, arm the deadline
+  kEffectRequeue = 1u << 1,      // append the id to the ring again
+  kEffectMarkTimeout = 1u << 2,  // record that the deadline fired (the outcome becomes timed_out)
+  kEffectRequestKill = 1u << 3,  // ask the executor to kill the run (it polls the flag)
+  kEffectWakeWaiters = 1u << 4,  // clients blocked in wait / --block
+  kEffectWakeWorkers = 1u << 5,  // runners blocked on an empty queue
+};
+
+struct TaskTransition {
+  bool allowed = false;
+  TaskState next = TaskState::kFree;
+  uint32_t effects = kEffectNone;
+};
+
+TaskTransition DecideTaskTransition(TaskState state, TaskEvent event, const TaskFacts& facts);
+
+}  // namespace taskq

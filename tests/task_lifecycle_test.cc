@@ -1,0 +1,146 @@
+// The task lifecycle table (common/task_lifecycle.h) walked exhaustively: every (state, event)
+// pair under every combination of facts, against the table written out here a second time in
+// the plainest terms. A change to the lifecycle must change both.
+#include "common/task_lifecycle.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "common/task.h"
+
+namespace taskq {
+namespace {
+
+std::vector<TaskState> AllStates() {
+  std::vector<TaskState> states;
+  for (uint32_t s = 0; s < kTaskStateCount; ++s) states.push_back(static_cast<TaskState>(s));
+  return states;
+}
+
+std::vector<TaskEvent> AllEvents() {
+  std::vector<TaskEvent> events;
+  for (uint32_t e = 0; e < kTaskEventCount; ++e) events.push_back(static_cast<TaskEvent>(e));
+  return events;
+}
+
+// Every combination of the facts that matter, with each possible verdict.
+std::vector<TaskFacts> AllFacts() {
+  std::vector<TaskFacts> all;
+  for (TaskState reported : AllStates()) {
+    for (int bits = 0; bits < 8; ++bits) {
+      TaskFacts f;
+      f.reported = reported;
+      f.timeout_fired = (bits & 1) != 0;
+      f.retry_allowed = (bits & 2) != 0;
+      f.killable = (bits & 4) != 0;
+      all.push_back(f);
+    }
+  }
+  return all;
+}
+
+// The expected table, written independently of the implementation.
+TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
+  using S = TaskState;
+  using E = TaskEvent;
+  const bool finished = state == S::kSucceeded || state == S::kFailed || state == S::kTimedOut ||
+                        state == S::kCancelled || state == S::kLost;
+  if ((state == S::kFree || finished) && event == E::kReserve) return {true, S::kReserved, 0};
+  if (state == S::kReserved && event == E::kPublish) {
+    return {true, S::kQueued, kEffectWakeWorkers};
+  }
+  if (state == S::kQueued) {
+    if (event == E::kClaim) return {true, S::kRunning, kEffectStartRun};
+    if (event == E::kReject) return {true, S::kFailed, kEffectWakeWaiters};
+    if (event == E::kCancel) return {true, S::kCancelled, kEffectWakeWaiters};
+  }
+  if (state == S::kRunning) {
+    if (event == E::kExit) {
+      S verdict = f.reported;
+      const bool ends = verdict == S::kSucceeded || verdict == S::kFailed ||
+                        verdict == S::kTimedOut || verdict == S::kCancelled || verdict == S::kLost;
+      if (!ends) verdict = S::kFailed;
+      if (f.timeout_fired && verdict != S::kSucceeded) verdict = S::kTimedOut;
+      return {true, verdict, kEffectWakeWaiters};
+    }
+    if (event == E::kDeadline) return {true, S::kRunning, kEffectMarkTimeout};
+    if (event == E::kCancel && f.killable) return {true, S::kRunning, kEffectRequestKill};
+    if (event == E::kRunnerDied) {
+      if (f.timeout_fired) return {true, S::kTimedOut, kEffectWakeWaiters};
+      if (f.retry_allowed) return {true, S::kQueued, kEffectRequeue | kEffectWakeWorkers};
+      return {true, S::kLost, kEffectWakeWaiters};
+    }
+  }
+  return {};
+}
+
+TEST(TaskLifecycle, EveryStateEventAndFactsPairMatchesTheTable) {
+  size_t pairs = 0;
+  size_t allowed = 0;
+  for (TaskState state : AllStates()) {
+    for (TaskEvent event : AllEvents()) {
+      for (const TaskFacts& facts : AllFacts()) {
+        const TaskTransition want = Expected(state, event, facts);
+        const TaskTransition got = DecideTaskTransition(state, event, facts);
+        const std::string where = std::string(TaskStateName(state)) + " x " + TaskEventName(event) +
+                                  " (reported " + TaskStateName(facts.reported) + ", timeout " +
+                                  std::to_string(facts.timeout_fired) + ", retry " +
+                                  std::to_string(facts.retry_allowed) + ", killable " +
+                                  std::to_string(facts.killable) + ")";
+        ASSERT_EQ(got.allowed, want.allowed) << where;
+        ++pairs;
+        if (!got.allowed) continue;
+        ++allowed;
+        EXPECT_EQ(got.next, want.next) << where;
+        EXPECT_EQ(got.effects, want.effects) << where;
+      }
+    }
+  }
+  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 8);
+  EXPECT_GT(allowed, 0u);
+}
+
+// Properties any lifecycle must keep, checked over the same space.
+TEST(TaskLifecycle, AResultIsFinalAndOnlyReserveLeavesIt) {
+  for (TaskState state : AllStates()) {
+    if (!IsFinished(state)) continue;
+    for (TaskEvent event : AllEvents()) {
+      for (const TaskFacts& facts : AllFacts()) {
+        const TaskTransition t = DecideTaskTransition(state, event, facts);
+        EXPECT_EQ(t.allowed, event == TaskEvent::kReserve) << TaskStateName(state);
+      }
+    }
+  }
+}
+
+TEST(TaskLifecycle, ARunAlwaysEndsWhenItsRunnerReportsOrDies) {
+  for (const TaskFacts& facts : AllFacts()) {
+    for (TaskEvent event : {TaskEvent::kExit, TaskEvent::kRunnerDied}) {
+      const TaskTransition t = DecideTaskTransition(TaskState::kRunning, event, facts);
+      ASSERT_TRUE(t.allowed);
+      EXPECT_TRUE(IsFinished(t.next) || t.next == TaskState::kQueued) << TaskEventName(event);
+      // Nobody waits forever: an end wakes the waiters, a requeue wakes a worker.
+      EXPECT_NE(t.effects & (kEffectWakeWaiters | kEffectWakeWorkers), 0u);
+    }
+  }
+}
+
+TEST(TaskLifecycle, AFiredDeadlineNeverBecomesRetryOrLoss) {
+  TaskFacts facts;
+  facts.timeout_fired = true;
+  facts.retry_allowed = true;
+  EXPECT_EQ(DecideTaskTransition(TaskState::kRunning, TaskEvent::kRunnerDied, facts).next,
+            TaskState::kTimedOut);
+  facts.reported = TaskState::kSucceeded;  // finished just as the deadline fired: it succeeded
+  EXPECT_EQ(DecideTaskTransition(TaskState::kRunning, TaskEvent::kExit, facts).next,
+            TaskState::kSucceeded);
+}
+
+TEST(TaskLifecycle, EveryEventHasAName) {
+  for (TaskEvent event : AllEvents()) EXPECT_STRNE(TaskEventName(event), "?");
+}
+
+}  // namespace
+}  // namespace taskq
