@@ -17,6 +17,7 @@
 #include "common/doorbell.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
+#include "common/spawn.h"
 #include "common/task_policy.h"
 #include "config/load.h"
 #include "fmt/format.h"
@@ -31,6 +32,22 @@ constexpr size_t kSubmitChunk = 256;  // tasks queued per hold of the segment lo
 // the finish futex; the last ones are waited for with a wake per finish (no added latency).
 constexpr size_t kWakePerFinishBelow = 4;
 constexpr int64_t kManyPendingPollUs = 1000;
+
+// The supervisor's loop ticks once a second (heartbeat_us). A live supervisor that has not
+// ticked for this long is stopped (SIGSTOP, a debugger) or hung, and a wait says so instead of
+// hanging: a `submit --wait --timeout 2` on a stopped daemon once waited until it was killed.
+constexpr uint64_t kStalledAfterUs = 5000000;
+
+// Why the daemon is not going to finish tasks, or "" when it may. No daemon at all is not a
+// stall: queued tasks wait for the next start, as they always have.
+std::string DaemonStall(const SegmentHeader& h) {
+  const int32_t pid = h.owner_pid.load(std::memory_order_relaxed);
+  const uint64_t beat = h.heartbeat_us.load(std::memory_order_relaxed);
+  const uint64_t now = NowUs();
+  if (pid <= 0 || beat == 0 || now < beat + kStalledAfterUs || !ProcessAlive(pid)) return "";
+  return fmt::format("taskqd (pid {}) has not run its loop for {} s (stopped or hung?)", pid,
+                     (now - beat) / 1000000);
+}
 
 int64_t RemainingUs(uint64_t deadline_us) {
   if (deadline_us == 0) return -1;
@@ -315,6 +332,7 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
   for (size_t i = 0; i < ids.size(); ++i) pending[i] = i;
   bool first_pass = true;
   size_t last_done = SIZE_MAX;
+  uint64_t next_stall_check_us = 0;
   auto refresh = [&](bool read_all) -> Status {
     size_t kept = 0;
     bool stop = false;
@@ -345,6 +363,17 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
     if (progress && done != last_done) progress(*states);
     last_done = done;
     if (pending.empty()) return Status::Ok();
+    if (const uint64_t now = MonotonicUs(); now >= next_stall_check_us) {
+      next_stall_check_us = now + 1000000;
+      const std::string stall = DaemonStall(*header);
+      if (!stall.empty()) {
+        TASKQ_RETURN_IF_ERROR(refresh(/*read_all=*/true));
+        if (pending.empty()) return Status::Ok();
+        return Status::Unavailable(fmt::format(
+            "{}: {} of {} tasks unfinished; wait again once it runs (`taskq status` shows them)",
+            stall, pending.size(), ids.size()));
+      }
+    }
     int64_t left = RemainingUs(deadline);
     if (left == 0) {
       TASKQ_RETURN_IF_ERROR(refresh(/*read_all=*/true));  // the current view of every task

@@ -42,6 +42,17 @@ Status ReadBatch(const std::string& source, std::vector<TaskSpec>* specs) {
   return Status::Ok();
 }
 
+void PrintIds(const std::vector<uint64_t>& ids, bool json) {
+  for (uint64_t id : ids) {
+    if (json) {
+      std::cout << nlohmann::json{{"id", id}}.dump() << "\n";
+    } else {
+      std::cout << id << "\n";
+    }
+  }
+  std::cout.flush();
+}
+
 }  // namespace
 
 int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
@@ -69,14 +80,7 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
   std::vector<uint64_t> ids;
   Status submitted = client->Submit(specs, options, &ids);
   if (!command.wait || !submitted.ok()) {
-    for (uint64_t id : ids) {
-      if (global.json) {
-        std::cout << nlohmann::json{{"id", id}}.dump() << "\n";
-      } else {
-        std::cout << id << "\n";
-      }
-    }
-    std::cout.flush();
+    PrintIds(ids, global.json);
     if (!submitted.ok()) {
       if (!ids.empty()) {
         // Errors are one line: say how many made it in the same line as why the rest did not.
@@ -90,7 +94,12 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
   }
   std::vector<TaskInfo> tasks;
   Status waited = client->Wait(ids, -1, &tasks);
-  if (!waited.ok()) return Report(waited);
+  if (!waited.ok()) {
+    // The tasks are in the queue even though the wait ended: say which, so a script can wait
+    // for them again (the error itself is one line on stderr).
+    PrintIds(ids, global.json);
+    return Report(waited);
+  }
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
   if (global.json) {

@@ -164,6 +164,20 @@ bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
     }
     header_->next_id = candidate + 1;
   }
+  // Every slot holds a task or a result retention wants to keep. Results must not keep work
+  // out (a capacity of 16 under the default retention of 10,000 once refused every submit with
+  // nothing queued or running): the oldest result goes, retention or not. A queue whose slots
+  // all hold queued or running tasks is full.
+  for (uint32_t tries = 0; tries < capacity_; ++tries) {
+    const uint64_t candidate = header_->next_id;
+    const uint32_t s = SlotOf(candidate);
+    header_->next_id = candidate + 1;
+    if (!IsFinished(StateOf(entry(s)))) continue;
+    evicted->push_back(entry(s).id.load(std::memory_order_relaxed));
+    *id = candidate;
+    *slot = s;
+    return true;
+  }
   return false;
 }
 

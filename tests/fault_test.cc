@@ -324,6 +324,24 @@ TEST_P(Fault, RetentionEvictsTheOldestFinishedFirst) {
   }
 }
 
+// Issue 17: with capacity 16 and the default retention (10,000 results for a day) the queue
+// stayed full with nothing queued or running. Results give way to work, oldest first.
+TEST_P(Fault, ResultsNeverKeepWorkOut) {
+  Daemon daemon(FaultSettings(policy(), 2, "capacity: 16\n"));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  for (int i = 1; i <= 16; ++i) {
+    ASSERT_EQ(SubmitTask(daemon, {"cpu", "--count", "10"}), uint64_t(i));
+  }
+  ASSERT_EQ(daemon.Taskq({"wait", "--all", "--timeout", "60"}).exit_code, 0);
+  const CommandResult more = daemon.Taskq({"submit", "--block", "cpu", "--timeout", "5"});
+  ASSERT_EQ(more.exit_code, 0) << Describe(more);
+  const uint64_t id = std::stoull(more.out);
+  EXPECT_TRUE(ReachesState(daemon, id, "succeeded"));
+  EXPECT_NE(daemon.Taskq({"status", "1"}).exit_code, 0);  // the oldest result made room
+  EXPECT_EQ(daemon.Taskq({"status", "2"}).exit_code, 0);  // the rest are kept
+  EXPECT_EQ(daemon.Taskq({"doctor"}).exit_code, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, Fault, ::testing::Values("pool", "process"),
                          [](const auto& info) { return info.param; });
 

@@ -1,0 +1,59 @@
+// A client waiting on a daemon that stopped running its loop (SIGSTOP here; a hang looks the
+// same) says so and exits 3 within seconds instead of hanging (issue 17), and the tasks it
+// waited for are still there and finish once the daemon runs again.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace taskq::testing {
+namespace {
+
+TEST(Stall, SubmitWaitOnAStoppedDaemonEndsWithExitThreeAndTheId) {
+  Daemon daemon("policy: process\nmax_parallel: 1\n");
+  ASSERT_TRUE(daemon.Start());
+  ASSERT_TRUE(daemon.Signal(SIGSTOP));
+  const CommandResult r =
+      daemon.Taskq({"submit", "--wait", "--timeout", "2", "exec", "--", "/bin/true"});
+  ASSERT_TRUE(daemon.Signal(SIGCONT));
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);
+  EXPECT_NE(r.err.find("has not run its loop"), std::string::npos) << Describe(r);
+  EXPECT_NE(r.err.find("stopped or hung"), std::string::npos) << Describe(r);
+  const std::string id = FirstLine(r.out);
+  ASSERT_FALSE(id.empty()) << Describe(r);
+  // Running again, the daemon runs the task, and a new wait sees it succeed.
+  const CommandResult again = daemon.Taskq({"wait", id});
+  EXPECT_EQ(again.exit_code, 0) << Describe(again);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
+TEST(Stall, WaitOnAStoppedDaemonEndsWithExitThree) {
+  Daemon daemon("policy: process\nmax_parallel: 1\n");
+  ASSERT_TRUE(daemon.Start());
+  ASSERT_TRUE(daemon.Signal(SIGSTOP));
+  const CommandResult submitted = daemon.Taskq({"submit", "exec", "--", "/bin/true"});
+  ASSERT_EQ(submitted.exit_code, 0) << Describe(submitted);
+  const CommandResult r = daemon.Taskq({"wait", "--all"});
+  ASSERT_TRUE(daemon.Signal(SIGCONT));
+  EXPECT_EQ(r.exit_code, 3) << Describe(r);
+  EXPECT_NE(r.err.find("has not run its loop"), std::string::npos) << Describe(r);
+  EXPECT_EQ(daemon.Taskq({"wait", "--all"}).exit_code, 0);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
+// A stopped daemon is not an absent one: with no daemon at all a wait keeps waiting for the
+// next start (bounded here by --timeout: exit 5, not 3).
+TEST(Stall, NoDaemonIsNotAStall) {
+  Daemon daemon("policy: process\nmax_parallel: 1\n");
+  ASSERT_TRUE(daemon.Start());
+  ASSERT_EQ(daemon.Stop(), 0);
+  const CommandResult submitted = daemon.Taskq({"submit", "exec", "--", "/bin/true"});
+  ASSERT_EQ(submitted.exit_code, 0) << Describe(submitted);  // queued for the next start
+  const CommandResult r = daemon.Taskq({"wait", "--all", "--timeout", "1"});
+  EXPECT_EQ(r.exit_code, 5) << Describe(r);
+}
+
+}  // namespace
+}  // namespace taskq::testing
