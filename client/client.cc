@@ -247,10 +247,12 @@ Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const Sub
       nlohmann::json reply;
       status = AskDaemon(state_dir(), options_.queue, request, &reply);
       if (reply.is_object() && reply.contains("ids") && reply["ids"].is_array()) {
+        const size_t before = ids->size();
         for (const auto& id : reply["ids"]) {
           if (id.is_number_unsigned()) ids->push_back(id.get<uint64_t>());
         }
         next += reply["ids"].size();
+        if (submit.on_landed && ids->size() > before) submit.on_landed(*ids, before);
       }
       if (!status.ok()) break;
     }
@@ -306,6 +308,8 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
       status = segment_->Submit(std::span<const TaskSpec>(specs).subspan(next, n), ids);
       next += ids->size() - before;
       if (ids->size() > before && doorbell) RingDoorbell(state_dir(), kDoorbellWork);
+      if (submit.on_landed && ids->size() > before) submit.on_landed(*ids, before);
+      TEST_CrashPoint("submit-chunk-printed");
       if (!status.ok()) break;
     }
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;

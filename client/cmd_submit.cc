@@ -78,9 +78,20 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
     options.block_timeout_ms = static_cast<int64_t>(command.args.timeout_s * 1000);
   }
   std::vector<uint64_t> ids;
+  size_t printed = 0;
+  if (!command.wait) {
+    // Each chunk's ids as soon as it landed: what a killed client printed is what it queued
+    // (but for the last chunk, if it died between landing it and printing).
+    options.on_landed = [&](const std::vector<uint64_t>& all, size_t first_new) {
+      PrintIds(std::vector<uint64_t>(all.begin() + static_cast<ptrdiff_t>(first_new), all.end()),
+               global.json);
+      printed = all.size();
+    };
+  }
   Status submitted = client->Submit(specs, options, &ids);
   if (!command.wait || !submitted.ok()) {
-    PrintIds(ids, global.json);
+    PrintIds(std::vector<uint64_t>(ids.begin() + static_cast<ptrdiff_t>(printed), ids.end()),
+             global.json);
     if (!submitted.ok()) {
       if (!ids.empty()) {
         // Errors are one line: say how many made it in the same line as why the rest did not.

@@ -7,9 +7,11 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <sstream>
 
 #include "common/clock.h"
 #include "common/spawn.h"
@@ -390,6 +392,32 @@ INSTANTIATE_TEST_SUITE_P(CrashPoints, KilledClient,
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
+
+// Issue 17: a client killed during `submit --batch` of 10,000 lines left thousands of queued
+// tasks whose ids it never printed. A batch lands in chunks of 256, each under one lock hold, and
+// each chunk's ids are printed as soon as it landed: killed after its first chunk, the client
+// has printed exactly the ids in the queue.
+TEST(KilledBatchClient, PrintedTheIdOfEveryTaskThatLanded) {
+  Daemon daemon(FaultSettings("pool", 1, "capacity: 16384\n"));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  std::string batch;
+  for (int i = 0; i < 10000; ++i) batch += "cpu --count 1\n";
+  const CommandResult crashed =
+      RunCommand({TaskqPath(), "--config", daemon.config_path(), "submit", "--batch", "-"}, batch,
+                 {{"TASKQ_TEST_CRASH_AT", "submit-chunk-printed"}});
+  ASSERT_EQ(crashed.exit_code, 128 + SIGKILL) << Describe(crashed);
+  std::vector<uint64_t> printed;
+  std::istringstream lines(crashed.out);
+  for (std::string line; std::getline(lines, line);) printed.push_back(std::stoull(line));
+  EXPECT_EQ(printed.size(), 256u);
+  ASSERT_EQ(daemon.Taskq({"wait", "--all", "--timeout", "60"}).exit_code, 0);
+  const json list = TaskqJson(daemon, {"list"});
+  ASSERT_TRUE(list.is_array());
+  std::vector<uint64_t> queued;
+  for (const json& task : list) queued.push_back(task["id"].get<uint64_t>());
+  std::sort(queued.begin(), queued.end());
+  EXPECT_EQ(queued, printed);
+}
 
 }  // namespace
 }  // namespace taskq::testing

@@ -38,6 +38,10 @@ struct ConnectOptions {
 struct SubmitOptions {
   bool block = false;             // on a full queue, wait for space instead of failing
   int64_t block_timeout_ms = -1;  // with block: give up after this long (-1 = never)
+  // Called with the ids of each chunk as soon as it is in the queue (a batch lands in chunks of
+  // up to 256, each under one lock hold): the CLI prints them then, so a client killed mid-batch
+  // has printed the id of every chunk that landed but the last.
+  std::function<void(const std::vector<uint64_t>& all_ids, size_t first_new)> on_landed;
 };
 
 struct DaemonInfo {
