@@ -162,8 +162,10 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& o
     }
   }
   ids->clear();
-  return FromInternal(impl_->client->Submit(
-      internal, {.block = options.block, .block_timeout_ms = options.block_timeout_ms}, ids));
+  taskq::SubmitOptions submit;
+  submit.block = options.block;
+  submit.block_timeout_ms = options.block_timeout_ms;
+  return FromInternal(impl_->client->Submit(internal, submit, ids));
 }
 
 Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
