@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/status.h"
 #include "common/task.h"
-#include "config/options.h"
 
 namespace taskq::bench {
 

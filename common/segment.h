@@ -19,10 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/segment_format.h"
 #include "common/status.h"
 #include "common/task.h"
-#include "config/options.h"
 
 namespace taskq {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "config/load.h"
-#include "config/options.h"
 #include "config/yaml_values.h"
 
 namespace taskq {
