@@ -77,7 +77,7 @@ int RunPurge(const GlobalArgs& global);
 int RunReload(const GlobalArgs& global);
 int RunDoctor(const GlobalArgs& global, bool repair);
 
-// taskq bench, the policy lab (client/cmd_bench.cc, client/bench_*.cc).
+// taskq bench, the policy lab (client/cmd_bench.cc; the lab itself is lab/, library taskq_lab).
 struct BenchArgs;
 CLI::App* AddBenchCommand(CLI::App* app, std::shared_ptr<BenchArgs>* args);
 int RunBench(const GlobalArgs& global, BenchArgs& args);
