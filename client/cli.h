@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "client/submit_args.h"
 #include "common/status.h"
 #include "common/task.h"
 #include "nlohmann/json.hpp"
-#include "taskq/client.h"
 
 namespace taskq::cli {
 

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <set>
 
+#include "client/client.h"
 #include "fmt/format.h"
 #include "lab/lab.h"
 #include "nlohmann/json.hpp"
-#include "taskq/client.h"
 
 namespace taskq::lab {
 namespace {

@@ -15,10 +15,10 @@
 #include <sstream>
 #include <thread>
 
+#include "client/client.h"
 #include "common/segment.h"
 #include "fmt/format.h"
 #include "lab/lab.h"
-#include "taskq/client.h"
 
 extern char** environ;
 

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "client/client.h"
 #include "fmt/format.h"
 #include "lab/lab.h"
-#include "taskq/client.h"
 
 namespace taskq::lab {
 namespace {
