@@ -1,4 +1,4 @@
-// Tests of config/load.cc, config/yaml_values.cc and config/options.cc.
+// Tests of config/load.cc, config/yaml_values.cc and common/options.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
