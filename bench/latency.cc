@@ -30,10 +30,10 @@
 #include <thread>
 #include <vector>
 
+#include "client/client.h"
 #include "common/clock.h"
 #include "common/shm_sync.h"
 #include "fmt/format.h"
-#include "taskq/client.h"
 
 extern char** environ;
 

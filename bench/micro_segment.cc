@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/segment.h"
-#include "config/options.h"
 
 namespace {
 

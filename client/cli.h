@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "client/submit_args.h"
 #include "common/status.h"
 #include "common/task.h"
 #include "nlohmann/json.hpp"
-#include "taskq/client.h"
 
 namespace taskq::cli {
 
@@ -77,7 +77,7 @@ int RunPurge(const GlobalArgs& global);
 int RunReload(const GlobalArgs& global);
 int RunDoctor(const GlobalArgs& global, bool repair);
 
-// taskq bench, the policy lab (client/cmd_bench.cc, client/bench_*.cc).
+// taskq bench, the policy lab (client/cmd_bench.cc; the lab itself is lab/, library taskq_lab).
 struct BenchArgs;
 CLI::App* AddBenchCommand(CLI::App* app, std::shared_ptr<BenchArgs>* args);
 int RunBench(const GlobalArgs& global, BenchArgs& args);

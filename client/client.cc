@@ -1,4 +1,4 @@
-#include "taskq/client.h"
+#include "client/client.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,6 +1,7 @@
-// taskq bench: the policy lab's command line. Parses the matrix (workloads × policies × workers ×
-// tasks × repetitions), runs it on private daemons (or the --queue daemon) and prints/writes the
-// figures; `--preset tutorial` and `--advise` are separate runs built on the same parts.
+// taskq bench: the policy lab's command line (the lab itself is lab/). Parses the matrix
+// (workloads × policies × workers × tasks × repetitions), runs it on private daemons (or the
+// --queue daemon) and prints/writes the figures; `--preset tutorial` and `--advise` are separate
+// runs built on the same parts.
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,9 +10,9 @@
 #include <set>
 #include <sstream>
 
-#include "client/bench.h"
 #include "client/cli.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
 namespace taskq::cli {
 
@@ -25,7 +26,7 @@ struct BenchArgs {
   uint64_t cpu_count = 1000000;
   uint64_t io_bytes = 64;
   bool io_fsync = false;
-  bench::Outputs outputs;
+  lab::Outputs outputs;
   std::string preset;
   bool with_python = false;
   bool advise = false;
@@ -97,7 +98,7 @@ Status ParseWorkers(const std::string& text, std::vector<uint32_t>* workers) {
   return Status::Ok();
 }
 
-Status ParseWorkload(const std::string& text, const BenchArgs& args, bench::Workload* w) {
+Status ParseWorkload(const std::string& text, const BenchArgs& args, lab::Workload* w) {
   w->label = text;
   TaskSpec& spec = w->spec;
   if (text == "cpu") {
@@ -120,7 +121,7 @@ Status ParseWorkload(const std::string& text, const BenchArgs& args, bench::Work
   return Status::Ok();
 }
 
-uint32_t DefaultTasks(const bench::Workload& w) {
+uint32_t DefaultTasks(const lab::Workload& w) {
   switch (w.spec.kind) {
     case TaskKind::kCpu:
       return 16;
@@ -150,10 +151,10 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
   if (!args.preset.empty() && !global.queue.empty()) {
     return Usage("--preset tutorial starts its own daemons: drop --queue");
   }
-  std::vector<bench::Workload> workloads;
+  std::vector<lab::Workload> workloads;
   for (const std::string& text :
        args.workloads.empty() ? std::vector<std::string>{"cpu", "io"} : args.workloads) {
-    bench::Workload w;
+    lab::Workload w;
     Status s = ParseWorkload(text, args, &w);
     if (!s.ok()) return Usage(s.message());
     workloads.push_back(w);
@@ -166,7 +167,7 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
       return Usage(fmt::format("--policy: unknown '{}'; use process or pool", text));
     if (std::find(policies.begin(), policies.end(), p) == policies.end()) policies.push_back(p);
   }
-  const uint32_t cores = bench::OnlineCpus();
+  const uint32_t cores = lab::OnlineCpus();
   std::vector<uint32_t> workers;
   if (args.workers.empty()) {
     for (uint32_t n : {1u, 2u, 4u}) {
@@ -176,51 +177,51 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
     return Usage(s.message());
   }
 
-  bench::LabOptions lab;
-  lab.reps = args.reps;
-  lab.max_reps = std::max(args.reps, args.max_reps);
-  lab.cell_timeout_s = args.cell_timeout_s;
-  lab.progress = isatty(STDERR_FILENO) != 0;
-  lab.queue = global.queue;
-  lab.config = global.config;
-  if (lab.queue.empty()) {
-    Status found = bench::FindTaskqd(args.taskqd, &lab.taskqd);
+  lab::LabOptions setup;
+  setup.reps = args.reps;
+  setup.max_reps = std::max(args.reps, args.max_reps);
+  setup.cell_timeout_s = args.cell_timeout_s;
+  setup.progress = isatty(STDERR_FILENO) != 0;
+  setup.queue = global.queue;
+  setup.config = global.config;
+  if (setup.queue.empty()) {
+    Status found = lab::FindTaskqd(args.taskqd, &setup.taskqd);
     if (!found.ok()) return Report(found);
   }
-  bench::InstallInterruptHandlers();
+  lab::InstallInterruptHandlers();
 
   if (args.preset == "tutorial") {
-    return bench::RunTutorial(lab, args.outputs, args.with_python, args.python);
+    return lab::RunTutorial(setup, args.outputs, args.with_python, args.python);
   }
   if (args.advise) {
     // Without --workers the advice picks its own counts (1, cores, 2 x cores and the class's).
-    return bench::RunAdvise(lab, workloads,
-                            args.workers.empty() ? std::vector<uint32_t>{} : workers, args.tasks,
-                            args.last, args.outputs);
+    return lab::RunAdvise(setup, workloads,
+                          args.workers.empty() ? std::vector<uint32_t>{} : workers, args.tasks,
+                          args.last, args.outputs);
   }
 
-  std::vector<bench::Cell> cells;
-  if (!lab.queue.empty()) {
+  std::vector<lab::Cell> cells;
+  if (!setup.queue.empty()) {
     // The running daemon's policy and size are what they are: one cell per workload.
     std::unique_ptr<Client> client;
-    Status s = Client::Connect({lab.queue, lab.config}, &client);
+    Status s = Client::Connect({setup.queue, setup.config}, &client);
     if (!s.ok()) return Report(s);
     QueueStats stats = client->Stats();
     if (!stats.daemon_running)
-      return Report(Status::Unavailable("no taskqd serves queue " + lab.queue));
-    for (const bench::Workload& w : workloads) {
-      bench::Cell cell{w.label + "/" + PolicyName(stats.daemon.policy), w, stats.daemon.policy,
-                       stats.daemon.policy == Policy::kPool ? stats.daemon.workers_wanted
-                                                            : stats.daemon.max_parallel,
-                       args.tasks > 0 ? args.tasks : DefaultTasks(w)};
+      return Report(Status::Unavailable("no taskqd serves queue " + setup.queue));
+    for (const lab::Workload& w : workloads) {
+      lab::Cell cell{w.label + "/" + PolicyName(stats.daemon.policy), w, stats.daemon.policy,
+                     stats.daemon.policy == Policy::kPool ? stats.daemon.workers_wanted
+                                                          : stats.daemon.max_parallel,
+                     args.tasks > 0 ? args.tasks : DefaultTasks(w)};
       cells.push_back(cell);
     }
     std::fprintf(stderr,
                  "taskq bench: using the running daemon of queue '%s' (%s): one cell per "
                  "workload, no start-up figures\n",
-                 lab.queue.c_str(), PolicyName(stats.daemon.policy));
+                 setup.queue.c_str(), PolicyName(stats.daemon.policy));
   } else {
-    for (const bench::Workload& w : workloads) {
+    for (const lab::Workload& w : workloads) {
       for (Policy p : policies) {
         for (uint32_t n : workers) {
           cells.push_back({w.label + "/" + PolicyName(p), w, p, n,
@@ -229,36 +230,36 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
       }
     }
   }
-  const std::string load_before = bench::LoadAverage();
-  std::vector<bench::CellResult> results;
-  Status ran = bench::RunCells(lab, cells, &results);
+  const std::string load_before = lab::LoadAverage();
+  std::vector<lab::CellResult> results;
+  Status ran = lab::RunCells(setup, cells, &results);
   if (!ran.ok()) {
     int code = Report(ran);
-    return bench::Interrupted() ? 130 : code;
+    return lab::Interrupted() ? 130 : code;
   }
   // Rerun the cells of a conclusion the noise leaves undecided, up to --max-reps.
-  bench::Chart chart;
+  lab::Chart chart;
   for (;;) {
-    bench::ComputeSpeedups(&results);
-    chart = bench::MatrixChart(results, {}, cores);
+    lab::ComputeSpeedups(&results);
+    chart = lab::MatrixChart(results, {}, cores);
     bool more = false;
     for (size_t i : chart.undecided) {
-      if (results[i].reps.size() >= lab.max_reps) continue;
-      ran = bench::RunOneMore(lab, &results[i]);
+      if (results[i].reps.size() >= setup.max_reps) continue;
+      ran = lab::RunOneMore(setup, &results[i]);
       if (!ran.ok()) {
         int code = Report(ran);
-        return bench::Interrupted() ? 130 : code;
+        return lab::Interrupted() ? 130 : code;
       }
       more = true;
     }
     if (!more) break;
   }
-  std::vector<bench::AmdahlFit> fits = bench::FitAmdahl(results, cores);
-  chart = bench::MatrixChart(results, fits, cores);
-  bench::PrintTable(results, fits);
-  std::printf("%s\n", bench::LoadLine(load_before, bench::LoadAverage()).c_str());
+  std::vector<lab::AmdahlFit> fits = lab::FitAmdahl(results, cores);
+  chart = lab::MatrixChart(results, fits, cores);
+  lab::PrintTable(results, fits);
+  std::printf("%s\n", lab::LoadLine(load_before, lab::LoadAverage()).c_str());
   std::printf("conclusion: %s\n", chart.title.c_str());
-  Status written = bench::WriteOutputs(args.outputs, results, fits, chart);
+  Status written = lab::WriteOutputs(args.outputs, results, fits, chart);
   if (!written.ok()) return Report(written);
   for (const auto& r : results) {
     if (r.failed > 0) return 1;
@@ -267,17 +268,3 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
 }
 
 }  // namespace taskq::cli
-
-namespace taskq::bench {
-
-Status WriteOutputs(const Outputs& outputs, const std::vector<CellResult>& results,
-                    const std::vector<AmdahlFit>& fits, const Chart& chart,
-                    const std::string& extra_json) {
-  if (!outputs.csv.empty()) TASKQ_RETURN_IF_ERROR(WriteCsv(outputs.csv, results));
-  if (!outputs.json.empty())
-    TASKQ_RETURN_IF_ERROR(WriteJson(outputs.json, results, fits, extra_json));
-  if (!outputs.svg.empty()) TASKQ_RETURN_IF_ERROR(WriteSvg(outputs.svg, chart));
-  return Status::Ok();
-}
-
-}  // namespace taskq::bench

@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/segment_format.h"
 #include "common/status.h"
 #include "common/task.h"
 #include "common/task_lifecycle.h"
-#include "config/options.h"
 
 namespace taskq {
 

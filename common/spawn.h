@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/status.h"
-#include "config/options.h"
 
 namespace taskq {
 

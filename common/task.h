@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/segment_format.h"
 #include "common/status.h"
-#include "config/options.h"
 
 namespace taskq {
 

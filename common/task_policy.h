@@ -6,9 +6,9 @@
 
 #include <string>
 
+#include "common/options.h"
 #include "common/status.h"
 #include "common/task.h"
-#include "config/options.h"
 
 namespace taskq {
 

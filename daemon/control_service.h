@@ -10,8 +10,8 @@
 #include <functional>
 
 #include "common/control_protocol.h"
+#include "common/options.h"
 #include "common/segment.h"
-#include "config/options.h"
 #include "daemon/control_server.h"
 
 namespace taskq {

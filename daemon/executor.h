@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "common/options.h"
 #include "common/segment.h"
-#include "config/options.h"
 
 namespace taskq {
 

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "common/metrics.h"
-#include "config/options.h"
+#include "common/options.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 

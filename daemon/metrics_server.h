@@ -23,7 +23,7 @@ class MetricsServer {
  public:
   // REQUIRES: `segment` outlives the server and the loop's pending handlers.
   MetricsServer(boost::asio::io_context* io, Segment* segment, std::string queue);
-  // Binds ADDRESS:PORT (as config/options.h's ParseListenAddress reads it) and starts accepting.
+  // Binds ADDRESS:PORT (as common/options.h's ParseListenAddress reads it) and starts accepting.
   // kUnavailable naming metrics_listen and the fix when the address cannot be bound.
   Status Listen(const std::string& address_port);
   // Stops accepting; connections being answered finish.

@@ -4,7 +4,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include "config/options.h"
+#include "common/options.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 

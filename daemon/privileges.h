@@ -6,8 +6,8 @@
 
 #include <string>
 
+#include "common/options.h"
 #include "common/status.h"
-#include "config/options.h"
 
 namespace taskq {
 

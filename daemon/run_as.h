@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/options.h"
 #include "common/segment.h"
-#include "config/options.h"
 #include "daemon/task_runner.h"
 
 namespace taskq {

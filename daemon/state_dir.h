@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/status.h"
-#include "config/options.h"
 
 namespace taskq {
 

@@ -7,9 +7,9 @@
 
 #include <string>
 
+#include "common/options.h"
 #include "common/segment.h"
 #include "common/spawn.h"
-#include "config/options.h"
 
 namespace taskq {
 

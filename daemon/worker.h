@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "config/options.h"
+#include "common/options.h"
 
 namespace taskq {
 

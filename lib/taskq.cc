@@ -1,12 +1,12 @@
 // libtaskq (include/taskq/taskq.h): the public API as a thin layer over the internal client
-// (include/taskq/client.h, client/client.cc). It only converts: public specs to internal specs,
+// (client/client.h, client/client.cc). It only converts: public specs to internal specs,
 // internal records and statuses to public values. Everything else stays in the client.
 #include "taskq/taskq.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "taskq/client.h"
+#include "client/client.h"
 
 namespace taskq::api {
 namespace {

@@ -2,8 +2,6 @@
 // JSON and SVG are checked for structure and consistency (never for speed); `--advise`'s rule is
 // checked on known profiles and its end-to-end output for consistency; nothing is left in
 // /dev/shm, /tmp or the process table.
-#include "client/bench.h"
-
 #include <dirent.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +12,7 @@
 #include <sstream>
 
 #include "client/submit_args.h"
+#include "lab/lab.h"
 #include "nlohmann/json.hpp"
 #include "tests/test_util.h"
 
@@ -198,55 +197,55 @@ TEST_F(BenchTest, TinyMatrixWritesConsistentCsvJsonAndSvg) {
 // of fsync work, which depends on the disk (CI measured 35% CPU on one, 5% on another).
 TEST(BenchClassify, WhereTheWallTimeWentDecidesTheClass) {
   std::string why;
-  bench::WorkProfile none;
-  EXPECT_EQ(bench::Classify(none, &why), "unknown");
+  lab::WorkProfile none;
+  EXPECT_EQ(lab::Classify(none, &why), "unknown");
 
-  bench::WorkProfile busy{.tasks = 8, .cpu_share = 0.99, .invol_ctxsw_per_task = 1.5};
-  EXPECT_EQ(bench::Classify(busy, &why), "cpu-bound");
+  lab::WorkProfile busy{.tasks = 8, .cpu_share = 0.99, .invol_ctxsw_per_task = 1.5};
+  EXPECT_EQ(lab::Classify(busy, &why), "cpu-bound");
   EXPECT_NE(why.find("99%"), std::string::npos) << why;
 
   // Half the run time off a CPU, but preempted rather than blocked: more work than cores.
-  bench::WorkProfile crowded{
+  lab::WorkProfile crowded{
       .tasks = 8, .cpu_share = 0.5, .vol_ctxsw_per_task = 0.5, .invol_ctxsw_per_task = 40};
-  EXPECT_EQ(bench::Classify(crowded, &why), "waiting on a CPU");
+  EXPECT_EQ(lab::Classify(crowded, &why), "waiting on a CPU");
   EXPECT_NE(why.find("preempted"), std::string::npos) << why;
   // The same seen by the probe: schedstat says it was runnable 45% of the time.
-  bench::WorkProfile starved{.tasks = 3, .cpu_share = 0.4, .cpu_wait_share = 0.45};
-  EXPECT_EQ(bench::Classify(starved, &why), "waiting on a CPU");
+  lab::WorkProfile starved{.tasks = 3, .cpu_share = 0.4, .cpu_wait_share = 0.45};
+  EXPECT_EQ(lab::Classify(starved, &why), "waiting on a CPU");
   EXPECT_NE(why.find("schedstat"), std::string::npos) << why;
 
-  bench::WorkProfile fsyncing{.tasks = 8,
-                              .cpu_share = 0.05,
-                              .write_bytes_per_task = 4096,
-                              .vol_ctxsw_per_task = 4,
-                              .invol_ctxsw_per_task = 0.2};
-  EXPECT_EQ(bench::Classify(fsyncing, &why), "block I/O");
+  lab::WorkProfile fsyncing{.tasks = 8,
+                            .cpu_share = 0.05,
+                            .write_bytes_per_task = 4096,
+                            .vol_ctxsw_per_task = 4,
+                            .invol_ctxsw_per_task = 0.2};
+  EXPECT_EQ(lab::Classify(fsyncing, &why), "block I/O");
   EXPECT_NE(why.find("delay accounting is off"), std::string::npos) << why;
   // On a loaded machine an fsync task waits for a CPU after each wake-up: that time is the
   // machine's, and what is left is still I/O.
-  bench::WorkProfile fsync_when_busy{.tasks = 5,
-                                     .cpu_share = 0.02,
-                                     .write_bytes_per_task = 4096,
-                                     .vol_ctxsw_per_task = 4,
-                                     .cpu_wait_share = 0.9};
-  EXPECT_EQ(bench::Classify(fsync_when_busy, &why), "block I/O") << why;
+  lab::WorkProfile fsync_when_busy{.tasks = 5,
+                                   .cpu_share = 0.02,
+                                   .write_bytes_per_task = 4096,
+                                   .vol_ctxsw_per_task = 4,
+                                   .cpu_wait_share = 0.9};
+  EXPECT_EQ(lab::Classify(fsync_when_busy, &why), "block I/O") << why;
   EXPECT_NE(why.find("not waiting for a CPU"), std::string::npos) << why;
   // With delay accounting the blocked time itself decides.
-  bench::WorkProfile blocked = fsyncing;
+  lab::WorkProfile blocked = fsyncing;
   blocked.cpu_wait_share = 0.01;
   blocked.blkio_share = 0.8;
-  EXPECT_EQ(bench::Classify(blocked, &why), "block I/O");
+  EXPECT_EQ(lab::Classify(blocked, &why), "block I/O");
 
   // `sleep`: off a CPU, no block I/O: it waits, but not for I/O.
-  bench::WorkProfile sleeping{.tasks = 3, .cpu_share = 0.01, .vol_ctxsw_per_task = 1};
-  EXPECT_EQ(bench::Classify(sleeping, &why), "waits, not I/O");
+  lab::WorkProfile sleeping{.tasks = 3, .cpu_share = 0.01, .vol_ctxsw_per_task = 1};
+  EXPECT_EQ(lab::Classify(sleeping, &why), "waits, not I/O");
   sleeping.cpu_wait_share = 0.001;
   sleeping.blkio_share = 0;
-  EXPECT_EQ(bench::Classify(sleeping, &why), "waits, not I/O");
+  EXPECT_EQ(lab::Classify(sleeping, &why), "waits, not I/O");
 
-  bench::WorkProfile both{
+  lab::WorkProfile both{
       .tasks = 8, .cpu_share = 0.45, .vol_ctxsw_per_task = 4, .invol_ctxsw_per_task = 0.2};
-  EXPECT_EQ(bench::Classify(both, &why), "mixed");
+  EXPECT_EQ(lab::Classify(both, &why), "mixed");
 }
 
 TEST_F(BenchTest, AdviseMeasuresEachWorkloadAndGivesOneAnswerEach) {
@@ -273,16 +272,16 @@ TEST_F(BenchTest, AdviseMeasuresEachWorkloadAndGivesOneAnswerEach) {
                             (a["workers"] == 1 ? " worker" : " workers"));
     EXPECT_NE(r.out.find(a["use"].get<std::string>()), std::string::npos) << r.out;
     // The class printed is the rule applied to the figures printed beside it.
-    bench::WorkProfile p{.tasks = 8,
-                         .cpu_share = a["cpu_share"].get<double>(),
-                         .read_bytes_per_task = a["read_bytes_per_task"].get<double>(),
-                         .write_bytes_per_task = a["write_bytes_per_task"].get<double>(),
-                         .vol_ctxsw_per_task = a["vol_ctxsw_per_task"].get<double>(),
-                         .invol_ctxsw_per_task = a["invol_ctxsw_per_task"].get<double>(),
-                         .cpu_wait_share = a["cpu_wait_share"].get<double>(),
-                         .blkio_share = a["blkio_share"].get<double>()};
+    lab::WorkProfile p{.tasks = 8,
+                       .cpu_share = a["cpu_share"].get<double>(),
+                       .read_bytes_per_task = a["read_bytes_per_task"].get<double>(),
+                       .write_bytes_per_task = a["write_bytes_per_task"].get<double>(),
+                       .vol_ctxsw_per_task = a["vol_ctxsw_per_task"].get<double>(),
+                       .invol_ctxsw_per_task = a["invol_ctxsw_per_task"].get<double>(),
+                       .cpu_wait_share = a["cpu_wait_share"].get<double>(),
+                       .blkio_share = a["blkio_share"].get<double>()};
     std::string why;
-    EXPECT_EQ(bench::Classify(p, &why), a["class"]) << a.dump();
+    EXPECT_EQ(lab::Classify(p, &why), a["class"]) << a.dump();
   }
   // A list_append never blocks: on a CPU, or waiting for one when the machine is busy.
   const std::string cpu_class = j["advice"][0]["class"];

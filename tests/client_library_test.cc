@@ -1,4 +1,4 @@
-// The client library (include/taskq/client.h) used directly by a program, against a real daemon:
+// The internal client library (client/client.h) used directly by a program, against a real daemon:
 // submit, wait, read, cancel, stats, ping — and the example program built on it.
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "common/kernels.h"
 #include "fmt/format.h"
-#include "taskq/client.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {

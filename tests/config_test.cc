@@ -1,4 +1,4 @@
-// Tests of config/load.cc, config/yaml_values.cc and config/options.cc.
+// Tests of config/load.cc, config/yaml_values.cc and common/options.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "config/load.h"
-#include "config/options.h"
 #include "config/yaml_values.h"
 
 namespace taskq {

@@ -12,20 +12,19 @@
 #include <fstream>
 #include <random>
 
+#include "client/client.h"
 #include "common/doorbell.h"
 #include "common/kernels.h"
 #include "common/segment.h"
 #include "common/task_policy.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "taskq/client.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {
 namespace {
 
 using nlohmann::json;
-
 
 // Exit 2, nothing submitted, one line on stderr naming `needle`.
 void ExpectRefused(const CommandResult& r, const std::string& needle) {

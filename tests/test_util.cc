@@ -18,9 +18,9 @@
 #include <sstream>
 #include <thread>
 
+#include "client/client.h"
 #include "common/segment.h"
 #include "fmt/format.h"
-#include "taskq/client.h"
 
 extern char** environ;
 

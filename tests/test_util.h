@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "config/options.h"
+#include "common/options.h"
 
 namespace taskq::testing {
 

@@ -1,8 +1,9 @@
-// The taskq client library: what programs link to submit tasks, wait for them and read their
-// results. The daemon's own user works straight through the queue's shared-memory segment (no
-// daemon round trip on the data path); every other user reads the segment (read-only, lock-free)
-// and asks the daemon over its control socket to change anything (docs/SECURITY.md). The `taskq`
-// command is built on it.
+// The internal client library (taskq_client; not installed: programs use libtaskq,
+// include/taskq/taskq.h, which is built on it): how the taskq command, the policy lab and the tests
+// submit tasks, wait for them and read their results. The daemon's own user works straight through
+// the queue's shared-memory segment (no daemon round trip on the data path); every other user
+// reads the segment (read-only, lock-free) and asks the daemon over its control socket to change
+// anything (docs/SECURITY.md).
 //
 //   std::unique_ptr<taskq::Client> client;
 //   taskq::Status s = taskq::Client::Connect({.queue = "jobs"}, &client);
@@ -22,9 +23,9 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/status.h"
 #include "common/task.h"
-#include "config/options.h"
 
 namespace taskq {
 

@@ -1,5 +1,5 @@
 // `taskq bench --preset tutorial`: the tutorial's two experiments (/work/shared/TUTORIAL.md) on
-// real daemons, optionally beside the Python re-creations; bench_tutorial_report.cc judges them.
+// real daemons, optionally beside the Python re-creations; tutorial_report.cc judges them.
 //   A: list_append, 10,000,000 numbers per job, 1/2/4 jobs, each job its own process (taskq:
 //      one task per job, workers = jobs), in both readings: "full" (every job 10M: N jobs do N
 //      times the work) and "split" (20M in all, divided among the jobs; 2 jobs are the same in
@@ -12,12 +12,12 @@
 #include <cstdio>
 #include <set>
 
-#include "client/bench.h"
-#include "client/bench_python.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
+#include "lab/python.h"
 #include "nlohmann/json.hpp"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 constexpr uint64_t kCount = 10000000;
@@ -189,4 +189,4 @@ int RunTutorial(const LabOptions& lab, const Outputs& outputs, bool with_python,
   return py_error.empty() ? 0 : 1;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -1,4 +1,4 @@
-#include "config/options.h"
+#include "common/options.h"
 
 #include <arpa/inet.h>
 #include <grp.h>

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <fstream>
 
-#include "client/bench.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 constexpr const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
@@ -233,4 +233,4 @@ Status WriteSvg(const std::string& path, const Chart& chart) {
   return out.good() ? Status::Ok() : Status::Failed(fmt::format("--svg: write to {} failed", path));
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

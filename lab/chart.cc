@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <map>
 
-#include "client/bench.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 std::string Workers(double n) { return fmt::format("{:g} worker{}", n, n == 1 ? "" : "s"); }
@@ -136,4 +136,4 @@ Chart MatrixChart(const std::vector<CellResult>& results, const std::vector<Amda
   return chart;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -1,18 +1,18 @@
 // `taskq bench --advise`: which policy and how many workers suit a workload, in one line. The
-// work is classified by the wait probe (bench_probe.cc; else from the daemon's task records),
+// work is classified by the wait probe (probe.cc; else from the daemon's task records),
 // then measured under both policies at 1, cores, 2 x cores and the class's own worker count (or
-// --workers); bench_classify.cc turns both into the advice, and the cells of a comparison the
+// --workers); classify.cc turns both into the advice, and the cells of a comparison the
 // noise leaves undecided are rerun up to --max-reps. With --queue, the last N finished tasks of
 // a running queue are classified and the class alone advises.
 #include <cstdio>
 #include <set>
 
-#include "client/bench.h"
+#include "client/client.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 #include "nlohmann/json.hpp"
-#include "taskq/client.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 constexpr uint32_t kProbeRuns = 5;
@@ -182,4 +182,4 @@ int RunAdvise(const LabOptions& lab, const std::vector<Workload>& workloads,
   return 0;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <map>
 
-#include "client/bench.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
@@ -169,4 +169,4 @@ std::vector<AmdahlFit> FitAmdahl(const std::vector<CellResult>& results, uint32_
   return out;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

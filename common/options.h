@@ -1,5 +1,7 @@
 // Options is every setting of taskqd and taskq, with its built-in default written beside it.
-// The YAML loader (config/load.h) fills this struct; nothing else in taskq reads YAML.
+// The YAML loader (config/load.h) fills this struct; nothing else in taskq reads YAML. The struct
+// and its helpers are plain types, here in common/ so that the segment and tasks use them without
+// depending on config/.
 // Durations are stored in milliseconds; in YAML they are a number of seconds (`2.5`) or a string
 // with a unit (`500ms`, `10s`, `5m`, `1h`, `2d`).
 #pragma once

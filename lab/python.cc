@@ -1,7 +1,7 @@
 // Running the Python re-creations of the tutorial (bench/tutorial/*.py) and timing them from
 // outside as the tutorial's shell `time` did: real from the clock, user and sys from wait4 (the
 // script and every child it waited for). The script's own JSON line is kept too.
-#include "client/bench_python.h"
+#include "lab/python.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace taskq::bench {
+namespace taskq::lab {
 
 std::string FindPythonScripts() {
   std::vector<std::string> candidates;
@@ -95,4 +95,4 @@ Status RunPython(const std::string& python, const std::string& script,
   return Status::Ok();
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -14,13 +14,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "client/bench.h"
 #include "common/spawn.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
 extern char** environ;
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 std::string ReadAll(const std::string& path) {
@@ -219,4 +219,4 @@ std::string FindTaskqRun(const std::string& taskqd) {
   return "";
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -1,10 +1,11 @@
-// The policy lab (`taskq bench`, DESIGN §8): what its parts share. A matrix of cells (workload ×
-// policy × workers × tasks) is run on real taskqd daemons (bench_daemon, bench_matrix), reduced
-// to figures (bench_stats), judged against the noise of the machine (bench_verdict), and written
-// out (bench_report; bench_chart and bench_svg for the chart). The tutorial preset
-// (bench_tutorial runs it, bench_tutorial_report judges it, bench_python) and the advice
-// (bench_advise runs it, bench_probe watches one task, bench_classify decides) are built on the
-// same pieces; the judging parts take figures, not timings, so tests feed them recorded ones.
+// The policy lab (`taskq bench`, DESIGN §8; library taskq_lab, its command line in
+// client/cmd_bench.cc): what its parts share. A matrix of cells (workload × policy × workers ×
+// tasks) is run on real taskqd daemons (daemon.cc, matrix.cc), reduced to figures (stats.cc),
+// judged against the noise of the machine (verdict.cc), and written out (report.cc; chart.cc and
+// svg.cc for the chart). The tutorial preset (tutorial.cc runs it, tutorial_report.cc judges it,
+// python.cc) and the advice (advise.cc runs it, probe.cc watches one task, classify.cc decides)
+// are built on the same pieces; the judging parts take figures, not timings, so tests feed them
+// recorded ones.
 #pragma once
 
 #include <sys/resource.h>
@@ -15,11 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/status.h"
 #include "common/task.h"
-#include "config/options.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 
 // What one task of a cell runs; seeds vary per task.
 struct Workload {
@@ -105,12 +106,12 @@ struct LabOptions {
 };
 
 // A private taskqd: generated config, own queue and state directory, removed at Stop().
-class BenchDaemon {
+class LabDaemon {
  public:
-  BenchDaemon() = default;
-  ~BenchDaemon();
-  BenchDaemon(const BenchDaemon&) = delete;
-  BenchDaemon& operator=(const BenchDaemon&) = delete;
+  LabDaemon() = default;
+  ~LabDaemon();
+  LabDaemon(const LabDaemon&) = delete;
+  LabDaemon& operator=(const LabDaemon&) = delete;
   // Spawns taskqd and waits until the segment says ready; `startup_s` gets the time it took.
   Status Start(const std::string& taskqd, Policy policy, uint32_t workers, uint32_t capacity,
                double* startup_s);
@@ -155,7 +156,7 @@ double AmdahlSpeedup(double serial_fraction, double workers, uint32_t cores);
 std::vector<SpeedupPoint> SpeedupPoints(const std::vector<CellResult>& results,
                                         const std::string& series);
 
-// Comparing two figures on a noisy machine (bench_verdict.cc). A comparison is conclusive when
+// Comparing two figures on a noisy machine (verdict.cc). A comparison is conclusive when
 // its effect (how far the measured ratio is from the claim's threshold, in %) is larger than
 // the noise (the largest spread of the cells compared). A cell of one repetition has no known
 // noise: nothing is concluded from it.
@@ -189,7 +190,7 @@ std::string CellName(const Cell& cell);
 // A series in plain words for legends: "cpu work (list_append 1M), a process per task".
 std::string SeriesTitle(const Cell& cell);
 
-// The chart (bench_chart.cc builds it, bench_svg.cc draws it): panels of series against a log
+// The chart (chart.cc builds it, svg.cc draws it): panels of series against a log
 // scale of x (workers, or tasks), each point with a min-max error bar.
 struct ChartSeries {
   std::string name;  // plain words: it is the legend
@@ -216,9 +217,9 @@ Chart MatrixChart(const std::vector<CellResult>& results, const std::vector<Amda
 std::string RenderSvg(const Chart& chart);
 Status WriteSvg(const std::string& path, const Chart& chart);
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab
 
-namespace taskq::bench {
+namespace taskq::lab {
 
 struct Outputs {
   std::string csv, json, svg;
@@ -228,11 +229,11 @@ Status WriteOutputs(const Outputs& outputs, const std::vector<CellResult>& resul
                     const std::vector<AmdahlFit>& fits, const Chart& chart,
                     const std::string& extra_json = "");
 
-// `--preset tutorial` (bench_tutorial.cc); returns the exit code.
+// `--preset tutorial` (tutorial.cc); returns the exit code.
 int RunTutorial(const LabOptions& lab, const Outputs& outputs, bool with_python,
                 const std::string& python);
 
-// The tutorial preset's figures: bench_tutorial.cc measures them, bench_tutorial_report.cc
+// The tutorial preset's figures: tutorial.cc measures them, tutorial_report.cc
 // turns them into tables, verdicts and a chart without timing anything (tests feed it recorded
 // figures).
 struct PyStats {
@@ -265,7 +266,7 @@ struct TutorialReport {
 };
 TutorialReport JudgeTutorial(const TutorialFigures& figures);
 
-// What kind of work it is (bench_classify.cc): from the per-task figures the daemon records, or
+// What kind of work it is (classify.cc): from the per-task figures the daemon records, or
 // from the wait probe, whose shares of the wall time add up to 1 with what it slept.
 struct WorkProfile {
   size_t tasks = 0;
@@ -281,7 +282,7 @@ struct WorkProfile {
 // "unknown"; the reason, with its figures, in `why`.
 std::string Classify(const WorkProfile& profile, std::string* why);
 
-// The probe (bench_probe.cc): `runs` tasks of the workload as the lab's own children.
+// The probe (probe.cc): `runs` tasks of the workload as the lab's own children.
 struct ProbeFigures {
   uint32_t runs = 0;
   double wall_s = 0, cpu_s = 0, cpu_wait_s = 0;  // sums over the runs, start-up taken off
@@ -298,7 +299,7 @@ bool ProbeUsable(const ProbeFigures& probe, std::string* why);
 WorkProfile ProfileOf(const ProbeFigures& probe, double run_p50_us);
 std::string FindTaskqRun(const std::string& taskqd);  // "" when there is none
 
-// One recommendation from the measured cells and the class (bench_classify.cc).
+// One recommendation from the measured cells and the class (classify.cc).
 struct Advice {
   Policy policy = Policy::kPool;
   uint32_t workers = 1;
@@ -317,4 +318,4 @@ int RunAdvise(const LabOptions& lab, const std::vector<Workload>& workloads,
               const std::vector<uint32_t>& workers, uint32_t tasks, uint32_t last,
               const Outputs& outputs);
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

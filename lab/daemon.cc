@@ -15,14 +15,14 @@
 #include <sstream>
 #include <thread>
 
-#include "client/bench.h"
+#include "client/client.h"
 #include "common/segment.h"
 #include "fmt/format.h"
-#include "taskq/client.h"
+#include "lab/lab.h"
 
 extern char** environ;
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
@@ -78,10 +78,10 @@ Status FindTaskqd(const std::string& given, std::string* path) {
                   dir.empty() ? "taskq" : dir));
 }
 
-BenchDaemon::~BenchDaemon() { Stop(); }
+LabDaemon::~LabDaemon() { Stop(); }
 
-Status BenchDaemon::Start(const std::string& taskqd, Policy policy, uint32_t workers,
-                          uint32_t capacity, double* startup_s) {
+Status LabDaemon::Start(const std::string& taskqd, Policy policy, uint32_t workers,
+                        uint32_t capacity, double* startup_s) {
   static std::atomic<int> counter{0};
   char pattern[] = "/tmp/taskq-bench-XXXXXX";
   if (mkdtemp(pattern) == nullptr) return Status::Failed("cannot create a temp directory");
@@ -142,7 +142,7 @@ Status BenchDaemon::Start(const std::string& taskqd, Policy policy, uint32_t wor
   return Status::Unavailable("taskqd did not become ready: " + tail);
 }
 
-void BenchDaemon::Stop(rusage* usage) {
+void LabDaemon::Stop(rusage* usage) {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
     int status = 0;
@@ -173,7 +173,7 @@ void BenchDaemon::Stop(rusage* usage) {
   }
 }
 
-std::string BenchDaemon::LogTail() const {
+std::string LabDaemon::LogTail() const {
   std::ifstream in(dir_ + "/taskqd.log");
   std::stringstream ss;
   ss << in.rdbuf();
@@ -184,4 +184,4 @@ std::string BenchDaemon::LogTail() const {
   return text.empty() ? "(no log output)" : text;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

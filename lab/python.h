@@ -7,7 +7,7 @@
 
 #include "common/status.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 
 struct PythonRun {
   double real_s = 0, user_s = 0, sys_s = 0;  // measured from outside (wait4)
@@ -20,4 +20,4 @@ std::string FindPythonScripts();
 Status RunPython(const std::string& python, const std::string& script,
                  const std::vector<std::string>& args, PythonRun* run);
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

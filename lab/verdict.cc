@@ -5,10 +5,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "client/bench.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 
 Judgement JudgeSpreads(double ratio, double threshold, std::vector<double> spreads_pct) {
   Judgement j;
@@ -65,4 +65,4 @@ std::string TableSeconds(double seconds) {
   return seconds < 0.1 ? fmt::format("{:.4f}", seconds) : fmt::format("{:.3f}", seconds);
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

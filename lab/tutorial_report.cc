@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "client/bench.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 constexpr uint64_t kCount = 10000000;  // the tutorial's size per job
@@ -334,4 +334,4 @@ TutorialReport JudgeTutorial(const TutorialFigures& f) {
   return report;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -6,11 +6,11 @@
 #include <chrono>
 #include <cstdio>
 
-#include "client/bench.h"
+#include "client/client.h"
 #include "fmt/format.h"
-#include "taskq/client.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -63,7 +63,7 @@ Status WithContext(const Status& s, const std::string& prefix) {
 }
 
 Status RunRep(const LabOptions& lab, const Cell& cell, RepSample* sample) {
-  BenchDaemon daemon;
+  LabDaemon daemon;
   std::string queue = lab.queue, config = lab.config;
   if (queue.empty()) {
     TASKQ_RETURN_IF_ERROR(daemon.Start(lab.taskqd, cell.policy, cell.workers,
@@ -188,4 +188,4 @@ Status RunCells(const LabOptions& lab, const std::vector<Cell>& cells,
   return Status::Ok();
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include "client/bench.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 std::string Share(double share) { return fmt::format("{:.0f}%", 100 * share); }
@@ -210,4 +210,4 @@ Advice Advise(const std::vector<CellResult>& results, const WorkProfile& profile
   return advice;
 }
 
-}  // namespace taskq::bench
+}  // namespace taskq::lab

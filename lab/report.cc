@@ -1,13 +1,14 @@
-// The lab's output: a table on stdout in the tutorial's terms (real, user, sys), CSV and JSON.
+// The lab's output: a table on stdout in the tutorial's terms (real, user, sys), CSV, JSON and the
+// SVG chart (WriteOutputs: whichever were asked for).
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 
-#include "client/bench.h"
 #include "fmt/format.h"
+#include "lab/lab.h"
 #include "nlohmann/json.hpp"
 
-namespace taskq::bench {
+namespace taskq::lab {
 namespace {
 
 std::string Secs(double s) {
@@ -188,4 +189,14 @@ Status WriteJson(const std::string& path, const std::vector<CellResult>& results
                     : Status::Failed(fmt::format("--json: write to {} failed", path));
 }
 
-}  // namespace taskq::bench
+Status WriteOutputs(const Outputs& outputs, const std::vector<CellResult>& results,
+                    const std::vector<AmdahlFit>& fits, const Chart& chart,
+                    const std::string& extra_json) {
+  if (!outputs.csv.empty()) TASKQ_RETURN_IF_ERROR(WriteCsv(outputs.csv, results));
+  if (!outputs.json.empty())
+    TASKQ_RETURN_IF_ERROR(WriteJson(outputs.json, results, fits, extra_json));
+  if (!outputs.svg.empty()) TASKQ_RETURN_IF_ERROR(WriteSvg(outputs.svg, chart));
+  return Status::Ok();
+}
+
+}  // namespace taskq::lab

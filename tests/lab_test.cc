@@ -2,16 +2,16 @@
 // machine (docs/POLICY-LAB.md, 2026-11-25) and once on a loaded one (issue 21: load about 3,
 // 13-54 % spread) go through the tutorial's report and the advice, and the verdicts, the one
 // advice line and the chart's SVG are checked.
+#include "lab/lab.h"
+
 #include <gtest/gtest.h>
 
 #include <regex>
 
-#include "client/bench.h"
-
 namespace taskq::testing {
 namespace {
 
-using bench::CellResult;
+using lab::CellResult;
 
 size_t Count(const std::string& text, const std::string& needle) {
   size_t n = 0;
@@ -19,38 +19,38 @@ size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-CellResult Recorded(const bench::Cell& cell, const std::vector<double>& walls, double startup_s,
+CellResult Recorded(const lab::Cell& cell, const std::vector<double>& walls, double startup_s,
                     double user_s = 0) {
   CellResult r;
   r.cell = cell;
   for (double wall : walls) {
-    bench::RepSample s;
+    lab::RepSample s;
     s.wall_s = wall;
     s.startup_s = startup_s;
     s.user_s = user_s;
     r.reps.push_back(s);
   }
-  bench::Summarise(&r);
+  lab::Summarise(&r);
   return r;
 }
 
-// Walls per cell of bench::TutorialCells(2), in its order: process then pool (1x10M, 2x10M,
+// Walls per cell of lab::TutorialCells(2), in its order: process then pool (1x10M, 2x10M,
 // 4x10M, 1x20M, 4x5M), then io (10 calls process, pool; 1000 calls process, pool).
-bench::TutorialFigures Figures(const std::vector<std::vector<double>>& walls,
-                               const std::vector<double>& startups,
-                               const std::vector<double>& users) {
-  bench::TutorialFigures f;
+lab::TutorialFigures Figures(const std::vector<std::vector<double>>& walls,
+                             const std::vector<double>& startups,
+                             const std::vector<double>& users) {
+  lab::TutorialFigures f;
   f.cores = 2;
   f.load_before = "0.10 0.20 0.30";
   f.load_after = "0.40 0.30 0.30";
-  const std::vector<bench::Cell> cells = bench::TutorialCells(2);
+  const std::vector<lab::Cell> cells = lab::TutorialCells(2);
   for (size_t i = 0; i < cells.size(); ++i) {
     f.cells.push_back(Recorded(cells[i], walls[i], startups[i], users[i]));
   }
   return f;
 }
 
-bench::TutorialFigures Quiet() {
+lab::TutorialFigures Quiet() {
   return Figures({{0.178, 0.179, 0.181},
                   {0.180, 0.181, 0.182},
                   {0.365, 0.367, 0.369},
@@ -73,7 +73,7 @@ bench::TutorialFigures Quiet() {
 
 // Issue 21's run: 1 job 0.548 s, 2 jobs 0.461 s, wide spreads, and a 4-job point far above what
 // the 2-job point predicts.
-bench::TutorialFigures Loaded() {
+lab::TutorialFigures Loaded() {
   return Figures(
       {{0.30, 0.27, 0.41},
        {0.461, 0.38, 0.60},
@@ -95,10 +95,10 @@ bench::TutorialFigures Loaded() {
 }
 
 // Every "<number> s" a verdict quotes is in the tables above the verdicts.
-void ExpectQuotedFiguresInTables(const bench::TutorialReport& report) {
+void ExpectQuotedFiguresInTables(const lab::TutorialReport& report) {
   const std::string tables = report.text.substr(0, report.text.find("Verdicts"));
   const std::regex seconds(R"(([0-9]+\.[0-9]+) s\b)");
-  for (const bench::Verdict& v : report.verdicts) {
+  for (const lab::Verdict& v : report.verdicts) {
     for (std::sregex_iterator it(v.detail.begin(), v.detail.end(), seconds), end; it != end; ++it) {
       const std::string figure = (*it)[1];
       if (v.detail.find("tutorial") != std::string::npos &&
@@ -111,8 +111,8 @@ void ExpectQuotedFiguresInTables(const bench::TutorialReport& report) {
   }
 }
 
-const bench::Verdict& Find(const bench::TutorialReport& report, const std::string& claim) {
-  for (const bench::Verdict& v : report.verdicts) {
+const lab::Verdict& Find(const lab::TutorialReport& report, const std::string& claim) {
+  for (const lab::Verdict& v : report.verdicts) {
     if (v.claim.rfind(claim, 0) == 0) return v;
   }
   ADD_FAILURE() << "no verdict on " << claim;
@@ -120,8 +120,8 @@ const bench::Verdict& Find(const bench::TutorialReport& report, const std::strin
 }
 
 TEST(BenchLabRecorded, QuietMachineGivesVerdictsFromTableFigures) {
-  const bench::TutorialReport report = bench::JudgeTutorial(Quiet());
-  const bench::Verdict& two = Find(report, "2 processes");
+  const lab::TutorialReport report = lab::JudgeTutorial(Quiet());
+  const lab::Verdict& two = Find(report, "2 processes");
   EXPECT_EQ(two.outcome, "HELD") << two.detail;
   EXPECT_NE(two.detail.find("0.356 s -> taskq process: 2 jobs (2x10M) 0.181 s"), std::string::npos)
       << two.detail;
@@ -129,7 +129,7 @@ TEST(BenchLabRecorded, QuietMachineGivesVerdictsFromTableFigures) {
   EXPECT_EQ(Find(report, "which reading").outcome, "SPLIT");
   EXPECT_EQ(Find(report, "... and for many tasks").outcome, "REVERSES");
   EXPECT_EQ(Find(report, "threads").outcome, "UNTESTED");
-  for (const bench::Verdict& v : report.verdicts) {
+  for (const lab::Verdict& v : report.verdicts) {
     EXPECT_TRUE(v.conclusive) << v.claim << ": " << v.outcome;
   }
   ExpectQuotedFiguresInTables(report);
@@ -145,8 +145,8 @@ TEST(BenchLabRecorded, QuietMachineGivesVerdictsFromTableFigures) {
 }
 
 TEST(BenchLabRecorded, LoadedMachineSaysInconclusiveAndAsksForReruns) {
-  const bench::TutorialReport report = bench::JudgeTutorial(Loaded());
-  const bench::Verdict& two = Find(report, "2 processes");
+  const lab::TutorialReport report = lab::JudgeTutorial(Loaded());
+  const lab::Verdict& two = Find(report, "2 processes");
   EXPECT_FALSE(two.conclusive);
   EXPECT_EQ(two.outcome.rfind("INCONCLUSIVE (noise ±", 0), 0u) << two.outcome;
   EXPECT_NE(two.outcome.find(" %)"), std::string::npos) << two.outcome;
@@ -162,29 +162,29 @@ TEST(BenchLabRecorded, LoadedMachineSaysInconclusiveAndAsksForReruns) {
 }
 
 TEST(BenchLabRecorded, PythonComparisonsAreJudgedAndRerunLikeCells) {
-  bench::TutorialFigures quiet = Quiet();
+  lab::TutorialFigures quiet = Quiet();
   quiet.with_python = true;
   quiet.python["serial2"] = {true, 1.073, 0.735, 0.337, 1.07, 0, 2, 2, 3};
   quiet.python["threads2"] = {true, 1.058, 0.737, 0.336, 1.05, 0, 3, 3, 3};
-  bench::TutorialReport report = bench::JudgeTutorial(quiet);
+  lab::TutorialReport report = lab::JudgeTutorial(quiet);
   EXPECT_EQ(Find(report, "threads").outcome, "HELD");
   EXPECT_NE(report.text.find("  python: 2 threads"), std::string::npos) << report.text;
   EXPECT_EQ(report.text.find("not run: python rows"), std::string::npos) << report.text;
   ExpectQuotedFiguresInTables(report);
 
-  bench::TutorialFigures loaded = Loaded();
+  lab::TutorialFigures loaded = Loaded();
   loaded.with_python = true;
   loaded.python["serial2"] = {true, 3.389, 2.2, 1.2, 3.3, 0, 40, 40, 3};
   loaded.python["threads2"] = {true, 3.506, 2.1, 1.4, 3.4, 0, 45, 45, 3};
-  report = bench::JudgeTutorial(loaded);
-  const bench::Verdict& threads = Find(report, "threads");
+  report = lab::JudgeTutorial(loaded);
+  const lab::Verdict& threads = Find(report, "threads");
   EXPECT_EQ(threads.outcome, "INCONCLUSIVE (noise ±45 %)") << threads.detail;
   EXPECT_EQ(threads.python, (std::vector<std::string>{"threads2", "serial2"}));
   ExpectQuotedFiguresInTables(report);
 }
 
 TEST(BenchLabRecorded, ChartShowsBothExperimentsWithBarsAndHonestFits) {
-  const std::string quiet = bench::RenderSvg(bench::JudgeTutorial(Quiet()).chart);
+  const std::string quiet = lab::RenderSvg(lab::JudgeTutorial(Quiet()).chart);
   EXPECT_EQ(Count(quiet, "class=\"panel\""), 2u);
   EXPECT_EQ(Count(quiet, "class=\"point\""), 10u) << "A: 2 policies x 3 jobs; B: 2 x 2 batches";
   EXPECT_EQ(Count(quiet, "class=\"errorbar\""), 10u);
@@ -203,7 +203,7 @@ TEST(BenchLabRecorded, ChartShowsBothExperimentsWithBarsAndHonestFits) {
   EXPECT_NE(quiet.find("data-low=\"0.00133\" data-high=\"0.00137\""), std::string::npos);
 
   // Loaded: 1.19x at 2 jobs and 1.82x at 4 on 2 cores do not follow Amdahl's law: not drawn.
-  const std::string loaded = bench::RenderSvg(bench::JudgeTutorial(Loaded()).chart);
+  const std::string loaded = lab::RenderSvg(lab::JudgeTutorial(Loaded()).chart);
   EXPECT_EQ(Count(loaded, "class=\"errorbar\""), 10u);
   EXPECT_EQ(loaded.find("data-series=\"a process per task (process policy)\" data-serial"),
             std::string::npos);
@@ -212,16 +212,16 @@ TEST(BenchLabRecorded, ChartShowsBothExperimentsWithBarsAndHonestFits) {
 }
 
 TEST(BenchLabRecorded, OneRepetitionHasNoNoiseFigureToConcludeFrom) {
-  bench::Cell cell = bench::TutorialCells(2).front();
+  lab::Cell cell = lab::TutorialCells(2).front();
   const CellResult once = Recorded(cell, {0.30}, 0.003);
   const CellResult thrice = Recorded(cell, {0.10, 0.11, 0.12}, 0.003);
-  const bench::Judgement j = bench::Judge(3.0, 1, {&once, &thrice});
+  const lab::Judgement j = lab::Judge(3.0, 1, {&once, &thrice});
   EXPECT_FALSE(j.conclusive()) << "a 3x effect, but one of the cells ran once";
-  EXPECT_EQ(bench::InconclusiveText(j), "INCONCLUSIVE (noise unknown: 1 repetition)");
-  const bench::Judgement clear = bench::Judge(1.5, 1, {&thrice});
+  EXPECT_EQ(lab::InconclusiveText(j), "INCONCLUSIVE (noise unknown: 1 repetition)");
+  const lab::Judgement clear = lab::Judge(1.5, 1, {&thrice});
   EXPECT_TRUE(clear.conclusive());
   EXPECT_NEAR(clear.noise_pct, 100 * 0.02 / 0.11, 1e-9);
-  EXPECT_EQ(bench::InconclusiveText(bench::Judge(1.1, 1, {&thrice})), "INCONCLUSIVE (noise ±18 %)");
+  EXPECT_EQ(lab::InconclusiveText(lab::Judge(1.1, 1, {&thrice})), "INCONCLUSIVE (noise ±18 %)");
 }
 
 std::vector<CellResult> AdviceCells(const std::vector<std::vector<double>>& walls) {
@@ -229,7 +229,7 @@ std::vector<CellResult> AdviceCells(const std::vector<std::vector<double>>& wall
   size_t i = 0;
   for (Policy p : {Policy::kProcess, Policy::kPool}) {
     for (uint32_t n : {1u, 2u, 4u}) {
-      bench::Cell cell;
+      lab::Cell cell;
       cell.series = std::string("cpu/") + PolicyName(p);
       cell.workload.label = "cpu";
       cell.policy = p;
@@ -241,20 +241,20 @@ std::vector<CellResult> AdviceCells(const std::vector<std::vector<double>>& wall
   return cells;
 }
 
-const bench::WorkProfile kCpuBound{.tasks = 3,
-                                   .cpu_share = 0.97,
-                                   .run_p50_us = 15000,
-                                   .cpu_wait_share = 0.01,
-                                   .blkio_share = -1,
-                                   .from_probe = true};
+const lab::WorkProfile kCpuBound{.tasks = 3,
+                                 .cpu_share = 0.97,
+                                 .run_p50_us = 15000,
+                                 .cpu_wait_share = 0.01,
+                                 .blkio_share = -1,
+                                 .from_probe = true};
 
-size_t UseLines(const bench::Advice& advice) {
+size_t UseLines(const lab::Advice& advice) {
   size_t n = advice.line.rfind("use: ", 0) == 0 ? 1 : 0;
   for (const std::string& line : advice.evidence) n += line.rfind("use: ", 0) == 0 ? 1 : 0;
   return n;
 }
 
-std::string Evidence(const bench::Advice& advice) {
+std::string Evidence(const lab::Advice& advice) {
   std::string text;
   for (const std::string& line : advice.evidence) text += line + "\n";
   return text;
@@ -262,13 +262,13 @@ std::string Evidence(const bench::Advice& advice) {
 
 TEST(BenchLabRecorded, AdviceIsOneLineAndSaysWhatItFollowed) {
   // Clean: 2 pool workers are best and the class (CPU-bound, 2 cores, short tasks) agrees.
-  bench::Advice agree = bench::Advise(AdviceCells({{0.291, 0.292, 0.293},
-                                                   {0.144, 0.145, 0.146},
-                                                   {0.144, 0.145, 0.146},
-                                                   {0.241, 0.242, 0.243},
-                                                   {0.122, 0.123, 0.124},
-                                                   {0.126, 0.127, 0.128}}),
-                                      kCpuBound, 2);
+  lab::Advice agree = lab::Advise(AdviceCells({{0.291, 0.292, 0.293},
+                                               {0.144, 0.145, 0.146},
+                                               {0.144, 0.145, 0.146},
+                                               {0.241, 0.242, 0.243},
+                                               {0.122, 0.123, 0.124},
+                                               {0.126, 0.127, 0.128}}),
+                                  kCpuBound, 2);
   EXPECT_EQ(agree.line, "use: pool, 2 workers");
   EXPECT_EQ(UseLines(agree), 1u);
   EXPECT_EQ(agree.followed, "both");
@@ -277,13 +277,13 @@ TEST(BenchLabRecorded, AdviceIsOneLineAndSaysWhatItFollowed) {
   EXPECT_TRUE(agree.rerun.empty());
 
   // Clean, but 4 workers measure 40% faster than the class's 2: the measurement wins, and says so.
-  bench::Advice measured = bench::Advise(AdviceCells({{0.291, 0.292, 0.293},
-                                                      {0.144, 0.145, 0.146},
-                                                      {0.144, 0.145, 0.146},
-                                                      {0.241, 0.242, 0.243},
-                                                      {0.140, 0.141, 0.142},
-                                                      {0.100, 0.101, 0.102}}),
-                                         kCpuBound, 2);
+  lab::Advice measured = lab::Advise(AdviceCells({{0.291, 0.292, 0.293},
+                                                  {0.144, 0.145, 0.146},
+                                                  {0.144, 0.145, 0.146},
+                                                  {0.241, 0.242, 0.243},
+                                                  {0.140, 0.141, 0.142},
+                                                  {0.100, 0.101, 0.102}}),
+                                     kCpuBound, 2);
   EXPECT_EQ(measured.line, "use: pool, 4 workers");
   EXPECT_EQ(measured.followed, "measurement");
   EXPECT_NE(Evidence(measured).find("followed: the measurement, not the class"), std::string::npos)
@@ -291,13 +291,13 @@ TEST(BenchLabRecorded, AdviceIsOneLineAndSaysWhatItFollowed) {
 
   // Noisy (as gzip's 3.18x on 2 cores): 4 workers 10% ahead with ±50% noise: the class decides,
   // the two cells are asked for again, and there is still one answer.
-  bench::Advice noisy = bench::Advise(AdviceCells({{0.29, 0.20, 0.35},
-                                                   {0.15, 0.10, 0.19},
-                                                   {0.15, 0.10, 0.19},
-                                                   {0.24, 0.18, 0.30},
-                                                   {0.14, 0.09, 0.17},
-                                                   {0.127, 0.09, 0.16}}),
-                                      kCpuBound, 2);
+  lab::Advice noisy = lab::Advise(AdviceCells({{0.29, 0.20, 0.35},
+                                               {0.15, 0.10, 0.19},
+                                               {0.15, 0.10, 0.19},
+                                               {0.24, 0.18, 0.30},
+                                               {0.14, 0.09, 0.17},
+                                               {0.127, 0.09, 0.16}}),
+                                  kCpuBound, 2);
   EXPECT_EQ(noisy.line, "use: pool, 2 workers");
   EXPECT_EQ(UseLines(noisy), 1u);
   EXPECT_EQ(noisy.followed, "class");
@@ -305,9 +305,9 @@ TEST(BenchLabRecorded, AdviceIsOneLineAndSaysWhatItFollowed) {
   EXPECT_EQ(noisy.rerun, (std::vector<size_t>{4, 5}));
 
   // `sleep` is advised as waiting, not I/O: more workers than cores.
-  const bench::WorkProfile sleeping{
+  const lab::WorkProfile sleeping{
       .tasks = 3, .cpu_share = 0.01, .run_p50_us = 200000, .cpu_wait_share = 0.002};
-  bench::Advice sleep_advice = bench::Advise({}, sleeping, 2);
+  lab::Advice sleep_advice = lab::Advise({}, sleeping, 2);
   EXPECT_EQ(sleep_advice.line, "use: process, 8 workers");
   EXPECT_NE(Evidence(sleep_advice).find("class: waits, not I/O"), std::string::npos);
   EXPECT_EQ(Evidence(sleep_advice).find("blocking on block I/O"), std::string::npos);
