@@ -104,6 +104,8 @@ Status PrepareStateDir(const Options& resolved) {
 Status WriteEffectiveConfig(const Options& resolved, const std::string& path) {
   // Written beside the other state files, relative to the directory's descriptor and never
   // through a symlink: a fresh temporary file (O_EXCL), then renamed over the old one.
+  gid_t gid = static_cast<gid_t>(-1);
+  TASKQ_RETURN_IF_ERROR(LookUpGroup(resolved.group, &gid));
   const std::filesystem::path target(path);
   const std::string dir_path = target.parent_path().string();
   const std::string name = target.filename().string();
@@ -138,14 +140,12 @@ Status WriteEffectiveConfig(const Options& resolved, const std::string& path) {
     written += static_cast<size_t>(n);
   }
   // Group members read it too: clients check submissions against the daemon's own rules.
-  gid_t gid = static_cast<gid_t>(-1);
-  TASKQ_RETURN_IF_ERROR(LookUpGroup(resolved.group, &gid));
   if ((gid != static_cast<gid_t>(-1) && ::fchown(fd, static_cast<uid_t>(-1), gid) != 0) ||
       ::fchmod(fd, static_cast<mode_t>(resolved.mode & 0640)) != 0 || ::fsync(fd) != 0) {
     ::close(fd);
     return fail("set up");
   }
-  ::close(fd);
+  if (::close(fd) != 0) return fail("close");
   if (::renameat(dir, temp.c_str(), dir, name.c_str()) != 0) return fail("rename");
   ::close(dir);
   return Status::Ok();

@@ -507,14 +507,21 @@ void Supervisor::Impl::Reload() {
     NotifyReady(StatusLine());
     return;
   }
-  for (const std::string& field : RestartOnlyChanges(options_, next)) {
+  const std::vector<std::string> restart_only = RestartOnlyChanges(options_, next);
+  KeepRestartOnlyFields(options_, &next);
+  // Clients check submissions against the daemon's rules in this file (Client::DaemonRules), so
+  // a reload that cannot write it (a full disk) fails as a whole: the daemon and its clients
+  // keep agreeing on the old rules instead of the daemon refusing what clients accepted.
+  const Status written = WriteEffectiveConfig(next, effective_config_);
+  if (!written.ok()) {
+    spdlog::error("reload failed, the running configuration stays in force: {}", written.message());
+    NotifyReady(StatusLine());
+    return;
+  }
+  for (const std::string& field : restart_only) {
     spdlog::warn("reload: '{}' changed but needs a restart; keeping the running value", field);
   }
-  KeepRestartOnlyFields(options_, &next);
   options_ = next;
-  // Clients check submissions against the daemon's rules in this file (Client::DaemonRules).
-  Status written = WriteEffectiveConfig(options_, effective_config_);
-  if (!written.ok()) spdlog::error("{}", written.message());
   Publish(options_);
   spdlog::set_level(spdlog::level::from_str(options_.log_level));
   // Each group's executor takes the change live when it can (pool: only the worker count

@@ -4,7 +4,12 @@
 // reload all succeed, each exactly once. Every wait is for a state, never for a time.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -206,6 +211,56 @@ TEST_F(Reload, RestartOnlySettingsAreReported) {
   EXPECT_EQ(s.value("capacity", 0), 4096);
   Submit();
   ExpectAllRanOnce();
+}
+
+// Issue 17: a SIGHUP while the state directory's filesystem was full logged nothing, left
+// effective.yaml empty, and clients then accepted what the daemon refused. A reload that cannot
+// write its files now fails as a whole, says so, and keeps the old configuration in force; the
+// next SIGHUP with room applies the file. Needs root (a 512 KiB tmpfs as the full disk).
+TEST(ReloadOnAFullDisk, FailsAsAWholeAndKeepsTheRunningConfiguration) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs (CI runs as root)";
+  Daemon daemon;
+  const std::string small = daemon.dir() + "/small";
+  ASSERT_EQ(::mkdir(small.c_str(), 0755), 0);
+  ASSERT_EQ(::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=512k,mode=0755"), 0)
+      << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{small};
+  const std::string state_dir = small + "/state";
+  const std::string config =
+      "queue: " + daemon.queue() + "\nstate_dir: " + state_dir + "\nuser: root\npolicy: pool\n";
+  daemon.WriteRawConfig(config + "workers: 1\n");
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+
+  // Fill the filesystem to the last block.
+  const std::string filler = small + "/filler";
+  {
+    std::ofstream out(filler, std::ios::binary);
+    const std::string block(4096, 'x');
+    while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+    }
+  }
+  daemon.WriteRawConfig(config + "workers: 2\n");
+  ASSERT_TRUE(daemon.Signal(SIGHUP));
+  ASSERT_TRUE(daemon.WaitForLog("reload failed, the running configuration stays in force"))
+      << daemon.log();
+  std::ifstream effective(state_dir + "/effective.yaml");
+  std::stringstream text;
+  text << effective.rdbuf();
+  EXPECT_NE(text.str().find("workers: 1"), std::string::npos) << text.str();
+  const CommandResult status = daemon.Taskq({"--json", "status"});
+  ASSERT_EQ(status.exit_code, 0) << Describe(status);
+  EXPECT_EQ(nlohmann::json::parse(FirstLine(status.out))["workers_wanted"], 1) << status.out;
+
+  // With room again, the same file applies.
+  ASSERT_EQ(::unlink(filler.c_str()), 0);
+  ASSERT_TRUE(daemon.Signal(SIGHUP));
+  ASSERT_TRUE(daemon.WaitForLog("configuration reloaded")) << daemon.log();
+  const CommandResult after = daemon.Taskq({"--json", "status"});
+  EXPECT_EQ(nlohmann::json::parse(FirstLine(after.out))["workers_wanted"], 2) << after.out;
+  EXPECT_EQ(daemon.Stop(), 0);
 }
 
 }  // namespace
