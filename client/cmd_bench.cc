@@ -167,7 +167,7 @@ int RunBench(const GlobalArgs& global, BenchArgs& args) {
       return Usage(fmt::format("--policy: unknown '{}'; use process or pool", text));
     if (std::find(policies.begin(), policies.end(), p) == policies.end()) policies.push_back(p);
   }
-  const uint32_t cores = lab::OnlineCpus();
+  const uint32_t cores = OnlineCpus();
   std::vector<uint32_t> workers;
   if (args.workers.empty()) {
     for (uint32_t n : {1u, 2u, 4u}) {

@@ -147,14 +147,13 @@ std::string RenderMetrics(Segment& segment, const std::string& queue) {
   for (const GroupInfo& group : groups) {
     out.Sample("taskq_group_paused", GroupLabel(group.name), group.paused ? 1 : 0);
   }
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   out.Family("taskq_group_workers", "gauge",
              "pool policy: worker processes the group runs (its setting, 0 resolved to the online "
              "CPUs); 0 for other policies");
   for (const GroupInfo& group : groups) {
     uint32_t n = 0;
     if (group.settings.policy == Policy::kPool) {
-      n = group.settings.workers != 0 ? group.settings.workers : static_cast<uint32_t>(cpus);
+      n = ResolveWorkers(group.settings.workers);
     }
     out.Sample("taskq_group_workers", GroupLabel(group.name), n);
   }

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/segment_format.h"
@@ -105,6 +104,13 @@ Status LookUpGroup(const std::string& group, gid_t* gid) {
   return Status::Ok();
 }
 
+uint32_t OnlineCpus() {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+uint32_t ResolveWorkers(uint32_t configured) { return configured != 0 ? configured : OnlineCpus(); }
+
 Options ResolveDefaults(Options options) {
   const std::string uid = std::to_string(geteuid());
   if (options.queue.empty()) options.queue = "taskq-" + uid;
@@ -116,10 +122,7 @@ Options ResolveDefaults(Options options) {
       options.state_dir = "/tmp/taskq-" + uid + "/" + options.queue;
     }
   }
-  if (options.workers == 0) {
-    // hardware_concurrency() may return 0 when the count is unknown.
-    options.workers = std::max(1u, std::thread::hardware_concurrency());
-  }
+  options.workers = ResolveWorkers(options.workers);
   if (options.io_root.empty()) options.io_root = options.state_dir + "/io";
   // Group members must be able to read the segment, or `group` would have no effect. They never
   // write it: they submit through the daemon's control socket.

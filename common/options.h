@@ -138,4 +138,10 @@ Status LookUpGroup(const std::string& group, gid_t* gid);
 // are resolved: queue name, state directory, worker count, io_root.
 Options ResolveDefaults(Options options);
 
+// CPUs online now (at least 1).
+uint32_t OnlineCpus();
+// What a `workers` setting means, wherever one is resolved (the top level, a group, metrics):
+// 0 is one worker per online CPU.
+uint32_t ResolveWorkers(uint32_t configured);
+
 }  // namespace taskq

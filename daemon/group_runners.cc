@@ -1,7 +1,5 @@
 #include "daemon/group_runners.h"
 
-#include <thread>
-
 #include "daemon/recovery.h"
 #include "daemon/state_dir.h"
 #include "spdlog/spdlog.h"
@@ -12,8 +10,7 @@ Options GroupRunners::OptionsFor(const Options& top, const GroupInfo& group) {
   Options o = top;
   if (group.index == 0) return o;  // `default` is the top level itself (already resolved)
   o.policy = group.settings.policy;
-  o.workers = group.settings.workers;
-  if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
+  o.workers = ResolveWorkers(group.settings.workers);
   if (o.workers > kMaxWorkers) o.workers = kMaxWorkers;
   o.max_parallel = group.settings.max_parallel;
   return o;

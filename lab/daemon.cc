@@ -51,11 +51,6 @@ void InstallInterruptHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-uint32_t OnlineCpus() {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? static_cast<uint32_t>(n) : 1;
-}
-
 Status FindTaskqd(const std::string& given, std::string* path) {
   if (!given.empty()) {
     if (access(given.c_str(), X_OK) != 0) {

@@ -128,7 +128,6 @@ class LabDaemon {
 
 // Where taskqd is: --taskqd, else next to this taskq (build tree ../daemon/taskqd or same bin dir).
 Status FindTaskqd(const std::string& given, std::string* path);
-uint32_t OnlineCpus();
 // True once SIGINT/SIGTERM arrived while the lab ran (it then stops its daemons and exits).
 bool Interrupted();
 void InstallInterruptHandlers();
