@@ -4,7 +4,8 @@
 // SIGCHLD like every other child), their output goes to files under <state_dir>/slurm, and one
 // squeue every `slurm.poll_interval` reports the state of all of this queue's jobs.
 //
-// A task's life under this policy (one state machine, in Poll() and the On*Exit handlers):
+// A task's life under this policy (its job's phase: daemon/slurm_job_phase.h; the task's own
+// states: common/task_lifecycle.h):
 //   claimed --sbatch ok--> in Slurm (PENDING) --RUNNING seen--> started (deadline armed)
 //      |  sbatch refused: failed          |  final state seen: outcome recorded (table below)
 //      |  controller unreachable longer than controller_timeout: lost (retries apply)
@@ -35,6 +36,7 @@
 #include "daemon/executor.h"
 #include "daemon/fork_child.h"
 #include "daemon/slurm_commands.h"
+#include "daemon/slurm_job_phase.h"
 #include "daemon/task_runner.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -52,15 +54,14 @@ struct SlurmTask {
   uint64_t timeout_ms = 0;
   uint64_t claimed_us = 0;
   SlurmJobRequest request;
+  JobPhase phase = JobPhase::kToSubmit;
   uint32_t job_id = 0;           // 0 until sbatch answered
-  bool submitting = false;       // an sbatch runs for it
-  uint64_t retry_submit_us = 0;  // sbatch failed transiently: try again at (Unix µs)
+  uint64_t retry_submit_us = 0;  // kToSubmit after a transient failure: try again at (Unix µs)
   uint64_t first_failure_us = 0;
   uint64_t known_since_poll = 0;  // polls started before the job id was known cannot see it
   int missing_polls = 0;
-  bool started = false;
-  uint64_t deadline_us = 0;
-  bool cancel_sent = false;
+  uint64_t deadline_us = 0;  // armed when Slurm starts the job
+  // Why taskq stops the job (facts for its outcome, not phases).
   bool cancel_requested = false;
   bool timeout_fired = false;
   SlurmDetails details;  // as last written for `taskq status`
@@ -242,12 +243,24 @@ class SlurmExecutor : public Executor {
       task.claimed_us = record.started_at_us;
       task.request = BuildRequest(claimed);
       task.job_id = static_cast<uint32_t>(record.child_pid);
+      task.phase = JobPhase::kPending;  // squeue says whether it started
       task.known_since_poll = poll_seq_ + 1;
       task.cancel_requested = (record.flags & kFlagCancelKill) != 0;
       task.timeout_fired = (record.flags & kFlagTimeoutFired) != 0;
       context_.segment->SetRunner(slot, record.id, context_.supervisor_pid);
       spdlog::info("task {}: re-attached to slurm job {} after a restart", record.id, task.job_id);
     }
+  }
+
+  // Moves the job's phase as the table says; an event the table refuses is a bug here, logged.
+  void Step(SlurmTask& task, JobEvent event) {
+    const std::optional<JobPhase> next = NextJobPhase(task.phase, event);
+    if (!next) {
+      spdlog::warn("task {}: slurm job phase {} does not take {}", task.id,
+                   JobPhaseName(task.phase), JobEventName(event));
+      return;
+    }
+    task.phase = *next;
   }
 
   SlurmJobRequest BuildRequest(const ClaimedTask& claimed) {
@@ -287,7 +300,7 @@ class SlurmExecutor : public Executor {
       Fail(task.id, TaskState::kFailed, "slurm: cannot run sbatch: " + why);
       return;
     }
-    task.submitting = true;
+    Step(task, JobEvent::kSbatchStarted);
   }
 
   void OnSbatchExit(uint64_t task_id, bool ok, const std::string& out, const std::string& why) {
@@ -299,8 +312,8 @@ class SlurmExecutor : public Executor {
       return;
     }
     SlurmTask& task = it->second;
-    task.submitting = false;
     if (parsed) {
+      Step(task, JobEvent::kSbatchAccepted);
       last_contact_us_ = NowUs();
       task.job_id = job_id;
       task.first_failure_us = 0;
@@ -309,6 +322,7 @@ class SlurmExecutor : public Executor {
       spdlog::debug("task {} submitted as slurm job {}", task.id, job_id);
       return;
     }
+    Step(task, JobEvent::kSbatchFailed);
     const std::string reason = ok ? "sbatch printed no job id: " + FirstLine(out) : why;
     if (!IsTransientSlurmError(reason)) {
       Fail(task.id, TaskState::kFailed, "sbatch refused the job: " + reason);
@@ -347,22 +361,23 @@ class SlurmExecutor : public Executor {
           task.cancel_requested = true;
         }
       }
-      if (task.started && DeadlinePassed(task.deadline_us, now) && !task.timeout_fired) {
+      if (task.phase == JobPhase::kRunning && DeadlinePassed(task.deadline_us, now) &&
+          !task.timeout_fired) {
         task.timeout_fired = true;
         context_.segment->MarkTimeoutFired(task.slot, id);
         spdlog::debug("task {} timed out after {} ms: scancel slurm job {}", id, task.timeout_ms,
                       task.job_id);
       }
-      if ((task.cancel_requested || task.timeout_fired) && !task.cancel_sent) {
-        if (task.job_id != 0) {
+      if (task.cancel_requested || task.timeout_fired) {
+        if (HasJob(task.phase)) {
           to_cancel.push_back(task.job_id);
-          task.cancel_sent = true;
-        } else if (!task.submitting && task.cancel_requested) {
+          Step(task, JobEvent::kScancelSent);
+        } else if (task.phase == JobPhase::kToSubmit && task.cancel_requested) {
           cancelled_unsubmitted.push_back(id);
         }
       }
-      if (task.retry_submit_us != 0 && now >= task.retry_submit_us && !task.submitting &&
-          !task.cancel_requested) {
+      if (task.phase == JobPhase::kToSubmit && task.retry_submit_us != 0 &&
+          now >= task.retry_submit_us && !task.cancel_requested) {
         resubmit.push_back(id);
       }
     }
@@ -441,9 +456,9 @@ class SlurmExecutor : public Executor {
       task.missing_polls = 0;
       const SlurmJobStatus& status = job->second;
       NoteDetails(task, status);
-      if (!task.started && (status.state == "RUNNING" || status.start_us != 0) &&
+      if (task.phase == JobPhase::kPending && (status.state == "RUNNING" || status.start_us != 0) &&
           status.state != "PENDING") {
-        task.started = true;
+        Step(task, JobEvent::kSeenRunning);
         const uint64_t started = std::clamp(status.start_us, task.claimed_us, now);
         context_.segment->MarkStarted(task.slot, id, started);
         task.deadline_us = DeadlineAfter(started, task.timeout_ms);
@@ -539,7 +554,7 @@ class SlurmExecutor : public Executor {
   void Lose(uint64_t id, const std::string& why) {
     auto it = tasks_.find(id);
     if (it == tasks_.end()) return;
-    if (it->second.job_id != 0 && !it->second.cancel_sent) Scancel({it->second.job_id});
+    if (HasJob(it->second.phase)) Scancel({it->second.job_id});
     const TaskState now = context_.segment->RunnerDied(it->second.slot, id, why, 0);
     spdlog::warn("task {}: {}; now {}", id, why, TaskStateName(now));
     tasks_.erase(it);
