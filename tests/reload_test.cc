@@ -250,7 +250,7 @@ TEST(ReloadOnAFullDisk, FailsAsAWholeAndKeepsTheRunningConfiguration) {
   std::stringstream text;
   text << effective.rdbuf();
   EXPECT_NE(text.str().find("workers: 1"), std::string::npos) << text.str();
-  const CommandResult status = daemon.Taskq({"--json", "status"});
+  const CommandResult status = daemon.Taskq({"--json", "stats"});
   ASSERT_EQ(status.exit_code, 0) << Describe(status);
   EXPECT_EQ(nlohmann::json::parse(FirstLine(status.out))["workers_wanted"], 1) << status.out;
 
@@ -258,7 +258,7 @@ TEST(ReloadOnAFullDisk, FailsAsAWholeAndKeepsTheRunningConfiguration) {
   ASSERT_EQ(::unlink(filler.c_str()), 0);
   ASSERT_TRUE(daemon.Signal(SIGHUP));
   ASSERT_TRUE(daemon.WaitForLog("configuration reloaded")) << daemon.log();
-  const CommandResult after = daemon.Taskq({"--json", "status"});
+  const CommandResult after = daemon.Taskq({"--json", "stats"});
   EXPECT_EQ(nlohmann::json::parse(FirstLine(after.out))["workers_wanted"], 2) << after.out;
   EXPECT_EQ(daemon.Stop(), 0);
 }
