@@ -403,7 +403,10 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
                     std::vector<TaskInfo>* tasks, const WaitProgress& progress) {
   std::vector<TaskState> states;
   const Status waited = WaitStates(ids, timeout_ms, &states, progress);
-  if (waited.code() == StatusCode::kInvalid) return waited;
+  // A stalled daemon may have stopped while holding the segment lock: read nothing more.
+  if (waited.code() == StatusCode::kInvalid || waited.code() == StatusCode::kUnavailable) {
+    return waited;
+  }
   tasks->assign(ids.size(), TaskInfo{});
   for (size_t i = 0; i < ids.size(); ++i) {
     if (!segment_->Get(ids[i], &(*tasks)[i])) {
