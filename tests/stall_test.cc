@@ -11,16 +11,23 @@
 namespace taskq::testing {
 namespace {
 
-// The daemon is stopped only once both tasks are in the queue: a supervisor stopped while it
-// holds the segment lock would block a submit (which needs the lock); the wait needs none.
-TEST(Stall, WaitOnAStoppedDaemonEndsWithExitThree) {
-  Daemon daemon("policy: process\nmax_parallel: 1\nshutdown_grace: 0.2s\n");
+// Starts `daemon` (process policy, max_parallel 1) with one task running (sleep 30) and one
+// queued behind it, whose id goes to `id`.
+void StartWithOneTaskQueued(Daemon& daemon, std::string* id) {
   ASSERT_TRUE(daemon.Start());
   const CommandResult running = daemon.Taskq({"submit", "exec", "--", "/bin/sleep", "30"});
   ASSERT_EQ(running.exit_code, 0) << Describe(running);
   const CommandResult queued = daemon.Taskq({"submit", "exec", "--", "/bin/true"});
   ASSERT_EQ(queued.exit_code, 0) << Describe(queued);
-  const std::string id = FirstLine(queued.out);
+  *id = FirstLine(queued.out);
+}
+
+// The daemon is stopped only once both tasks are in the queue: a supervisor stopped while it
+// holds the segment lock would block a submit (which needs the lock); the wait needs none.
+TEST(Stall, WaitOnAStoppedDaemonEndsWithExitThree) {
+  Daemon daemon("policy: process\nmax_parallel: 1\nshutdown_grace: 0.2s\n");
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(StartWithOneTaskQueued(daemon, &id));
   ASSERT_TRUE(daemon.Signal(SIGSTOP));
   const CommandResult r = daemon.Taskq({"wait", id});
   ASSERT_TRUE(daemon.Signal(SIGCONT));
@@ -34,13 +41,9 @@ TEST(Stall, WaitOnAStoppedDaemonEndsWithExitThree) {
 // start, and so does a wait for it (bounded here by --timeout: exit 5, not 3).
 TEST(Stall, NoDaemonIsNotAStall) {
   Daemon daemon("policy: process\nmax_parallel: 1\nshutdown_grace: 0.2s\n");
-  ASSERT_TRUE(daemon.Start());
-  const CommandResult running = daemon.Taskq({"submit", "exec", "--", "/bin/sleep", "30"});
-  ASSERT_EQ(running.exit_code, 0) << Describe(running);
-  const CommandResult queued = daemon.Taskq({"submit", "exec", "--", "/bin/true"});
-  ASSERT_EQ(queued.exit_code, 0) << Describe(queued);
+  std::string id;
+  ASSERT_NO_FATAL_FAILURE(StartWithOneTaskQueued(daemon, &id));
   ASSERT_EQ(daemon.Stop(), 0);
-  const std::string id = FirstLine(queued.out);
   const CommandResult status = daemon.Taskq({"--json", "status", id});
   EXPECT_NE(status.out.find("\"queued\""), std::string::npos) << Describe(status);
   const CommandResult r = daemon.Taskq({"wait", id, "--timeout", "6"});
