@@ -33,10 +33,13 @@ constexpr size_t kSubmitChunk = 256;  // tasks queued per hold of the segment lo
 constexpr size_t kWakePerFinishBelow = 4;
 constexpr int64_t kManyPendingPollUs = 1000;
 
-// The supervisor's loop ticks once a second (heartbeat_us). A live supervisor that has not
-// ticked for this long is stopped (SIGSTOP, a debugger) or hung, and a wait says so instead of
-// hanging: a `submit --wait --timeout 2` on a stopped daemon once waited until it was killed.
-constexpr uint64_t kStalledAfterUs = 5000000;
+// The supervisor's loop ticks once a second (heartbeat_us). A wait that finds it stopped
+// (SIGSTOP, a debugger) and silent for kStoppedAfterUs, or silent for kHungAfterUs while it
+// runs, says so instead of hanging: a `submit --wait --timeout 2` on a stopped daemon once waited
+// until it was killed. A busy daemon is not a hung one: forking a thousand tasks under ASan kept
+// a loop from ticking for over 5 s, so silence alone must last far longer to count.
+constexpr uint64_t kStoppedAfterUs = 3000000;
+constexpr uint64_t kHungAfterUs = 60000000;
 
 // Why the daemon is not going to finish tasks, or "" when it may. No daemon at all is not a
 // stall: queued tasks wait for the next start, as they always have.
@@ -44,7 +47,9 @@ std::string DaemonStall(const SegmentHeader& h) {
   const int32_t pid = h.owner_pid.load(std::memory_order_relaxed);
   const uint64_t beat = h.heartbeat_us.load(std::memory_order_relaxed);
   const uint64_t now = NowUs();
-  if (pid <= 0 || beat == 0 || now < beat + kStalledAfterUs || !ProcessAlive(pid)) return "";
+  if (pid <= 0 || beat == 0 || now < beat + kStoppedAfterUs) return "";
+  const bool stalled = now >= beat + kHungAfterUs ? ProcessAlive(pid) : ProcessStopped(pid);
+  if (!stalled) return "";
   return fmt::format("taskqd (pid {}) has not run its loop for {} s (stopped or hung?)", pid,
                      (now - beat) / 1000000);
 }

@@ -271,20 +271,36 @@ Usage UsageDelta(const rusage& before, const rusage& after) {
       a.invol_ctxsw - b.invol_ctxsw};
 }
 
-bool ProcessAlive(pid_t pid) {
-  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+namespace {
+
+// The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or '\0' when it cannot be read.
+char ProcessStateLetter(pid_t pid) {
   char path[32];
   std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
   FILE* file = std::fopen(path, "re");
-  if (file == nullptr) return true;  // no /proc: trust kill()
+  if (file == nullptr) return '\0';
   char stat[512];
   const size_t n = std::fread(stat, 1, sizeof(stat) - 1, file);
   std::fclose(file);
   stat[n] = '\0';
   // "pid (comm) S ...": the state follows the last ')' (comm may hold parentheses).
   const char* paren = std::strrchr(stat, ')');
-  if (paren == nullptr || paren[1] == '\0') return true;
-  return paren[2] != 'Z' && paren[2] != 'X';
+  if (paren == nullptr || paren[1] == '\0') return '\0';
+  return paren[2];
+}
+
+}  // namespace
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+  const char state = ProcessStateLetter(pid);  // '\0' (no /proc): trust kill()
+  return state != 'Z' && state != 'X';
+}
+
+bool ProcessStopped(pid_t pid) {
+  if (pid <= 0) return false;
+  const char state = ProcessStateLetter(pid);
+  return state == 'T' || state == 't';
 }
 
 uint64_t ProcessStartUs(pid_t pid) {

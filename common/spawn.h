@@ -67,6 +67,9 @@ Usage UsageDelta(const rusage& before, const rusage& after);  // max_rss: `after
 // zombie for good where PID 1 does not reap (many containers), and must not pass for a live
 // runner. A process we may not signal (EPERM) counts as alive.
 bool ProcessAlive(pid_t pid);
+// True while `pid` is stopped by a signal (SIGSTOP, SIGTSTP) or a tracer; false when it runs,
+// sleeps, is gone or cannot be read.
+bool ProcessStopped(pid_t pid);
 // Sets `limits` (hard and soft) on this process; 0 fields are left alone.
 Status ApplyLimitsToSelf(const TaskLimits& limits);
 
