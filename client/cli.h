@@ -48,6 +48,8 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all
             bool quiet);
 int RunList(const GlobalArgs& global, const std::string& state, int64_t limit);
 int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
+// `signal` empty: SIGTERM, then SIGKILL after kill_grace.
+int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal);
 int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
 // Live views (cmd_watch.cc).
 int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log);

@@ -444,6 +444,15 @@ Status Client::Cancel(uint64_t id) {
   return AskDaemon(state_dir(), options_.queue, request, &reply);
 }
 
+Status Client::Kill(uint64_t id, int signal) {
+  ControlRequest request;
+  request.op = ControlOp::kKill;
+  request.id = id;
+  request.signal = signal;
+  nlohmann::json reply;
+  return AskDaemon(state_dir(), options_.queue, request, &reply);
+}
+
 Status Client::Reload() {
   if (!segment_->SupervisorAlive()) {
     return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));

@@ -107,6 +107,10 @@ class Client {
   Status Get(uint64_t id, TaskInfo* info);
   std::vector<TaskInfo> List();
   Status Cancel(uint64_t id);
+  // `taskq kill`: asks the daemon to signal a running task (0: SIGTERM, then SIGKILL after
+  // kill_grace); the task then ends cancelled. Always through the control socket: only the
+  // daemon knows what runs the task.
+  Status Kill(uint64_t id, int signal = 0);
   QueueStats Stats();
   // A round trip through the daemon's event loop.
   Status Ping(int64_t timeout_ms, DaemonInfo* info);

@@ -1,4 +1,5 @@
-// taskq status, wait, list, cancel, logs: reading and steering individual tasks.
+// taskq status, wait, list, cancel, kill, logs: reading and steering individual tasks.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -6,6 +7,8 @@
 #include <iostream>
 
 #include "client/cli.h"
+#include "common/kill_signal.h"
+#include "common/spawn.h"
 #include "fmt/format.h"
 
 namespace taskq::cli {
@@ -101,6 +104,31 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids) {
       std::printf("task %llu cancelled\n", static_cast<unsigned long long>(id));
     } else {
       std::printf("{\"id\":%llu,\"state\":\"cancelled\"}\n", static_cast<unsigned long long>(id));
+    }
+  }
+  return worst;
+}
+
+int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal) {
+  int number = 0;  // 0: the daemon's default (SIGTERM, then SIGKILL after kill_grace)
+  if (!signal.empty()) {
+    const Status parsed = ParseKillSignal(signal, &number);
+    if (!parsed.ok()) return Report(parsed);
+  }
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  const std::string sent = SignalName(number != 0 ? number : SIGTERM);
+  int worst = 0;
+  for (uint64_t id : ids) {
+    Status killed = client->Kill(id, number);
+    if (!killed.ok()) {
+      worst = std::max(worst, Report(killed));
+    } else if (!global.json) {
+      std::printf("task %llu: %s sent\n", static_cast<unsigned long long>(id), sent.c_str());
+    } else {
+      std::printf("{\"id\":%llu,\"signal\":\"%s\"}\n", static_cast<unsigned long long>(id),
+                  sent.c_str());
     }
   }
   return worst;

@@ -75,6 +75,15 @@ int main(int argc, char** argv) {
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel queued tasks");
   cancel_cmd->add_option("ids", cancel_ids, "task ids")->required()->check(task_id);
 
+  std::vector<uint64_t> kill_ids;
+  std::string kill_signal;
+  CLI::App* kill_cmd = app.add_subcommand(
+      "kill", "stop running tasks: SIGTERM to the task's process group, SIGKILL after kill_grace");
+  kill_cmd->add_option("ids", kill_ids, "task ids")->required()->check(task_id);
+  kill_cmd->add_option("--signal", kill_signal,
+                       "send this signal instead, once: TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
+                       "or ALRM");
+
   uint64_t logs_id = 0;
   bool logs_stderr = false;
   CLI::App* logs_cmd = app.add_subcommand("logs", "print an exec task's captured output");
@@ -185,6 +194,7 @@ int main(int argc, char** argv) {
   if (wait_cmd->parsed()) return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet);
   if (list_cmd->parsed()) return RunList(global, list_state, list_limit);
   if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids);
+  if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal);
   if (logs_cmd->parsed()) {
     return logs_follow ? RunLogsFollow(global, logs_id, logs_stderr)
                        : RunLogs(global, logs_id, logs_stderr);

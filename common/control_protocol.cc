@@ -10,6 +10,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/kill_signal.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -34,6 +35,7 @@ const OpName kOps[] = {
     {ControlOp::kGroup, "group", {"op", "action", "name", "policy", "workers", "max_parallel"}},
     {ControlOp::kRepair, "repair", {"op"}},
     {ControlOp::kReload, "reload", {"op"}},
+    {ControlOp::kKill, "kill", {"op", "id", "signal"}},
 };
 
 // Readers of one JSON object's fields: each refuses a wrong type or range with the field's name.
@@ -218,8 +220,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
     return Status::Invalid("request: not a JSON object");
   }
   Fields f(j, "request");
-  TASKQ_RETURN_IF_ERROR(f.OnlyKnown(
-      {"op", "tasks", "id", "stderr", "action", "name", "policy", "workers", "max_parallel"}));
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "id", "signal", "stderr", "action", "name",
+                                     "policy", "workers", "max_parallel"}));
   std::string op;
   TASKQ_RETURN_IF_ERROR(f.Text("op", 16, &op));
   const OpName* known = nullptr;
@@ -228,8 +230,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   if (known == nullptr) {
     return Status::Invalid(
-        "request: field 'op' must be submit, cancel, ping, logs, shutdown, group, repair or "
-        "reload");
+        "request: field 'op' must be submit, cancel, kill, ping, logs, shutdown, group, repair "
+        "or reload");
   }
   request->op = known->op;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -241,6 +243,13 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
     }
   }
   TASKQ_RETURN_IF_ERROR(f.Unsigned("id", kMaxTaskId - 1, &request->id));
+  uint64_t signal = 0;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("signal", 64, &signal));
+  if (signal != 0 && !IsKillSignal(static_cast<int>(signal))) {
+    return Status::Invalid(
+        fmt::format("request: field 'signal' must be the number of {}", kKillSignalNames));
+  }
+  request->signal = static_cast<int>(signal);
   TASKQ_RETURN_IF_ERROR(f.Flag("stderr", &request->stderr_stream));
   TASKQ_RETURN_IF_ERROR(f.Text("action", 16, &request->group_action));
   TASKQ_RETURN_IF_ERROR(f.Text("name", 64, &request->name));
@@ -260,7 +269,9 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
       request->group_action != "resume") {
     return Status::Invalid("request: field 'action' must be add, remove, pause or resume");
   }
-  if ((request->op == ControlOp::kCancel || request->op == ControlOp::kLogs) && request->id == 0) {
+  if ((request->op == ControlOp::kCancel || request->op == ControlOp::kLogs ||
+       request->op == ControlOp::kKill) &&
+      request->id == 0) {
     return Status::Invalid("request: field 'id' must be a task id (1 or more)");
   }
   auto tasks = j.find("tasks");
@@ -294,6 +305,10 @@ std::string SerializeControlRequest(const ControlRequest& request) {
     }
     case ControlOp::kCancel:
       j["id"] = request.id;
+      break;
+    case ControlOp::kKill:
+      j["id"] = request.id;
+      if (request.signal != 0) j["signal"] = request.signal;
       break;
     case ControlOp::kLogs:
       j["id"] = request.id;

@@ -34,12 +34,15 @@ enum class ControlOp {
   kGroup,     // group_action, name, group settings (admin)
   kRepair,    // (admin)
   kReload,    // (admin)
+  kKill,      // id, signal
 };
 
 struct ControlRequest {
   ControlOp op = ControlOp::kPing;
   std::vector<TaskSpec> tasks;
   uint64_t id = 0;
+  int signal =
+      0;  // kill: one of common/kill_signal.h's; 0 = SIGTERM, then SIGKILL after kill_grace
   bool stderr_stream = false;
   std::string group_action;  // add | remove | pause | resume
   std::string name;

@@ -15,11 +15,17 @@
 
 namespace taskq {
 
-CpuResult RunCpuKernel(uint64_t count, uint64_t seed) {
+CpuResult RunCpuKernel(uint64_t count, uint64_t seed, const StopCheck& stop) {
+  constexpr uint64_t kStopCheckEvery = 1u << 16;
   std::mt19937_64 generator(seed);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   std::vector<double> list;  // grows as the tutorial's Python list does: no reserve()
-  for (uint64_t i = 0; i < count; ++i) list.push_back(uniform(generator));
+  for (uint64_t i = 0; i < count; ++i) {
+    if (stop && i % kStopCheckEvery == kStopCheckEvery - 1 && stop()) {
+      return CpuResult{0, list.size(), true};
+    }
+    list.push_back(uniform(generator));
+  }
   uint64_t checksum = 0xcbf29ce484222325ull;  // FNV-1a over the values' bit patterns
   for (double value : list) {
     uint64_t bits;
@@ -94,7 +100,7 @@ int OpenBeneath(const std::string& root, const std::string& relative, int flags,
 }
 
 Status RunIoKernel(const std::string& io_root, const std::string& path, uint64_t bytes,
-                   uint64_t block, bool fsync, uint64_t* written) {
+                   uint64_t block, bool fsync, uint64_t* written, const StopCheck& stop) {
   *written = 0;
   if (block == 0) return Status::Invalid("io block: must be at least 1 byte");
   const int flags = O_WRONLY | O_CREAT | O_TRUNC;
@@ -112,6 +118,10 @@ Status RunIoKernel(const std::string& io_root, const std::string& path, uint64_t
   const size_t chunk = static_cast<size_t>(std::min<uint64_t>(block, 1u << 20));
   std::vector<char> buffer(std::min<uint64_t>(chunk, bytes), 'x');
   while (*written < bytes) {
+    if (stop && stop()) {
+      ::close(fd);
+      return Status::Failed(fmt::format("stopped after {} of {} bytes", *written, bytes));
+    }
     size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), bytes - *written));
     ssize_t n = ::write(fd, buffer.data(), want);
     if (n < 0 && errno == EINTR) continue;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/status.h"
@@ -14,11 +15,16 @@ namespace taskq {
 struct CpuResult {
   uint64_t checksum = 0;  // depends only on (count, seed): tests and users can verify a run
   uint64_t count = 0;
+  bool stopped = false;  // `stop` said so before the count was reached
 };
+
+// Asked now and then by a long kernel (every 64Ki numbers, every block): true stops it early,
+// so a pool worker can end a killed task without dying (`taskq kill`).
+using StopCheck = std::function<bool()>;
 
 // The tutorial's list_append: appends `count` pseudo-random numbers in [0, 1) to a growing list,
 // one at a time, then folds the list into a checksum (so the work cannot be optimised away).
-CpuResult RunCpuKernel(uint64_t count, uint64_t seed);
+CpuResult RunCpuKernel(uint64_t count, uint64_t seed, const StopCheck& stop = nullptr);
 
 // The tutorial's test(): creates (or truncates) a file, writes `bytes` in `block`-sized writes,
 // optionally fsyncs, and closes it. `*written` receives the bytes written. The file is created
@@ -26,7 +32,7 @@ CpuResult RunCpuKernel(uint64_t count, uint64_t seed);
 // opened as it is (a path taskqd made itself); otherwise `path` is relative and is opened
 // beneath `io_root` (OpenBeneath): no "..", no symlink, no mount point leads out of it.
 Status RunIoKernel(const std::string& io_root, const std::string& path, uint64_t bytes,
-                   uint64_t block, bool fsync, uint64_t* written);
+                   uint64_t block, bool fsync, uint64_t* written, const StopCheck& stop = nullptr);
 
 // Opens `relative` beneath the directory `root` with openat2(RESOLVE_BENEATH |
 // RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV); on kernels without openat2 (ENOSYS), walks the path one

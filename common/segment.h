@@ -50,6 +50,11 @@ struct ClaimedTask {
   uint32_t slot = 0;
   TaskRecord record{};
   TaskSpec spec;
+  // The live flags word of the task's record in the mapping (set by Pop), read by a built-in
+  // kernel to stop when `taskq kill` sets kFlagCancelKill; nullptr when there is none.
+  const uint32_t* live_flags = nullptr;
+  // True once someone asked to kill this run (lock-free: one word, written under the lock).
+  bool KillRequested() const;
 };
 
 struct StateCounts {
@@ -142,8 +147,9 @@ class Segment {
   // the supervisor already declared the runner dead).
   void Complete(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
   // Records the exec child a pool worker started for a task, so the group can be killed if the
-  // worker dies.
-  void SetChild(uint32_t slot, uint64_t id, int32_t child_pid);
+  // worker dies. True when a kill was requested before the child existed: the worker then kills
+  // it at once (the supervisor had no process to signal).
+  bool SetChild(uint32_t slot, uint64_t id, int32_t child_pid);
   // The runner of a task died: requeue it while retries allow (and `may_retry`), else mark it
   // lost (or timed_out when its deadline had fired or passed). Returns the task's new state.
   TaskState RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
@@ -161,6 +167,10 @@ class Segment {
   // scancels the job and records it cancelled. kFailed when it runs otherwise or finished,
   // kInvalid when unknown.
   Status Cancel(uint64_t id);
+  // `taskq kill`: marks a running task killed (kFlagCancelKill; its reason becomes `why`) and
+  // copies its record to `running`, so the daemon can signal what runs it; however the run then
+  // ends but in success, it is cancelled. kFailed when it is queued or finished.
+  Status RequestKill(uint64_t id, const std::string& why, TaskRecord* running);
 
   // Readers: copies, never pointers into the segment.
   bool Get(uint64_t id, TaskInfo* info);

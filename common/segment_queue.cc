@@ -501,6 +501,7 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
     e.owner_pid.store(runner_pid, std::memory_order_relaxed);
     r.runner_pid = runner_pid;
     task->slot = slot;
+    task->live_flags = &r.flags;
     std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
     task->spec = std::move(spec);
     return true;
@@ -586,8 +587,10 @@ bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   TaskFacts facts;
   facts.reported = o.state;
   facts.timeout_fired = (running->flags & kFlagTimeoutFired) != 0;
+  facts.kill_requested = (running->flags & kFlagCancelKill) != 0;
   const uint64_t now = o.finished_at_us != 0 ? o.finished_at_us : NowUs();
-  if (!TransitionLocked(slot, id, TaskEvent::kExit, facts, now).allowed) return false;
+  const TaskTransition t = TransitionLocked(slot, id, TaskEvent::kExit, facts, now);
+  if (!t.allowed) return false;
   TaskRecord& r = *running;
   r.exit_code = o.exit_code;
   r.signal = o.signal;
@@ -600,14 +603,25 @@ bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   r.invol_ctxsw = o.invol_ctxsw;
   r.result_checksum = o.result_checksum;
   r.result_count = o.result_count;
-  CopyReason(o.reason, &r);
+  // A killed run keeps the kill's reason (who, which signal) and adds how the run ended.
+  if (t.next == TaskState::kCancelled && facts.kill_requested && o.state != TaskState::kCancelled) {
+    const std::string ended =
+        o.reason.empty() ? fmt::format("exit code {}", o.exit_code) : o.reason;
+    CopyReason(fmt::format("{}; {}", std::string(r.reason, strnlen(r.reason, kReasonBytes)), ended),
+               &r);
+  } else {
+    CopyReason(o.reason, &r);
+  }
   return true;
 }
 
-void Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
+bool Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
   Lock();
-  if (TaskRecord* r = RunningRecordLocked(slot, id)) r->child_pid = child_pid;
+  TaskRecord* r = RunningRecordLocked(slot, id);
+  if (r != nullptr) r->child_pid = child_pid;
+  const bool kill_requested = r != nullptr && (r->flags & kFlagCancelKill) != 0;
   Unlock();
+  return kill_requested;
 }
 
 void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
@@ -650,10 +664,15 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
   TaskFacts facts;
   facts.timeout_fired = (r.flags & kFlagTimeoutFired) != 0 || DeadlinePassed(r.deadline_us, now);
   facts.retry_allowed = may_retry && r.attempts <= r.max_retries;
+  facts.kill_requested = (r.flags & kFlagCancelKill) != 0;
   r.signal = signal;
   if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
   const TaskState result = TransitionLocked(slot, id, TaskEvent::kRunnerDied, facts, now).next;
   switch (result) {
+    case TaskState::kCancelled:  // the kill's reason stays; add how the runner went
+      CopyReason(fmt::format("{}; {}", std::string(r.reason, strnlen(r.reason, kReasonBytes)), why),
+                 &r);
+      break;
     case TaskState::kTimedOut:
       CopyReason(fmt::format("timed out after {} ms; killed", r.timeout_ms), &r);
       break;
@@ -690,11 +709,50 @@ Status Segment::Cancel(uint64_t id) {
   facts.killable = (record(slot).flags & kFlagSlurm) != 0;  // its executor scancels the job
   if (!TransitionLocked(slot, id, TaskEvent::kCancel, facts, NowUs()).allowed) {
     Unlock();
+    if (state == TaskState::kRunning) {
+      return Status::Failed(fmt::format(
+          "task {} is running: cancel removes queued tasks; stop it with `taskq kill {}`", id, id));
+    }
     return Status::Failed(
         fmt::format("task {} is {}: only queued tasks can be cancelled", id, TaskStateName(state)));
   }
   if (state == TaskState::kQueued) CopyReason("cancelled while queued", &WritableRecord(slot));
   Unlock();  // wakes the waiters of a cancelled task
+  return Status::Ok();
+}
+
+bool ClaimedTask::KillRequested() const {
+  if (live_flags == nullptr) return false;
+  const uint32_t flags =
+      std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(live_flags)).load(std::memory_order_relaxed);
+  return (flags & kFlagCancelKill) != 0;
+}
+
+Status Segment::RequestKill(uint64_t id, const std::string& why, TaskRecord* running) {
+  if (id == 0) return Status::Invalid("task id: must be 1 or more");
+  if (read_only_) return ReadOnlyRefusal();
+  Lock();
+  const uint32_t slot = SlotOf(id);
+  SlotEntry& e = entry(slot);
+  if (e.id.load() != id || StateOf(e) == TaskState::kFree) {
+    Unlock();
+    return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
+  }
+  const TaskState state = StateOf(e);
+  if (!TransitionLocked(slot, id, TaskEvent::kKill, {}, NowUs()).allowed) {
+    Unlock();
+    if (state == TaskState::kQueued || state == TaskState::kReserved) {
+      return Status::Failed(fmt::format(
+          "task {} is queued: kill stops running tasks; remove it with `taskq cancel {}`", id, id));
+    }
+    return Status::Failed(
+        fmt::format("task {} is {}: it has already ended", id, TaskStateName(state)));
+  }
+  TaskRecord& r = WritableRecord(slot);
+  CopyReason(why, &r);
+  std::memcpy(static_cast<void*>(running), &r, sizeof(TaskRecord));
+  running->id = id;
+  Unlock();
   return Status::Ok();
 }
 

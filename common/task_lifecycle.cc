@@ -12,8 +12,11 @@ constexpr TaskTransition To(TaskState next, uint32_t effects = kEffectNone) {
 // ends the run, as failed, so no task stays running forever.
 TaskState ExitState(const TaskFacts& facts) {
   TaskState verdict = IsFinished(facts.reported) ? facts.reported : TaskState::kFailed;
-  // A run killed at its deadline fails in whatever way the kill caused; its record says why.
-  if (facts.timeout_fired && verdict != TaskState::kSucceeded) verdict = TaskState::kTimedOut;
+  if (verdict == TaskState::kSucceeded) return verdict;
+  // A run someone killed ends cancelled; one killed at its deadline, timed_out, whatever way the
+  // kill made it end. Its record says why.
+  if (facts.kill_requested) return TaskState::kCancelled;
+  if (facts.timeout_fired) return TaskState::kTimedOut;
   return verdict;
 }
 
@@ -25,7 +28,10 @@ TaskTransition FromRunning(TaskEvent event, const TaskFacts& facts) {
       return To(TaskState::kRunning, kEffectMarkTimeout);
     case TaskEvent::kCancel:
       return facts.killable ? To(TaskState::kRunning, kEffectRequestKill) : Refuse();
+    case TaskEvent::kKill:
+      return To(TaskState::kRunning, kEffectRequestKill);
     case TaskEvent::kRunnerDied:
+      if (facts.kill_requested) return To(TaskState::kCancelled, kEffectWakeWaiters);
       if (facts.timeout_fired) return To(TaskState::kTimedOut, kEffectWakeWaiters);
       if (facts.retry_allowed) return To(TaskState::kQueued, kEffectRequeue | kEffectWakeWorkers);
       return To(TaskState::kLost, kEffectWakeWaiters);
@@ -52,6 +58,8 @@ const char* TaskEventName(TaskEvent event) {
       return "deadline";
     case TaskEvent::kCancel:
       return "cancel";
+    case TaskEvent::kKill:
+      return "kill";
     case TaskEvent::kRunnerDied:
       return "runner_died";
   }

@@ -8,17 +8,21 @@
 // unreadable state word is the one exception, in segment_repair.cc). Executors only translate
 // what the OS reports (an exit status, a signal, a timer, an squeue line) into events.
 //
-//   state \ event  reserve  publish  claim    reject  exit         deadline  cancel runner_died
-//   free           reserved -        -        -       -            -         -             -
-//   reserved       -        queued   -        -       -            -         -             -
-//   queued         -        -        running  failed  -            -         cancelled     -
-//   running        -        -        -        -       succeeded/   running   running       queued
-//   (retry)/
-//                                                     failed/      (+mark)   (+kill, when
-//                                                     timed_out/ timed_out              killable)
-//                                                     lost
-//   finished       reserved -        -        -       -            -         -             -
+//   state \ event  reserve  publish  claim    reject  exit         deadline  cancel   kill
+//   runner_died free           reserved -        -        -       -            -         -        -
+//   - reserved       -        queued   -        -       -            -         -        -        -
+//   queued         -        -        running  failed  -            -         cancelled -       -
+//   running        -        -        -        -       succeeded/   running   running  running
+//   cancelled/
+//                                                     cancelled/   (+mark)   (+kill,  (+kill)
+//                                                     timed_out/ failed/                when queued
+//                                                     (retry)/ timed_out/             killable)
+//                                                     lost lost
+//   finished       reserved -        -        -       -            -         -        -        -
 //   (finished = succeeded, failed, timed_out, cancelled, lost; reserve on it = eviction)
+//
+// A run someone killed (`taskq kill`, kill_requested) that then ends in any way but success is
+// cancelled: not failed by the signal, not lost with its worker, not retried.
 //
 // "-" is a refusal: the event came late (the task moved on) or names the wrong task, and the
 // caller's effect is dropped. That is how a stale runner, a duplicate exit or a cancel racing a
@@ -38,18 +42,20 @@ enum class TaskEvent : uint8_t {
   kReject,      // it can never run: unreadable record, or a dependency that did not succeed
   kExit,        // the runner reports how the run ended (exit status, signal, built-in result)
   kDeadline,    // its timeout passed: marked, and the executor kills it
-  kCancel,      // a user asks for it to stop
+  kCancel,      // a user asks for it to stop (running: only where its executor polls, Slurm)
+  kKill,        // a user signals the running task (`taskq kill`): the executor delivers it
   kRunnerDied,  // its runner, worker, job or the supervisor itself vanished mid-run
 };
-inline constexpr uint32_t kTaskEventCount = 8;
+inline constexpr uint32_t kTaskEventCount = 9;
 const char* TaskEventName(TaskEvent event);
 
 // What the decision needs beyond the state; every field has a safe default.
 struct TaskFacts {
   TaskState reported = TaskState::kSucceeded;  // kExit: the runner's verdict
-  bool timeout_fired = false;  // the deadline was marked, or has passed, for this run
-  bool retry_allowed = false;  // kRunnerDied: attempts are left and the caller allows one
-  bool killable = false;       // kCancel on a running task: its executor can stop it (Slurm)
+  bool timeout_fired = false;   // the deadline was marked, or has passed, for this run
+  bool retry_allowed = false;   // kRunnerDied: attempts are left and the caller allows one
+  bool killable = false;        // kCancel on a running task: its executor can stop it (Slurm)
+  bool kill_requested = false;  // kExit, kRunnerDied: someone killed this run (kFlagCancelKill)
 };
 
 // Side effects beyond the state change; the segment carries them out.

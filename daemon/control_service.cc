@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "common/spawn.h"
 #include "common/task_policy.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -129,6 +131,22 @@ void HandleControlRequest(const DaemonActions& daemon, const ControlPeer& peer,
       Status s = MayTouch(peer, options, segment, request.id, "cancel");
       if (s.ok()) s = segment.Cancel(request.id);
       if (s.ok()) spdlog::info("task {} cancelled by {}", request.id, UserName(peer.uid));
+      return Answer(reply, s);
+    }
+    case ControlOp::kKill: {
+      Status s = MayTouch(peer, options, segment, request.id, "kill");
+      const int signal = request.signal != 0 ? request.signal : SIGTERM;
+      TaskRecord running{};
+      if (s.ok()) {
+        s = segment.RequestKill(
+            request.id, fmt::format("killed by {} with {}", UserName(peer.uid), SignalName(signal)),
+            &running);
+      }
+      if (!s.ok()) return Answer(reply, s);
+      spdlog::info("task {} killed by {} with {}", request.id, UserName(peer.uid),
+                   SignalName(signal));
+      // Without --signal: SIGTERM, then SIGKILL after kill_grace for a task that ignores it.
+      if (daemon.kill) daemon.kill(running, signal, /*escalate=*/request.signal == 0);
       return Answer(reply, s);
     }
     case ControlOp::kLogs: {

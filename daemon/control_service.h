@@ -2,7 +2,7 @@
 // Identity is the kernel's (ControlPeer); the task's submitter is read from the queue, which only
 // the daemon's user writes. Rights (docs/SECURITY.md):
 //   - anyone who can connect (the socket is the `group`'s): submit, ping;
-//   - the task's submitter or an admin: cancel, logs;
+//   - the task's submitter or an admin: cancel, kill, logs;
 //   - admins only: shutdown, group add|remove|pause|resume, repair, reload.
 // Admins are root, taskqd's own user and members of the `admins:` group.
 #pragma once
@@ -22,6 +22,9 @@ struct DaemonActions {
   std::function<void()> on_work;     // new tasks: wake the executors that need a wake
   std::function<void()> shutdown;
   std::function<void()> reload;
+  // `taskq kill`: the task (its record copied after the kill was marked) is to get `signal`, and
+  // SIGKILL after kill_grace when `escalate`.
+  std::function<void(const TaskRecord& running, int signal, bool escalate)> kill;
 };
 
 bool IsAdmin(const ControlPeer& peer, const Options& options);

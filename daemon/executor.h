@@ -52,6 +52,10 @@ class Executor {
   // worker count changed; process: same policy) and returns true; false when the supervisor must
   // replace it (the old one then drains: its runners finish their task and exit).
   virtual bool ApplyLive(const Options& next) = 0;
+  // `taskq kill` (the segment already marked the run killed): sends `signal` to what runs the
+  // task, `running` (a copy of its record), and SIGKILL after kill_grace when `escalate` and it
+  // still runs. False when this executor does not run it. Slurm's executors act on the mark.
+  virtual bool Kill(const TaskRecord& running, int signal, bool escalate) = 0;
 };
 
 std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options);

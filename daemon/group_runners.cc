@@ -116,6 +116,16 @@ void GroupRunners::KillAll() {
   for (auto& old : draining_) old->KillAll();
 }
 
+bool GroupRunners::Kill(const TaskRecord& running, int signal, bool escalate) {
+  for (auto& [row, runner] : runners_) {
+    if (runner.executor->Kill(running, signal, escalate)) return true;
+  }
+  for (auto& old : draining_) {
+    if (old->Kill(running, signal, escalate)) return true;
+  }
+  return false;
+}
+
 bool GroupRunners::Stopped() const {
   for (const auto& [row, runner] : runners_) {
     if (!runner.executor->Stopped()) return false;

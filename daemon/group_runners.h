@@ -30,6 +30,8 @@ class GroupRunners {
   void OnTick();
   void BeginShutdown();
   void KillAll();
+  // `taskq kill`: the executor that runs the task (draining ones included) signals it.
+  bool Kill(const TaskRecord& running, int signal, bool escalate);
   bool Stopped() const;
   bool Ready() const;
   uint32_t ProcessCount() const;

@@ -28,8 +28,9 @@ struct TaskProcess {
   uint64_t id = 0;
   TaskKind kind = TaskKind::kCpu;
   uint64_t timeout_ms = 0;
-  bool terminated = false;  // the deadline passed and the group got SIGTERM
+  bool terminated = false;  // the deadline passed or `taskq kill`: the group gets SIGKILL at exit
   std::unique_ptr<boost::asio::steady_timer> deadline;
+  std::unique_ptr<boost::asio::steady_timer> kill_grace;  // `taskq kill`: SIGKILL when it ends
 };
 
 class PerTaskExecutor : public Executor {
@@ -67,6 +68,7 @@ class PerTaskExecutor : public Executor {
     if (it == children_.end()) return false;
     TaskProcess& p = it->second;
     if (p.deadline) p.deadline->cancel();
+    if (p.kill_grace) p.kill_grace->cancel();
     // A timed-out task ends with its whole group, as under the pool: a child that ignored the
     // SIGTERM must not outlive its leader (the group's id stays reserved while it has members).
     if (p.terminated) ::kill(-pid, SIGKILL);
@@ -114,6 +116,23 @@ class PerTaskExecutor : public Executor {
   bool Stopped() const override { return children_.empty(); }
   bool Ready() const override { return true; }
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(children_.size()); }
+
+  bool Kill(const TaskRecord& running, int signal, bool escalate) override {
+    for (auto& [pid, p] : children_) {
+      if (p.id != running.id) continue;
+      ::kill(-pid, signal);
+      p.terminated = true;
+      if (escalate) {
+        p.kill_grace = std::make_unique<boost::asio::steady_timer>(*context_.io);
+        p.kill_grace->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
+        p.kill_grace->async_wait([pid = pid](const boost::system::error_code& ec) {
+          if (!ec) ::kill(-pid, SIGKILL);  // the child is not reaped yet: its group id is ours
+        });
+      }
+      return true;
+    }
+    return false;
+  }
 
   // Every setting is read when a task starts, so any change but the policy applies at once.
   bool ApplyLive(const Options& next) override {

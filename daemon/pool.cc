@@ -7,9 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "common/clock.h"
@@ -95,6 +98,23 @@ class PoolExecutor : public Executor {
     for (pid_t group : groups) KillTaskGroup(group);
   }
 
+  // An exec task's command is the worker's child in a group of its own: the signal goes to that
+  // group and the worker lives to report the end. A cpu/io task runs inside the worker: its
+  // kernel sees the kill mark at its next check and stops, the worker lives too. An exec task
+  // whose command is not started yet is killed by its worker as it starts (Segment::SetChild).
+  bool Kill(const TaskRecord& running, int signal, bool escalate) override {
+    const bool mine = std::any_of(workers_.begin(), workers_.end(), [&](const WorkerProcess& w) {
+      return w.pid != 0 && w.pid == running.runner_pid;
+    });
+    if (!mine) return false;
+    if (running.kind != static_cast<uint32_t>(TaskKind::kExec) || running.child_pid <= 0) {
+      return true;
+    }
+    ::kill(-running.child_pid, signal);
+    if (escalate) ArmKillGrace(running.id, running.child_pid);
+    return true;
+  }
+
   bool Stopped() const override {
     for (const WorkerProcess& w : workers_) {
       if (w.pid != 0) return false;
@@ -111,6 +131,22 @@ class PoolExecutor : public Executor {
       if (state == WorkerState::kStarting) return false;
     }
     return true;
+  }
+
+  // SIGKILL for a killed exec task that outlived kill_grace, if the same command still runs it.
+  void ArmKillGrace(uint64_t id, pid_t group) {
+    auto timer = std::make_unique<boost::asio::steady_timer>(*context_.io);
+    timer->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
+    timer->async_wait([this, id, group](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: the executor may be gone
+      kill_graces_.erase(id);
+      TaskInfo info;
+      if (context_.segment->Get(id, &info) && info.state == TaskState::kRunning &&
+          info.record.child_pid == group) {
+        ::kill(-group, SIGKILL);
+      }
+    });
+    kill_graces_[id] = std::move(timer);
   }
 
   uint32_t ProcessCount() const override {
@@ -268,6 +304,7 @@ class PoolExecutor : public Executor {
   ExecutorContext context_;
   Options options_;
   std::vector<WorkerProcess> workers_;
+  std::map<uint64_t, std::unique_ptr<boost::asio::steady_timer>> kill_graces_;  // by task id
   bool shutting_down_ = false;
 };
 

@@ -202,6 +202,9 @@ class SlurmExecutor : public Executor {
   bool Stopped() const override { return tasks_.empty() && helpers_.empty(); }
   bool Ready() const override { return true; }
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(tasks_.size()); }
+  // The segment marked the task killed; the next poll sees the mark and scancels its job
+  // (Slurm picks the signals: scancel's TERM, then KILL after the cluster's KillWait).
+  bool Kill(const TaskRecord& running, int, bool) override { return tasks_.count(running.id) != 0; }
 
   bool ApplyLive(const Options& next) override {
     if (shutting_down_ || next.policy != Policy::kSlurm || next.slurm.mode != SlurmMode::kJob) {

@@ -253,6 +253,10 @@ class SlurmPilotExecutor : public Executor {
   bool Stopped() const override { return leases_.empty() && helpers_.empty(); }
   bool Ready() const override { return true; }
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(leases_.size()); }
+  // The segment marked the task killed; the next poll sees the mark and sends its pilot a kill.
+  bool Kill(const TaskRecord& running, int, bool) override {
+    return leases_.count(running.id) != 0;
+  }
 
   bool ApplyLive(const Options& next) override {
     if (shutting_down_ || next.policy != Policy::kSlurm || next.slurm.mode != SlurmMode::kPilot ||

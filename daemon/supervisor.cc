@@ -248,6 +248,13 @@ class Supervisor::Impl {
     };
     actions.shutdown = [this] { asio::post(io_, [this] { BeginShutdown(); }); };
     actions.reload = [this] { asio::post(io_, [this] { Reload(); }); };
+    actions.kill = [this](const TaskRecord& running, int signal, bool escalate) {
+      // Slurm's executors see the kill mark on their next poll and scancel; a pool worker that
+      // has not started the command yet kills it as it does (Segment::SetChild).
+      if (!runners_->Kill(running, signal, escalate)) {
+        spdlog::debug("task {}: no process of this supervisor to signal", running.id);
+      }
+    };
     if (stopping_ && request.op == ControlOp::kSubmit) {
       reply->body["code"] = static_cast<int>(StatusCode::kUnavailable);
       reply->body["message"] = fmt::format(

@@ -101,10 +101,17 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved
   // No deadline, no timer: two setitimer calls are a third of a trivial task's cost.
   const bool timed = task.record.deadline_us != 0;
   if (timed) SetAlarm(task.record.deadline_us);
+  // `taskq kill` of an in-process task: the kernel stops at its next check, the worker lives.
+  const StopCheck stop = [&task] { return task.KillRequested(); };
   if (task.spec.kind == TaskKind::kCpu) {
-    CpuResult r = RunCpuKernel(task.spec.cpu.count, task.spec.cpu.seed);
+    CpuResult r = RunCpuKernel(task.spec.cpu.count, task.spec.cpu.seed, stop);
     outcome.result_checksum = r.checksum;
     outcome.result_count = r.count;
+    if (r.stopped) {
+      outcome.state = TaskState::kFailed;
+      outcome.exit_code = -1;
+      outcome.reason = fmt::format("stopped after {} of {} numbers", r.count, task.spec.cpu.count);
+    }
   } else {
     std::string relative;
     Status s = IoPathBeneathRoot(task.spec.io.path, resolved.io_root, &relative);
@@ -114,9 +121,10 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved
       // itself) leads out of it.
       s = relative.empty()
               ? RunIoKernel(resolved.state_dir, fmt::format("io/{}.dat", task.record.id),
-                            task.spec.io.bytes, task.spec.io.block, task.spec.io.fsync, &written)
+                            task.spec.io.bytes, task.spec.io.block, task.spec.io.fsync, &written,
+                            stop)
               : RunIoKernel(resolved.io_root, relative, task.spec.io.bytes, task.spec.io.block,
-                            task.spec.io.fsync, &written);
+                            task.spec.io.fsync, &written, stop);
     }
     outcome.result_count = written;
     if (!s.ok()) {
@@ -216,7 +224,8 @@ TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Opt
   pid_t pid = 0;
   Status spawned = Spawn(request, &pid);
   if (!spawned.ok()) return SpawnFailedOutcome(spawned);
-  segment.SetChild(task.slot, task.record.id, pid);
+  // A `taskq kill` that came between the claim and the spawn found no process to signal.
+  if (segment.SetChild(task.slot, task.record.id, pid)) ::kill(-pid, SIGKILL);
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   bool timed_out = false;
   if (!WaitExitUntil(pid, pidfd, task.record.deadline_us)) {
@@ -233,7 +242,8 @@ TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Opt
   rusage usage{};
   while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
-  if (timed_out) ::kill(-pid, SIGKILL);  // stragglers left in the task's group
+  // Stragglers left in the task's group after a timeout or a `taskq kill`.
+  if (timed_out || task.KillRequested()) ::kill(-pid, SIGKILL);
   TaskOutcome outcome = OutcomeFromWaitStatus(status, usage);
   if (timed_out) {
     outcome.state = TaskState::kTimedOut;

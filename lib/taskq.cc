@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "client/client.h"
+#include "common/kill_signal.h"
 
 namespace taskq::api {
 namespace {
@@ -191,6 +192,15 @@ Status Client::List(std::vector<TaskInfo>* tasks) {
 }
 
 Status Client::Cancel(uint64_t id) { return FromInternal(impl_->client->Cancel(id)); }
+
+Status Client::Kill(uint64_t id, const std::string& signal) {
+  int number = 0;
+  if (!signal.empty()) {
+    const taskq::Status parsed = taskq::ParseKillSignal(signal, &number);
+    if (!parsed.ok()) return FromInternal(parsed);
+  }
+  return FromInternal(impl_->client->Kill(id, number));
+}
 
 Status Client::Ping(int64_t timeout_ms, int32_t* pid) {
   taskq::DaemonInfo info;

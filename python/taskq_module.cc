@@ -234,6 +234,7 @@ class PyClient {
   }
 
   void Cancel(uint64_t id) { Check(client_->Cancel(id)); }
+  void Kill(uint64_t id, const std::string& signal) { Check(client_->Kill(id, signal)); }
 
   int32_t Ping(int64_t timeout_ms) {
     int32_t pid = 0;
@@ -309,6 +310,7 @@ PYBIND11_MODULE(_taskq, m) {
       .def("get", &PyClient::Get, py::arg("id"))
       .def("list", &PyClient::List)
       .def("cancel", &PyClient::Cancel, py::arg("id"))
+      .def("kill", &PyClient::Kill, py::arg("id"), py::arg("signal"))
       .def("ping", &PyClient::Ping, py::arg("timeout_ms"))
       .def_property_readonly("queue", &PyClient::queue)
       .def_property_readonly("state_dir", &PyClient::state_dir);

@@ -28,6 +28,8 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
       const std::string body : {
           R"({"op":"submit","tasks":[{"kind":"cpu","count":10,"seed":3}]})",
           R"({"op":"cancel","id":7})",
+          R"({"op":"kill","id":7})",
+          R"({"op":"kill","id":7,"signal":10})",
           R"({"op":"ping"})",
           R"({"op":"logs","id":7,"stderr":true})",
           R"({"op":"shutdown"})",
@@ -39,6 +41,7 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
     const ControlRequest again = ParseOk(SerializeControlRequest(request));
     EXPECT_EQ(again.op, request.op) << body;
     EXPECT_EQ(again.id, request.id) << body;
+    EXPECT_EQ(again.signal, request.signal) << body;
     EXPECT_EQ(again.stderr_stream, request.stderr_stream) << body;
     EXPECT_EQ(again.group_action, request.group_action) << body;
     EXPECT_EQ(again.name, request.name) << body;
@@ -57,6 +60,8 @@ TEST(ControlProtocol, AFieldTheOpDoesNotTakeIsRefused) {
             "request: op 'submit' takes no field 'name'; remove it");
   EXPECT_EQ(ParseError(R"({"op":"cancel","id":3,"stderr":true})"),
             "request: op 'cancel' takes no field 'stderr'; remove it");
+  EXPECT_EQ(ParseError(R"({"op":"cancel","id":3,"signal":15})"),
+            "request: op 'cancel' takes no field 'signal'; remove it");
 }
 
 // Also found by fuzz_request: an env entry without '=' was accepted, then the daemon could not
@@ -76,8 +81,12 @@ TEST(ControlProtocol, WrongTypesAndRangesNameTheField) {
   EXPECT_EQ(ParseError(R"({"op":"cancel","id":0})"),
             "request: field 'id' must be a task id (1 or more)");
   EXPECT_EQ(ParseError(R"({"op":"fly"})"),
-            "request: field 'op' must be submit, cancel, ping, logs, shutdown, group, repair or "
-            "reload");
+            "request: field 'op' must be submit, cancel, kill, ping, logs, shutdown, group, repair "
+            "or reload");
+  EXPECT_EQ(ParseError(R"({"op":"kill","id":3,"signal":19})"),
+            "request: field 'signal' must be the number of TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
+            "or ALRM");
+  EXPECT_EQ(ParseError(R"({"op":"kill"})"), "request: field 'id' must be a task id (1 or more)");
   EXPECT_EQ(ParseError(R"({"op":"submit","tasks":[]})").substr(0, 31),
             "request: field 'tasks' must be ");
   EXPECT_EQ(ParseError("[1,2]"), "request: not a JSON object");

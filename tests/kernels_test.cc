@@ -63,6 +63,19 @@ TEST(CpuKernel, DifferentSeedsDiffer) {
   EXPECT_NE(RunCpuKernel(100, 0).checksum, RunCpuKernel(100, UINT64_MAX).checksum);
 }
 
+// `taskq kill` of an in-process task: the kernel asks its stop check now and then and ends early
+// when told; a check that never says stop changes nothing.
+TEST(CpuKernel, AStopCheckEndsItEarly) {
+  int calls = 0;
+  const CpuResult stopped = RunCpuKernel(1u << 20, 1, [&] { return ++calls == 2; });
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_EQ(calls, 2);
+  EXPECT_LT(stopped.count, 1u << 20);
+  const CpuResult whole = RunCpuKernel(1u << 17, 1, [] { return false; });
+  EXPECT_FALSE(whole.stopped);
+  EXPECT_EQ(whole.checksum, RunCpuKernel(1u << 17, 1).checksum);
+}
+
 class IoKernel : public ::testing::Test {
  protected:
   std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
@@ -83,6 +96,16 @@ TEST_F(IoKernel, WritesExactlyTheBytesAsked) {
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
   }
+}
+
+TEST_F(IoKernel, AStopCheckEndsItBetweenBlocks) {
+  int blocks = 0;
+  uint64_t written = 0;
+  const Status s =
+      RunIoKernel("", Path("stopped"), 100000, 1000, false, &written, [&] { return ++blocks > 3; });
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "stopped after 3000 of 100000 bytes");
+  EXPECT_EQ(written, 3000u);
 }
 
 TEST_F(IoKernel, TruncatesAnExistingFile) {

@@ -32,7 +32,6 @@ namespace {
 
 using nlohmann::json;
 
-
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
@@ -476,6 +475,24 @@ TEST_F(SharedService, MembersCancelAndReadOnlyTheirOwnTasks) {
   ASSERT_EQ(stat((daemon.state_dir() + "/logs/" + std::to_string(theirs) + ".out").c_str(), &st),
             0);
   EXPECT_EQ(st.st_mode & 0077, 0u);
+}
+
+// `taskq kill` is a member's for its own running tasks only; the reason names who killed it.
+TEST_F(SharedService, MembersKillOnlyTheirOwnRunningTasks) {
+  Daemon& daemon = StartDaemon("kill_grace: 500ms\n");
+  const uint64_t mine =
+      SubmittedId(TaskqAs(alice(), {"--json", "submit", "exec", "--", "/bin/sleep", "300"}));
+  ASSERT_GT(mine, 0u);
+  ASSERT_TRUE(WaitUntil([&] { return TaskJson(mine).value("state", "") == "running"; }));
+  ExpectRefusedSayingWhoMay(TaskqAs(bob(), {"kill", std::to_string(mine)}), "submitter");
+  EXPECT_EQ(TaskJson(mine).value("state", ""), "running");
+  const CommandResult killed = TaskqAs(alice(), {"kill", std::to_string(mine)});
+  EXPECT_EQ(killed.exit_code, 0) << Describe(killed);
+  ASSERT_TRUE(WaitUntil([&] { return TaskJson(mine).value("state", "") == "cancelled"; }));
+  EXPECT_NE(TaskJson(mine).value("reason", "").find("killed by " + alice().name + " with SIGTERM"),
+            std::string::npos)
+      << TaskJson(mine).dump();
+  (void)daemon;
 }
 
 // ---- fair sharing ----

@@ -208,6 +208,18 @@ def test_wait_status_list_cancel(daemon, client):
     expect_error(taskq.InvalidError, 2, client.list, state="bogus")
 
 
+def test_kill(daemon, client):
+    running = client.submit_exec(["/bin/sleep", "300"])
+    deadline = time.monotonic() + 60
+    while client.status(running).state != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    expect_error(taskq.InvalidError, 2, client.kill, running, signal="STOP")
+    client.kill(running)
+    task = client.wait(running, timeout=60)
+    assert task.state == "cancelled" and "with SIGTERM" in task.reason, task
+    expect_error(taskq.FailedError, 1, client.kill, running)
+
+
 def test_connect_and_ping(daemon, client):
     assert client.ping() == daemon.proc.pid
     assert client.queue == daemon.queue and client.state_dir == daemon.state_dir

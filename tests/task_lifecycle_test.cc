@@ -29,12 +29,13 @@ std::vector<TaskEvent> AllEvents() {
 std::vector<TaskFacts> AllFacts() {
   std::vector<TaskFacts> all;
   for (TaskState reported : AllStates()) {
-    for (int bits = 0; bits < 8; ++bits) {
+    for (int bits = 0; bits < 16; ++bits) {
       TaskFacts f;
       f.reported = reported;
       f.timeout_fired = (bits & 1) != 0;
       f.retry_allowed = (bits & 2) != 0;
       f.killable = (bits & 4) != 0;
+      f.kill_requested = (bits & 8) != 0;
       all.push_back(f);
     }
   }
@@ -62,12 +63,18 @@ TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
       const bool ends = verdict == S::kSucceeded || verdict == S::kFailed ||
                         verdict == S::kTimedOut || verdict == S::kCancelled || verdict == S::kLost;
       if (!ends) verdict = S::kFailed;
-      if (f.timeout_fired && verdict != S::kSucceeded) verdict = S::kTimedOut;
+      if (f.kill_requested && verdict != S::kSucceeded) {
+        verdict = S::kCancelled;
+      } else if (f.timeout_fired && verdict != S::kSucceeded) {
+        verdict = S::kTimedOut;
+      }
       return {true, verdict, kEffectWakeWaiters};
     }
     if (event == E::kDeadline) return {true, S::kRunning, kEffectMarkTimeout};
     if (event == E::kCancel && f.killable) return {true, S::kRunning, kEffectRequestKill};
+    if (event == E::kKill) return {true, S::kRunning, kEffectRequestKill};
     if (event == E::kRunnerDied) {
+      if (f.kill_requested) return {true, S::kCancelled, kEffectWakeWaiters};
       if (f.timeout_fired) return {true, S::kTimedOut, kEffectWakeWaiters};
       if (f.retry_allowed) return {true, S::kQueued, kEffectRequeue | kEffectWakeWorkers};
       return {true, S::kLost, kEffectWakeWaiters};
@@ -88,7 +95,8 @@ TEST(TaskLifecycle, EveryStateEventAndFactsPairMatchesTheTable) {
                                   " (reported " + TaskStateName(facts.reported) + ", timeout " +
                                   std::to_string(facts.timeout_fired) + ", retry " +
                                   std::to_string(facts.retry_allowed) + ", killable " +
-                                  std::to_string(facts.killable) + ")";
+                                  std::to_string(facts.killable) + ", kill requested " +
+                                  std::to_string(facts.kill_requested) + ")";
         ASSERT_EQ(got.allowed, want.allowed) << where;
         ++pairs;
         if (!got.allowed) continue;
@@ -98,7 +106,7 @@ TEST(TaskLifecycle, EveryStateEventAndFactsPairMatchesTheTable) {
       }
     }
   }
-  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 8);
+  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 16);
   EXPECT_GT(allowed, 0u);
 }
 
@@ -136,6 +144,24 @@ TEST(TaskLifecycle, AFiredDeadlineNeverBecomesRetryOrLoss) {
   facts.reported = TaskState::kSucceeded;  // finished just as the deadline fired: it succeeded
   EXPECT_EQ(DecideTaskTransition(TaskState::kRunning, TaskEvent::kExit, facts).next,
             TaskState::kSucceeded);
+}
+
+// `taskq kill`: whatever way the killed run ends but success, it is cancelled — never failed by
+// the signal, lost with its worker, retried, or timed out by a deadline that fired meanwhile.
+TEST(TaskLifecycle, AKilledRunEndsCancelled) {
+  TaskFacts facts;
+  facts.kill_requested = true;
+  facts.retry_allowed = true;
+  facts.timeout_fired = true;
+  EXPECT_EQ(DecideTaskTransition(TaskState::kRunning, TaskEvent::kRunnerDied, facts).next,
+            TaskState::kCancelled);
+  for (TaskState reported : {TaskState::kFailed, TaskState::kLost, TaskState::kTimedOut}) {
+    facts.reported = reported;
+    EXPECT_EQ(DecideTaskTransition(TaskState::kRunning, TaskEvent::kExit, facts).next,
+              TaskState::kCancelled);
+  }
+  EXPECT_FALSE(DecideTaskTransition(TaskState::kQueued, TaskEvent::kKill, facts).allowed)
+      << "a queued task is cancelled, not killed";
 }
 
 TEST(TaskLifecycle, EveryEventHasAName) {

@@ -218,6 +218,11 @@ class TASKQ_API Client {
   // Cancels a queued task. kFailed when it is no longer queued (only queued tasks can be
   // cancelled), kInvalid when the queue has no such task.
   Status Cancel(uint64_t id);
+  // Stops a running task (`taskq kill`): `signal` "" sends SIGTERM to its process group, then
+  // SIGKILL after kill_grace; a name ("INT", "SIGUSR1") or number sends that signal once. The
+  // task then ends kCancelled. kFailed when it is queued (Cancel it) or finished, kInvalid for an
+  // unknown id or a signal kill does not send (TERM, INT, HUP, QUIT, KILL, USR1, USR2, ALRM).
+  Status Kill(uint64_t id, const std::string& signal = "");
   // A round trip through the daemon; `pid` (if not null) gets its process id. kUnavailable
   // when no daemon serves the queue, kTimedOut when it did not answer in time.
   Status Ping(int64_t timeout_ms, int32_t* pid = nullptr);

@@ -240,6 +240,13 @@ class Client:
         for id in ids:
             self._client.cancel(id)
 
+    def kill(self, *ids: int, signal: Optional[str] = None) -> None:
+        """Stops running tasks (`taskq kill ID... [--signal SIG]`): SIGTERM to each task's
+        process group, then SIGKILL after kill_grace, or `signal` ("INT", "USR1", ...) once. The
+        tasks end cancelled. Raises for the first that cannot be killed."""
+        for id in ids:
+            self._client.kill(id, "" if signal is None else signal)
+
     def ping(self, timeout=5.0) -> int:
         """A round trip through the daemon; returns its pid (`taskq ping`)."""
         return self._client.ping(round(_seconds(timeout, "timeout") * 1000))

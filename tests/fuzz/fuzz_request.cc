@@ -24,10 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!taskq::ParseControlRequest(taskq::SerializeControlRequest(request), &again).ok()) {
     std::abort();
   }
-  if (again.op != request.op || again.id != request.id || again.name != request.name ||
-      again.tasks.size() != request.tasks.size() || again.group_action != request.group_action ||
-      again.stderr_stream != request.stderr_stream || again.group.policy != request.group.policy ||
-      again.group.workers != request.group.workers ||
+  if (again.op != request.op || again.id != request.id || again.signal != request.signal ||
+      again.name != request.name || again.tasks.size() != request.tasks.size() ||
+      again.group_action != request.group_action || again.stderr_stream != request.stderr_stream ||
+      again.group.policy != request.group.policy || again.group.workers != request.group.workers ||
       again.group.max_parallel != request.group.max_parallel) {
     std::abort();
   }
