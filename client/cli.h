@@ -39,6 +39,7 @@ struct SubmitCommand {
   SubmitArgs args;
   bool wait = false;
   bool block = false;
+  bool hold = false;  // every task submitted held (`taskq release` lets each run)
   std::string batch;
 };
 int RunSubmit(const GlobalArgs& global, SubmitCommand& command);
@@ -50,6 +51,8 @@ int RunList(const GlobalArgs& global, const std::string& state, int64_t limit);
 int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
 // `signal` empty: SIGTERM, then SIGKILL after kill_grace.
 int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal);
+// `taskq hold` (held) and `taskq release` (!held).
+int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held);
 int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
 // Live views (cmd_watch.cc).
 int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log);

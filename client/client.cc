@@ -453,6 +453,14 @@ Status Client::Kill(uint64_t id, int signal) {
   return AskDaemon(state_dir(), options_.queue, request, &reply);
 }
 
+Status Client::SetHeld(uint64_t id, bool held) {
+  ControlRequest request;
+  request.op = held ? ControlOp::kHold : ControlOp::kRelease;
+  request.id = id;
+  nlohmann::json reply;
+  return AskDaemon(state_dir(), options_.queue, request, &reply);
+}
+
 Status Client::Reload() {
   if (!segment_->SupervisorAlive()) {
     return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));

@@ -111,6 +111,9 @@ class Client {
   // kill_grace); the task then ends cancelled. Always through the control socket: only the
   // daemon knows what runs the task.
   Status Kill(uint64_t id, int signal = 0);
+  // `taskq hold` / `taskq release`: keeps a queued task back, or lets it run (through the
+  // control socket, so the daemon starts a released task at once).
+  Status SetHeld(uint64_t id, bool held);
   QueueStats Stats();
   // A round trip through the daemon's event loop.
   Status Ping(int64_t timeout_ms, DaemonInfo* info);

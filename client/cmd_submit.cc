@@ -69,6 +69,9 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
     if (!finished.ok()) return Report(finished);
     specs.push_back(command.args.spec);
   }
+  if (command.hold) {
+    for (TaskSpec& spec : specs) spec.hold = true;
+  }
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;

@@ -1,4 +1,5 @@
-// taskq status, wait, list, cancel, kill, logs: reading and steering individual tasks.
+// taskq status, wait, list, cancel, kill, hold, release, logs: reading and steering individual
+// tasks.
 #include <signal.h>
 #include <unistd.h>
 
@@ -129,6 +130,26 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const st
     } else {
       std::printf("{\"id\":%llu,\"signal\":\"%s\"}\n", static_cast<unsigned long long>(id),
                   sent.c_str());
+    }
+  }
+  return worst;
+}
+
+int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  int worst = 0;
+  for (uint64_t id : ids) {
+    Status done = client->SetHeld(id, held);
+    if (!done.ok()) {
+      worst = std::max(worst, Report(done));
+    } else if (!global.json) {
+      std::printf("task %llu %s\n", static_cast<unsigned long long>(id),
+                  held ? "held" : "released");
+    } else {
+      std::printf("{\"id\":%llu,\"held\":%s}\n", static_cast<unsigned long long>(id),
+                  held ? "true" : "false");
     }
   }
   return worst;

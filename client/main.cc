@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   submit_cmd->add_flag("--wait", submit.wait, "wait for the task(s); exit 0 only if all succeeded");
   submit_cmd->add_flag("--block", submit.block,
                        "on a full queue wait for space (bounded by --timeout) instead of exit 4");
+  submit_cmd->add_flag("--hold", submit.hold,
+                       "submit held: the task(s) run only after `taskq release ID`");
   submit_cmd->add_option("--batch", submit.batch,
                          "submit one task per line of FILE (- = stdin), same syntax as the "
                          "command line, e.g. `cpu --count 1000`; prints one id per line");
@@ -83,6 +85,14 @@ int main(int argc, char** argv) {
   kill_cmd->add_option("--signal", kill_signal,
                        "send this signal instead, once: TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
                        "or ALRM");
+
+  std::vector<uint64_t> hold_ids;
+  CLI::App* hold_cmd =
+      app.add_subcommand("hold", "keep queued tasks back until `taskq release` (submit --hold)");
+  hold_cmd->add_option("ids", hold_ids, "task ids")->required()->check(task_id);
+  std::vector<uint64_t> release_ids;
+  CLI::App* release_cmd = app.add_subcommand("release", "let held tasks run");
+  release_cmd->add_option("ids", release_ids, "task ids")->required()->check(task_id);
 
   uint64_t logs_id = 0;
   bool logs_stderr = false;
@@ -195,6 +205,8 @@ int main(int argc, char** argv) {
   if (list_cmd->parsed()) return RunList(global, list_state, list_limit);
   if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids);
   if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal);
+  if (hold_cmd->parsed()) return RunHold(global, hold_ids, /*held=*/true);
+  if (release_cmd->parsed()) return RunHold(global, release_ids, /*held=*/false);
   if (logs_cmd->parsed()) {
     return logs_follow ? RunLogsFollow(global, logs_id, logs_stderr)
                        : RunLogs(global, logs_id, logs_stderr);

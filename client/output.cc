@@ -78,6 +78,7 @@ std::string Outcome(const TaskInfo& info) {
     if (r.exit_code >= 0) return fmt::format("exit {}", r.exit_code);
   }
   if (r.signal != 0) return fmt::format("signal {}", r.signal);
+  if (info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0) return "held";
   return "-";
 }
 
@@ -86,7 +87,10 @@ std::string Outcome(const TaskInfo& info) {
 void PrintTaskBlock(const TaskInfo& info) {
   const TaskRecord& r = info.record;
   std::printf("id:          %llu\n", static_cast<unsigned long long>(r.id));
-  std::printf("state:       %s\n", TaskStateName(info.state));
+  std::printf("state:       %s%s\n", TaskStateName(info.state),
+              info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0
+                  ? " (held: `taskq release` lets it run)"
+                  : "");
   std::printf("spec:        %s\n", DescribeSpec(info).c_str());
   std::printf("outcome:     %s\n", Outcome(info).c_str());
   if (!info.reason().empty()) {

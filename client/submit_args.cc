@@ -29,6 +29,8 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
     kind->add_option("--delay", args->delay, "start no sooner than this from now: 30s, 5m, 1h");
     kind->add_option("--at", args->at,
                      "start no sooner than: HH:MM[:SS], YYYY-MM-DDTHH:MM[:SS] (local) or @EPOCH");
+    kind->add_flag("--hold", args->spec.hold,
+                   "submit it held: it runs only after `taskq release ID`");
     // Options the kind does not know (--wait, --block, --json, ...) belong to `submit` and to
     // the global flags: they may follow the kind.
     kind->fallthrough();

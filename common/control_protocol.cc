@@ -36,6 +36,8 @@ const OpName kOps[] = {
     {ControlOp::kRepair, "repair", {"op"}},
     {ControlOp::kReload, "reload", {"op"}},
     {ControlOp::kKill, "kill", {"op", "id", "signal"}},
+    {ControlOp::kHold, "hold", {"op", "id"}},
+    {ControlOp::kRelease, "release", {"op", "id"}},
 };
 
 // Readers of one JSON object's fields: each refuses a wrong type or range with the field's name.
@@ -145,15 +147,16 @@ json SpecToJson(const TaskSpec& spec) {
   j["priority"] = spec.priority;
   j["not_before_us"] = spec.not_before_us;
   j["after"] = spec.after;
+  if (spec.hold) j["hold"] = true;
   return j;
 }
 
 Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   if (!j.is_object()) return Status::Invalid(where + ": must be a JSON object");
   Fields f(j, where);
-  TASKQ_RETURN_IF_ERROR(
-      f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync", "argv", "cwd", "env",
-                   "timeout_ms", "retries", "group", "priority", "not_before_us", "after"}));
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync",
+                                     "argv", "cwd", "env", "timeout_ms", "retries", "group",
+                                     "priority", "not_before_us", "after", "hold"}));
   std::string kind;
   TASKQ_RETURN_IF_ERROR(f.Text("kind", 8, &kind));
   if (kind == "cpu") {
@@ -186,6 +189,7 @@ Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   if (present) spec->priority = static_cast<uint32_t>(value);
   TASKQ_RETURN_IF_ERROR(f.Unsigned("not_before_us", kMax, &spec->not_before_us));
   TASKQ_RETURN_IF_ERROR(f.Ids("after", kMaxAfter, &spec->after));
+  TASKQ_RETURN_IF_ERROR(f.Flag("hold", &spec->hold));
   // The record's own checks (sizes, NULs, counts) are EncodeSpec's.
   TaskRecord scratch;
   std::memset(static_cast<void*>(&scratch), 0, sizeof(scratch));
@@ -230,8 +234,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   if (known == nullptr) {
     return Status::Invalid(
-        "request: field 'op' must be submit, cancel, kill, ping, logs, shutdown, group, repair "
-        "or reload");
+        "request: field 'op' must be submit, cancel, kill, hold, release, ping, logs, shutdown, "
+        "group, repair or reload");
   }
   request->op = known->op;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -270,7 +274,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
     return Status::Invalid("request: field 'action' must be add, remove, pause or resume");
   }
   if ((request->op == ControlOp::kCancel || request->op == ControlOp::kLogs ||
-       request->op == ControlOp::kKill) &&
+       request->op == ControlOp::kKill || request->op == ControlOp::kHold ||
+       request->op == ControlOp::kRelease) &&
       request->id == 0) {
     return Status::Invalid("request: field 'id' must be a task id (1 or more)");
   }
@@ -304,6 +309,8 @@ std::string SerializeControlRequest(const ControlRequest& request) {
       break;
     }
     case ControlOp::kCancel:
+    case ControlOp::kHold:
+    case ControlOp::kRelease:
       j["id"] = request.id;
       break;
     case ControlOp::kKill:

@@ -35,6 +35,8 @@ enum class ControlOp {
   kRepair,    // (admin)
   kReload,    // (admin)
   kKill,      // id, signal
+  kHold,      // id
+  kRelease,   // id
 };
 
 struct ControlRequest {

@@ -171,6 +171,9 @@ class Segment {
   // copies its record to `running`, so the daemon can signal what runs it; however the run then
   // ends but in success, it is cancelled. kFailed when it is queued or finished.
   Status RequestKill(uint64_t id, const std::string& why, TaskRecord* running);
+  // `taskq hold` / `taskq release`: keeps a queued task back (kFlagHeld) or lets it run.
+  // kFailed when it is not queued, or already held (not held); kInvalid when unknown.
+  Status SetHeld(uint64_t id, bool held);
 
   // Readers: copies, never pointers into the segment.
   bool Get(uint64_t id, TaskInfo* info);

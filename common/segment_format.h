@@ -58,6 +58,7 @@ inline constexpr uint32_t kFlagFsync = 1u << 0;         // io: fsync before clos
 inline constexpr uint32_t kFlagTimeoutFired = 1u << 1;  // the deadline passed; a kill was sent
 inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a running task
 inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
+inline constexpr uint32_t kFlagHeld = 1u << 4;          // queued but kept back (`taskq hold`)
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
 // 65,536 slots touches 1.5 MiB, not 64 MiB. Guarded by the segment lock.

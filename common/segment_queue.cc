@@ -90,6 +90,8 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   }
   if ((t.effects & kEffectMarkTimeout) != 0) r.flags |= kFlagTimeoutFired;
   if ((t.effects & kEffectRequestKill) != 0) r.flags |= kFlagCancelKill;
+  if ((t.effects & kEffectHold) != 0) r.flags |= kFlagHeld;
+  if ((t.effects & kEffectRelease) != 0) r.flags &= ~kFlagHeld;
   if (IsFinished(to)) {
     r.finished_at_us = now_us;
     if (r.started_at_us == 0) r.started_at_us = now_us;
@@ -265,7 +267,8 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
                       name, name));
     }
     encoded[i].group = static_cast<uint32_t>(row);
-    waits = waits || encoded[i].after_count > 0 || encoded[i].not_before_us > now;
+    waits = waits || encoded[i].after_count > 0 || encoded[i].not_before_us > now ||
+            (encoded[i].flags & kFlagHeld) != 0;
   }
   if (waits) header_->held_hint.store(1, std::memory_order_relaxed);
   for (; submitted < encoded.size(); ++submitted) {
@@ -393,6 +396,8 @@ Segment::Readiness Segment::ReadinessLocked(const TaskRecord& r, uint64_t now_us
     }
     return Readiness::kWaiting;  // queued, reserved or running
   }
+  // Held after the dependencies: a held task whose dependency failed can never run either.
+  if ((r.flags & kFlagHeld) != 0) return Readiness::kWaiting;
   return Readiness::kReady;
 }
 
@@ -542,7 +547,7 @@ HeldSweep Segment::SweepHeld() {
     const uint32_t slot = SlotOf(id);
     if (entry(slot).id.load() != id || StateOf(entry(slot)) != TaskState::kQueued) continue;
     const TaskRecord& r = record(slot);
-    if (r.after_count == 0 && r.not_before_us == 0) continue;
+    if (r.after_count == 0 && r.not_before_us == 0 && (r.flags & kFlagHeld) == 0) continue;
     std::string why;
     switch (ReadinessLocked(r, now, &why)) {
       case Readiness::kNever:
@@ -753,6 +758,33 @@ Status Segment::RequestKill(uint64_t id, const std::string& why, TaskRecord* run
   std::memcpy(static_cast<void*>(running), &r, sizeof(TaskRecord));
   running->id = id;
   Unlock();
+  return Status::Ok();
+}
+
+Status Segment::SetHeld(uint64_t id, bool held) {
+  if (id == 0) return Status::Invalid("task id: must be 1 or more");
+  if (read_only_) return ReadOnlyRefusal();
+  Lock();
+  const uint32_t slot = SlotOf(id);
+  SlotEntry& e = entry(slot);
+  if (e.id.load() != id || StateOf(e) == TaskState::kFree) {
+    Unlock();
+    return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
+  }
+  const TaskState state = StateOf(e);
+  const bool was_held = (record(slot).flags & kFlagHeld) != 0;
+  if (held == was_held && state == TaskState::kQueued) {
+    Unlock();
+    return Status::Failed(fmt::format("task {} is {} already", id, held ? "held" : "not held"));
+  }
+  const TaskEvent event = held ? TaskEvent::kHold : TaskEvent::kRelease;
+  if (!TransitionLocked(slot, id, event, {}, NowUs()).allowed) {
+    Unlock();
+    return Status::Failed(fmt::format("task {} is {}: only queued tasks can be {}", id,
+                                      TaskStateName(state), held ? "held" : "released"));
+  }
+  if (held) header_->held_hint.store(1, std::memory_order_relaxed);
+  Unlock();  // a release wakes a runner
   return Status::Ok();
 }
 

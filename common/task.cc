@@ -87,6 +87,7 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
     return Status::Invalid(fmt::format("--retries: must be 0..{}", kMaxRetries));
   }
   record->kind = static_cast<uint32_t>(spec.kind);
+  if (spec.hold) record->flags |= kFlagHeld;
   record->payload_len = 0;
   record->argc = 0;
   record->envc = 0;
@@ -158,6 +159,7 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
   spec->priority = record.priority;
   spec->not_before_us = record.not_before_us;
   spec->after.assign(record.after, record.after + record.after_count);
+  spec->hold = (record.flags & kFlagHeld) != 0;
   uint32_t pos = 0;
   switch (static_cast<TaskKind>(record.kind)) {
     case TaskKind::kCpu:

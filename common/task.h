@@ -43,6 +43,7 @@ struct TaskSpec {
   uint32_t priority = kDefaultPriority;  // 0..9, higher runs first
   uint64_t not_before_us = 0;            // Unix epoch µs; 0 = at once
   std::vector<uint64_t> after;           // ids that must have succeeded first (at most kMaxAfter)
+  bool hold = false;                     // submitted held: runs only after `taskq release`
 };
 
 inline constexpr uint64_t kMaxTimeoutMs = 3650ull * 24 * 3600 * 1000;  // ten years

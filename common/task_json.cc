@@ -77,6 +77,7 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["priority"] = r.priority;
   j["after"] = std::vector<uint64_t>(r.after, r.after + std::min(r.after_count, kMaxAfter));
   j["not_before"] = TimeOrNull(r.not_before_us);
+  j["held"] = info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0;
   j["result"] = ResultJson(info);
   j["spec"] = SpecJson(info);
   std::string reason = info.reason();

@@ -60,6 +60,10 @@ const char* TaskEventName(TaskEvent event) {
       return "cancel";
     case TaskEvent::kKill:
       return "kill";
+    case TaskEvent::kHold:
+      return "hold";
+    case TaskEvent::kRelease:
+      return "release";
     case TaskEvent::kRunnerDied:
       return "runner_died";
   }
@@ -84,6 +88,10 @@ TaskTransition DecideTaskTransition(TaskState state, TaskEvent event, const Task
           return To(TaskState::kFailed, kEffectWakeWaiters);
         case TaskEvent::kCancel:
           return To(TaskState::kCancelled, kEffectWakeWaiters);
+        case TaskEvent::kHold:
+          return To(TaskState::kQueued, kEffectHold);
+        case TaskEvent::kRelease:
+          return To(TaskState::kQueued, kEffectRelease | kEffectWakeWorkers);
         default:
           return Refuse();
       }

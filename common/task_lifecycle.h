@@ -8,18 +8,17 @@
 // unreadable state word is the one exception, in segment_repair.cc). Executors only translate
 // what the OS reports (an exit status, a signal, a timer, an squeue line) into events.
 //
-//   state \ event  reserve  publish  claim    reject  exit         deadline  cancel   kill
-//   runner_died free           reserved -        -        -       -            -         -        -
-//   - reserved       -        queued   -        -       -            -         -        -        -
-//   queued         -        -        running  failed  -            -         cancelled -       -
-//   running        -        -        -        -       succeeded/   running   running  running
-//   cancelled/
-//                                                     cancelled/   (+mark)   (+kill,  (+kill)
-//                                                     timed_out/ failed/                when queued
-//                                                     (retry)/ timed_out/             killable)
-//                                                     lost lost
-//   finished       reserved -        -        -       -            -         -        -        -
-//   (finished = succeeded, failed, timed_out, cancelled, lost; reserve on it = eviction)
+// The table, state by state (an event not listed is refused):
+//   free      reserve -> reserved
+//   reserved  publish -> queued
+//   queued    claim -> running; reject -> failed; cancel -> cancelled;
+//             hold -> queued (+held mark); release -> queued (-held mark, wake a runner)
+//   running   exit -> succeeded | cancelled (killed) | failed | timed_out (deadline) | lost;
+//             deadline -> running (+mark); cancel -> running (+kill, when killable: Slurm);
+//             kill -> running (+kill); runner_died -> cancelled (killed) | timed_out (deadline)
+//             | queued (a retry is left) | lost
+//   finished  reserve -> reserved (eviction of the result)
+//   (finished = succeeded, failed, timed_out, cancelled, lost)
 //
 // A run someone killed (`taskq kill`, kill_requested) that then ends in any way but success is
 // cancelled: not failed by the signal, not lost with its worker, not retried.
@@ -45,8 +44,10 @@ enum class TaskEvent : uint8_t {
   kCancel,      // a user asks for it to stop (running: only where its executor polls, Slurm)
   kKill,        // a user signals the running task (`taskq kill`): the executor delivers it
   kRunnerDied,  // its runner, worker, job or the supervisor itself vanished mid-run
+  kHold,        // a user keeps a queued task back (`taskq hold`): not claimed until released
+  kRelease,     // a user lets a held task run again (`taskq release`)
 };
-inline constexpr uint32_t kTaskEventCount = 9;
+inline constexpr uint32_t kTaskEventCount = 11;
 const char* TaskEventName(TaskEvent event);
 
 // What the decision needs beyond the state; every field has a safe default.
@@ -67,6 +68,8 @@ enum TaskEffect : uint32_t {
   kEffectRequestKill = 1u << 3,  // ask the executor to kill the run (it polls the flag)
   kEffectWakeWaiters = 1u << 4,  // clients blocked in wait / --block
   kEffectWakeWorkers = 1u << 5,  // runners blocked on an empty queue
+  kEffectHold = 1u << 6,         // set the held mark (kFlagHeld)
+  kEffectRelease = 1u << 7,      // clear it
 };
 
 struct TaskTransition {

@@ -149,6 +149,16 @@ void HandleControlRequest(const DaemonActions& daemon, const ControlPeer& peer,
       if (daemon.kill) daemon.kill(running, signal, /*escalate=*/request.signal == 0);
       return Answer(reply, s);
     }
+    case ControlOp::kHold:
+    case ControlOp::kRelease: {
+      const bool hold = request.op == ControlOp::kHold;
+      Status s = MayTouch(peer, options, segment, request.id, hold ? "hold" : "release");
+      if (s.ok()) s = segment.SetHeld(request.id, hold);
+      if (!s.ok()) return Answer(reply, s);
+      spdlog::info("task {} {} by {}", request.id, hold ? "held" : "released", UserName(peer.uid));
+      if (!hold && daemon.on_work) daemon.on_work();  // the process policy starts it now
+      return Answer(reply, s);
+    }
     case ControlOp::kLogs: {
       Status s = MayTouch(peer, options, segment, request.id, "reading its logs");
       if (s.ok()) s = OpenLog(options, request.id, request.stderr_stream, &reply->fd);

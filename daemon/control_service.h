@@ -2,7 +2,7 @@
 // Identity is the kernel's (ControlPeer); the task's submitter is read from the queue, which only
 // the daemon's user writes. Rights (docs/SECURITY.md):
 //   - anyone who can connect (the socket is the `group`'s): submit, ping;
-//   - the task's submitter or an admin: cancel, kill, logs;
+//   - the task's submitter or an admin: cancel, kill, hold, release, logs;
 //   - admins only: shutdown, group add|remove|pause|resume, repair, reload.
 // Admins are root, taskqd's own user and members of the `admins:` group.
 #pragma once

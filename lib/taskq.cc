@@ -46,6 +46,7 @@ Status ToInternal(const TaskSpec& in, taskq::TaskSpec* out) {
   if (in.priority >= 0) out->priority = static_cast<uint32_t>(in.priority);
   out->after = in.after;
   out->not_before_us = in.not_before_us;
+  out->hold = in.hold;
   return Status();
 }
 
@@ -67,6 +68,7 @@ TaskSpec FromInternal(const taskq::TaskSpec& in) {
   out.priority = static_cast<int32_t>(in.priority);
   out.after = in.after;
   out.not_before_us = in.not_before_us;
+  out.hold = in.hold;
   return out;
 }
 
@@ -98,6 +100,7 @@ TaskInfo FromInternal(const taskq::TaskInfo& in) {
   out.priority = r.priority;
   out.after.assign(r.after, r.after + std::min(r.after_count, taskq::kMaxAfter));
   out.not_before_us = r.not_before_us;
+  out.held = in.state == taskq::TaskState::kQueued && (r.flags & taskq::kFlagHeld) != 0;
   out.checksum = r.result_checksum;
   out.result_count = r.result_count;
   out.spec_valid = in.spec_valid;
@@ -192,6 +195,10 @@ Status Client::List(std::vector<TaskInfo>* tasks) {
 }
 
 Status Client::Cancel(uint64_t id) { return FromInternal(impl_->client->Cancel(id)); }
+
+Status Client::Hold(uint64_t id) { return FromInternal(impl_->client->SetHeld(id, true)); }
+
+Status Client::Release(uint64_t id) { return FromInternal(impl_->client->SetHeld(id, false)); }
 
 Status Client::Kill(uint64_t id, const std::string& signal) {
   int number = 0;

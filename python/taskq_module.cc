@@ -65,6 +65,7 @@ TaskSpec SpecFromPython(const py::handle& spec) {
   out.priority = spec.attr("priority").cast<int32_t>();
   out.after = spec.attr("after").cast<std::vector<uint64_t>>();
   out.not_before_us = spec.attr("not_before_us").cast<uint64_t>();
+  out.hold = spec.attr("hold").cast<bool>();
   return out;
 }
 
@@ -150,6 +151,7 @@ py::dict TaskToDict(const TaskInfo& task) {
   d["priority"] = task.priority;
   d["after"] = task.after;
   d["not_before"] = TimeOrNone(task.not_before_us);
+  d["held"] = task.held;
   d["result"] = ResultToPython(task);
   d["spec"] = task.spec_valid ? py::object(SpecToDict(task)) : py::object(py::none());
   d["reason"] = task.reason.empty() ? py::object(py::none()) : py::object(py::str(task.reason));
@@ -235,6 +237,8 @@ class PyClient {
 
   void Cancel(uint64_t id) { Check(client_->Cancel(id)); }
   void Kill(uint64_t id, const std::string& signal) { Check(client_->Kill(id, signal)); }
+  void Hold(uint64_t id) { Check(client_->Hold(id)); }
+  void Release(uint64_t id) { Check(client_->Release(id)); }
 
   int32_t Ping(int64_t timeout_ms) {
     int32_t pid = 0;
@@ -311,6 +315,8 @@ PYBIND11_MODULE(_taskq, m) {
       .def("list", &PyClient::List)
       .def("cancel", &PyClient::Cancel, py::arg("id"))
       .def("kill", &PyClient::Kill, py::arg("id"), py::arg("signal"))
+      .def("hold", &PyClient::Hold, py::arg("id"))
+      .def("release", &PyClient::Release, py::arg("id"))
       .def("ping", &PyClient::Ping, py::arg("timeout_ms"))
       .def_property_readonly("queue", &PyClient::queue)
       .def_property_readonly("state_dir", &PyClient::state_dir);

@@ -30,6 +30,9 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
           R"({"op":"cancel","id":7})",
           R"({"op":"kill","id":7})",
           R"({"op":"kill","id":7,"signal":10})",
+          R"({"op":"hold","id":7})",
+          R"({"op":"release","id":7})",
+          R"({"op":"submit","tasks":[{"kind":"cpu","count":10,"hold":true}]})",
           R"({"op":"ping"})",
           R"({"op":"logs","id":7,"stderr":true})",
           R"({"op":"shutdown"})",
@@ -48,6 +51,9 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
     EXPECT_EQ(again.group.workers, request.group.workers) << body;
     EXPECT_EQ(again.group.max_parallel, request.group.max_parallel) << body;
     EXPECT_EQ(again.tasks.size(), request.tasks.size()) << body;
+    for (size_t i = 0; i < again.tasks.size() && i < request.tasks.size(); ++i) {
+      EXPECT_EQ(again.tasks[i].hold, request.tasks[i].hold) << body;
+    }
   }
 }
 
@@ -80,9 +86,10 @@ TEST(ControlProtocol, AnUnknownFieldSuchAsAForgedUidIsRefused) {
 TEST(ControlProtocol, WrongTypesAndRangesNameTheField) {
   EXPECT_EQ(ParseError(R"({"op":"cancel","id":0})"),
             "request: field 'id' must be a task id (1 or more)");
-  EXPECT_EQ(ParseError(R"({"op":"fly"})"),
-            "request: field 'op' must be submit, cancel, kill, ping, logs, shutdown, group, repair "
-            "or reload");
+  EXPECT_EQ(
+      ParseError(R"({"op":"fly"})"),
+      "request: field 'op' must be submit, cancel, kill, hold, release, ping, logs, shutdown, "
+      "group, repair or reload");
   EXPECT_EQ(ParseError(R"({"op":"kill","id":3,"signal":19})"),
             "request: field 'signal' must be the number of TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
             "or ALRM");

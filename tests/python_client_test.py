@@ -208,6 +208,16 @@ def test_wait_status_list_cancel(daemon, client):
     expect_error(taskq.InvalidError, 2, client.list, state="bogus")
 
 
+def test_hold_and_release(daemon, client):
+    held = client.submit_cpu(count=10, hold=True)
+    task = client.status(held)
+    assert task.state == "queued" and task.held, task
+    expect_error(taskq.FailedError, 1, client.hold, held)
+    client.release(held)
+    assert client.wait(held, timeout=60).state == "succeeded"
+    expect_error(taskq.FailedError, 1, client.release, held)
+
+
 def test_kill(daemon, client):
     running = client.submit_exec(["/bin/sleep", "300"])
     deadline = time.monotonic() + 60

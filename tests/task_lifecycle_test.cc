@@ -56,6 +56,8 @@ TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
     if (event == E::kClaim) return {true, S::kRunning, kEffectStartRun};
     if (event == E::kReject) return {true, S::kFailed, kEffectWakeWaiters};
     if (event == E::kCancel) return {true, S::kCancelled, kEffectWakeWaiters};
+    if (event == E::kHold) return {true, S::kQueued, kEffectHold};
+    if (event == E::kRelease) return {true, S::kQueued, kEffectRelease | kEffectWakeWorkers};
   }
   if (state == S::kRunning) {
     if (event == E::kExit) {

@@ -100,6 +100,7 @@ struct TaskSpec {
   int32_t priority = -1;        // 0..9, higher runs first; -1 = 5
   std::vector<uint64_t> after;  // run only once these tasks succeeded (at most 8)
   uint64_t not_before_us = 0;   // earliest start, Unix epoch microseconds; 0 = at once
+  bool hold = false;            // submitted held: runs only after Client::Release
 
   static TaskSpec Cpu(uint64_t count, uint64_t seed = 0) {
     TaskSpec spec;
@@ -153,6 +154,7 @@ struct TaskInfo {
   uint32_t priority = 5;
   std::vector<uint64_t> after;
   uint64_t not_before_us = 0;
+  bool held = false;  // queued and kept back until Client::Release
 
   // Results. cpu: checksum and count of the numbers; io: bytes written to io_path; exec: where
   // its stdout and stderr went.
@@ -223,6 +225,10 @@ class TASKQ_API Client {
   // task then ends kCancelled. kFailed when it is queued (Cancel it) or finished, kInvalid for an
   // unknown id or a signal kill does not send (TERM, INT, HUP, QUIT, KILL, USR1, USR2, ALRM).
   Status Kill(uint64_t id, const std::string& signal = "");
+  // Keeps a queued task back (`taskq hold`) or lets it run (`taskq release`). kFailed when it is
+  // not queued or already held (not held), kInvalid when the queue has no such task.
+  Status Hold(uint64_t id);
+  Status Release(uint64_t id);
   // A round trip through the daemon; `pid` (if not null) gets its process id. kUnavailable
   // when no daemon serves the queue, kTimedOut when it did not answer in time.
   Status Ping(int64_t timeout_ms, int32_t* pid = nullptr);

@@ -31,7 +31,7 @@ _taskq_groups() {
 _taskq() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
   local global_opts="-q --queue -c --config --json -h --help --version"
-  local commands="submit status wait list cancel kill logs top stats metrics ping shutdown reload purge group doctor bench"
+  local commands="submit status wait list cancel kill hold release logs top stats metrics ping shutdown reload purge group doctor bench"
   COMPREPLY=()
 
   # Values of options.
@@ -91,12 +91,12 @@ _taskq() {
         io) words="--bytes --path --block --fsync" ;;
         exec) words="--cwd --env --" ;;
       esac
-      [[ -n $sub ]] && words+=" --timeout --retries --group --priority --after --delay --at" ;;
+      [[ -n $sub ]] && words+=" --timeout --retries --group --priority --after --delay --at --hold" ;;
     status | logs)
       words="$(_taskq_ids)"
       [[ $command == logs ]] && words+=" --stderr -f --follow" ;;
     wait) words="$(_taskq_ids) --all --timeout --quiet" ;;
-    cancel) words="$(_taskq_ids queued)" ;;
+    cancel | hold | release) words="$(_taskq_ids queued)" ;;
     kill)
       if [[ $prev == --signal ]]; then
         COMPREPLY=($(compgen -W "TERM INT HUP QUIT KILL USR1 USR2 ALRM" -- "$cur"))

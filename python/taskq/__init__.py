@@ -55,6 +55,7 @@ class Task:
     priority: int
     after: list
     not_before: Optional[int]
+    held: bool
     result: Optional[dict]  # cpu: checksum, count; io: bytes, path; exec: stdout, stderr
     spec: Optional[dict]
     reason: Optional[str]
@@ -107,6 +108,7 @@ class Spec:
     priority: int = -1
     after: tuple = ()
     not_before_us: int = 0
+    hold: bool = False
 
 
 def _seconds(value, name) -> float:
@@ -118,11 +120,11 @@ def _seconds(value, name) -> float:
 
 
 def _options(timeout=None, retries=None, group=None, priority=None, after=(), delay=None,
-             at=None) -> dict:
+             at=None, hold=False) -> dict:
     """The options every kind takes, as `taskq submit KIND` has them: timeout (seconds), retries,
     group, priority (0..9), after (task ids), delay (seconds or timedelta) or at (a datetime, or
-    Unix epoch seconds)."""
-    options: dict[str, Any] = {}
+    Unix epoch seconds), hold (runs only after `release`)."""
+    options: dict[str, Any] = {"hold": bool(hold)}
     if timeout is not None:
         ms = round(_seconds(timeout, "timeout") * 1000)
         options["timeout_ms"] = 1 if ms == 0 and timeout else ms
@@ -246,6 +248,16 @@ class Client:
         tasks end cancelled. Raises for the first that cannot be killed."""
         for id in ids:
             self._client.kill(id, "" if signal is None else signal)
+
+    def hold(self, *ids: int) -> None:
+        """Keeps queued tasks back (`taskq hold ID...`); raises for the first that cannot be."""
+        for id in ids:
+            self._client.hold(id)
+
+    def release(self, *ids: int) -> None:
+        """Lets held tasks run (`taskq release ID...`); raises for the first that cannot be."""
+        for id in ids:
+            self._client.release(id)
 
     def ping(self, timeout=5.0) -> int:
         """A round trip through the daemon; returns its pid (`taskq ping`)."""

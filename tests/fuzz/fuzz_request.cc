@@ -35,7 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     taskq::TaskRecord record{};
     if (!taskq::EncodeSpec(spec, &record).ok()) continue;  // too big for a record: refused later
     taskq::TaskSpec decoded;
-    if (!taskq::DecodeSpec(record, &decoded).ok() || decoded.kind != spec.kind) std::abort();
+    if (!taskq::DecodeSpec(record, &decoded).ok() || decoded.kind != spec.kind ||
+        decoded.hold != spec.hold) {
+      std::abort();
+    }
   }
   return 0;
 }
