@@ -32,7 +32,8 @@ std::string FormatDuration(uint64_t us);
 std::string DescribeSpec(const TaskInfo& info);
 void PrintTaskBlock(const TaskInfo& info);    // status ID
 void PrintTaskSummary(const TaskInfo& info);  // one line: "task 5 succeeded in 1.2 ms ..."
-void PrintTaskTable(const std::vector<TaskInfo>& tasks);
+// `taskq list`: one row per task; times in local time (or UTC), the zone in the header.
+void PrintTaskTable(const std::vector<TaskInfo>& tasks, bool utc);
 void PrintJson(const std::vector<TaskInfo>& tasks, bool as_array);
 
 struct SubmitCommand {
@@ -47,7 +48,7 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command);
 int RunStatus(const GlobalArgs& global, uint64_t id);
 int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all, double timeout_s,
             bool quiet);
-int RunList(const GlobalArgs& global, const std::string& state, int64_t limit);
+int RunList(const GlobalArgs& global, const std::string& state, int64_t limit, bool utc);
 int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
 // `signal` empty: SIGTERM, then SIGKILL after kill_grace.
 int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal);

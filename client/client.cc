@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -424,6 +425,26 @@ Status Client::Wait(const std::vector<uint64_t>& ids, int64_t timeout_ms,
 }
 
 std::vector<uint64_t> Client::Unfinished() { return segment_->UnfinishedIds(); }
+
+uint64_t Client::NextId() {
+  // Written under the segment lock; a relaxed read is a lower bound, which is all a wait needs.
+  return std::atomic_ref<uint64_t>(segment_->header()->next_id).load(std::memory_order_acquire);
+}
+
+std::vector<uint64_t> Client::SubmittedSince(uint64_t* watermark) {
+  std::vector<uint64_t> ids;
+  const uint64_t next = NextId();
+  uint64_t first_pending = next;
+  for (uint64_t id = *watermark; id < next; ++id) {
+    if (segment_->PeekState(id).has_value()) {
+      ids.push_back(id);
+    } else if (first_pending == next) {
+      first_pending = id;  // reserved but not published yet (or already evicted)
+    }
+  }
+  *watermark = first_pending;
+  return ids;
+}
 
 Status Client::Get(uint64_t id, TaskInfo* info) {
   if (!segment_->Get(id, info)) {

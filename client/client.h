@@ -103,6 +103,12 @@ class Client {
                     std::vector<TaskState>* states, const WaitProgress& progress = nullptr);
   // The ids of all tasks that are queued or running now.
   std::vector<uint64_t> Unfinished();
+  // The id the queue hands out next: every task submitted from now on has this id or a larger
+  // one (`wait --all` waits for them too).
+  uint64_t NextId();
+  // Tasks submitted since `*watermark` (from NextId()) that are in the queue now, in id order;
+  // moves `*watermark` past them, but not past a task still being submitted (seen next time).
+  std::vector<uint64_t> SubmittedSince(uint64_t* watermark);
 
   Status Get(uint64_t id, TaskInfo* info);
   std::vector<TaskInfo> List();

@@ -5,9 +5,12 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <set>
 
 #include "client/cli.h"
+#include "common/clock.h"
 #include "common/kill_signal.h"
 #include "common/spawn.h"
 #include "fmt/format.h"
@@ -29,13 +32,60 @@ int RunStatus(const GlobalArgs& global, uint64_t id) {
   return 0;
 }
 
+namespace {
+
+// `wait --all` waits for what is unfinished when it starts, then for every task submitted
+// since (finished or not by then), until a look finds nothing new: a batch still landing is
+// waited for whole. `watermark` is the queue's next id when the wait began. `wait_for` waits
+// for a list of ids (bounded by the time left) and keeps what it learns.
+Status WaitForAll(Client& client, std::vector<uint64_t>* ids, uint64_t watermark,
+                  int64_t timeout_ms,
+                  const std::function<Status(const std::vector<uint64_t>&, int64_t)>& wait_for) {
+  const uint64_t start = MonotonicUs();
+  std::set<uint64_t> seen(ids->begin(), ids->end());
+  std::vector<uint64_t> batch = *ids;
+  for (;;) {
+    int64_t left = -1;
+    if (timeout_ms >= 0) {
+      const int64_t spent = static_cast<int64_t>((MonotonicUs() - start) / 1000);
+      left = std::max<int64_t>(0, timeout_ms - spent);
+    }
+    TASKQ_RETURN_IF_ERROR(wait_for(batch, left));
+    batch.clear();
+    for (uint64_t id : client.SubmittedSince(&watermark)) {
+      if (seen.insert(id).second) batch.push_back(id);
+    }
+    if (batch.empty()) return Status::Ok();
+    ids->insert(ids->end(), batch.begin(), batch.end());
+  }
+}
+
+// "3371 succeeded, 0 failed in 3.0 s" (other ends named only when there are some).
+std::string WaitSummary(const std::vector<TaskInfo>& tasks, uint64_t elapsed_us) {
+  uint64_t by_state[kTaskStateCount] = {};
+  for (const TaskInfo& info : tasks) by_state[static_cast<uint32_t>(info.state)]++;
+  std::string line =
+      fmt::format("{} succeeded, {} failed", by_state[static_cast<uint32_t>(TaskState::kSucceeded)],
+                  by_state[static_cast<uint32_t>(TaskState::kFailed)]);
+  for (TaskState state : {TaskState::kTimedOut, TaskState::kCancelled, TaskState::kLost,
+                          TaskState::kRunning, TaskState::kQueued}) {
+    const uint64_t n = by_state[static_cast<uint32_t>(state)];
+    if (n > 0) line += fmt::format(", {} {}", n, TaskStateName(state));
+  }
+  return line + " in " + FormatDuration(elapsed_us);
+}
+
+}  // namespace
+
 int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool all,
             double timeout_s, bool quiet) {
   if (given.empty() && !all) return Report(Status::Invalid("wait: give task ids or --all"));
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
+  const uint64_t start = MonotonicUs();
   std::vector<uint64_t> ids = given;
+  const uint64_t watermark = client->NextId();  // before the look: nothing falls in between
   if (all) {
     for (uint64_t id : client->Unfinished()) ids.push_back(id);
   }
@@ -43,7 +93,14 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   if (quiet && !global.json) {
     // Only the exit code is wanted: wait on the states alone (no record is copied).
     std::vector<TaskState> states;
-    const Status waited = client->WaitStates(ids, timeout_ms, &states);
+    auto wait_for = [&](const std::vector<uint64_t>& batch, int64_t left) {
+      std::vector<TaskState> more;
+      const Status waited = client->WaitStates(batch, left, &more);
+      states.insert(states.end(), more.begin(), more.end());
+      return waited;
+    };
+    const Status waited = all ? WaitForAll(*client, &ids, watermark, timeout_ms, wait_for)
+                              : wait_for(ids, timeout_ms);
     if (!waited.ok()) return Report(waited);
     return std::all_of(states.begin(), states.end(),
                        [](TaskState s) { return s == TaskState::kSucceeded; })
@@ -52,21 +109,31 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   }
   std::vector<TaskInfo> tasks;
   // A progress line on a terminal for many tasks; scripts (no tty) get plain lines at the end.
-  const auto progress = (!global.json && ids.size() > 1) ? MakeWaitProgress() : nullptr;
-  Status waited = client->Wait(ids, timeout_ms, &tasks, progress);
+  const auto progress = (!global.json && (ids.size() > 1 || all)) ? MakeWaitProgress() : nullptr;
+  auto wait_for = [&](const std::vector<uint64_t>& batch, int64_t left) {
+    std::vector<TaskInfo> more;
+    const Status waited = client->Wait(batch, left, &more, progress);
+    tasks.insert(tasks.end(), more.begin(), more.end());
+    return waited;
+  };
+  Status waited =
+      all ? WaitForAll(*client, &ids, watermark, timeout_ms, wait_for) : wait_for(ids, timeout_ms);
   if (waited.code() == StatusCode::kInvalid) return Report(waited);
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
   if (global.json) {
     PrintJson(tasks, /*as_array=*/ids.size() != 1 || all);
-  } else if (!quiet) {
+  } else {
     for (const TaskInfo& info : tasks) PrintTaskSummary(info);
+    if (ids.size() > 1 || all) {
+      std::printf("%s\n", WaitSummary(tasks, MonotonicUs() - start).c_str());
+    }
   }
   if (!waited.ok()) return Report(waited);
   return all_succeeded ? 0 : 1;
 }
 
-int RunList(const GlobalArgs& global, const std::string& state_name, int64_t limit) {
+int RunList(const GlobalArgs& global, const std::string& state_name, int64_t limit, bool utc) {
   TaskState wanted = TaskState::kFree;
   if (!state_name.empty() && !ParseTaskState(state_name, &wanted)) {
     return Report(Status::Invalid(fmt::format(
@@ -87,7 +154,7 @@ int RunList(const GlobalArgs& global, const std::string& state_name, int64_t lim
   if (global.json) {
     PrintJson(tasks, /*as_array=*/true);
   } else {
-    PrintTaskTable(tasks);
+    PrintTaskTable(tasks, utc);
   }
   return 0;
 }

@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
   CLI::App* list_cmd = app.add_subcommand("list", "list tasks, oldest first");
   list_cmd->add_option("--state", list_state, "only tasks in this state");
   list_cmd->add_option("--limit", list_limit, "only the N newest")->check(CLI::Range(0, 1 << 30));
+  bool list_utc = false;
+  list_cmd->add_flag("--utc", list_utc, "times in UTC instead of local time");
 
   std::vector<uint64_t> cancel_ids;
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel queued tasks");
@@ -202,7 +204,7 @@ int main(int argc, char** argv) {
   if (submit_cmd->parsed()) return RunSubmit(global, submit);
   if (status_cmd->parsed()) return RunStatus(global, status_id);
   if (wait_cmd->parsed()) return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet);
-  if (list_cmd->parsed()) return RunList(global, list_state, list_limit);
+  if (list_cmd->parsed()) return RunList(global, list_state, list_limit, list_utc);
   if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids);
   if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal);
   if (hold_cmd->parsed()) return RunHold(global, hold_ids, /*held=*/true);

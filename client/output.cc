@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "client/cli.h"
+#include "common/clock.h"
 #include "common/slurm_details.h"
 #include "common/task_json.h"
 #include "common/text.h"
@@ -78,7 +81,6 @@ std::string Outcome(const TaskInfo& info) {
     if (r.exit_code >= 0) return fmt::format("exit {}", r.exit_code);
   }
   if (r.signal != 0) return fmt::format("signal {}", r.signal);
-  if (info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0) return "held";
   return "-";
 }
 
@@ -152,20 +154,80 @@ void PrintTaskSummary(const TaskInfo& info) {
   std::printf("%s\n", line.c_str());
 }
 
-void PrintTaskTable(const std::vector<TaskInfo>& tasks) {
-  std::printf("%-8s %-5s %-10s %-9s %-10s %-10s %-6s %s\n", "ID", "KIND", "STATE", "OUTCOME",
-              "WAIT", "RUN", "UID", "SPEC");
+namespace {
+
+// "12-04 20:40:01", local or UTC: the SUBMITTED column (its zone is in the header).
+std::string FormatTableTime(uint64_t us, bool utc) {
+  const time_t seconds = static_cast<time_t>(us / 1000000);
+  std::tm tm{};
+  if (utc) {
+    gmtime_r(&seconds, &tm);
+  } else {
+    localtime_r(&seconds, &tm);
+  }
+  char text[32];
+  std::strftime(text, sizeof(text), "%m-%d %H:%M:%S", &tm);
+  return text;
+}
+
+std::string TableZone(bool utc) {
+  if (utc) return "UTC";
+  const time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char text[16];
+  std::strftime(text, sizeof(text), "%Z", &tm);
+  return text;
+}
+
+// Why a queued task has not started: held, waiting for tasks, or for a time; "-" when it is
+// simply in line.
+std::string WhyQueued(const TaskInfo& info, bool utc, uint64_t now_us) {
+  const TaskRecord& r = info.record;
+  std::vector<std::string> why;
+  if ((r.flags & kFlagHeld) != 0) why.push_back("held");
+  if (r.after_count > 0) {
+    std::string after;
+    for (uint32_t i = 0; i < std::min(r.after_count, kMaxAfter); ++i) {
+      after += (i == 0 ? "" : ",") + std::to_string(r.after[i]);
+    }
+    why.push_back("after " + after);
+  }
+  if (r.not_before_us > now_us) why.push_back("at " + FormatTableTime(r.not_before_us, utc));
+  std::string text;
+  for (const std::string& part : why) text += (text.empty() ? "" : ", ") + part;
+  return text.empty() ? "-" : text;
+}
+
+// The reason of an end other than success, cut to `width` (escaped: one line, no ESC).
+std::string ShortReason(const TaskInfo& info, size_t width) {
+  if (info.state == TaskState::kSucceeded || !IsFinished(info.state)) return "-";
+  std::string reason = EscapeControl(info.reason());
+  if (reason.empty()) return "-";
+  if (reason.size() > width) reason = reason.substr(0, width - 3) + "...";
+  return reason;
+}
+
+}  // namespace
+
+void PrintTaskTable(const std::vector<TaskInfo>& tasks, bool utc) {
+  const std::string submitted = fmt::format("SUBMITTED({})", TableZone(utc));
+  std::printf("%-8s %-5s %-10s %-16s %-10s %-10s %-14s %-28s %-6s %s\n", "ID", "KIND", "STATE",
+              submitted.c_str(), "WAIT", "RUN", "OUTCOME", "WHY/REASON", "UID", "SPEC");
+  const uint64_t now = NowUs();
   for (const TaskInfo& info : tasks) {
     const TaskRecord& r = info.record;
     std::string wait = r.started_at_us >= r.submitted_at_us && r.started_at_us != 0
                            ? FormatDuration(r.started_at_us - r.submitted_at_us)
                            : "-";
     std::string run = IsFinished(info.state) && RunUs(r) > 0 ? FormatDuration(RunUs(r)) : "-";
-    std::printf("%-8llu %-5s %-10s %-9s %-10s %-10s %-6u %s\n",
+    const std::string why =
+        info.state == TaskState::kQueued ? WhyQueued(info, utc, now) : ShortReason(info, 28);
+    std::printf("%-8llu %-5s %-10s %-16s %-10s %-10s %-14s %-28s %-6u %s\n",
                 static_cast<unsigned long long>(info.id()),
                 TaskKindName(static_cast<TaskKind>(r.kind)), TaskStateName(info.state),
-                Outcome(info).c_str(), wait.c_str(), run.c_str(), r.submitter_uid,
-                DescribeSpec(info).c_str());
+                FormatTableTime(r.submitted_at_us, utc).c_str(), wait.c_str(), run.c_str(),
+                Outcome(info).c_str(), why.c_str(), r.submitter_uid, DescribeSpec(info).c_str());
   }
 }
 

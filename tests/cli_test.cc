@@ -33,7 +33,6 @@ std::string Settings(const std::string& policy, int runners = 2, const std::stri
          extra;
 }
 
-
 // The contract for failures: exit `code`, nothing on stdout (unless allowed), and exactly one
 // line on stderr that starts with "taskq: " and names the problem (`needle`).
 ::testing::AssertionResult FailsWith(const CommandResult& r, int code,
@@ -579,9 +578,10 @@ TEST_P(Cli, WaitExitCodesAndOutput) {
   EXPECT_EQ(both.exit_code, 1) << "not all succeeded: " << Describe(both);
   EXPECT_TRUE(both.err.empty()) << Describe(both);
   const std::vector<std::string> lines = Lines(both.out);
-  ASSERT_EQ(lines.size(), 2u) << Describe(both);
+  ASSERT_EQ(lines.size(), 3u) << Describe(both);  // a line per task, then the summary
   EXPECT_EQ(lines[0].rfind("task " + g + " succeeded", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind("task " + b + " failed", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2].rfind("1 succeeded, 1 failed in ", 0), 0u) << lines[2];
 
   const json array = JsonOf(daemon, {"wait", "--timeout", "30", g, b}, 1);
   ASSERT_TRUE(array.is_array()) << array.dump();
@@ -639,7 +639,29 @@ TEST_P(Cli, WaitTimeoutAndWaitAll) {
       << Describe(all);
   EXPECT_NE(all.out.find("task " + std::to_string(fine) + " succeeded"), std::string::npos)
       << Describe(all);
-  EXPECT_EQ(Lines(all.out).size(), 3u) << Describe(all);
+  ASSERT_EQ(Lines(all.out).size(), 4u) << Describe(all);  // three tasks and the summary
+  EXPECT_EQ(Lines(all.out)[3].rfind("2 succeeded, 1 failed in ", 0), 0u) << Describe(all);
+}
+
+// `wait --all` also waits for what arrives while it waits: here a task submitted once the
+// waiter sleeps, behind the one it started with.
+TEST_P(Cli, WaitAllWaitsForWhatArrivesMeanwhile) {
+  Daemon daemon(Settings(policy(), 1));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  Gate gate(daemon);
+  const uint64_t blocker = Submit(daemon, gate.Task());
+  ASSERT_TRUE(ReachesState(daemon, blocker, "running")) << daemon.log();
+  auto waiter = std::async(std::launch::async, [&] {
+    return daemon.Taskq({"wait", "--all", "--timeout", "60"});
+  });
+  EXPECT_TRUE(WaitUntil([&] { return SleepingClients(daemon) >= 1; }, kWaitMs));
+  const uint64_t late = Submit(daemon, {"exec", "--", "/bin/sh", "-c", "exit 3"});
+  gate.Open();
+  const CommandResult all = waiter.get();
+  EXPECT_EQ(all.exit_code, 1) << Describe(all);
+  EXPECT_NE(all.out.find("task " + std::to_string(late) + " failed"), std::string::npos)
+      << Describe(all);
+  EXPECT_NE(all.out.find("1 succeeded, 1 failed in "), std::string::npos) << Describe(all);
 }
 
 TEST_P(Cli, ListFiltersAndLimits) {

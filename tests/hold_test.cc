@@ -103,6 +103,39 @@ TEST_P(Hold, OnlyQueuedTasksAreHeldOrReleased) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
+// `list` says why a queued task has not started (held, after ID, at TIME) and why a finished one
+// did not succeed, with submit times in local time or UTC (the zone in the header).
+TEST_P(Hold, ListSaysWhyATaskWaitsOrFailed) {
+  Daemon daemon(FaultSettings(policy(), 1));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const uint64_t fails = SubmitTask(daemon, {"exec", "--", "/bin/sh", "-c", "exit 7"});
+  ASSERT_NE(daemon.Taskq({"wait", std::to_string(fails)}).exit_code, 0);
+  const uint64_t held = SubmitTask(daemon, {"--hold", "cpu", "--count", "10"});
+  const uint64_t after =
+      SubmitTask(daemon, {"cpu", "--count", "10", "--after", std::to_string(held)});
+  const uint64_t later = SubmitTask(daemon, {"cpu", "--count", "10", "--at", "@4102444800"});
+  ASSERT_NE(later, 0u);
+  const CommandResult list = daemon.Taskq({"list", "--utc"});
+  ASSERT_EQ(list.exit_code, 0) << Describe(list);
+  std::istringstream lines(list.out);
+  std::string header, failed_row, held_row, after_row, later_row;
+  std::getline(lines, header);
+  std::getline(lines, failed_row);
+  std::getline(lines, held_row);
+  std::getline(lines, after_row);
+  std::getline(lines, later_row);
+  EXPECT_NE(header.find("SUBMITTED(UTC)"), std::string::npos) << header;
+  EXPECT_NE(failed_row.find("exit 7"), std::string::npos) << failed_row;
+  EXPECT_NE(held_row.find(" held "), std::string::npos) << held_row;
+  EXPECT_NE(after_row.find(" after " + std::to_string(held) + " "), std::string::npos) << after_row;
+  EXPECT_NE(later_row.find(" at 01-01 00:00:00 "), std::string::npos) << later_row;  // 2100
+  EXPECT_EQ(
+      daemon.Taskq({"cancel", std::to_string(held), std::to_string(after), std::to_string(later)})
+          .exit_code,
+      0);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, Hold, ::testing::Values("pool", "process"),
                          [](const auto& info) { return info.param; });
 

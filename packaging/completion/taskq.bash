@@ -103,7 +103,7 @@ _taskq() {
         return
       fi
       words="$(_taskq_ids running) --signal" ;;
-    list) words="--state --limit" ;;
+    list) words="--state --limit --utc" ;;
     top) words="--interval -n --iterations" ;;
     metrics) words="-o --output" ;;
     ping) words="--timeout" ;;
