@@ -247,6 +247,9 @@ class Segment {
   // guard of the calls that annotate a run (SetRunner, SetChild, SetSlurmJob, MarkStarted).
   TaskRecord* RunningRecordLocked(uint32_t slot, uint64_t id);
   bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group);
+  // Takes the lock for a user's request on task `id` (cancel, kill, hold, release) and finds
+  // its slot; on an unknown id (or a read-only mapping) fails with the lock released.
+  Status LockTask(uint64_t id, uint32_t* slot);
   // The ring position to pop instead of `best_pos` so that users take turns.
   uint64_t TakeTurnsLocked(uint64_t best_pos, uint32_t best_priority, uint32_t group,
                            uint64_t now_us);

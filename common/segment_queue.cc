@@ -699,17 +699,23 @@ void Segment::MarkTimeoutFired(uint32_t slot, uint64_t id) {
   Unlock();
 }
 
-Status Segment::Cancel(uint64_t id) {
+Status Segment::LockTask(uint64_t id, uint32_t* slot) {
   if (id == 0) return Status::Invalid("task id: must be 1 or more");
   if (read_only_) return ReadOnlyRefusal();
   Lock();
-  uint32_t slot = SlotOf(id);
-  SlotEntry& e = entry(slot);
+  *slot = SlotOf(id);
+  const SlotEntry& e = entry(*slot);
   if (e.id.load() != id || StateOf(e) == TaskState::kFree) {
     Unlock();
     return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
   }
-  const TaskState state = StateOf(e);
+  return Status::Ok();
+}
+
+Status Segment::Cancel(uint64_t id) {
+  uint32_t slot = 0;
+  TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
+  const TaskState state = StateOf(entry(slot));
   TaskFacts facts;
   facts.killable = (record(slot).flags & kFlagSlurm) != 0;  // its executor scancels the job
   if (!TransitionLocked(slot, id, TaskEvent::kCancel, facts, NowUs()).allowed) {
@@ -734,16 +740,9 @@ bool ClaimedTask::KillRequested() const {
 }
 
 Status Segment::RequestKill(uint64_t id, const std::string& why, TaskRecord* running) {
-  if (id == 0) return Status::Invalid("task id: must be 1 or more");
-  if (read_only_) return ReadOnlyRefusal();
-  Lock();
-  const uint32_t slot = SlotOf(id);
-  SlotEntry& e = entry(slot);
-  if (e.id.load() != id || StateOf(e) == TaskState::kFree) {
-    Unlock();
-    return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
-  }
-  const TaskState state = StateOf(e);
+  uint32_t slot = 0;
+  TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
+  const TaskState state = StateOf(entry(slot));
   if (!TransitionLocked(slot, id, TaskEvent::kKill, {}, NowUs()).allowed) {
     Unlock();
     if (state == TaskState::kQueued || state == TaskState::kReserved) {
@@ -762,16 +761,9 @@ Status Segment::RequestKill(uint64_t id, const std::string& why, TaskRecord* run
 }
 
 Status Segment::SetHeld(uint64_t id, bool held) {
-  if (id == 0) return Status::Invalid("task id: must be 1 or more");
-  if (read_only_) return ReadOnlyRefusal();
-  Lock();
-  const uint32_t slot = SlotOf(id);
-  SlotEntry& e = entry(slot);
-  if (e.id.load() != id || StateOf(e) == TaskState::kFree) {
-    Unlock();
-    return Status::Invalid(fmt::format("no task {} (never submitted, or evicted)", id));
-  }
-  const TaskState state = StateOf(e);
+  uint32_t slot = 0;
+  TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
+  const TaskState state = StateOf(entry(slot));
   const bool was_held = (record(slot).flags & kFlagHeld) != 0;
   if (held == was_held && state == TaskState::kQueued) {
     Unlock();

@@ -125,8 +125,11 @@ class PerTaskExecutor : public Executor {
       if (escalate) {
         p.kill_grace = std::make_unique<boost::asio::steady_timer>(*context_.io);
         p.kill_grace->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
-        p.kill_grace->async_wait([pid = pid](const boost::system::error_code& ec) {
-          if (!ec) ::kill(-pid, SIGKILL);  // the child is not reaped yet: its group id is ours
+        // A handler already queued when the child is reaped still runs: check it is ours.
+        p.kill_grace->async_wait([this, pid = pid, alive = std::weak_ptr<char>(alive_)](
+                                     const boost::system::error_code& ec) {
+          if (ec || alive.expired() || children_.count(pid) == 0) return;
+          ::kill(-pid, SIGKILL);  // not reaped yet: the group id is still the task's
         });
       }
       return true;
@@ -192,9 +195,11 @@ class PerTaskExecutor : public Executor {
       ::kill(-pid, SIGTERM);
       it->second.terminated = true;
       it->second.deadline->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
-      it->second.deadline->async_wait([pid](const boost::system::error_code& ec2) {
-        if (!ec2) ::kill(-pid, SIGKILL);
-      });
+      it->second.deadline->async_wait(
+          [this, pid, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec2) {
+            if (ec2 || alive.expired() || children_.count(pid) == 0) return;  // reaped meanwhile
+            ::kill(-pid, SIGKILL);
+          });
     });
   }
 

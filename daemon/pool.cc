@@ -137,8 +137,9 @@ class PoolExecutor : public Executor {
   void ArmKillGrace(uint64_t id, pid_t group) {
     auto timer = std::make_unique<boost::asio::steady_timer>(*context_.io);
     timer->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
-    timer->async_wait([this, id, group](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled: the executor may be gone
+    timer->async_wait([this, id, group,
+                       alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec) {
+      if (ec || alive.expired()) return;  // cancelled, or the executor is gone
       kill_graces_.erase(id);
       TaskInfo info;
       if (context_.segment->Get(id, &info) && info.state == TaskState::kRunning &&
@@ -305,6 +306,7 @@ class PoolExecutor : public Executor {
   Options options_;
   std::vector<WorkerProcess> workers_;
   std::map<uint64_t, std::unique_ptr<boost::asio::steady_timer>> kill_graces_;  // by task id
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // expires with the executor
   bool shutting_down_ = false;
 };
 
