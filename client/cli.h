@@ -54,6 +54,7 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
 int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal);
 // `taskq hold` (held) and `taskq release` (!held).
 int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held);
+int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool paused);
 int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
 // Live views (cmd_watch.cc).
 int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log);

@@ -482,6 +482,14 @@ Status Client::SetHeld(uint64_t id, bool held) {
   return AskDaemon(state_dir(), options_.queue, request, &reply);
 }
 
+Status Client::SetPaused(uint64_t id, bool paused) {
+  ControlRequest request;
+  request.op = paused ? ControlOp::kPause : ControlOp::kResume;
+  request.id = id;
+  nlohmann::json reply;
+  return AskDaemon(state_dir(), options_.queue, request, &reply);
+}
+
 Status Client::Reload() {
   if (!segment_->SupervisorAlive()) {
     return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));

@@ -120,6 +120,9 @@ class Client {
   // `taskq hold` / `taskq release`: keeps a queued task back, or lets it run (through the
   // control socket, so the daemon starts a released task at once).
   Status SetHeld(uint64_t id, bool held);
+  // `taskq pause` / `taskq resume`: stops a running task (an exec command's process group gets
+  // SIGSTOP, a cpu/io kernel waits) or lets it go on; paused time is not run time.
+  Status SetPaused(uint64_t id, bool paused);
   QueueStats Stats();
   // A round trip through the daemon's event loop.
   Status Ping(int64_t timeout_ms, DaemonInfo* info);

@@ -135,9 +135,9 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
 
 int RunList(const GlobalArgs& global, const std::string& state_name, int64_t limit, bool utc) {
   TaskState wanted = TaskState::kFree;
-  if (!state_name.empty() && !ParseTaskState(state_name, &wanted)) {
+  if (!state_name.empty() && state_name != "paused" && !ParseTaskState(state_name, &wanted)) {
     return Report(Status::Invalid(fmt::format(
-        "--state: unknown state '{}'; use queued, running, succeeded, failed, timed_out, "
+        "--state: unknown state '{}'; use queued, running, paused, succeeded, failed, timed_out, "
         "cancelled or lost",
         state_name)));
   }
@@ -146,7 +146,8 @@ int RunList(const GlobalArgs& global, const std::string& state_name, int64_t lim
   if (!client) return code;
   std::vector<TaskInfo> tasks;
   for (TaskInfo& info : client->List()) {
-    if (state_name.empty() || info.state == wanted) tasks.push_back(std::move(info));
+    // The state as shown: `running` leaves paused runs out, `paused` has only them.
+    if (state_name.empty() || state_name == info.shown_state()) tasks.push_back(std::move(info));
   }
   if (limit >= 0 && tasks.size() > static_cast<size_t>(limit)) {
     tasks.erase(tasks.begin(), tasks.end() - limit);  // keep the newest
@@ -217,6 +218,26 @@ int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool hel
     } else {
       std::printf("{\"id\":%llu,\"held\":%s}\n", static_cast<unsigned long long>(id),
                   held ? "true" : "false");
+    }
+  }
+  return worst;
+}
+
+int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool paused) {
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  int worst = 0;
+  for (uint64_t id : ids) {
+    Status done = client->SetPaused(id, paused);
+    if (!done.ok()) {
+      worst = std::max(worst, Report(done));
+    } else if (!global.json) {
+      std::printf("task %llu %s\n", static_cast<unsigned long long>(id),
+                  paused ? "paused" : "resumed");
+    } else {
+      std::printf("{\"id\":%llu,\"paused\":%s}\n", static_cast<unsigned long long>(id),
+                  paused ? "true" : "false");
     }
   }
   return worst;

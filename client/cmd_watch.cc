@@ -160,10 +160,13 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
                                   .count());
     for (const TaskInfo& t : client->List()) {
       if (t.state != TaskState::kRunning) continue;
-      const uint64_t ran = now_us > t.record.started_at_us ? now_us - t.record.started_at_us : 0;
-      screen += fmt::format("{:>8} {:<5} {:<12} {:>8} {:>10}  {}\n", t.id(),
+      // A pool worker's exec command has a pid of its own: that is the process users look for.
+      const bool own_child = t.record.child_pid > 0 && (t.record.flags & kFlagSlurm) == 0;
+      screen += fmt::format("{:>8} {:<5} {:<12} {:>8} {:>10}  {}{}\n", t.id(),
                             TaskKindName(static_cast<TaskKind>(t.record.kind)), t.group,
-                            t.record.runner_pid, FormatDuration(ran), DescribeSpec(t));
+                            own_child ? t.record.child_pid : t.record.runner_pid,
+                            FormatDuration(t.run_us(now_us)), t.paused() ? "[paused] " : "",
+                            DescribeSpec(t));
     }
     std::fputs(screen.c_str(), stdout);
     std::fflush(stdout);

@@ -96,6 +96,14 @@ int main(int argc, char** argv) {
   CLI::App* release_cmd = app.add_subcommand("release", "let held tasks run");
   release_cmd->add_option("ids", release_ids, "task ids")->required()->check(task_id);
 
+  std::vector<uint64_t> pause_ids;
+  CLI::App* pause_cmd = app.add_subcommand(
+      "pause", "stop running tasks until `taskq resume` (SIGSTOP; paused time is not run time)");
+  pause_cmd->add_option("ids", pause_ids, "task ids")->required()->check(task_id);
+  std::vector<uint64_t> resume_ids;
+  CLI::App* resume_cmd = app.add_subcommand("resume", "let paused tasks go on (SIGCONT)");
+  resume_cmd->add_option("ids", resume_ids, "task ids")->required()->check(task_id);
+
   uint64_t logs_id = 0;
   bool logs_stderr = false;
   CLI::App* logs_cmd = app.add_subcommand("logs", "print an exec task's captured output");
@@ -209,6 +217,8 @@ int main(int argc, char** argv) {
   if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal);
   if (hold_cmd->parsed()) return RunHold(global, hold_ids, /*held=*/true);
   if (release_cmd->parsed()) return RunHold(global, release_ids, /*held=*/false);
+  if (pause_cmd->parsed()) return RunPause(global, pause_ids, /*paused=*/true);
+  if (resume_cmd->parsed()) return RunPause(global, resume_ids, /*paused=*/false);
   if (logs_cmd->parsed()) {
     return logs_follow ? RunLogsFollow(global, logs_id, logs_stderr)
                        : RunLogs(global, logs_id, logs_stderr);

@@ -69,11 +69,8 @@ std::string DescribeSpec(const TaskInfo& info) {
 
 namespace {
 
-uint64_t RunUs(const TaskRecord& r) {
-  return r.finished_at_us > r.started_at_us && r.started_at_us != 0
-             ? r.finished_at_us - r.started_at_us
-             : 0;
-}
+// A finished task's run time, paused time left out.
+uint64_t RunUs(const TaskInfo& info) { return IsFinished(info.state) ? info.run_us(0) : 0; }
 
 std::string Outcome(const TaskInfo& info) {
   const TaskRecord& r = info.record;
@@ -89,10 +86,11 @@ std::string Outcome(const TaskInfo& info) {
 void PrintTaskBlock(const TaskInfo& info) {
   const TaskRecord& r = info.record;
   std::printf("id:          %llu\n", static_cast<unsigned long long>(r.id));
-  std::printf("state:       %s%s\n", TaskStateName(info.state),
+  std::printf("state:       %s%s\n", info.shown_state(),
               info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0
                   ? " (held: `taskq release` lets it run)"
-                  : "");
+              : info.paused() ? " (stopped: `taskq resume` lets it go on)"
+                              : "");
   std::printf("spec:        %s\n", DescribeSpec(info).c_str());
   std::printf("outcome:     %s\n", Outcome(info).c_str());
   if (!info.reason().empty()) {
@@ -101,8 +99,11 @@ void PrintTaskBlock(const TaskInfo& info) {
   if (r.started_at_us != 0 && r.started_at_us >= r.submitted_at_us) {
     std::printf("queue wait:  %s\n", FormatDuration(r.started_at_us - r.submitted_at_us).c_str());
   }
-  if (IsFinished(info.state) && RunUs(r) > 0) {
-    std::printf("run time:    %s\n", FormatDuration(RunUs(r)).c_str());
+  if (r.paused_us != 0 || info.paused()) {
+    std::printf("paused:      %s\n", FormatDuration(info.paused_us(NowUs())).c_str());
+  }
+  if (IsFinished(info.state) && RunUs(info) > 0) {
+    std::printf("run time:    %s\n", FormatDuration(RunUs(info)).c_str());
     std::printf("cpu:         user %s, sys %s, max rss %llu KiB\n",
                 FormatDuration(r.user_us).c_str(), FormatDuration(r.sys_us).c_str(),
                 static_cast<unsigned long long>(r.max_rss_kb));
@@ -143,9 +144,9 @@ void PrintTaskBlock(const TaskInfo& info) {
 }
 
 void PrintTaskSummary(const TaskInfo& info) {
-  std::string line = fmt::format("task {} {}", info.id(), TaskStateName(info.state));
-  if (IsFinished(info.state) && RunUs(info.record) > 0) {
-    line += " in " + FormatDuration(RunUs(info.record));
+  std::string line = fmt::format("task {} {}", info.id(), info.shown_state());
+  if (IsFinished(info.state) && RunUs(info) > 0) {
+    line += " in " + FormatDuration(RunUs(info));
   }
   line += fmt::format(" ({})", Outcome(info));
   if (info.state != TaskState::kSucceeded && !info.reason().empty()) {
@@ -220,12 +221,12 @@ void PrintTaskTable(const std::vector<TaskInfo>& tasks, bool utc) {
     std::string wait = r.started_at_us >= r.submitted_at_us && r.started_at_us != 0
                            ? FormatDuration(r.started_at_us - r.submitted_at_us)
                            : "-";
-    std::string run = IsFinished(info.state) && RunUs(r) > 0 ? FormatDuration(RunUs(r)) : "-";
+    std::string run = IsFinished(info.state) && RunUs(info) > 0 ? FormatDuration(RunUs(info)) : "-";
     const std::string why =
         info.state == TaskState::kQueued ? WhyQueued(info, utc, now) : ShortReason(info, 28);
     std::printf("%-8llu %-5s %-10s %-16s %-10s %-10s %-14s %-28s %-6u %s\n",
                 static_cast<unsigned long long>(info.id()),
-                TaskKindName(static_cast<TaskKind>(r.kind)), TaskStateName(info.state),
+                TaskKindName(static_cast<TaskKind>(r.kind)), info.shown_state(),
                 FormatTableTime(r.submitted_at_us, utc).c_str(), wait.c_str(), run.c_str(),
                 Outcome(info).c_str(), why.c_str(), r.submitter_uid, DescribeSpec(info).c_str());
   }

@@ -38,6 +38,8 @@ const OpName kOps[] = {
     {ControlOp::kKill, "kill", {"op", "id", "signal"}},
     {ControlOp::kHold, "hold", {"op", "id"}},
     {ControlOp::kRelease, "release", {"op", "id"}},
+    {ControlOp::kPause, "pause", {"op", "id"}},
+    {ControlOp::kResume, "resume", {"op", "id"}},
 };
 
 // Readers of one JSON object's fields: each refuses a wrong type or range with the field's name.
@@ -234,8 +236,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   if (known == nullptr) {
     return Status::Invalid(
-        "request: field 'op' must be submit, cancel, kill, hold, release, ping, logs, shutdown, "
-        "group, repair or reload");
+        "request: field 'op' must be submit, cancel, kill, hold, release, pause, resume, ping, "
+        "logs, shutdown, group, repair or reload");
   }
   request->op = known->op;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -275,7 +277,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   if ((request->op == ControlOp::kCancel || request->op == ControlOp::kLogs ||
        request->op == ControlOp::kKill || request->op == ControlOp::kHold ||
-       request->op == ControlOp::kRelease) &&
+       request->op == ControlOp::kRelease || request->op == ControlOp::kPause ||
+       request->op == ControlOp::kResume) &&
       request->id == 0) {
     return Status::Invalid("request: field 'id' must be a task id (1 or more)");
   }
@@ -311,6 +314,8 @@ std::string SerializeControlRequest(const ControlRequest& request) {
     case ControlOp::kCancel:
     case ControlOp::kHold:
     case ControlOp::kRelease:
+    case ControlOp::kPause:
+    case ControlOp::kResume:
       j["id"] = request.id;
       break;
     case ControlOp::kKill:

@@ -37,6 +37,8 @@ enum class ControlOp {
   kKill,      // id, signal
   kHold,      // id
   kRelease,   // id
+  kPause,     // id
+  kResume,    // id
 };
 
 struct ControlRequest {

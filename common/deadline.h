@@ -26,6 +26,29 @@ constexpr bool DeadlinePassed(uint64_t deadline_us, uint64_t now_us) {
   return deadline_us != kNoDeadline && now_us >= deadline_us;
 }
 
+// The deadline of a run that may be paused (`taskq pause`; paused_at_us = 0 when not): a pause
+// stops the run's clock, so while it lasts the deadline moves on with time; resume then adds the
+// pause to deadline_us for good.
+constexpr uint64_t DeadlineWithPause(uint64_t deadline_us, uint64_t paused_at_us, uint64_t now_us) {
+  if (deadline_us == kNoDeadline || paused_at_us == 0 || now_us <= paused_at_us) {
+    return deadline_us;
+  }
+  const uint64_t pause = now_us - paused_at_us;
+  return deadline_us > std::numeric_limits<uint64_t>::max() - pause
+             ? std::numeric_limits<uint64_t>::max()
+             : deadline_us + pause;
+}
+
+// A run's time so far (now_us) or in all (finished_us), less the time it spent paused.
+constexpr uint64_t RunMicros(uint64_t started_us, uint64_t end_us, uint64_t paused_us,
+                             uint64_t paused_at_us) {
+  if (started_us == 0 || end_us <= started_us) return 0;
+  uint64_t paused = paused_us;
+  if (paused_at_us != 0 && end_us > paused_at_us) paused += end_us - paused_at_us;
+  const uint64_t span = end_us - started_us;
+  return span > paused ? span - paused : 0;
+}
+
 // Microseconds left; 0 once passed, UINT64_MAX when there is no deadline.
 constexpr uint64_t MicrosUntil(uint64_t deadline_us, uint64_t now_us) {
   if (deadline_us == kNoDeadline) return std::numeric_limits<uint64_t>::max();

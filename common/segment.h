@@ -53,8 +53,16 @@ struct ClaimedTask {
   // The live flags word of the task's record in the mapping (set by Pop), read by a built-in
   // kernel to stop when `taskq kill` sets kFlagCancelKill; nullptr when there is none.
   const uint32_t* live_flags = nullptr;
+  // The live record itself (set with live_flags): its deadline moves when a pause ends.
+  const TaskRecord* live_record = nullptr;
   // True once someone asked to kill this run (lock-free: one word, written under the lock).
   bool KillRequested() const;
+  // True while the run is paused (`taskq pause`): a built-in kernel waits, an exec command is
+  // stopped (SIGSTOP) by whoever started it.
+  bool PauseRequested() const;
+  // The run's deadline now (kNoDeadline = none), paused time left out; the claim's copy when
+  // there is no live record.
+  uint64_t LiveDeadline(uint64_t now_us) const;
 };
 
 struct StateCounts {
@@ -174,6 +182,11 @@ class Segment {
   // `taskq hold` / `taskq release`: keeps a queued task back (kFlagHeld) or lets it run.
   // kFailed when it is not queued, or already held (not held); kInvalid when unknown.
   Status SetHeld(uint64_t id, bool held);
+  // `taskq pause` / `taskq resume`: marks a running task paused (kFlagPaused, the pause's start)
+  // or ends its pause (the pause joins paused_us and moves the deadline), and copies its record
+  // to `running` so the daemon can stop or continue what runs it. kFailed when it is not
+  // running, already paused (not paused), or a Slurm job; kInvalid when unknown.
+  Status SetPaused(uint64_t id, bool paused, TaskRecord* running);
 
   // Readers: copies, never pointers into the segment.
   bool Get(uint64_t id, TaskInfo* info);
@@ -257,6 +270,8 @@ class Segment {
   void CompactRingLocked();
   // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.
   void CountQueuedLocked(uint32_t slot, int delta);
+  // Ends the pause of a paused run: its length joins paused_us and moves the deadline.
+  static void EndPauseLocked(TaskRecord* r, uint64_t now_us);
   // Keeps header->running_tasks in step when a slot enters (+1) or leaves (-1) kRunning.
   void CountRunningLocked(int delta);
   // Recounts the queued (per group, priority and user) and running counters from slot states.

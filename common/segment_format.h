@@ -16,9 +16,10 @@ namespace taskq {
 inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" little-endian
 // 2: groups, priorities, dependencies, delays. 3: only the daemon's user writes; others map
 // read-only and copy records lock-free, checking each slot's write sequence (SlotEntry::seq).
-inline constexpr uint32_t kLayoutVersion = 3;
+// 4: a running task can be paused (paused_at_us, paused_us; the payload gave 16 bytes).
+inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
-inline constexpr uint32_t kPayloadBytes = 616;   // spec strings of one task (argv, env, path)
+inline constexpr uint32_t kPayloadBytes = 600;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
 inline constexpr uint32_t kStateDirBytes = 256;  // the daemon's state directory, for clients
 inline constexpr uint32_t kMaxGroups = 16;       // group table rows; row 0 is `default`
@@ -59,6 +60,7 @@ inline constexpr uint32_t kFlagTimeoutFired = 1u << 1;  // the deadline passed; 
 inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a running task
 inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
 inline constexpr uint32_t kFlagHeld = 1u << 4;          // queued but kept back (`taskq hold`)
+inline constexpr uint32_t kFlagPaused = 1u << 5;        // running but stopped (`taskq pause`)
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
 // 65,536 slots touches 1.5 MiB, not 64 MiB. Guarded by the segment lock.
@@ -189,6 +191,10 @@ struct TaskRecord {
   uint64_t submitted_at_us;
   uint64_t started_at_us;
   uint64_t finished_at_us;
+  // `taskq pause`: when the current pause began (0 = not paused) and the pauses of this run so far.
+  // Run time and the deadline leave paused time out.
+  uint64_t paused_at_us;
+  uint64_t paused_us;
   uint64_t user_us;
   uint64_t sys_us;
   uint64_t max_rss_kb;

@@ -84,14 +84,25 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   if ((t.effects & kEffectStartRun) != 0) {
     r.started_at_us = now_us;
     r.attempts++;
-    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm);
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm | kFlagPaused);
     r.child_pid = 0;
     r.deadline_us = DeadlineAfter(now_us, r.timeout_ms);
+    r.paused_at_us = 0;
+    r.paused_us = 0;
   }
   if ((t.effects & kEffectMarkTimeout) != 0) r.flags |= kFlagTimeoutFired;
   if ((t.effects & kEffectRequestKill) != 0) r.flags |= kFlagCancelKill;
   if ((t.effects & kEffectHold) != 0) r.flags |= kFlagHeld;
   if ((t.effects & kEffectRelease) != 0) r.flags &= ~kFlagHeld;
+  if ((t.effects & kEffectPause) != 0) {
+    r.flags |= kFlagPaused;
+    r.paused_at_us = now_us;
+  }
+  // A resume, or the end of a run that was paused (killed while stopped, its runner gone): the
+  // pause is over and its time is paused time; the deadline moves by as much.
+  if ((t.effects & kEffectResume) != 0 || (from == TaskState::kRunning && to != from)) {
+    EndPauseLocked(&r, now_us);
+  }
   if (IsFinished(to)) {
     r.finished_at_us = now_us;
     if (r.started_at_us == 0) r.started_at_us = now_us;
@@ -507,6 +518,7 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
     r.runner_pid = runner_pid;
     task->slot = slot;
     task->live_flags = &r.flags;
+    task->live_record = &r;
     std::memcpy(static_cast<void*>(&task->record), &r, sizeof(TaskRecord));
     task->spec = std::move(spec);
     return true;
@@ -667,7 +679,8 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
   TaskRecord& r = *running;
   const uint64_t now = NowUs();
   TaskFacts facts;
-  facts.timeout_fired = (r.flags & kFlagTimeoutFired) != 0 || DeadlinePassed(r.deadline_us, now);
+  facts.timeout_fired = (r.flags & kFlagTimeoutFired) != 0 ||
+                        DeadlinePassed(DeadlineWithPause(r.deadline_us, r.paused_at_us, now), now);
   facts.retry_allowed = may_retry && r.attempts <= r.max_retries;
   facts.kill_requested = (r.flags & kFlagCancelKill) != 0;
   r.signal = signal;
@@ -739,6 +752,14 @@ bool ClaimedTask::KillRequested() const {
   return (flags & kFlagCancelKill) != 0;
 }
 
+uint64_t ClaimedTask::LiveDeadline(uint64_t now_us) const {
+  if (live_record == nullptr) return record.deadline_us;
+  auto* live = const_cast<TaskRecord*>(live_record);
+  const uint64_t deadline = std::atomic_ref<uint64_t>(live->deadline_us).load();
+  const uint64_t paused_at = std::atomic_ref<uint64_t>(live->paused_at_us).load();
+  return DeadlineWithPause(deadline, paused_at, now_us);
+}
+
 Status Segment::RequestKill(uint64_t id, const std::string& why, TaskRecord* running) {
   uint32_t slot = 0;
   TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
@@ -758,6 +779,51 @@ Status Segment::RequestKill(uint64_t id, const std::string& why, TaskRecord* run
   running->id = id;
   Unlock();
   return Status::Ok();
+}
+
+void Segment::EndPauseLocked(TaskRecord* r, uint64_t now_us) {
+  if ((r->flags & kFlagPaused) == 0) return;
+  r->deadline_us = DeadlineWithPause(r->deadline_us, r->paused_at_us, now_us);
+  r->paused_us += now_us > r->paused_at_us ? now_us - r->paused_at_us : 0;
+  r->paused_at_us = 0;
+  r->flags &= ~kFlagPaused;
+}
+
+Status Segment::SetPaused(uint64_t id, bool paused, TaskRecord* running) {
+  uint32_t slot = 0;
+  TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
+  const TaskState state = StateOf(entry(slot));
+  TaskFacts facts;
+  facts.paused = (record(slot).flags & kFlagPaused) != 0;
+  if (state == TaskState::kRunning && facts.paused == paused) {
+    Unlock();
+    return Status::Failed(
+        fmt::format("task {} is {} already", id, paused ? "paused" : "not paused"));
+  }
+  if ((record(slot).flags & kFlagSlurm) != 0) {
+    Unlock();
+    return Status::Failed(fmt::format(
+        "task {} runs as a Slurm job: pausing it needs `scontrol suspend`, which only Slurm's "
+        "operators may run",
+        id));
+  }
+  const TaskEvent event = paused ? TaskEvent::kPause : TaskEvent::kResume;
+  if (!TransitionLocked(slot, id, event, facts, NowUs()).allowed) {
+    Unlock();
+    return Status::Failed(fmt::format("task {} is {}: only running tasks can be {}", id,
+                                      TaskStateName(state), paused ? "paused" : "resumed"));
+  }
+  std::memcpy(static_cast<void*>(running), &record(slot), sizeof(TaskRecord));
+  running->id = id;
+  Unlock();
+  return Status::Ok();
+}
+
+bool ClaimedTask::PauseRequested() const {
+  if (live_flags == nullptr) return false;
+  const uint32_t flags =
+      std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(live_flags)).load(std::memory_order_relaxed);
+  return (flags & kFlagPaused) != 0;
 }
 
 Status Segment::SetHeld(uint64_t id, bool held) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/deadline.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -221,6 +222,22 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
 
 std::string TaskInfo::reason() const {
   return std::string(record.reason, strnlen(record.reason, sizeof(record.reason)));
+}
+
+bool TaskInfo::paused() const {
+  return state == TaskState::kRunning && (record.flags & kFlagPaused) != 0;
+}
+
+const char* TaskInfo::shown_state() const { return paused() ? "paused" : TaskStateName(state); }
+
+uint64_t TaskInfo::run_us(uint64_t now_us) const {
+  const uint64_t end = IsFinished(state) ? record.finished_at_us : now_us;
+  return RunMicros(record.started_at_us, end, record.paused_us, paused() ? record.paused_at_us : 0);
+}
+
+uint64_t TaskInfo::paused_us(uint64_t now_us) const {
+  const bool pausing = paused() && record.paused_at_us != 0 && now_us > record.paused_at_us;
+  return record.paused_us + (pausing ? now_us - record.paused_at_us : 0);
 }
 
 std::string TaskInfo::stdout_path() const { return LogPath(state_dir, record.id, false); }

@@ -74,6 +74,14 @@ struct TaskInfo {
   std::string stdout_path() const;
   std::string stderr_path() const;
   std::string io_path() const;  // the file an io task writes
+  // True while running but paused (`taskq pause`).
+  bool paused() const;
+  // The state as users read it: "paused" for a paused run, else TaskStateName(state).
+  const char* shown_state() const;
+  // The run's time so far (`now_us`) or in all, paused time left out; 0 before it started.
+  uint64_t run_us(uint64_t now_us) const;
+  // The time this run spent paused, the pause under way (to `now_us`) included.
+  uint64_t paused_us(uint64_t now_us) const;
 };
 
 // How a group runs its tasks.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/clock.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -52,7 +53,7 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   nlohmann::json j;
   j["id"] = r.id;
   j["kind"] = TaskKindName(static_cast<TaskKind>(r.kind));
-  j["state"] = TaskStateName(info.state);
+  j["state"] = info.shown_state();
   j["exit_code"] = finished && r.exit_code >= 0 ? nlohmann::json(r.exit_code) : nlohmann::json();
   j["signal"] = r.signal != 0 ? nlohmann::json(r.signal) : nlohmann::json();
   j["submitted_at"] = TimeOrNull(r.submitted_at_us);
@@ -61,9 +62,7 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["queue_wait_us"] = started && r.started_at_us >= r.submitted_at_us
                            ? nlohmann::json(r.started_at_us - r.submitted_at_us)
                            : nlohmann::json();
-  j["run_us"] = finished && started && r.finished_at_us >= r.started_at_us
-                    ? nlohmann::json(r.finished_at_us - r.started_at_us)
-                    : nlohmann::json();
+  j["run_us"] = finished && started ? nlohmann::json(info.run_us(0)) : nlohmann::json();
   j["user_us"] = r.user_us;
   j["sys_us"] = r.sys_us;
   j["max_rss_kb"] = r.max_rss_kb;
@@ -78,6 +77,8 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["after"] = std::vector<uint64_t>(r.after, r.after + std::min(r.after_count, kMaxAfter));
   j["not_before"] = TimeOrNull(r.not_before_us);
   j["held"] = info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0;
+  j["paused"] = info.paused();
+  j["paused_us"] = info.paused_us(NowUs());
   j["result"] = ResultJson(info);
   j["spec"] = SpecJson(info);
   std::string reason = info.reason();

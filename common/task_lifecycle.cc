@@ -30,6 +30,10 @@ TaskTransition FromRunning(TaskEvent event, const TaskFacts& facts) {
       return facts.killable ? To(TaskState::kRunning, kEffectRequestKill) : Refuse();
     case TaskEvent::kKill:
       return To(TaskState::kRunning, kEffectRequestKill);
+    case TaskEvent::kPause:
+      return facts.paused ? Refuse() : To(TaskState::kRunning, kEffectPause);
+    case TaskEvent::kResume:
+      return facts.paused ? To(TaskState::kRunning, kEffectResume) : Refuse();
     case TaskEvent::kRunnerDied:
       if (facts.kill_requested) return To(TaskState::kCancelled, kEffectWakeWaiters);
       if (facts.timeout_fired) return To(TaskState::kTimedOut, kEffectWakeWaiters);
@@ -66,6 +70,10 @@ const char* TaskEventName(TaskEvent event) {
       return "release";
     case TaskEvent::kRunnerDied:
       return "runner_died";
+    case TaskEvent::kPause:
+      return "pause";
+    case TaskEvent::kResume:
+      return "resume";
   }
   return "?";
 }

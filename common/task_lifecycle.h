@@ -15,8 +15,9 @@
 //             hold -> queued (+held mark); release -> queued (-held mark, wake a runner)
 //   running   exit -> succeeded | cancelled (killed) | failed | timed_out (deadline) | lost;
 //             deadline -> running (+mark); cancel -> running (+kill, when killable: Slurm);
-//             kill -> running (+kill); runner_died -> cancelled (killed) | timed_out (deadline)
-//             | queued (a retry is left) | lost
+//             kill -> running (+kill); pause -> running (+paused mark, unless paused);
+//             resume -> running (-paused mark, when paused); runner_died -> cancelled (killed) |
+//             timed_out (deadline) | queued (a retry is left) | lost
 //   finished  reserve -> reserved (eviction of the result)
 //   (finished = succeeded, failed, timed_out, cancelled, lost)
 //
@@ -46,8 +47,10 @@ enum class TaskEvent : uint8_t {
   kRunnerDied,  // its runner, worker, job or the supervisor itself vanished mid-run
   kHold,        // a user keeps a queued task back (`taskq hold`): not claimed until released
   kRelease,     // a user lets a held task run again (`taskq release`)
+  kPause,       // a user stops a running task (`taskq pause`): its time stops counting
+  kResume,      // a user lets a paused task go on (`taskq resume`)
 };
-inline constexpr uint32_t kTaskEventCount = 11;
+inline constexpr uint32_t kTaskEventCount = 13;
 const char* TaskEventName(TaskEvent event);
 
 // What the decision needs beyond the state; every field has a safe default.
@@ -57,6 +60,7 @@ struct TaskFacts {
   bool retry_allowed = false;   // kRunnerDied: attempts are left and the caller allows one
   bool killable = false;        // kCancel on a running task: its executor can stop it (Slurm)
   bool kill_requested = false;  // kExit, kRunnerDied: someone killed this run (kFlagCancelKill)
+  bool paused = false;          // kPause, kResume: the run is paused now (kFlagPaused)
 };
 
 // Side effects beyond the state change; the segment carries them out.
@@ -70,6 +74,8 @@ enum TaskEffect : uint32_t {
   kEffectWakeWorkers = 1u << 5,  // runners blocked on an empty queue
   kEffectHold = 1u << 6,         // set the held mark (kFlagHeld)
   kEffectRelease = 1u << 7,      // clear it
+  kEffectPause = 1u << 8,        // set the paused mark and stamp when the pause began
+  kEffectResume = 1u << 9,       // clear it; add the pause to paused time and to the deadline
 };
 
 struct TaskTransition {

@@ -159,6 +159,23 @@ void HandleControlRequest(const DaemonActions& daemon, const ControlPeer& peer,
       if (!hold && daemon.on_work) daemon.on_work();  // the process policy starts it now
       return Answer(reply, s);
     }
+    case ControlOp::kPause:
+    case ControlOp::kResume: {
+      const bool pause = request.op == ControlOp::kPause;
+      Status s = MayTouch(peer, options, segment, request.id, pause ? "pause" : "resume");
+      TaskRecord running{};
+      if (s.ok()) s = segment.SetPaused(request.id, pause, &running);
+      if (!s.ok()) return Answer(reply, s);
+      if (daemon.pause && !daemon.pause(running, pause)) {
+        (void)segment.SetPaused(request.id, !pause, &running);  // undo the mark: nothing stopped
+        return Answer(reply, Status::Failed(fmt::format(
+                                 "task {} cannot be {}: its executor cannot stop and continue it",
+                                 request.id, pause ? "paused" : "resumed")));
+      }
+      spdlog::info("task {} {} by {}", request.id, pause ? "paused" : "resumed",
+                   UserName(peer.uid));
+      return Answer(reply, s);
+    }
     case ControlOp::kLogs: {
       Status s = MayTouch(peer, options, segment, request.id, "reading its logs");
       if (s.ok()) s = OpenLog(options, request.id, request.stderr_stream, &reply->fd);

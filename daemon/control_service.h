@@ -25,6 +25,9 @@ struct DaemonActions {
   // `taskq kill`: the task (its record copied after the kill was marked) is to get `signal`, and
   // SIGKILL after kill_grace when `escalate`.
   std::function<void(const TaskRecord& running, int signal, bool escalate)> kill;
+  // `taskq pause` / `resume`: the task (its record copied after the mark changed) is to be
+  // stopped or continued; false when no executor of this daemon can (the mark is then undone).
+  std::function<bool(const TaskRecord& running, bool pause)> pause;
 };
 
 bool IsAdmin(const ControlPeer& peer, const Options& options);

@@ -56,6 +56,10 @@ class Executor {
   // task, `running` (a copy of its record), and SIGKILL after kill_grace when `escalate` and it
   // still runs. False when this executor does not run it. Slurm's executors act on the mark.
   virtual bool Kill(const TaskRecord& running, int signal, bool escalate) = 0;
+  // `taskq pause` / `resume` (the segment already changed the mark): stops (SIGSTOP) or
+  // continues (SIGCONT) an exec task's process group; a built-in kernel waits at its next check
+  // on its own. False when this executor does not run the task or cannot pause (Slurm).
+  virtual bool Pause(const TaskRecord& running, bool pause) = 0;
 };
 
 std::unique_ptr<Executor> MakePoolExecutor(const ExecutorContext& context, const Options& options);

@@ -116,6 +116,16 @@ void GroupRunners::KillAll() {
   for (auto& old : draining_) old->KillAll();
 }
 
+bool GroupRunners::Pause(const TaskRecord& running, bool pause) {
+  for (auto& [row, runner] : runners_) {
+    if (runner.executor->Pause(running, pause)) return true;
+  }
+  for (auto& old : draining_) {
+    if (old->Pause(running, pause)) return true;
+  }
+  return false;
+}
+
 bool GroupRunners::Kill(const TaskRecord& running, int signal, bool escalate) {
   for (auto& [row, runner] : runners_) {
     if (runner.executor->Kill(running, signal, escalate)) return true;

@@ -32,6 +32,8 @@ class GroupRunners {
   void KillAll();
   // `taskq kill`: the executor that runs the task (draining ones included) signals it.
   bool Kill(const TaskRecord& running, int signal, bool escalate);
+  // `taskq pause` / `resume` through the executor that runs the task; false when none does.
+  bool Pause(const TaskRecord& running, bool pause);
   bool Stopped() const;
   bool Ready() const;
   uint32_t ProcessCount() const;

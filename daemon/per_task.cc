@@ -117,10 +117,20 @@ class PerTaskExecutor : public Executor {
   bool Ready() const override { return true; }
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(children_.size()); }
 
+  bool Pause(const TaskRecord& running, bool pause) override {
+    for (auto& [pid, p] : children_) {
+      if (p.id != running.id) continue;
+      if (p.kind == TaskKind::kExec) ::kill(-pid, pause ? SIGSTOP : SIGCONT);
+      return true;
+    }
+    return false;
+  }
+
   bool Kill(const TaskRecord& running, int signal, bool escalate) override {
     for (auto& [pid, p] : children_) {
       if (p.id != running.id) continue;
       ::kill(-pid, signal);
+      ::kill(-pid, SIGCONT);  // a paused task must run to act on the signal
       p.terminated = true;
       if (escalate) {
         p.kill_grace = std::make_unique<boost::asio::steady_timer>(*context_.io);
@@ -179,16 +189,24 @@ class PerTaskExecutor : public Executor {
     if (task.record.deadline_us != 0) ArmDeadline(pid, task.record.deadline_us);
   }
 
-  // At the deadline: mark it, SIGTERM the task's whole group, SIGKILL after kill_grace.
+  // At the deadline: mark it, SIGTERM the task's whole group, SIGKILL after kill_grace. A pause
+  // moves the deadline: when the one armed passes, the timer waits on for the moved one.
   void ArmDeadline(pid_t pid, uint64_t deadline_us) {
     TaskProcess& p = children_[pid];
-    p.deadline = std::make_unique<boost::asio::steady_timer>(*context_.io);
+    if (!p.deadline) p.deadline = std::make_unique<boost::asio::steady_timer>(*context_.io);
     uint64_t now = NowUs();
     p.deadline->expires_after(std::chrono::microseconds(MicrosUntil(deadline_us, now)));
     p.deadline->async_wait([this, pid](const boost::system::error_code& ec) {
       if (ec) return;
       auto it = children_.find(pid);
       if (it == children_.end()) return;
+      TaskInfo info;
+      const uint64_t at = NowUs();
+      if (context_.segment->Get(it->second.id, &info) && info.state == TaskState::kRunning) {
+        const uint64_t live =
+            DeadlineWithPause(info.record.deadline_us, info.record.paused_at_us, at);
+        if (!DeadlinePassed(live, at)) return ArmDeadline(pid, live);
+      }
       context_.segment->MarkTimeoutFired(it->second.slot, it->second.id);
       spdlog::debug("task {} timed out after {} ms: SIGTERM to process group {}", it->second.id,
                     it->second.timeout_ms, pid);

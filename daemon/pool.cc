@@ -111,7 +111,21 @@ class PoolExecutor : public Executor {
       return true;
     }
     ::kill(-running.child_pid, signal);
+    ::kill(-running.child_pid, SIGCONT);  // a paused command must run to act on the signal
     if (escalate) ArmKillGrace(running.id, running.child_pid);
+    return true;
+  }
+
+  // An exec task's command group is stopped or continued; a cpu/io kernel sees the mark at its
+  // next check. A command not started yet is stopped by its worker as it starts.
+  bool Pause(const TaskRecord& running, bool pause) override {
+    const bool mine = std::any_of(workers_.begin(), workers_.end(), [&](const WorkerProcess& w) {
+      return w.pid != 0 && w.pid == running.runner_pid;
+    });
+    if (!mine) return false;
+    if (running.kind == static_cast<uint32_t>(TaskKind::kExec) && running.child_pid > 0) {
+      ::kill(-running.child_pid, pause ? SIGSTOP : SIGCONT);
+    }
     return true;
   }
 

@@ -205,6 +205,8 @@ class SlurmExecutor : public Executor {
   // The segment marked the task killed; the next poll sees the mark and scancels its job
   // (Slurm picks the signals: scancel's TERM, then KILL after the cluster's KillWait).
   bool Kill(const TaskRecord& running, int, bool) override { return tasks_.count(running.id) != 0; }
+  // `scontrol suspend` is for Slurm's operators only: a task queue cannot rely on it.
+  bool Pause(const TaskRecord&, bool) override { return false; }
 
   bool ApplyLive(const Options& next) override {
     if (shutting_down_ || next.policy != Policy::kSlurm || next.slurm.mode != SlurmMode::kJob) {

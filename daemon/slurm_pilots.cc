@@ -257,6 +257,8 @@ class SlurmPilotExecutor : public Executor {
   bool Kill(const TaskRecord& running, int, bool) override {
     return leases_.count(running.id) != 0;
   }
+  // A pilot runs its tasks on a node of the cluster: nothing here can stop one there.
+  bool Pause(const TaskRecord&, bool) override { return false; }
 
   bool ApplyLive(const Options& next) override {
     if (shutting_down_ || next.policy != Policy::kSlurm || next.slurm.mode != SlurmMode::kPilot ||

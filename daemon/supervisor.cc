@@ -255,6 +255,9 @@ class Supervisor::Impl {
         spdlog::debug("task {}: no process of this supervisor to signal", running.id);
       }
     };
+    actions.pause = [this](const TaskRecord& running, bool pause) {
+      return runners_->Pause(running, pause);
+    };
     if (stopping_ && request.op == ControlOp::kSubmit) {
       reply->body["code"] = static_cast<int>(StatusCode::kUnavailable);
       reply->body["message"] = fmt::format(

@@ -73,6 +73,27 @@ bool WaitExitUntil(pid_t pid, int pidfd, uint64_t deadline_us) {
   }
 }
 
+// A `taskq pause` that came between the claim and the spawn found no process to stop: the
+// command is stopped here. The second look closes the race with a resume that came meanwhile
+// (the daemon clears the mark before it sends SIGCONT, so one of the two continues it).
+void StopIfPaused(const ClaimedTask& task, pid_t pid) {
+  if (!task.PauseRequested()) return;
+  ::kill(-pid, SIGSTOP);
+  if (!task.PauseRequested()) ::kill(-pid, SIGCONT);
+}
+
+// WaitExitUntil at the run's deadline as it stands: a pause moves it, so when the deadline the
+// wait began with passes, the wait goes on until the moved one does (never ending late: a
+// deadline seen during a pause is earlier than the one its resume sets).
+bool WaitExitUntilLiveDeadline(const ClaimedTask& task, pid_t pid, int pidfd) {
+  for (uint64_t deadline = task.record.deadline_us;;) {
+    if (WaitExitUntil(pid, pidfd, deadline)) return true;
+    const uint64_t now = NowUs();
+    deadline = task.LiveDeadline(now);
+    if (DeadlinePassed(deadline, now)) return false;
+  }
+}
+
 }  // namespace
 
 Status CheckBeforeRun(const ClaimedTask& task, const Options& resolved) {
@@ -102,7 +123,16 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved
   const bool timed = task.record.deadline_us != 0;
   if (timed) SetAlarm(task.record.deadline_us);
   // `taskq kill` of an in-process task: the kernel stops at its next check, the worker lives.
-  const StopCheck stop = [&task] { return task.KillRequested(); };
+  // `taskq pause`: the kernel waits at its check until resumed or killed, its alarm disarmed
+  // meanwhile and set again to the deadline the pause moved.
+  const StopCheck stop = [&task, timed] {
+    if (task.PauseRequested()) {
+      if (timed) SetAlarm(kNoDeadline);
+      while (task.PauseRequested() && !task.KillRequested()) ::usleep(20000);
+      if (timed) SetAlarm(task.LiveDeadline(NowUs()));
+    }
+    return task.KillRequested();
+  };
   if (task.spec.kind == TaskKind::kCpu) {
     CpuResult r = RunCpuKernel(task.spec.cpu.count, task.spec.cpu.seed, stop);
     outcome.result_checksum = r.checksum;
@@ -226,9 +256,10 @@ TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Opt
   if (!spawned.ok()) return SpawnFailedOutcome(spawned);
   // A `taskq kill` that came between the claim and the spawn found no process to signal.
   if (segment.SetChild(task.slot, task.record.id, pid)) ::kill(-pid, SIGKILL);
+  StopIfPaused(task, pid);
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   bool timed_out = false;
-  if (!WaitExitUntil(pid, pidfd, task.record.deadline_us)) {
+  if (!WaitExitUntilLiveDeadline(task, pid, pidfd)) {
     timed_out = true;
     segment.MarkTimeoutFired(task.slot, task.record.id);
     ::kill(-pid, SIGTERM);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "client/client.h"
+#include "common/clock.h"
 #include "common/kill_signal.h"
 
 namespace taskq::api {
@@ -101,6 +102,8 @@ TaskInfo FromInternal(const taskq::TaskInfo& in) {
   out.after.assign(r.after, r.after + std::min(r.after_count, taskq::kMaxAfter));
   out.not_before_us = r.not_before_us;
   out.held = in.state == taskq::TaskState::kQueued && (r.flags & taskq::kFlagHeld) != 0;
+  out.paused = in.state == taskq::TaskState::kRunning && (r.flags & taskq::kFlagPaused) != 0;
+  out.paused_us = in.paused_us(taskq::NowUs());
   out.checksum = r.result_checksum;
   out.result_count = r.result_count;
   out.spec_valid = in.spec_valid;
@@ -199,6 +202,10 @@ Status Client::Cancel(uint64_t id) { return FromInternal(impl_->client->Cancel(i
 Status Client::Hold(uint64_t id) { return FromInternal(impl_->client->SetHeld(id, true)); }
 
 Status Client::Release(uint64_t id) { return FromInternal(impl_->client->SetHeld(id, false)); }
+
+Status Client::Pause(uint64_t id) { return FromInternal(impl_->client->SetPaused(id, true)); }
+
+Status Client::Resume(uint64_t id) { return FromInternal(impl_->client->SetPaused(id, false)); }
 
 Status Client::Kill(uint64_t id, const std::string& signal) {
   int number = 0;

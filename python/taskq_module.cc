@@ -126,7 +126,8 @@ py::dict TaskToDict(const TaskInfo& task) {
   py::dict d;
   d["id"] = task.id;
   d["kind"] = taskq::api::KindName(task.kind);
-  d["state"] = taskq::api::StateName(task.state);
+  // As the CLI shows it: a paused run is "paused" (the C++ API: kRunning with paused set).
+  d["state"] = task.paused ? "paused" : taskq::api::StateName(task.state);
   d["exit_code"] = task.finished() && task.exit_code >= 0 ? py::object(py::int_(task.exit_code))
                                                           : py::object(py::none());
   d["signal"] = task.signal != 0 ? py::object(py::int_(task.signal)) : py::object(py::none());
@@ -152,6 +153,8 @@ py::dict TaskToDict(const TaskInfo& task) {
   d["after"] = task.after;
   d["not_before"] = TimeOrNone(task.not_before_us);
   d["held"] = task.held;
+  d["paused"] = task.paused;
+  d["paused_us"] = task.paused_us;
   d["result"] = ResultToPython(task);
   d["spec"] = task.spec_valid ? py::object(SpecToDict(task)) : py::object(py::none());
   d["reason"] = task.reason.empty() ? py::object(py::none()) : py::object(py::str(task.reason));
@@ -239,6 +242,8 @@ class PyClient {
   void Kill(uint64_t id, const std::string& signal) { Check(client_->Kill(id, signal)); }
   void Hold(uint64_t id) { Check(client_->Hold(id)); }
   void Release(uint64_t id) { Check(client_->Release(id)); }
+  void Pause(uint64_t id) { Check(client_->Pause(id)); }
+  void Resume(uint64_t id) { Check(client_->Resume(id)); }
 
   int32_t Ping(int64_t timeout_ms) {
     int32_t pid = 0;
@@ -317,6 +322,8 @@ PYBIND11_MODULE(_taskq, m) {
       .def("kill", &PyClient::Kill, py::arg("id"), py::arg("signal"))
       .def("hold", &PyClient::Hold, py::arg("id"))
       .def("release", &PyClient::Release, py::arg("id"))
+      .def("pause", &PyClient::Pause, py::arg("id"))
+      .def("resume", &PyClient::Resume, py::arg("id"))
       .def("ping", &PyClient::Ping, py::arg("timeout_ms"))
       .def_property_readonly("queue", &PyClient::queue)
       .def_property_readonly("state_dir", &PyClient::state_dir);

@@ -32,6 +32,8 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
           R"({"op":"kill","id":7,"signal":10})",
           R"({"op":"hold","id":7})",
           R"({"op":"release","id":7})",
+          R"({"op":"pause","id":7})",
+          R"({"op":"resume","id":7})",
           R"({"op":"submit","tasks":[{"kind":"cpu","count":10,"hold":true}]})",
           R"({"op":"ping"})",
           R"({"op":"logs","id":7,"stderr":true})",
@@ -86,10 +88,9 @@ TEST(ControlProtocol, AnUnknownFieldSuchAsAForgedUidIsRefused) {
 TEST(ControlProtocol, WrongTypesAndRangesNameTheField) {
   EXPECT_EQ(ParseError(R"({"op":"cancel","id":0})"),
             "request: field 'id' must be a task id (1 or more)");
-  EXPECT_EQ(
-      ParseError(R"({"op":"fly"})"),
-      "request: field 'op' must be submit, cancel, kill, hold, release, ping, logs, shutdown, "
-      "group, repair or reload");
+  EXPECT_EQ(ParseError(R"({"op":"fly"})"),
+            "request: field 'op' must be submit, cancel, kill, hold, release, pause, resume, ping, "
+            "logs, shutdown, group, repair or reload");
   EXPECT_EQ(ParseError(R"({"op":"kill","id":3,"signal":19})"),
             "request: field 'signal' must be the number of TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
             "or ALRM");

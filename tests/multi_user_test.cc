@@ -478,13 +478,22 @@ TEST_F(SharedService, MembersCancelAndReadOnlyTheirOwnTasks) {
 }
 
 // `taskq kill` is a member's for its own running tasks only; the reason names who killed it.
-TEST_F(SharedService, MembersKillOnlyTheirOwnRunningTasks) {
+TEST_F(SharedService, MembersKillAndPauseOnlyTheirOwnRunningTasks) {
   Daemon& daemon = StartDaemon("kill_grace: 500ms\n");
   const uint64_t mine =
       SubmittedId(TaskqAs(alice(), {"--json", "submit", "exec", "--", "/bin/sleep", "300"}));
   ASSERT_GT(mine, 0u);
   ASSERT_TRUE(WaitUntil([&] { return TaskJson(mine).value("state", "") == "running"; }));
   ExpectRefusedSayingWhoMay(TaskqAs(bob(), {"kill", std::to_string(mine)}), "submitter");
+  ExpectRefusedSayingWhoMay(TaskqAs(bob(), {"pause", std::to_string(mine)}), "submitter");
+  EXPECT_EQ(TaskJson(mine).value("state", ""), "running");
+  // Pause and resume are the submitter's too.
+  CommandResult own = TaskqAs(alice(), {"pause", std::to_string(mine)});
+  EXPECT_EQ(own.exit_code, 0) << Describe(own);
+  EXPECT_EQ(TaskJson(mine).value("state", ""), "paused");
+  ExpectRefusedSayingWhoMay(TaskqAs(bob(), {"resume", std::to_string(mine)}), "submitter");
+  own = TaskqAs(alice(), {"resume", std::to_string(mine)});
+  EXPECT_EQ(own.exit_code, 0) << Describe(own);
   EXPECT_EQ(TaskJson(mine).value("state", ""), "running");
   const CommandResult killed = TaskqAs(alice(), {"kill", std::to_string(mine)});
   EXPECT_EQ(killed.exit_code, 0) << Describe(killed);

@@ -230,6 +230,22 @@ def test_kill(daemon, client):
     expect_error(taskq.FailedError, 1, client.kill, running)
 
 
+def test_pause_and_resume(daemon, client):
+    running = client.submit_exec(["/bin/sleep", "300"])
+    deadline = time.monotonic() + 60
+    while client.status(running).state != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.pause(running)
+    task = client.status(running)
+    assert task.state == "paused" and task.paused, task
+    expect_error(taskq.FailedError, 1, client.pause, running)
+    client.resume(running)
+    task = client.status(running)
+    assert task.state == "running" and not task.paused, task
+    client.kill(running)
+    assert client.wait(running, timeout=60).state == "cancelled"
+
+
 def test_connect_and_ping(daemon, client):
     assert client.ping() == daemon.proc.pid
     assert client.queue == daemon.queue and client.state_dir == daemon.state_dir

@@ -29,13 +29,14 @@ std::vector<TaskEvent> AllEvents() {
 std::vector<TaskFacts> AllFacts() {
   std::vector<TaskFacts> all;
   for (TaskState reported : AllStates()) {
-    for (int bits = 0; bits < 16; ++bits) {
+    for (int bits = 0; bits < 32; ++bits) {
       TaskFacts f;
       f.reported = reported;
       f.timeout_fired = (bits & 1) != 0;
       f.retry_allowed = (bits & 2) != 0;
       f.killable = (bits & 4) != 0;
       f.kill_requested = (bits & 8) != 0;
+      f.paused = (bits & 16) != 0;
       all.push_back(f);
     }
   }
@@ -75,6 +76,8 @@ TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
     if (event == E::kDeadline) return {true, S::kRunning, kEffectMarkTimeout};
     if (event == E::kCancel && f.killable) return {true, S::kRunning, kEffectRequestKill};
     if (event == E::kKill) return {true, S::kRunning, kEffectRequestKill};
+    if (event == E::kPause && !f.paused) return {true, S::kRunning, kEffectPause};
+    if (event == E::kResume && f.paused) return {true, S::kRunning, kEffectResume};
     if (event == E::kRunnerDied) {
       if (f.kill_requested) return {true, S::kCancelled, kEffectWakeWaiters};
       if (f.timeout_fired) return {true, S::kTimedOut, kEffectWakeWaiters};
@@ -93,12 +96,12 @@ TEST(TaskLifecycle, EveryStateEventAndFactsPairMatchesTheTable) {
       for (const TaskFacts& facts : AllFacts()) {
         const TaskTransition want = Expected(state, event, facts);
         const TaskTransition got = DecideTaskTransition(state, event, facts);
-        const std::string where = std::string(TaskStateName(state)) + " x " + TaskEventName(event) +
-                                  " (reported " + TaskStateName(facts.reported) + ", timeout " +
-                                  std::to_string(facts.timeout_fired) + ", retry " +
-                                  std::to_string(facts.retry_allowed) + ", killable " +
-                                  std::to_string(facts.killable) + ", kill requested " +
-                                  std::to_string(facts.kill_requested) + ")";
+        const std::string where =
+            std::string(TaskStateName(state)) + " x " + TaskEventName(event) + " (reported " +
+            TaskStateName(facts.reported) + ", timeout " + std::to_string(facts.timeout_fired) +
+            ", retry " + std::to_string(facts.retry_allowed) + ", killable " +
+            std::to_string(facts.killable) + ", kill requested " +
+            std::to_string(facts.kill_requested) + ", paused " + std::to_string(facts.paused) + ")";
         ASSERT_EQ(got.allowed, want.allowed) << where;
         ++pairs;
         if (!got.allowed) continue;
@@ -108,7 +111,7 @@ TEST(TaskLifecycle, EveryStateEventAndFactsPairMatchesTheTable) {
       }
     }
   }
-  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 16);
+  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 32);
   EXPECT_GT(allowed, 0u);
 }
 

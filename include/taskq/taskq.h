@@ -154,7 +154,9 @@ struct TaskInfo {
   uint32_t priority = 5;
   std::vector<uint64_t> after;
   uint64_t not_before_us = 0;
-  bool held = false;  // queued and kept back until Client::Release
+  bool held = false;       // queued and kept back until Client::Release
+  bool paused = false;     // running but stopped until Client::Resume
+  uint64_t paused_us = 0;  // time this run spent paused (not run time), the current pause included
 
   // Results. cpu: checksum and count of the numbers; io: bytes written to io_path; exec: where
   // its stdout and stderr went.
@@ -176,9 +178,9 @@ struct TaskInfo {
                                                                   : 0;
   }
   uint64_t run_us() const {
-    return finished() && started_at_us != 0 && finished_at_us >= started_at_us
-               ? finished_at_us - started_at_us
-               : 0;
+    if (!finished() || started_at_us == 0 || finished_at_us < started_at_us) return 0;
+    const uint64_t span = finished_at_us - started_at_us;
+    return span > paused_us ? span - paused_us : 0;
   }
 };
 
@@ -229,6 +231,12 @@ class TASKQ_API Client {
   // not queued or already held (not held), kInvalid when the queue has no such task.
   Status Hold(uint64_t id);
   Status Release(uint64_t id);
+  // Stops a running task (`taskq pause`: SIGSTOP to an exec command's process group; a cpu/io
+  // task waits at its next check) or lets it go on (`taskq resume`). Paused time counts neither
+  // as run time nor against its timeout. kFailed when it is not running, already paused (not
+  // paused) or a Slurm job; kInvalid when the queue has no such task.
+  Status Pause(uint64_t id);
+  Status Resume(uint64_t id);
   // A round trip through the daemon; `pid` (if not null) gets its process id. kUnavailable
   // when no daemon serves the queue, kTimedOut when it did not answer in time.
   Status Ping(int64_t timeout_ms, int32_t* pid = nullptr);

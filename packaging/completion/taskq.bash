@@ -31,7 +31,7 @@ _taskq_groups() {
 _taskq() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
   local global_opts="-q --queue -c --config --json -h --help --version"
-  local commands="submit status wait list cancel kill hold release logs top stats metrics ping shutdown reload purge group doctor bench"
+  local commands="submit status wait list cancel kill hold release pause resume logs top stats metrics ping shutdown reload purge group doctor bench"
   COMPREPLY=()
 
   # Values of options.
@@ -48,7 +48,7 @@ _taskq() {
       COMPREPLY=($(compgen -d -- "$cur"))
       return ;;
     --state)
-      COMPREPLY=($(compgen -W "queued running succeeded failed timed_out cancelled lost" -- "$cur"))
+      COMPREPLY=($(compgen -W "queued running paused succeeded failed timed_out cancelled lost" -- "$cur"))
       return ;;
     --policy)
       COMPREPLY=($(compgen -W "pool process" -- "$cur"))
@@ -97,6 +97,8 @@ _taskq() {
       [[ $command == logs ]] && words+=" --stderr -f --follow" ;;
     wait) words="$(_taskq_ids) --all --timeout --quiet" ;;
     cancel | hold | release) words="$(_taskq_ids queued)" ;;
+    pause) words="$(_taskq_ids running)" ;;
+    resume) words="$(_taskq_ids paused)" ;;
     kill)
       if [[ $prev == --signal ]]; then
         COMPREPLY=($(compgen -W "TERM INT HUP QUIT KILL USR1 USR2 ALRM" -- "$cur"))

@@ -26,8 +26,8 @@ __version__ = _taskq.version()
 __all__ = ["Client", "Task", "Spec", "cpu", "io", "exec_", "Error", "FailedError", "InvalidError",
            "QueueFullError", "TimeoutError", "UnavailableError", "STATES", "FINISHED"]
 
-STATES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost")
-FINISHED = frozenset(STATES[2:])
+STATES = ("queued", "running", "paused", "succeeded", "failed", "timed_out", "cancelled", "lost")
+FINISHED = frozenset(STATES[3:])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +56,8 @@ class Task:
     after: list
     not_before: Optional[int]
     held: bool
+    paused: bool  # running but stopped (state "paused") until resume()
+    paused_us: int  # time this run spent paused: neither run time nor counted by its timeout
     result: Optional[dict]  # cpu: checksum, count; io: bytes, path; exec: stdout, stderr
     spec: Optional[dict]
     reason: Optional[str]
@@ -258,6 +260,17 @@ class Client:
         """Lets held tasks run (`taskq release ID...`); raises for the first that cannot be."""
         for id in ids:
             self._client.release(id)
+
+    def pause(self, *ids: int) -> None:
+        """Stops running tasks (`taskq pause ID...`: SIGSTOP to an exec command's process group,
+        a cpu/io task waits); their state reads "paused". Raises for the first that cannot be."""
+        for id in ids:
+            self._client.pause(id)
+
+    def resume(self, *ids: int) -> None:
+        """Lets paused tasks go on (`taskq resume ID...`); raises for the first that cannot."""
+        for id in ids:
+            self._client.resume(id)
 
     def ping(self, timeout=5.0) -> int:
         """A round trip through the daemon; returns its pid (`taskq ping`)."""
