@@ -10,6 +10,7 @@
 
 #include "client/client.h"
 #include "client/submit_args.h"
+#include "client/task_filter.h"
 #include "common/status.h"
 #include "common/task.h"
 #include "nlohmann/json.hpp"
@@ -42,16 +43,21 @@ struct SubmitCommand {
   bool block = false;
   bool hold = false;  // every task submitted held (`taskq release` lets each run)
   std::string batch;
+  std::vector<std::string> labels;  // --label K=V before the kind: on every task
+  std::string unique;               // --unique KEY before the kind
+  std::string array;                // --array FIRST-LAST[:STEP]
+  std::string each_line;            // --each-line FILE
 };
 int RunSubmit(const GlobalArgs& global, SubmitCommand& command);
 
 int RunStatus(const GlobalArgs& global, uint64_t id);
 int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool all, double timeout_s,
-            bool quiet);
-int RunList(const GlobalArgs& global, const std::string& state, int64_t limit, bool utc);
-int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids);
+            bool quiet, TaskFilter filter);
+int RunList(const GlobalArgs& global, TaskFilter filter, int64_t limit, bool utc);
+int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids, TaskFilter filter);
 // `signal` empty: SIGTERM, then SIGKILL after kill_grace.
-int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal);
+int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal,
+            TaskFilter filter);
 // `taskq hold` (held) and `taskq release` (!held).
 int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held);
 int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool paused);

@@ -236,15 +236,37 @@ static bool AnyProcessGroup(const SegmentHeader* header) {
   return false;
 }
 
-Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const SubmitOptions& submit,
-                                   std::vector<uint64_t>* ids) {
+// `--array` in chunks: Segment::Submit names an array by its first task only within one call, so
+// once a chunk with the array's first task landed, the later chunks name that id themselves.
+// Returns the specs to submit from then on (`*copy` once they changed).
+static const std::vector<TaskSpec>* PinArray(const std::vector<TaskSpec>& specs, size_t begin,
+                                             size_t end, const std::vector<uint64_t>& ids,
+                                             size_t ids_before, std::vector<TaskSpec>* copy) {
+  auto unpinned = [](const TaskSpec& s) { return s.array_index && s.array_id == 0; };
+  for (size_t i = begin; i < end && ids_before + (i - begin) < ids.size(); ++i) {
+    if (!unpinned(specs[i])) continue;
+    const uint64_t first = ids[ids_before + (i - begin)];
+    if (copy->empty()) *copy = specs;
+    for (size_t j = end; j < copy->size(); ++j) {
+      if (unpinned((*copy)[j])) (*copy)[j].array_id = first;
+    }
+    return copy;
+  }
+  return &specs;
+}
+
+Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& all_specs,
+                                   const SubmitOptions& submit, std::vector<uint64_t>* ids) {
+  const std::vector<TaskSpec>* use = &all_specs;
+  std::vector<TaskSpec> pinned;
   SegmentHeader* header = segment_->header();
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
   size_t next = 0;
   Status status;
   for (;;) {
     const uint32_t seen = header->space_seq.load(std::memory_order_acquire);
-    while (next < specs.size()) {
+    while (next < use->size()) {
+      const std::vector<TaskSpec>& specs = *use;
       ControlRequest request;
       request.op = ControlOp::kSubmit;
       const size_t n = std::min(kControlChunk, specs.size() - next);
@@ -257,6 +279,13 @@ Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const Sub
         for (const auto& id : reply["ids"]) {
           if (id.is_number_unsigned()) ids->push_back(id.get<uint64_t>());
         }
+        if (submit.existing != nullptr) {
+          const nlohmann::json found = reply.value("existing", nlohmann::json::array());
+          for (size_t i = 0; i < ids->size() - before; ++i) {
+            submit.existing->push_back(i < found.size() && found[i] == 1 ? 1 : 0);
+          }
+        }
+        use = PinArray(specs, next, next + n, *ids, before, &pinned);
         next += reply["ids"].size();
         if (submit.on_landed && ids->size() > before) submit.on_landed(*ids, before);
       }
@@ -303,15 +332,19 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
   const bool doorbell = AnyProcessGroup(header);
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
   size_t next = 0;  // the first spec not submitted yet
+  const std::vector<TaskSpec>* use = &specs;
+  std::vector<TaskSpec> pinned;
   Status status;
   for (;;) {
     uint32_t seen = header->space_seq.load(std::memory_order_acquire);
     // Submit in chunks: each holds the lock briefly, so the workers start on the first tasks
     // while the rest are still being queued (one lock for a 100,000-task batch stalled them).
-    while (next < specs.size()) {
-      const size_t n = std::min(kSubmitChunk, specs.size() - next);
+    while (next < use->size()) {
+      const size_t n = std::min(kSubmitChunk, use->size() - next);
       const size_t before = ids->size();
-      status = segment_->Submit(std::span<const TaskSpec>(specs).subspan(next, n), ids);
+      status = segment_->Submit(std::span<const TaskSpec>(*use).subspan(next, n), ids,
+                                std::nullopt, submit.existing);
+      use = PinArray(*use, next, next + n, *ids, before, &pinned);
       next += ids->size() - before;
       if (ids->size() > before && doorbell) RingDoorbell(state_dir(), kDoorbellWork);
       if (submit.on_landed && ids->size() > before) submit.on_landed(*ids, before);

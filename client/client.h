@@ -43,6 +43,9 @@ struct SubmitOptions {
   // up to 256, each under one lock hold): the CLI prints them then, so a client killed mid-batch
   // has printed the id of every chunk that landed but the last.
   std::function<void(const std::vector<uint64_t>& all_ids, size_t first_new)> on_landed;
+  // When given: 1 at the position of each id that is an existing task (`--unique` found its
+  // key), 0 for a task submitted now.
+  std::vector<uint8_t>* existing = nullptr;
 };
 
 struct DaemonInfo {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "client/cli.h"
+#include "client/task_array.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -42,15 +43,67 @@ Status ReadBatch(const std::string& source, std::vector<TaskSpec>* specs) {
   return Status::Ok();
 }
 
-void PrintIds(const std::vector<uint64_t>& ids, bool json) {
-  for (uint64_t id : ids) {
+// One id per line (JSON: {"id": N}); `existing` (parallel to ids, may be shorter) marks the
+// tasks --unique found instead of submitting: {"id": N, "existing": true}.
+void PrintIds(const std::vector<uint64_t>& ids, bool json, const std::vector<uint8_t>& existing = {},
+              size_t first = 0) {
+  for (size_t i = 0; i < ids.size(); ++i) {
     if (json) {
-      std::cout << nlohmann::json{{"id", id}}.dump() << "\n";
+      nlohmann::json line{{"id", ids[i]}};
+      if (first + i < existing.size() && existing[first + i] != 0) line["existing"] = true;
+      std::cout << line.dump() << "\n";
     } else {
-      std::cout << id << "\n";
+      std::cout << ids[i] << "\n";
     }
   }
   std::cout.flush();
+}
+
+Status ReadLines(const std::string& source, std::vector<std::string>* lines) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (source != "-") {
+    file.open(source);
+    if (!file) return Status::Invalid(fmt::format("--each-line: cannot read {}", source));
+    in = &file;
+  }
+  for (std::string line; std::getline(*in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines->push_back(std::move(line));
+  }
+  return Status::Ok();
+}
+
+// --label/--unique before the kind, --array and --each-line: applied to the specs read.
+Status ApplySubmitOptions(const SubmitCommand& command, std::vector<TaskSpec>* specs) {
+  for (const std::string& label : command.labels) {
+    TASKQ_RETURN_IF_ERROR(CheckLabel(label, "--label"));
+  }
+  for (TaskSpec& spec : *specs) {
+    spec.labels.insert(spec.labels.end(), command.labels.begin(), command.labels.end());
+    if (command.hold) spec.hold = true;
+    if (!command.unique.empty()) spec.unique = command.unique;
+  }
+  if (!command.unique.empty()) {
+    TASKQ_RETURN_IF_ERROR(CheckLabel("unique=" + command.unique, "--unique"));
+  }
+  const bool array = !command.array.empty() || !command.each_line.empty();
+  if (!array) return Status::Ok();
+  if (!command.array.empty() && !command.each_line.empty()) {
+    return Status::Invalid("--array and --each-line: give one of them");
+  }
+  if (!command.batch.empty()) {
+    return Status::Invalid("--batch and --array/--each-line: give one of them");
+  }
+  const TaskSpec base = specs->front();
+  if (!base.unique.empty()) {
+    return Status::Invalid("--unique and --array/--each-line: an array's tasks cannot share a key");
+  }
+  specs->clear();
+  if (!command.array.empty()) return ExpandArray(base, command.array, specs);
+  std::vector<std::string> lines;
+  TASKQ_RETURN_IF_ERROR(ReadLines(command.each_line, &lines));
+  return ExpandEachLine(base, lines, specs);
 }
 
 }  // namespace
@@ -69,9 +122,7 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
     if (!finished.ok()) return Report(finished);
     specs.push_back(command.args.spec);
   }
-  if (command.hold) {
-    for (TaskSpec& spec : specs) spec.hold = true;
-  }
+  if (Status applied = ApplySubmitOptions(command, &specs); !applied.ok()) return Report(applied);
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
@@ -81,20 +132,22 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
     options.block_timeout_ms = static_cast<int64_t>(command.args.timeout_s * 1000);
   }
   std::vector<uint64_t> ids;
+  std::vector<uint8_t> existing;
+  options.existing = &existing;
   size_t printed = 0;
   if (!command.wait) {
     // Each chunk's ids as soon as it landed: what a killed client printed is what it queued
     // (but for the last chunk, if it died between landing it and printing).
     options.on_landed = [&](const std::vector<uint64_t>& all, size_t first_new) {
       PrintIds(std::vector<uint64_t>(all.begin() + static_cast<ptrdiff_t>(first_new), all.end()),
-               global.json);
+               global.json, existing, first_new);
       printed = all.size();
     };
   }
   Status submitted = client->Submit(specs, options, &ids);
   if (!command.wait || !submitted.ok()) {
     PrintIds(std::vector<uint64_t>(ids.begin() + static_cast<ptrdiff_t>(printed), ids.end()),
-             global.json);
+             global.json, existing, printed);
     if (!submitted.ok()) {
       if (!ids.empty()) {
         // Errors are one line: say how many made it in the same line as why the rest did not.
@@ -117,7 +170,7 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
   if (global.json) {
-    PrintJson(tasks, /*as_array=*/batch);
+    PrintJson(tasks, /*as_array=*/specs.size() != 1 || batch);
   } else {
     for (const TaskInfo& info : tasks) PrintTaskSummary(info);
   }

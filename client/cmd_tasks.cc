@@ -78,13 +78,23 @@ std::string WaitSummary(const std::vector<TaskInfo>& tasks, uint64_t elapsed_us)
 }  // namespace
 
 int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool all,
-            double timeout_s, bool quiet) {
-  if (given.empty() && !all) return Report(Status::Invalid("wait: give task ids or --all"));
+            double timeout_s, bool quiet, TaskFilter filter) {
+  if (given.empty() && !all && filter.empty()) {
+    return Report(Status::Invalid("wait: give task ids, --all or a filter (--label, --array, ...)"));
+  }
+  if (all && !filter.empty()) {
+    return Report(Status::Invalid("wait: --all waits for every task; drop it to wait for a filter"));
+  }
+  if (Status bad = filter.Finish(NowUs()); !bad.ok()) return Report(bad);
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   const uint64_t start = MonotonicUs();
   std::vector<uint64_t> ids = given;
+  if (!filter.empty()) {
+    AddSelected(*client, filter, TaskState::kFree, &ids);
+    if (ids.empty()) return Report(Status::Invalid("wait: no task matches the filter"));
+  }
   const uint64_t watermark = client->NextId();  // before the look: nothing falls in between
   if (all) {
     for (uint64_t id : client->Unfinished()) ids.push_back(id);
@@ -122,10 +132,10 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
   if (global.json) {
-    PrintJson(tasks, /*as_array=*/ids.size() != 1 || all);
+    PrintJson(tasks, /*as_array=*/ids.size() != 1 || all || !filter.empty());
   } else {
     for (const TaskInfo& info : tasks) PrintTaskSummary(info);
-    if (ids.size() > 1 || all) {
+    if (ids.size() > 1 || all || !filter.empty()) {
       std::printf("%s\n", WaitSummary(tasks, MonotonicUs() - start).c_str());
     }
   }
@@ -133,21 +143,15 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   return all_succeeded ? 0 : 1;
 }
 
-int RunList(const GlobalArgs& global, const std::string& state_name, int64_t limit, bool utc) {
-  TaskState wanted = TaskState::kFree;
-  if (!state_name.empty() && state_name != "paused" && !ParseTaskState(state_name, &wanted)) {
-    return Report(Status::Invalid(fmt::format(
-        "--state: unknown state '{}'; use queued, running, paused, succeeded, failed, timed_out, "
-        "cancelled or lost",
-        state_name)));
-  }
+int RunList(const GlobalArgs& global, TaskFilter filter, int64_t limit, bool utc) {
+  // --state is the state as shown: `running` leaves paused runs out, `paused` has only them.
+  if (Status bad = filter.Finish(NowUs()); !bad.ok()) return Report(bad);
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   std::vector<TaskInfo> tasks;
   for (TaskInfo& info : client->List()) {
-    // The state as shown: `running` leaves paused runs out, `paused` has only them.
-    if (state_name.empty() || state_name == info.shown_state()) tasks.push_back(std::move(info));
+    if (filter.Matches(info)) tasks.push_back(std::move(info));
   }
   if (limit >= 0 && tasks.size() > static_cast<size_t>(limit)) {
     tasks.erase(tasks.begin(), tasks.end() - limit);  // keep the newest
@@ -160,10 +164,16 @@ int RunList(const GlobalArgs& global, const std::string& state_name, int64_t lim
   return 0;
 }
 
-int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids) {
+int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, TaskFilter filter) {
+  if (given.empty() && filter.empty()) {
+    return Report(Status::Invalid("cancel: give task ids or a filter (--label, --array, ...)"));
+  }
+  if (Status bad = filter.Finish(NowUs()); !bad.ok()) return Report(bad);
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
+  std::vector<uint64_t> ids = given;
+  if (!filter.empty()) AddSelected(*client, filter, TaskState::kQueued, &ids);
   int worst = 0;
   for (uint64_t id : ids) {
     Status cancelled = client->Cancel(id);
@@ -178,15 +188,22 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& ids) {
   return worst;
 }
 
-int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const std::string& signal) {
+int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const std::string& signal,
+            TaskFilter filter) {
   int number = 0;  // 0: the daemon's default (SIGTERM, then SIGKILL after kill_grace)
   if (!signal.empty()) {
     const Status parsed = ParseKillSignal(signal, &number);
     if (!parsed.ok()) return Report(parsed);
   }
+  if (given.empty() && filter.empty()) {
+    return Report(Status::Invalid("kill: give task ids or a filter (--label, --array, ...)"));
+  }
+  if (Status bad = filter.Finish(NowUs()); !bad.ok()) return Report(bad);
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
+  std::vector<uint64_t> ids = given;
+  if (!filter.empty()) AddSelected(*client, filter, TaskState::kRunning, &ids);
   const std::string sent = SignalName(number != 0 ? number : SIGTERM);
   int worst = 0;
   for (uint64_t id : ids) {

@@ -9,6 +9,8 @@
 
 int main(int argc, char** argv) {
   using namespace taskq::cli;
+  using taskq::AddFilterOptions;
+  using taskq::TaskFilter;
   CLI::App app{
       "taskq: submit tasks to a taskqd queue, wait for them and read their results.\n"
       "Exit codes: 0 ok, 1 a waited task did not succeed, 2 usage or bad input, 3 no daemon or "
@@ -50,6 +52,18 @@ int main(int argc, char** argv) {
   submit_cmd->add_option("--batch", submit.batch,
                          "submit one task per line of FILE (- = stdin), same syntax as the "
                          "command line, e.g. `cpu --count 1000`; prints one id per line");
+  submit_cmd->add_option("--label", submit.labels,
+                         "a label KEY=VALUE on every task submitted (repeatable)")
+      ->allow_extra_args(false);
+  submit_cmd->add_option("--unique", submit.unique,
+                         "submit only if no queued or running task has KEY; else print its id "
+                         "(JSON: \"existing\": true)");
+  submit_cmd->add_option("--array", submit.array,
+                         "one task per index FIRST-LAST[:STEP] (e.g. 1-1000): {} in the command "
+                         "(or io --path) becomes the index, TASKQ_ARRAY_INDEX holds it");
+  submit_cmd->add_option("--each-line", submit.each_line,
+                         "one task per line of FILE (- = stdin): {} in the command becomes the "
+                         "line, TASKQ_ARRAY_INDEX its number from 0, TASKQ_ARRAY_ITEM the line");
   AddKindSubcommands(submit_cmd, &submit.args);
 
   uint64_t status_id = 0;
@@ -66,24 +80,30 @@ int main(int argc, char** argv) {
   wait_cmd->add_option("--timeout", wait_timeout, "give up after SEC seconds (exit 5)")
       ->check(CLI::Range(0.0, 1e9));
   wait_cmd->add_flag("--quiet", wait_quiet, "print nothing, only the exit code tells");
+  TaskFilter wait_filter;
+  AddFilterOptions(wait_cmd, &wait_filter, /*with_state=*/true);
 
-  std::string list_state;
+  TaskFilter list_filter;
   int64_t list_limit = -1;
   CLI::App* list_cmd = app.add_subcommand("list", "list tasks, oldest first");
-  list_cmd->add_option("--state", list_state, "only tasks in this state");
+  AddFilterOptions(list_cmd, &list_filter, /*with_state=*/true);
   list_cmd->add_option("--limit", list_limit, "only the N newest")->check(CLI::Range(0, 1 << 30));
   bool list_utc = false;
   list_cmd->add_flag("--utc", list_utc, "times in UTC instead of local time");
 
   std::vector<uint64_t> cancel_ids;
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel queued tasks");
-  cancel_cmd->add_option("ids", cancel_ids, "task ids")->required()->check(task_id);
+  cancel_cmd->add_option("ids", cancel_ids, "task ids")->check(task_id);
+  TaskFilter cancel_filter;
+  AddFilterOptions(cancel_cmd, &cancel_filter, /*with_state=*/false);
 
   std::vector<uint64_t> kill_ids;
   std::string kill_signal;
   CLI::App* kill_cmd = app.add_subcommand(
       "kill", "stop running tasks: SIGTERM to the task's process group, SIGKILL after kill_grace");
-  kill_cmd->add_option("ids", kill_ids, "task ids")->required()->check(task_id);
+  kill_cmd->add_option("ids", kill_ids, "task ids")->check(task_id);
+  TaskFilter kill_filter;
+  AddFilterOptions(kill_cmd, &kill_filter, /*with_state=*/false);
   kill_cmd->add_option("--signal", kill_signal,
                        "send this signal instead, once: TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
                        "or ALRM");
@@ -211,10 +231,12 @@ int main(int argc, char** argv) {
   submit.args.command.insert(submit.args.command.end(), command.begin(), command.end());
   if (submit_cmd->parsed()) return RunSubmit(global, submit);
   if (status_cmd->parsed()) return RunStatus(global, status_id);
-  if (wait_cmd->parsed()) return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet);
-  if (list_cmd->parsed()) return RunList(global, list_state, list_limit, list_utc);
-  if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids);
-  if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal);
+  if (wait_cmd->parsed()) {
+    return RunWait(global, wait_ids, wait_all, wait_timeout, wait_quiet, wait_filter);
+  }
+  if (list_cmd->parsed()) return RunList(global, list_filter, list_limit, list_utc);
+  if (cancel_cmd->parsed()) return RunCancel(global, cancel_ids, cancel_filter);
+  if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal, kill_filter);
   if (hold_cmd->parsed()) return RunHold(global, hold_ids, /*held=*/true);
   if (release_cmd->parsed()) return RunHold(global, release_ids, /*held=*/false);
   if (pause_cmd->parsed()) return RunPause(global, pause_ids, /*paused=*/true);

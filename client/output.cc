@@ -141,6 +141,20 @@ void PrintTaskBlock(const TaskInfo& info) {
   if (r.not_before_us != 0) {
     std::printf("not before:  %s\n", FormatEpochUs(r.not_before_us).c_str());
   }
+  if (!info.spec.labels.empty() || !info.spec.unique.empty()) {
+    std::string labels;
+    for (const std::string& label : info.spec.labels) {
+      labels += (labels.empty() ? "" : " ") + ShellQuoteForDisplay(label);
+    }
+    if (!info.spec.unique.empty()) {
+      labels += (labels.empty() ? "" : " ") + ShellQuoteForDisplay("unique=" + info.spec.unique);
+    }
+    std::printf("labels:      %s\n", labels.c_str());
+  }
+  if ((r.flags & kFlagArray) != 0) {
+    std::printf("array:       %llu, index %llu\n", static_cast<unsigned long long>(r.array_id),
+                static_cast<unsigned long long>(r.array_index));
+  }
 }
 
 void PrintTaskSummary(const TaskInfo& info) {

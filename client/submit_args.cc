@@ -31,6 +31,11 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
                      "start no sooner than: HH:MM[:SS], YYYY-MM-DDTHH:MM[:SS] (local) or @EPOCH");
     kind->add_flag("--hold", args->spec.hold,
                    "submit it held: it runs only after `taskq release ID`");
+    kind->add_option("--label", args->spec.labels,
+                     "a label KEY=VALUE (repeatable) for filters: list/wait/kill/cancel --label")
+        ->allow_extra_args(false);
+    kind->add_option("--unique", args->spec.unique,
+                     "submit only if no queued or running task has KEY; else print its id");
     // Options the kind does not know (--wait, --block, --json, ...) belong to `submit` and to
     // the global flags: they may follow the kind.
     kind->fallthrough();
@@ -217,6 +222,8 @@ Status FinishSpec(SubmitArgs* args, const std::string& default_cwd) {
     if (*spec.timeout_ms == 0 && args->timeout_s > 0) spec.timeout_ms = 1;
   }
   if (args->retries >= 0) spec.retries = static_cast<uint32_t>(args->retries);
+  for (const std::string& label : spec.labels) TASKQ_RETURN_IF_ERROR(CheckLabel(label, "--label"));
+  if (!spec.unique.empty()) TASKQ_RETURN_IF_ERROR(CheckLabel("unique=" + spec.unique, "--unique"));
   return FinishScheduling(*args, &spec);
 }
 

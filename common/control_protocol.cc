@@ -150,6 +150,12 @@ json SpecToJson(const TaskSpec& spec) {
   j["not_before_us"] = spec.not_before_us;
   j["after"] = spec.after;
   if (spec.hold) j["hold"] = true;
+  if (!spec.labels.empty()) j["labels"] = spec.labels;
+  if (!spec.unique.empty()) j["unique"] = spec.unique;
+  if (spec.array_index) {
+    j["array_index"] = *spec.array_index;
+    if (spec.array_id != 0) j["array_id"] = spec.array_id;
+  }
   return j;
 }
 
@@ -158,7 +164,8 @@ Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   Fields f(j, where);
   TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync",
                                      "argv", "cwd", "env", "timeout_ms", "retries", "group",
-                                     "priority", "not_before_us", "after", "hold"}));
+                                     "priority", "not_before_us", "after", "hold", "labels",
+                                     "unique", "array_id", "array_index"}));
   std::string kind;
   TASKQ_RETURN_IF_ERROR(f.Text("kind", 8, &kind));
   if (kind == "cpu") {
@@ -192,6 +199,11 @@ Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   TASKQ_RETURN_IF_ERROR(f.Unsigned("not_before_us", kMax, &spec->not_before_us));
   TASKQ_RETURN_IF_ERROR(f.Ids("after", kMaxAfter, &spec->after));
   TASKQ_RETURN_IF_ERROR(f.Flag("hold", &spec->hold));
+  TASKQ_RETURN_IF_ERROR(f.Texts("labels", kMaxLabels, &spec->labels));
+  TASKQ_RETURN_IF_ERROR(f.Text("unique", kMaxLabelValueBytes, &spec->unique));
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("array_index", kMax, &value, &present));
+  if (present) spec->array_index = value;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("array_id", kMaxTaskId - 1, &spec->array_id));
   // The record's own checks (sizes, NULs, counts) are EncodeSpec's.
   TaskRecord scratch;
   std::memset(static_cast<void*>(&scratch), 0, sizeof(scratch));

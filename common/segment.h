@@ -121,8 +121,12 @@ class Segment {
   // kQueueFull. `ids` receives the id of each submitted task. The tasks are recorded as
   // submitted by `submitter_uid` (the daemon passes the uid the kernel vouched for; a client
   // writing directly is the owner, and passes nothing: its own uid).
+  // A spec with `unique` is not submitted when a queued or running task has its key (or an
+  // earlier spec of the call): `ids` gets that task's id and `existing` (when given) a 1 at
+  // its position. An array task with array_id 0 gets the id of the call's first array task.
   Status Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids,
-                std::optional<uint32_t> submitter_uid = std::nullopt);
+                std::optional<uint32_t> submitter_uid = std::nullopt,
+                std::vector<uint8_t>* existing = nullptr);
   Status Submit(const std::vector<TaskSpec>& specs, std::vector<uint64_t>* ids) {
     return Submit(std::span<const TaskSpec>(specs), ids);
   }
@@ -260,6 +264,9 @@ class Segment {
   // guard of the calls that annotate a run (SetRunner, SetChild, SetSlurmJob, MarkStarted).
   TaskRecord* RunningRecordLocked(uint32_t slot, uint64_t id);
   bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group);
+  // The queued or running task labelled `label` (KEY=VALUE), 0 when none: --unique's check, a
+  // scan of the directory and of the labels of unfinished records.
+  uint64_t FindUnfinishedLabelledLocked(const std::string& label);
   // Takes the lock for a user's request on task `id` (cancel, kill, hold, release) and finds
   // its slot; on an unknown id (or a read-only mapping) fails with the lock released.
   Status LockTask(uint64_t id, uint32_t* slot);

@@ -16,10 +16,12 @@ namespace taskq {
 inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" little-endian
 // 2: groups, priorities, dependencies, delays. 3: only the daemon's user writes; others map
 // read-only and copy records lock-free, checking each slot's write sequence (SlotEntry::seq).
-// 4: a running task can be paused (paused_at_us, paused_us; the payload gave 16 bytes).
+// 4: a running task can be paused (paused_at_us, paused_us), tasks carry labels (label_count
+// strings at the end of the payload) and array membership (array_id, array_index); the payload
+// gave 32 bytes.
 inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
-inline constexpr uint32_t kPayloadBytes = 600;   // spec strings of one task (argv, env, path)
+inline constexpr uint32_t kPayloadBytes = 584;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
 inline constexpr uint32_t kStateDirBytes = 256;  // the daemon's state directory, for clients
 inline constexpr uint32_t kMaxGroups = 16;       // group table rows; row 0 is `default`
@@ -61,6 +63,7 @@ inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a ru
 inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
 inline constexpr uint32_t kFlagHeld = 1u << 4;          // queued but kept back (`taskq hold`)
 inline constexpr uint32_t kFlagPaused = 1u << 5;        // running but stopped (`taskq pause`)
+inline constexpr uint32_t kFlagArray = 1u << 6;         // one of an array (array_id, array_index)
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
 // 65,536 slots touches 1.5 MiB, not 64 MiB. Guarded by the segment lock.
@@ -220,10 +223,14 @@ struct TaskRecord {
   uint32_t priority;
   uint64_t not_before_us;  // 0 = at once
   uint32_t after_count;    // entries used in `after`
-  uint32_t reserved2;
+  uint32_t label_count;    // KEY=VALUE strings at the end of the payload (`--label`, `--unique`)
   uint64_t after[kMaxAfter];
+  // `submit --array` / `--each-line`: the id of the array's first task (0 = not in an array) and
+  // this task's index in it.
+  uint64_t array_id;
+  uint64_t array_index;
   char reason[kReasonBytes];
-  char payload[kPayloadBytes];  // io: the path; exec: cwd, argv, env (see argc/envc)
+  char payload[kPayloadBytes];  // io: the path; exec: cwd, argv, env (see argc/envc); labels
 };
 static_assert(sizeof(TaskRecord) == 1024, "TaskRecord must stay 1 KiB: update layout version");
 

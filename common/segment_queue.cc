@@ -234,8 +234,22 @@ void Segment::CompactRingLocked() {
   header_->ring_tail = write;
 }
 
+uint64_t Segment::FindUnfinishedLabelledLocked(const std::string& label) {
+  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+    const TaskState state = StateOf(entry(slot));
+    if (state != TaskState::kQueued && state != TaskState::kRunning) continue;
+    const TaskRecord& r = record(slot);
+    if (r.label_count == 0) continue;
+    TaskSpec spec;
+    if (!DecodeSpec(r, &spec).ok()) continue;
+    if (!spec.unique.empty() && "unique=" + spec.unique == label) return r.id;
+    if (std::find(spec.labels.begin(), spec.labels.end(), label) != spec.labels.end()) return r.id;
+  }
+  return 0;
+}
+
 Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* ids,
-                       std::optional<uint32_t> submitter_uid) {
+                       std::optional<uint32_t> submitter_uid, std::vector<uint8_t>* existing) {
   if (read_only_) return ReadOnlyRefusal();
   // Encode outside the lock: it only touches a private record.
   std::vector<TaskRecord> encoded(specs.size());
@@ -282,7 +296,16 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
             (encoded[i].flags & kFlagHeld) != 0;
   }
   if (waits) header_->held_hint.store(1, std::memory_order_relaxed);
+  uint64_t array_first = 0;  // this call's first array task
   for (; submitted < encoded.size(); ++submitted) {
+    if (!specs[submitted].unique.empty()) {
+      const uint64_t found = FindUnfinishedLabelledLocked("unique=" + specs[submitted].unique);
+      if (found != 0) {
+        ids->push_back(found);
+        if (existing != nullptr) existing->push_back(1);
+        continue;
+      }
+    }
     uint64_t id;
     uint32_t slot;
     if (!ClaimSlotLocked(now, &id, &slot, &evicted)) break;
@@ -297,6 +320,10 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
     std::memcpy(static_cast<void*>(&r), &encoded[submitted], sizeof(TaskRecord));
     r.id = id;
     r.submitted_at_us = now;
+    if ((r.flags & kFlagArray) != 0) {
+      if (array_first == 0) array_first = r.array_id != 0 ? r.array_id : id;
+      if (r.array_id == 0) r.array_id = array_first;
+    }
     TEST_CrashPoint("submit-written");
     // The ring cell is written before the state and published (tail++) after it: a crash in
     // between leaves a queued task outside the ring, which Repair() appends.
@@ -307,6 +334,7 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
     header_->ring_tail++;
     header_->submitted_total++;
     ids->push_back(id);
+    if (existing != nullptr) existing->push_back(0);
   }
   if (!evicted.empty()) wake_waiters_ = true;  // --block waiters: space may have been made
   Unlock();                                    // wakes one worker per published task

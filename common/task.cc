@@ -1,8 +1,11 @@
 #include "common/task.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "common/deadline.h"
+#include "common/text.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -62,6 +65,31 @@ bool ParseTaskState(const std::string& text, TaskState* state) {
   return false;
 }
 
+Status CheckLabel(const std::string& label, const char* field) {
+  const size_t eq = label.find('=');
+  const std::string key = label.substr(0, eq);
+  const bool key_ok = eq != std::string::npos && !key.empty() && key.size() <= kMaxLabelKeyBytes &&
+                      std::all_of(key.begin(), key.end(), [](char c) {
+                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                               c == '.' || c == '-';
+                      });
+  if (!key_ok) {
+    return Status::Invalid(fmt::format(
+        "{}: expected KEY=VALUE with KEY of 1 to {} of A-Z a-z 0-9 _ . -, got '{}'", field,
+        kMaxLabelKeyBytes, EscapeControl(label)));
+  }
+  const std::string value = label.substr(eq + 1);
+  if (value.size() > kMaxLabelValueBytes ||
+      std::any_of(value.begin(), value.end(), [](char c) {
+        return std::iscntrl(static_cast<unsigned char>(c)) != 0;
+      })) {
+    return Status::Invalid(
+        fmt::format("{}: the value of '{}' must be at most {} bytes without control characters",
+                    field, key, kMaxLabelValueBytes));
+  }
+  return Status::Ok();
+}
+
 Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
   if (spec.priority >= kPriorityLevels) {
     return Status::Invalid(
@@ -87,6 +115,23 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
   if (spec.retries.value_or(0) > kMaxRetries) {
     return Status::Invalid(fmt::format("--retries: must be 0..{}", kMaxRetries));
   }
+  if (spec.labels.size() > kMaxLabels) {
+    return Status::Invalid(
+        fmt::format("--label: at most {} labels, got {}", kMaxLabels, spec.labels.size()));
+  }
+  for (const std::string& label : spec.labels) {
+    TASKQ_RETURN_IF_ERROR(CheckLabel(label, "--label"));
+    if (label.rfind("unique=", 0) == 0) {
+      return Status::Invalid("--label: the key 'unique' is --unique's; use --unique KEY");
+    }
+  }
+  if (!spec.unique.empty()) TASKQ_RETURN_IF_ERROR(CheckLabel("unique=" + spec.unique, "--unique"));
+  if (spec.array_id >= kMaxTaskId) {
+    return Status::Invalid(fmt::format("array_id: {} is not a task id", spec.array_id));
+  }
+  record->array_id = spec.array_index ? spec.array_id : 0;
+  record->array_index = spec.array_index.value_or(0);
+  if (spec.array_index) record->flags |= kFlagArray;
   record->kind = static_cast<uint32_t>(spec.kind);
   if (spec.hold) record->flags |= kFlagHeld;
   record->payload_len = 0;
@@ -138,6 +183,18 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
     default:
       return Status::Invalid("task kind: must be cpu, io or exec");
   }
+  // Labels last, after the kind's strings; --unique's key is the label unique=KEY.
+  bool fits = true;
+  for (const std::string& label : spec.labels) fits = fits && AppendString(label, record, &used);
+  if (!spec.unique.empty()) fits = fits && AppendString("unique=" + spec.unique, record, &used);
+  if (!fits) {
+    return Status::Invalid(fmt::format(
+        "--label: the labels do not fit beside the task's spec ({} bytes in all); use fewer or "
+        "shorter labels",
+        kPayloadBytes));
+  }
+  record->label_count =
+      static_cast<uint32_t>(spec.labels.size() + (spec.unique.empty() ? 0 : 1));
   record->payload_len = used;
   return Status::Ok();
 }
@@ -205,6 +262,25 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
       break;
     default:
       return Status::Invalid(fmt::format("record {}: unknown kind {}", record.id, record.kind));
+  }
+  if (record.label_count > kMaxLabels + 1) {
+    return Status::Invalid(
+        fmt::format("record {}: label_count {} is above the limit", record.id, record.label_count));
+  }
+  for (uint32_t i = 0; i < record.label_count; ++i) {
+    std::string label;
+    if (!NextString(record, end, &pos, &label) || label.find('=') == std::string::npos) {
+      return Status::Invalid(fmt::format("record {}: label {} is malformed", record.id, i));
+    }
+    if (label.rfind("unique=", 0) == 0) {
+      spec->unique = label.substr(7);
+    } else {
+      spec->labels.push_back(std::move(label));
+    }
+  }
+  if ((record.flags & kFlagArray) != 0) {
+    spec->array_id = record.array_id;
+    spec->array_index = record.array_index;
   }
   // Bounds the submit side enforces; larger values were written around it.
   if (record.timeout_ms > kMaxTimeoutMs) {

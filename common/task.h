@@ -44,7 +44,22 @@ struct TaskSpec {
   uint64_t not_before_us = 0;            // Unix epoch µs; 0 = at once
   std::vector<uint64_t> after;           // ids that must have succeeded first (at most kMaxAfter)
   bool hold = false;                     // submitted held: runs only after `taskq release`
+  // Labels (issue 16): KEY=VALUE strings for filters (`list --label K=V`).
+  std::vector<std::string> labels;
+  // `--unique KEY`: submitted only when no queued or running task has it (the label unique=KEY).
+  std::string unique;
+  // `--array` / `--each-line`: the array's first task (0 = the first array task of this submit
+  // call, Segment::Submit fills it in) and this task's index; no index = not in an array.
+  uint64_t array_id = 0;
+  std::optional<uint64_t> array_index;
 };
+
+inline constexpr uint32_t kMaxLabels = 16;
+inline constexpr size_t kMaxLabelKeyBytes = 32;
+inline constexpr size_t kMaxLabelValueBytes = 128;
+// "KEY=VALUE" with KEY of 1..32 of A-Z a-z 0-9 _ . - and VALUE of 0..128 printable bytes; the
+// key `unique` is --unique's. Fails naming `field` (--label, --unique) and the fix.
+Status CheckLabel(const std::string& label, const char* field);
 
 inline constexpr uint64_t kMaxTimeoutMs = 3650ull * 24 * 3600 * 1000;  // ten years
 inline constexpr uint32_t kMaxRetries = 100;

@@ -77,6 +77,16 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["after"] = std::vector<uint64_t>(r.after, r.after + std::min(r.after_count, kMaxAfter));
   j["not_before"] = TimeOrNull(r.not_before_us);
   j["held"] = info.state == TaskState::kQueued && (r.flags & kFlagHeld) != 0;
+  nlohmann::json labels = nlohmann::json::object();
+  for (const std::string& label : info.spec.labels) {
+    const size_t eq = label.find('=');
+    labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  j["labels"] = std::move(labels);
+  j["unique"] = info.spec.unique.empty() ? nlohmann::json() : nlohmann::json(info.spec.unique);
+  const bool in_array = (r.flags & kFlagArray) != 0;
+  j["array_id"] = in_array ? nlohmann::json(r.array_id) : nlohmann::json();
+  j["array_index"] = in_array ? nlohmann::json(r.array_index) : nlohmann::json();
   j["paused"] = info.paused();
   j["paused_us"] = info.paused_us(NowUs());
   j["result"] = ResultJson(info);

@@ -98,6 +98,9 @@ Status CheckTaskAllowed(const TaskSpec& spec, const Options& resolved) {
       }
       for (const std::string& kv : spec.exec.env) {
         const std::string name = kv.substr(0, kv.find('='));
+        // `submit --array`/`--each-line` set these two: data for the command, not a way to
+        // change how a program loads or runs (what env_allow keeps out).
+        if (name == "TASKQ_ARRAY_INDEX" || name == "TASKQ_ARRAY_ITEM") continue;
         if (std::find(resolved.env_allow.begin(), resolved.env_allow.end(), name) ==
             resolved.env_allow.end()) {
           return Status::Invalid(fmt::format(

@@ -55,7 +55,7 @@ Status MayTouch(const ControlPeer& peer, const Options& options, Segment& segmen
 }
 
 Status Submit(const DaemonActions& daemon, const ControlPeer& peer, const ControlRequest& request,
-              std::vector<uint64_t>* ids) {
+              std::vector<uint64_t>* ids, std::vector<uint8_t>* existing) {
   const Options& rules = *daemon.options;
   for (size_t i = 0; i < request.tasks.size(); ++i) {
     Status allowed = CheckTaskAllowed(request.tasks[i], rules);
@@ -73,7 +73,7 @@ Status Submit(const DaemonActions& daemon, const ControlPeer& peer, const Contro
           UserName(peer.uid), queued, rules.max_queued_per_user, request.tasks.size()));
     }
   }
-  Status submitted = daemon.segment->Submit(request.tasks, ids, peer.uid);
+  Status submitted = daemon.segment->Submit(request.tasks, ids, peer.uid, existing);
   if (!ids->empty() && daemon.on_work) daemon.on_work();
   return submitted;
 }
@@ -123,8 +123,13 @@ void HandleControlRequest(const DaemonActions& daemon, const ControlPeer& peer,
       return Answer(reply, Status::Ok());
     case ControlOp::kSubmit: {
       std::vector<uint64_t> ids;
-      Status s = Submit(daemon, peer, request, &ids);
+      std::vector<uint8_t> existing;
+      Status s = Submit(daemon, peer, request, &ids, &existing);
       reply->body["ids"] = ids;
+      // Only when --unique found a task: the reply of an ordinary submit stays as it was.
+      if (std::find(existing.begin(), existing.end(), 1) != existing.end()) {
+        reply->body["existing"] = existing;
+      }
       return Answer(reply, s);
     }
     case ControlOp::kCancel: {

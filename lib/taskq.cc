@@ -48,6 +48,8 @@ Status ToInternal(const TaskSpec& in, taskq::TaskSpec* out) {
   out->after = in.after;
   out->not_before_us = in.not_before_us;
   out->hold = in.hold;
+  out->labels = in.labels;
+  out->unique = in.unique;
   return Status();
 }
 
@@ -70,6 +72,8 @@ TaskSpec FromInternal(const taskq::TaskSpec& in) {
   out.after = in.after;
   out.not_before_us = in.not_before_us;
   out.hold = in.hold;
+  out.labels = in.labels;
+  out.unique = in.unique;
   return out;
 }
 
@@ -102,6 +106,12 @@ TaskInfo FromInternal(const taskq::TaskInfo& in) {
   out.after.assign(r.after, r.after + std::min(r.after_count, taskq::kMaxAfter));
   out.not_before_us = r.not_before_us;
   out.held = in.state == taskq::TaskState::kQueued && (r.flags & taskq::kFlagHeld) != 0;
+  out.labels = in.spec.labels;
+  out.unique = in.spec.unique;
+  if ((r.flags & taskq::kFlagArray) != 0) {
+    out.array_id = r.array_id;
+    out.array_index = r.array_index;
+  }
   out.paused = in.state == taskq::TaskState::kRunning && (r.flags & taskq::kFlagPaused) != 0;
   out.paused_us = in.paused_us(taskq::NowUs());
   out.checksum = r.result_checksum;

@@ -45,6 +45,10 @@ expect --count taskq submit cpu --co
 expect --group taskq submit cpu --gr
 expect --purge taskq shutdown --p
 expect failed taskq list --state f
+expect paused taskq list --state p
+expect --each-line taskq submit --ea
+expect --label taskq kill --la
+expect --since taskq cancel --si
 [[ -z $(complete_words taskq submit exec -- /bin/tr) ]] || fail "completes after exec's --"
 
 # Task ids and group names from a real queue. As root (CI) taskqd needs an explicit user.

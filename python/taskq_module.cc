@@ -66,6 +66,8 @@ TaskSpec SpecFromPython(const py::handle& spec) {
   out.after = spec.attr("after").cast<std::vector<uint64_t>>();
   out.not_before_us = spec.attr("not_before_us").cast<uint64_t>();
   out.hold = spec.attr("hold").cast<bool>();
+  out.labels = spec.attr("labels").cast<std::vector<std::string>>();
+  out.unique = spec.attr("unique").cast<std::string>();
   return out;
 }
 
@@ -153,6 +155,16 @@ py::dict TaskToDict(const TaskInfo& task) {
   d["after"] = task.after;
   d["not_before"] = TimeOrNone(task.not_before_us);
   d["held"] = task.held;
+  py::dict labels;
+  for (const std::string& label : task.labels) {
+    const size_t eq = label.find('=');
+    labels[py::str(label.substr(0, eq))] = label.substr(eq + 1);
+  }
+  d["labels"] = labels;
+  d["unique"] = task.unique.empty() ? py::object(py::none()) : py::object(py::str(task.unique));
+  d["array_id"] = task.array_id != 0 ? py::object(py::int_(task.array_id)) : py::object(py::none());
+  d["array_index"] =
+      task.array_id != 0 ? py::object(py::int_(task.array_index)) : py::object(py::none());
   d["paused"] = task.paused;
   d["paused_us"] = task.paused_us;
   d["result"] = ResultToPython(task);

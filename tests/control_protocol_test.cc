@@ -35,6 +35,8 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
           R"({"op":"pause","id":7})",
           R"({"op":"resume","id":7})",
           R"({"op":"submit","tasks":[{"kind":"cpu","count":10,"hold":true}]})",
+          R"({"op":"submit","tasks":[{"kind":"cpu","labels":["team=a","x="],"unique":"k"}]})",
+          R"({"op":"submit","tasks":[{"kind":"cpu","array_index":4,"array_id":12}]})",
           R"({"op":"ping"})",
           R"({"op":"logs","id":7,"stderr":true})",
           R"({"op":"shutdown"})",
@@ -55,12 +57,28 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
     EXPECT_EQ(again.tasks.size(), request.tasks.size()) << body;
     for (size_t i = 0; i < again.tasks.size() && i < request.tasks.size(); ++i) {
       EXPECT_EQ(again.tasks[i].hold, request.tasks[i].hold) << body;
+      EXPECT_EQ(again.tasks[i].labels, request.tasks[i].labels) << body;
+      EXPECT_EQ(again.tasks[i].unique, request.tasks[i].unique) << body;
+      EXPECT_EQ(again.tasks[i].array_id, request.tasks[i].array_id) << body;
+      EXPECT_EQ(again.tasks[i].array_index, request.tasks[i].array_index) << body;
     }
   }
 }
 
 // Found by fuzz_request in CI: a field another op takes was accepted and then dropped, so the
 // request did not mean what it said. Now it is refused, naming the op and the field.
+TEST(ControlProtocol, BadLabelsAreRefusedNamingTheField) {
+  EXPECT_NE(ParseError(R"({"op":"submit","tasks":[{"kind":"cpu","labels":["nokey"]}]})")
+                .find("--label: expected KEY=VALUE"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"op":"submit","tasks":[{"kind":"cpu","labels":["unique=x"]}]})")
+                .find("use --unique KEY"),
+            std::string::npos);
+  EXPECT_NE(ParseError(R"({"op":"submit","tasks":[{"kind":"cpu","unique":"a\nb"}]})")
+                .find("--unique"),
+            std::string::npos);
+}
+
 TEST(ControlProtocol, AFieldTheOpDoesNotTakeIsRefused) {
   EXPECT_EQ(ParseError(R"({"op":"ping","id":5})"),
             "request: op 'ping' takes no field 'id'; remove it");

@@ -230,6 +230,18 @@ def test_kill(daemon, client):
     expect_error(taskq.FailedError, 1, client.kill, running)
 
 
+def test_labels_and_unique(daemon, client):
+    first = client.submit_exec(["/bin/sleep", "300"], labels={"team": "web"}, unique="py-nightly")
+    again = client.submit_exec(["/bin/true"], unique="py-nightly")
+    assert again == first, (first, again)
+    task = client.status(first)
+    assert task.labels == {"team": "web"} and task.unique == "py-nightly", task
+    assert task.array_id is None, task
+    expect_error(taskq.InvalidError, 2, client.submit_cpu, labels=["nokey"])
+    client.kill(first)
+    assert client.wait(first, timeout=60).state == "cancelled"
+
+
 def test_pause_and_resume(daemon, client):
     running = client.submit_exec(["/bin/sleep", "300"])
     deadline = time.monotonic() + 60

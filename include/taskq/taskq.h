@@ -101,6 +101,8 @@ struct TaskSpec {
   std::vector<uint64_t> after;  // run only once these tasks succeeded (at most 8)
   uint64_t not_before_us = 0;   // earliest start, Unix epoch microseconds; 0 = at once
   bool hold = false;            // submitted held: runs only after Client::Release
+  std::vector<std::string> labels;  // KEY=VALUE labels (at most 16), for filters
+  std::string unique;  // submitted only if no queued or running task has this key (else that id)
 
   static TaskSpec Cpu(uint64_t count, uint64_t seed = 0) {
     TaskSpec spec;
@@ -155,6 +157,10 @@ struct TaskInfo {
   std::vector<uint64_t> after;
   uint64_t not_before_us = 0;
   bool held = false;       // queued and kept back until Client::Release
+  std::vector<std::string> labels;  // KEY=VALUE, as submitted
+  std::string unique;               // its --unique key, "" if none
+  uint64_t array_id = 0;            // submit --array/--each-line: the array's first task; 0 = none
+  uint64_t array_index = 0;         // and this task's index in it
   bool paused = false;     // running but stopped until Client::Resume
   uint64_t paused_us = 0;  // time this run spent paused (not run time), the current pause included
 
@@ -206,7 +212,8 @@ class TASKQ_API Client {
   // opened; kInvalid for a bad configuration or queue name.
   static Status Connect(const ConnectOptions& options, std::unique_ptr<Client>* out);
 
-  // Submits the tasks in order, all or none when one is refused; `ids` gets one id per task.
+  // Submits the tasks in order, all or none when one is refused; `ids` gets one id per task (for
+  // a spec with `unique` whose key a queued or running task has: that task's id, nothing new).
   // kUnavailable when no daemon serves the queue; kQueueFull when it is full (unless `block`);
   // kInvalid for a bad spec or one the queue's `security:` rules refuse.
   Status Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& options,

@@ -59,8 +59,12 @@ _taskq() {
     --after)
       COMPREPLY=($(compgen -W "$(_taskq_ids)" -- "$cur"))
       return ;;
+    --each-line)
+      COMPREPLY=($(compgen -f -- "$cur"))
+      return ;;
     --count | --seed | --bytes | --block-size | --env | --timeout | --retries | --priority | \
-      --delay | --at | --limit | --interval | -n | --iterations | --workers | --max-parallel)
+      --delay | --at | --limit | --interval | -n | --iterations | --workers | --max-parallel | \
+      --label | --unique | --array | --since)
       return ;;
   esac
 
@@ -81,22 +85,23 @@ _taskq() {
     esac
   done
 
-  local words
+  local words filters="--label --group --since --failed --array"
   case $command in
     "") words="$commands $global_opts" ;;
     submit)
       case $sub in
-        "") words="cpu io exec --wait --block --batch" ;;
+        "") words="cpu io exec --wait --block --batch --hold --label --unique --array --each-line" ;;
         cpu) words="--count --seed" ;;
         io) words="--bytes --path --block --fsync" ;;
         exec) words="--cwd --env --" ;;
       esac
-      [[ -n $sub ]] && words+=" --timeout --retries --group --priority --after --delay --at --hold" ;;
+      [[ -n $sub ]] && words+=" --timeout --retries --group --priority --after --delay --at --hold --label --unique" ;;
     status | logs)
       words="$(_taskq_ids)"
       [[ $command == logs ]] && words+=" --stderr -f --follow" ;;
-    wait) words="$(_taskq_ids) --all --timeout --quiet" ;;
-    cancel | hold | release) words="$(_taskq_ids queued)" ;;
+    wait) words="$(_taskq_ids) --all --timeout --quiet $filters --state" ;;
+    cancel) words="$(_taskq_ids queued) $filters" ;;
+    hold | release) words="$(_taskq_ids queued)" ;;
     pause) words="$(_taskq_ids running)" ;;
     resume) words="$(_taskq_ids paused)" ;;
     kill)
@@ -104,8 +109,8 @@ _taskq() {
         COMPREPLY=($(compgen -W "TERM INT HUP QUIT KILL USR1 USR2 ALRM" -- "$cur"))
         return
       fi
-      words="$(_taskq_ids running) --signal" ;;
-    list) words="--state --limit --utc" ;;
+      words="$(_taskq_ids running) --signal $filters" ;;
+    list) words="--state --limit --utc $filters" ;;
     top) words="--interval -n --iterations" ;;
     metrics) words="-o --output" ;;
     ping) words="--timeout" ;;

@@ -56,6 +56,10 @@ class Task:
     after: list
     not_before: Optional[int]
     held: bool
+    labels: dict  # KEY -> VALUE
+    unique: Optional[str]
+    array_id: Optional[int]  # submit --array/--each-line: the array's first task
+    array_index: Optional[int]
     paused: bool  # running but stopped (state "paused") until resume()
     paused_us: int  # time this run spent paused: neither run time nor counted by its timeout
     result: Optional[dict]  # cpu: checksum, count; io: bytes, path; exec: stdout, stderr
@@ -111,6 +115,8 @@ class Spec:
     after: tuple = ()
     not_before_us: int = 0
     hold: bool = False
+    labels: tuple = ()  # "KEY=VALUE" strings
+    unique: str = ""    # submitted only if no queued or running task has this key
 
 
 def _seconds(value, name) -> float:
@@ -122,11 +128,17 @@ def _seconds(value, name) -> float:
 
 
 def _options(timeout=None, retries=None, group=None, priority=None, after=(), delay=None,
-             at=None, hold=False) -> dict:
+             at=None, hold=False, labels=None, unique=None) -> dict:
     """The options every kind takes, as `taskq submit KIND` has them: timeout (seconds), retries,
     group, priority (0..9), after (task ids), delay (seconds or timedelta) or at (a datetime, or
-    Unix epoch seconds), hold (runs only after `release`)."""
+    Unix epoch seconds), hold (runs only after `release`), labels (a dict or KEY=VALUE strings),
+    unique (a key: submitted only if no queued or running task has it, else that task's id)."""
     options: dict[str, Any] = {"hold": bool(hold)}
+    if labels:
+        options["labels"] = (tuple(f"{k}={v}" for k, v in labels.items())
+                             if isinstance(labels, dict) else tuple(str(l) for l in labels))
+    if unique is not None:
+        options["unique"] = str(unique)
     if timeout is not None:
         ms = round(_seconds(timeout, "timeout") * 1000)
         options["timeout_ms"] = 1 if ms == 0 and timeout else ms
