@@ -60,8 +60,10 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& ids, const st
             TaskFilter filter);
 // `taskq hold` (held) and `taskq release` (!held).
 int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held);
+// `taskq restart`: finished tasks run again as new attempts of the same ids.
+int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& ids, TaskFilter filter);
 int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool paused);
-int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log);
+int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log, uint32_t attempt);
 // Live views (cmd_watch.cc).
 int RunLogsFollow(const GlobalArgs& global, uint64_t id, bool stderr_log);
 // A progress line on stderr for `wait` when it is a terminal; nullptr otherwise.

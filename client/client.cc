@@ -342,8 +342,8 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     while (next < use->size()) {
       const size_t n = std::min(kSubmitChunk, use->size() - next);
       const size_t before = ids->size();
-      status = segment_->Submit(std::span<const TaskSpec>(*use).subspan(next, n), ids,
-                                std::nullopt, submit.existing);
+      status = segment_->Submit(std::span<const TaskSpec>(*use).subspan(next, n), ids, std::nullopt,
+                                submit.existing);
       use = PinArray(*use, next, next + n, *ids, before, &pinned);
       next += ids->size() - before;
       if (ids->size() > before && doorbell) RingDoorbell(state_dir(), kDoorbellWork);
@@ -523,6 +523,14 @@ Status Client::SetPaused(uint64_t id, bool paused) {
   return AskDaemon(state_dir(), options_.queue, request, &reply);
 }
 
+Status Client::Restart(uint64_t id) {
+  ControlRequest request;
+  request.op = ControlOp::kRestart;
+  request.id = id;
+  nlohmann::json reply;
+  return AskDaemon(state_dir(), options_.queue, request, &reply);
+}
+
 Status Client::Reload() {
   if (!segment_->SupervisorAlive()) {
     return Status::Unavailable(fmt::format("no taskqd serves queue '{}'", options_.queue));
@@ -550,12 +558,13 @@ Status Client::Repair(std::vector<std::string>* fixes) {
   return Status::Ok();
 }
 
-Status Client::OpenLog(uint64_t id, bool is_stderr, int* fd) {
+Status Client::OpenLog(uint64_t id, bool is_stderr, int* fd, uint32_t attempt) {
   if (segment_->read_only()) {
     ControlRequest request;
     request.op = ControlOp::kLogs;
     request.id = id;
     request.stderr_stream = is_stderr;
+    request.attempt = attempt;
     nlohmann::json reply;
     TASKQ_RETURN_IF_ERROR(AskDaemon(state_dir(), options_.queue, request, &reply, fd));
     if (*fd < 0) return Status::Failed("the daemon sent no log descriptor");
@@ -565,7 +574,19 @@ Status Client::OpenLog(uint64_t id, bool is_stderr, int* fd) {
   const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir_fd < 0)
     return Status::Failed(fmt::format("cannot open {}: {}", dir, std::strerror(errno)));
-  const std::string name = fmt::format("{}.{}", id, is_stderr ? "err" : "out");
+  TaskInfo info;
+  if (!segment_->Get(id, &info)) {
+    ::close(dir_fd);
+    return Status::Invalid(fmt::format("no task {} in queue '{}'", id, options_.queue));
+  }
+  if (attempt == 0) attempt = info.record.attempts;  // the latest
+  if (attempt > info.record.attempts) {
+    ::close(dir_fd);
+    return Status::Invalid(fmt::format("--attempt: task {} has run {} time(s); give 1..{}", id,
+                                       info.record.attempts, info.record.attempts));
+  }
+  // One attempt only: its logs have the plain name (<id>.1.* exists once a second one started).
+  const std::string name = LogName(id, info.record.attempts <= 1 ? 1 : attempt, is_stderr);
   *fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   const int error = errno;
   ::close(dir_fd);

@@ -126,6 +126,8 @@ class Client {
   // `taskq pause` / `taskq resume`: stops a running task (an exec command's process group gets
   // SIGSTOP, a cpu/io kernel waits) or lets it go on; paused time is not run time.
   Status SetPaused(uint64_t id, bool paused);
+  // `taskq restart`: a finished task is queued again as its next attempt (through the daemon).
+  Status Restart(uint64_t id);
   QueueStats Stats();
   // A round trip through the daemon's event loop.
   Status Ping(int64_t timeout_ms, DaemonInfo* info);
@@ -138,7 +140,8 @@ class Client {
   Status Repair(std::vector<std::string>* fixes);
   // Opens an exec task's stdout (or stderr) log for reading. Other users than the daemon's get
   // the descriptor from the daemon, for their own tasks only.
-  Status OpenLog(uint64_t id, bool is_stderr, int* fd);
+  // Opens the log of attempt `attempt` of exec task `id` (0 = its latest attempt).
+  Status OpenLog(uint64_t id, bool is_stderr, int* fd, uint32_t attempt = 0);
   // True when this process writes the segment itself (it is the daemon's user); false when it
   // reads the segment and asks the daemon for every change.
   bool writes_directly() const;

@@ -80,10 +80,12 @@ std::string WaitSummary(const std::vector<TaskInfo>& tasks, uint64_t elapsed_us)
 int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool all,
             double timeout_s, bool quiet, TaskFilter filter) {
   if (given.empty() && !all && filter.empty()) {
-    return Report(Status::Invalid("wait: give task ids, --all or a filter (--label, --array, ...)"));
+    return Report(
+        Status::Invalid("wait: give task ids, --all or a filter (--label, --array, ...)"));
   }
   if (all && !filter.empty()) {
-    return Report(Status::Invalid("wait: --all waits for every task; drop it to wait for a filter"));
+    return Report(
+        Status::Invalid("wait: --all waits for every task; drop it to wait for a filter"));
   }
   if (Status bad = filter.Finish(NowUs()); !bad.ok()) return Report(bad);
   int code = 0;
@@ -92,7 +94,7 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   const uint64_t start = MonotonicUs();
   std::vector<uint64_t> ids = given;
   if (!filter.empty()) {
-    AddSelected(*client, filter, TaskState::kFree, &ids);
+    AddSelected(*client, filter, nullptr, &ids);
     if (ids.empty()) return Report(Status::Invalid("wait: no task matches the filter"));
   }
   const uint64_t watermark = client->NextId();  // before the look: nothing falls in between
@@ -173,7 +175,10 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, Task
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   std::vector<uint64_t> ids = given;
-  if (!filter.empty()) AddSelected(*client, filter, TaskState::kQueued, &ids);
+  if (!filter.empty()) {
+    AddSelected(
+        *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kQueued; }, &ids);
+  }
   int worst = 0;
   for (uint64_t id : ids) {
     Status cancelled = client->Cancel(id);
@@ -203,7 +208,10 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const 
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   std::vector<uint64_t> ids = given;
-  if (!filter.empty()) AddSelected(*client, filter, TaskState::kRunning, &ids);
+  if (!filter.empty()) {
+    AddSelected(
+        *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kRunning; }, &ids);
+  }
   const std::string sent = SignalName(number != 0 ? number : SIGTERM);
   int worst = 0;
   for (uint64_t id : ids) {
@@ -215,6 +223,34 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const 
     } else {
       std::printf("{\"id\":%llu,\"signal\":\"%s\"}\n", static_cast<unsigned long long>(id),
                   sent.c_str());
+    }
+  }
+  return worst;
+}
+
+int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, TaskFilter filter) {
+  if (given.empty() && filter.empty()) {
+    return Report(
+        Status::Invalid("restart: give task ids or a filter (--failed, --group, --label, ...)"));
+  }
+  if (Status bad = filter.Finish(NowUs()); !bad.ok()) return Report(bad);
+  int code = 0;
+  std::unique_ptr<Client> client = ConnectOrReport(global, &code);
+  if (!client) return code;
+  std::vector<uint64_t> ids = given;
+  if (!filter.empty()) {
+    AddSelected(
+        *client, filter, [](const TaskInfo& t) { return IsFinished(t.state); }, &ids);
+  }
+  int worst = 0;
+  for (uint64_t id : ids) {
+    Status restarted = client->Restart(id);
+    if (!restarted.ok()) {
+      worst = std::max(worst, Report(restarted));
+    } else if (!global.json) {
+      std::printf("task %llu restarted\n", static_cast<unsigned long long>(id));
+    } else {
+      std::printf("{\"id\":%llu,\"state\":\"queued\"}\n", static_cast<unsigned long long>(id));
     }
   }
   return worst;
@@ -260,7 +296,7 @@ int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool pa
   return worst;
 }
 
-int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log) {
+int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log, uint32_t attempt) {
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
@@ -272,11 +308,18 @@ int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log) {
         Status::Invalid(fmt::format("task {} is a {} task: only exec tasks have output logs", id,
                                     TaskKindName(static_cast<TaskKind>(info.record.kind)))));
   }
-  if (info.state == TaskState::kQueued || info.state == TaskState::kCancelled) {
+  if (info.record.attempts == 0) {
+    if (attempt != 0) {
+      return Report(Status::Invalid(fmt::format("--attempt: task {} has not run yet", id)));
+    }
     return 0;  // nothing written yet (or ever)
   }
+  if (attempt > info.record.attempts) {
+    return Report(Status::Invalid(fmt::format("--attempt: task {} has run {} time(s); give 1..{}",
+                                              id, info.record.attempts, info.record.attempts)));
+  }
   int fd = -1;
-  Status opened = client->OpenLog(id, stderr_log, &fd);
+  Status opened = client->OpenLog(id, stderr_log, &fd, attempt);
   if (!opened.ok()) return Report(opened);
   char buffer[65536];
   for (;;) {

@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
   submit_cmd->add_option("--batch", submit.batch,
                          "submit one task per line of FILE (- = stdin), same syntax as the "
                          "command line, e.g. `cpu --count 1000`; prints one id per line");
-  submit_cmd->add_option("--label", submit.labels,
-                         "a label KEY=VALUE on every task submitted (repeatable)")
+  submit_cmd
+      ->add_option("--label", submit.labels,
+                   "a label KEY=VALUE on every task submitted (repeatable)")
       ->allow_extra_args(false);
   submit_cmd->add_option("--unique", submit.unique,
                          "submit only if no queued or running task has KEY; else print its id "
@@ -116,6 +117,13 @@ int main(int argc, char** argv) {
   CLI::App* release_cmd = app.add_subcommand("release", "let held tasks run");
   release_cmd->add_option("ids", release_ids, "task ids")->required()->check(task_id);
 
+  std::vector<uint64_t> restart_ids;
+  CLI::App* restart_cmd = app.add_subcommand(
+      "restart", "run finished tasks again as new attempts of the same ids (--failed: the failed)");
+  restart_cmd->add_option("ids", restart_ids, "task ids")->check(task_id);
+  TaskFilter restart_filter;
+  AddFilterOptions(restart_cmd, &restart_filter, /*with_state=*/false);
+
   std::vector<uint64_t> pause_ids;
   CLI::App* pause_cmd = app.add_subcommand(
       "pause", "stop running tasks until `taskq resume` (SIGSTOP; paused time is not run time)");
@@ -129,6 +137,11 @@ int main(int argc, char** argv) {
   CLI::App* logs_cmd = app.add_subcommand("logs", "print an exec task's captured output");
   logs_cmd->add_option("id", logs_id, "task id")->required()->check(task_id);
   logs_cmd->add_flag("--stderr", logs_stderr, "standard error instead of standard output");
+  uint32_t logs_attempt = 0;
+  logs_cmd
+      ->add_option("--attempt", logs_attempt,
+                   "that attempt's output (1 = the first; default: the latest)")
+      ->check(CLI::Range(1u, 1000000u));
   bool logs_follow = false;
   logs_cmd->add_flag("-f,--follow", logs_follow, "keep printing while the task runs");
 
@@ -239,11 +252,12 @@ int main(int argc, char** argv) {
   if (kill_cmd->parsed()) return RunKill(global, kill_ids, kill_signal, kill_filter);
   if (hold_cmd->parsed()) return RunHold(global, hold_ids, /*held=*/true);
   if (release_cmd->parsed()) return RunHold(global, release_ids, /*held=*/false);
+  if (restart_cmd->parsed()) return RunRestart(global, restart_ids, restart_filter);
   if (pause_cmd->parsed()) return RunPause(global, pause_ids, /*paused=*/true);
   if (resume_cmd->parsed()) return RunPause(global, resume_ids, /*paused=*/false);
   if (logs_cmd->parsed()) {
     return logs_follow ? RunLogsFollow(global, logs_id, logs_stderr)
-                       : RunLogs(global, logs_id, logs_stderr);
+                       : RunLogs(global, logs_id, logs_stderr, logs_attempt);
   }
   if (top_cmd->parsed()) return RunTop(global, top_interval, top_iterations);
   if (stats_cmd->parsed()) return RunStats(global);

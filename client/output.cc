@@ -126,7 +126,18 @@ void PrintTaskBlock(const TaskInfo& info) {
     std::printf("slurm:       %s\n", EscapeControl(DescribeSlurmDetails(slurm)).c_str());
   }
   std::printf("runner pid:  %d\n", r.runner_pid);
-  std::printf("attempts:    %u (retries allowed: %u)\n", r.attempts, r.max_retries);
+  std::printf("attempts:    %u (retries allowed: %u, on %s)\n", r.attempts, r.max_retries,
+              RetryOnText(r.retry_on).c_str());
+  // How each attempt ended (the last kAttemptLog of them), when there was more than one.
+  const uint32_t first = r.attempts > kAttemptLog ? r.attempts - kAttemptLog + 1 : 1;
+  for (uint32_t n = first; r.attempts > 1 && n <= r.attempts; ++n) {
+    const AttemptEntry& e = r.attempt_log[(n - 1) % kAttemptLog];
+    if (e.state == 0 || e.state >= kTaskStateCount) continue;
+    std::printf("  attempt %u: %s%s\n", n, TaskStateName(static_cast<TaskState>(e.state)),
+                e.exit_code >= 0 ? fmt::format(" (exit {})", e.exit_code).c_str()
+                : e.signal != 0  ? fmt::format(" (signal {})", e.signal).c_str()
+                                 : "");
+  }
   const struct passwd* who = getpwuid(r.submitter_uid);
   std::printf("submitter:   uid %u%s\n", r.submitter_uid,
               who != nullptr ? fmt::format(" ({})", who->pw_name).c_str() : "");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 #include "common/clock.h"
 #include "fmt/format.h"
@@ -17,8 +18,13 @@ void AddKindSubcommands(CLI::App* submit, SubmitArgs* args) {
                      "(with --block, also how long to wait for space)")
         ->check(CLI::Range(0.0, 1e9));
     kind->add_option("--retries", args->retries,
-                     "re-runs allowed when the task's process dies (it is `lost` after them)")
+                     "re-runs allowed after an end --retry-on names (default: its process died)")
         ->check(CLI::Range(0, 100));
+    kind->add_option("--retry-on", args->retry_on,
+                     "which ends are retried: lost, failed, timed_out (comma-separated; "
+                     "default lost)");
+    kind->add_option("--retry-delay", args->retry_delay,
+                     "wait before each retry: 5s, or 1s..1m to double from 1s up to 1m");
     kind->add_option("--group", args->group, "run in this group (default: default)");
     kind->add_option("--priority", args->priority, "0..9, higher runs first (default 5)")
         ->check(CLI::Range(0, 9));
@@ -194,6 +200,25 @@ bool ParseAtTime(const std::string& text, uint64_t now_us, uint64_t* epoch_us) {
   return true;
 }
 
+Status ParseRetryDelay(const std::string& text, uint32_t* first_ms, uint32_t* max_ms) {
+  const Status bad = Status::Invalid(fmt::format(
+      "--retry-delay: expected a duration (5s) or FIRST..MAX (1s..1m, doubling), at most 49 days, "
+      "got '{}'",
+      text));
+  const size_t dots = text.find("..");
+  uint64_t first_us = 0, max_us = 0;
+  if (!ParseDurationUs(text.substr(0, dots), &first_us)) return bad;
+  if (dots != std::string::npos && !ParseDurationUs(text.substr(dots + 2), &max_us)) return bad;
+  constexpr uint64_t kLimitMs = std::numeric_limits<uint32_t>::max();
+  if (first_us / 1000 > kLimitMs || max_us / 1000 > kLimitMs) return bad;
+  if (dots != std::string::npos && max_us < first_us) {
+    return Status::Invalid("--retry-delay: in FIRST..MAX, MAX must not be below FIRST");
+  }
+  *first_ms = static_cast<uint32_t>(first_us / 1000);
+  *max_ms = static_cast<uint32_t>(max_us / 1000);
+  return Status::Ok();
+}
+
 Status FinishSpec(SubmitArgs* args, const std::string& default_cwd) {
   TaskSpec& spec = args->spec;
   if (args->kind == "cpu") {
@@ -222,6 +247,11 @@ Status FinishSpec(SubmitArgs* args, const std::string& default_cwd) {
     if (*spec.timeout_ms == 0 && args->timeout_s > 0) spec.timeout_ms = 1;
   }
   if (args->retries >= 0) spec.retries = static_cast<uint32_t>(args->retries);
+  if (!args->retry_on.empty()) TASKQ_RETURN_IF_ERROR(ParseRetryOn(args->retry_on, &spec.retry_on));
+  if (!args->retry_delay.empty()) {
+    TASKQ_RETURN_IF_ERROR(
+        ParseRetryDelay(args->retry_delay, &spec.retry_delay_ms, &spec.retry_delay_max_ms));
+  }
   for (const std::string& label : spec.labels) TASKQ_RETURN_IF_ERROR(CheckLabel(label, "--label"));
   if (!spec.unique.empty()) TASKQ_RETURN_IF_ERROR(CheckLabel("unique=" + spec.unique, "--unique"));
   return FinishScheduling(*args, &spec);

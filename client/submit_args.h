@@ -16,6 +16,8 @@ struct SubmitArgs {
   TaskSpec spec;
   double timeout_s = -1;  // task run-time limit (and, with --block, the blocking limit)
   int64_t retries = -1;
+  std::string retry_on;              // --retry-on lost,failed,timed_out
+  std::string retry_delay;           // --retry-delay 1s or 1s..1m
   std::vector<std::string> command;  // exec: everything after --
   std::vector<std::string> env;      // exec: --env K=V
   std::string cwd;                   // exec: --cwd
@@ -33,6 +35,9 @@ bool ParseDurationUs(const std::string& text, uint64_t* us);
 // "HH:MM[:SS]" (today, or tomorrow once passed), "YYYY-MM-DD[T| ]HH:MM[:SS]" (local time) or
 // "@EPOCH_SECONDS" -> Unix epoch µs. False on anything else.
 bool ParseAtTime(const std::string& text, uint64_t now_us, uint64_t* epoch_us);
+
+// "5s" -> 5000, 0; "1s..1m" -> 1000, 60000 (doubling from the first up to the max).
+Status ParseRetryDelay(const std::string& text, uint32_t* first_ms, uint32_t* max_ms);
 
 // Adds the kind subcommands (cpu, io, exec) with their options to `submit`, filling `args`.
 // How to submit (--wait, --block, --batch) is `submit`'s own business, not a kind's.

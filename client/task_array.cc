@@ -40,8 +40,8 @@ TaskSpec OneOf(const TaskSpec& base, uint64_t index, const std::string& value, b
 }  // namespace
 
 Status ParseArrayRange(const std::string& text, uint64_t* first, uint64_t* last, uint64_t* step) {
-  const Status bad = Status::Invalid(fmt::format(
-      "--array: expected FIRST-LAST[:STEP] such as 1-1000 or 0-99:10, got '{}'", text));
+  const Status bad = Status::Invalid(
+      fmt::format("--array: expected FIRST-LAST[:STEP] such as 1-1000 or 0-99:10, got '{}'", text));
   std::string_view rest(text);
   *step = 1;
   if (const size_t colon = rest.find(':'); colon != std::string_view::npos) {

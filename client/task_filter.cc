@@ -12,8 +12,7 @@
 namespace taskq {
 
 bool TaskFilter::empty() const {
-  return labels.empty() && state.empty() && group.empty() && since.empty() && !failed &&
-         array == 0;
+  return labels.empty() && state.empty() && group.empty() && since.empty() && !failed && array == 0;
 }
 
 Status TaskFilter::Finish(uint64_t now_us) {
@@ -35,10 +34,10 @@ Status TaskFilter::Finish(uint64_t now_us) {
         since_us -= 86400ull * 1000000;
       }
     } else {
-      return Status::Invalid(fmt::format(
-          "--since: expected a duration ago (30s, 10m, 2h, 1d) or a time (HH:MM[:SS], "
-          "YYYY-MM-DDTHH:MM[:SS], @EPOCH), got '{}'",
-          since));
+      return Status::Invalid(
+          fmt::format("--since: expected a duration ago (30s, 10m, 2h, 1d) or a time (HH:MM[:SS], "
+                      "YYYY-MM-DDTHH:MM[:SS], @EPOCH), got '{}'",
+                      since));
     }
   }
   return Status::Ok();
@@ -79,7 +78,8 @@ void AddFilterOptions(CLI::App* command, TaskFilter* filter, bool with_state) {
                       "only the tasks of the array whose first task is ID");
 }
 
-void AddSelected(Client& client, const TaskFilter& filter, TaskState only,
+void AddSelected(Client& client, const TaskFilter& filter,
+                 const std::function<bool(const TaskInfo&)>& actionable,
                  std::vector<uint64_t>* ids) {
   TaskFilter mine = filter;
   if (client.segment().read_only()) {
@@ -88,7 +88,7 @@ void AddSelected(Client& client, const TaskFilter& filter, TaskState only,
   }
   std::set<uint64_t> have(ids->begin(), ids->end());
   for (const TaskInfo& info : client.List()) {
-    if (only != TaskState::kFree && info.state != only) continue;
+    if (actionable && !actionable(info)) continue;
     if (mine.Matches(info) && have.insert(info.id()).second) ids->push_back(info.id());
   }
 }

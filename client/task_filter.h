@@ -6,6 +6,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,11 @@ struct TaskFilter {
 // Adds --label, --group, --since, --failed, --array (and --state when `with_state`) to `command`.
 void AddFilterOptions(CLI::App* command, TaskFilter* filter, bool with_state);
 
-// Appends to `ids` the tasks `filter` selects (only those in state `only`, unless kFree), in id
-// order and without the ids already there. Members select their own tasks only.
-void AddSelected(Client& client, const TaskFilter& filter, TaskState only,
+// Appends to `ids` the tasks `filter` selects that `actionable` accepts (kill: running, cancel:
+// queued, restart: finished; null: all), in id order and without the ids already there.
+// Members select their own tasks only.
+void AddSelected(Client& client, const TaskFilter& filter,
+                 const std::function<bool(const TaskInfo&)>& actionable,
                  std::vector<uint64_t>* ids);
 
 }  // namespace taskq

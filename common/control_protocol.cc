@@ -30,7 +30,7 @@ const OpName kOps[] = {
     {ControlOp::kSubmit, "submit", {"op", "tasks"}},
     {ControlOp::kCancel, "cancel", {"op", "id"}},
     {ControlOp::kPing, "ping", {"op"}},
-    {ControlOp::kLogs, "logs", {"op", "id", "stderr"}},
+    {ControlOp::kLogs, "logs", {"op", "id", "stderr", "attempt"}},
     {ControlOp::kShutdown, "shutdown", {"op"}},
     {ControlOp::kGroup, "group", {"op", "action", "name", "policy", "workers", "max_parallel"}},
     {ControlOp::kRepair, "repair", {"op"}},
@@ -40,6 +40,7 @@ const OpName kOps[] = {
     {ControlOp::kRelease, "release", {"op", "id"}},
     {ControlOp::kPause, "pause", {"op", "id"}},
     {ControlOp::kResume, "resume", {"op", "id"}},
+    {ControlOp::kRestart, "restart", {"op", "id"}},
 };
 
 // Readers of one JSON object's fields: each refuses a wrong type or range with the field's name.
@@ -145,6 +146,9 @@ json SpecToJson(const TaskSpec& spec) {
   }
   if (spec.timeout_ms) j["timeout_ms"] = *spec.timeout_ms;
   if (spec.retries) j["retries"] = *spec.retries;
+  if (spec.retry_on != 0) j["retry_on"] = RetryOnText(spec.retry_on);
+  if (spec.retry_delay_ms != 0) j["retry_delay_ms"] = spec.retry_delay_ms;
+  if (spec.retry_delay_max_ms != 0) j["retry_delay_max_ms"] = spec.retry_delay_max_ms;
   j["group"] = spec.group;
   j["priority"] = spec.priority;
   j["not_before_us"] = spec.not_before_us;
@@ -162,10 +166,11 @@ json SpecToJson(const TaskSpec& spec) {
 Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   if (!j.is_object()) return Status::Invalid(where + ": must be a JSON object");
   Fields f(j, where);
-  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"kind", "count", "seed", "bytes", "path", "block", "fsync",
-                                     "argv", "cwd", "env", "timeout_ms", "retries", "group",
-                                     "priority", "not_before_us", "after", "hold", "labels",
-                                     "unique", "array_id", "array_index"}));
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown(
+      {"kind",   "count",    "seed",          "bytes",    "path",           "block",
+       "fsync",  "argv",     "cwd",           "env",      "timeout_ms",     "retries",
+       "group",  "priority", "not_before_us", "after",    "hold",           "labels",
+       "unique", "array_id", "array_index",   "retry_on", "retry_delay_ms", "retry_delay_max_ms"}));
   std::string kind;
   TASKQ_RETURN_IF_ERROR(f.Text("kind", 8, &kind));
   if (kind == "cpu") {
@@ -204,6 +209,17 @@ Status SpecFromJson(const json& j, const std::string& where, TaskSpec* spec) {
   TASKQ_RETURN_IF_ERROR(f.Unsigned("array_index", kMax, &value, &present));
   if (present) spec->array_index = value;
   TASKQ_RETURN_IF_ERROR(f.Unsigned("array_id", kMaxTaskId - 1, &spec->array_id));
+  std::string retry_on;
+  TASKQ_RETURN_IF_ERROR(f.Text("retry_on", 64, &retry_on));
+  if (!retry_on.empty()) {
+    Status parsed = ParseRetryOn(retry_on, &spec->retry_on);
+    if (!parsed.ok()) return Status::Invalid(where + ": " + parsed.message());
+  }
+  constexpr uint64_t kMaxDelayMs = std::numeric_limits<uint32_t>::max();
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("retry_delay_ms", kMaxDelayMs, &value, &present));
+  if (present) spec->retry_delay_ms = static_cast<uint32_t>(value);
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("retry_delay_max_ms", kMaxDelayMs, &value, &present));
+  if (present) spec->retry_delay_max_ms = static_cast<uint32_t>(value);
   // The record's own checks (sizes, NULs, counts) are EncodeSpec's.
   TaskRecord scratch;
   std::memset(static_cast<void*>(&scratch), 0, sizeof(scratch));
@@ -238,8 +254,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
     return Status::Invalid("request: not a JSON object");
   }
   Fields f(j, "request");
-  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "id", "signal", "stderr", "action", "name",
-                                     "policy", "workers", "max_parallel"}));
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "id", "signal", "stderr", "attempt", "action",
+                                     "name", "policy", "workers", "max_parallel"}));
   std::string op;
   TASKQ_RETURN_IF_ERROR(f.Text("op", 16, &op));
   const OpName* known = nullptr;
@@ -248,8 +264,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   if (known == nullptr) {
     return Status::Invalid(
-        "request: field 'op' must be submit, cancel, kill, hold, release, pause, resume, ping, "
-        "logs, shutdown, group, repair or reload");
+        "request: field 'op' must be submit, cancel, kill, hold, release, pause, resume, restart, "
+        "ping, logs, shutdown, group, repair or reload");
   }
   request->op = known->op;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -269,6 +285,9 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   request->signal = static_cast<int>(signal);
   TASKQ_RETURN_IF_ERROR(f.Flag("stderr", &request->stderr_stream));
+  uint64_t attempt = 0;
+  TASKQ_RETURN_IF_ERROR(f.Unsigned("attempt", std::numeric_limits<uint32_t>::max(), &attempt));
+  request->attempt = static_cast<uint32_t>(attempt);
   TASKQ_RETURN_IF_ERROR(f.Text("action", 16, &request->group_action));
   TASKQ_RETURN_IF_ERROR(f.Text("name", 64, &request->name));
   std::string policy = "pool";
@@ -290,7 +309,7 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   if ((request->op == ControlOp::kCancel || request->op == ControlOp::kLogs ||
        request->op == ControlOp::kKill || request->op == ControlOp::kHold ||
        request->op == ControlOp::kRelease || request->op == ControlOp::kPause ||
-       request->op == ControlOp::kResume) &&
+       request->op == ControlOp::kResume || request->op == ControlOp::kRestart) &&
       request->id == 0) {
     return Status::Invalid("request: field 'id' must be a task id (1 or more)");
   }
@@ -328,6 +347,7 @@ std::string SerializeControlRequest(const ControlRequest& request) {
     case ControlOp::kRelease:
     case ControlOp::kPause:
     case ControlOp::kResume:
+    case ControlOp::kRestart:
       j["id"] = request.id;
       break;
     case ControlOp::kKill:
@@ -337,6 +357,7 @@ std::string SerializeControlRequest(const ControlRequest& request) {
     case ControlOp::kLogs:
       j["id"] = request.id;
       j["stderr"] = request.stderr_stream;
+      if (request.attempt != 0) j["attempt"] = request.attempt;
       break;
     case ControlOp::kGroup:
       j["action"] = request.group_action;

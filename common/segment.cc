@@ -349,6 +349,15 @@ void RemoveTaskFiles(const std::string& state_dir, const std::vector<uint64_t>& 
     ::unlink(LogPath(state_dir, id, false).c_str());
     ::unlink(LogPath(state_dir, id, true).c_str());
     ::unlink(DefaultIoPath(state_dir, id).c_str());
+    // A task run more than once: <id>.1.out|err (the first attempt's second name) and the
+    // later attempts' <id>.N.out|err, numbered without gaps (one miss ends them).
+    ::unlink(fmt::format("{}/logs/{}.1.out", state_dir, id).c_str());
+    ::unlink(fmt::format("{}/logs/{}.1.err", state_dir, id).c_str());
+    for (uint32_t attempt = 2;; ++attempt) {
+      const bool out = ::unlink(LogPath(state_dir, id, false, attempt).c_str()) == 0;
+      const bool err = ::unlink(LogPath(state_dir, id, true, attempt).c_str()) == 0;
+      if (!out && !err) break;
+    }
   }
 }
 

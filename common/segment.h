@@ -186,6 +186,10 @@ class Segment {
   // `taskq hold` / `taskq release`: keeps a queued task back (kFlagHeld) or lets it run.
   // kFailed when it is not queued, or already held (not held); kInvalid when unknown.
   Status SetHeld(uint64_t id, bool held);
+  // `taskq restart`: queues a finished task again as the next attempts of the same id (the
+  // attempt count goes on, retries count afresh; its reason becomes `why`). kFailed when it has
+  // not finished; kInvalid when unknown (or evicted).
+  Status Restart(uint64_t id, const std::string& why);
   // `taskq pause` / `taskq resume`: marks a running task paused (kFlagPaused, the pause's start)
   // or ends its pause (the pause joins paused_us and moves the deadline), and copies its record
   // to `running` so the daemon can stop or continue what runs it. kFailed when it is not

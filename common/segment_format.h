@@ -17,11 +17,12 @@ inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" 
 // 2: groups, priorities, dependencies, delays. 3: only the daemon's user writes; others map
 // read-only and copy records lock-free, checking each slot's write sequence (SlotEntry::seq).
 // 4: a running task can be paused (paused_at_us, paused_us), tasks carry labels (label_count
-// strings at the end of the payload) and array membership (array_id, array_index); the payload
-// gave 32 bytes.
+// strings at the end of the payload) and array membership (array_id, array_index), retries on
+// chosen ends with a delay (retry_on, retry_delay_*), restarts (series_first_attempt) and the
+// ends of the last 8 attempts (attempt_log); the payload gave 112 bytes.
 inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
-inline constexpr uint32_t kPayloadBytes = 584;   // spec strings of one task (argv, env, path)
+inline constexpr uint32_t kPayloadBytes = 504;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
 inline constexpr uint32_t kStateDirBytes = 256;  // the daemon's state directory, for clients
 inline constexpr uint32_t kMaxGroups = 16;       // group table rows; row 0 is `default`
@@ -55,6 +56,16 @@ inline constexpr uint32_t kTaskStateCount = 9;
 inline bool IsFinished(TaskState s) { return s >= TaskState::kSucceeded && s <= TaskState::kLost; }
 
 enum class TaskKind : uint32_t { kCpu = 1, kIo = 2, kExec = 3 };
+
+// The ends of the last kAttemptLog attempts of a task (attempt n in row (n - 1) % kAttemptLog).
+inline constexpr uint32_t kAttemptLog = 8;
+struct AttemptEntry {
+  int32_t exit_code;  // -1 when none (a signal, a lost runner)
+  uint16_t signal;    // 0 when none
+  uint8_t state;      // TaskState the attempt ended in (0: no attempt recorded in this row)
+  uint8_t reserved;
+};
+static_assert(sizeof(AttemptEntry) == 8);
 
 // Task record flags.
 inline constexpr uint32_t kFlagFsync = 1u << 0;         // io: fsync before close
@@ -229,6 +240,15 @@ struct TaskRecord {
   // this task's index in it.
   uint64_t array_id;
   uint64_t array_index;
+  // Retries (issue 16): which ends are retried (bits 1 << TaskState: failed, timed_out, lost; 0
+  // = lost only) and the delay before the next attempt (max 0: always retry_delay_ms; else it
+  // doubles per attempt up to max). Retries count from series_first_attempt, which a restart
+  // moves to the attempt it starts.
+  uint32_t retry_on;
+  uint32_t retry_delay_ms;
+  uint32_t retry_delay_max_ms;
+  uint32_t series_first_attempt;
+  AttemptEntry attempt_log[kAttemptLog];
   char reason[kReasonBytes];
   char payload[kPayloadBytes];  // io: the path; exec: cwd, argv, env (see argc/envc); labels
 };

@@ -39,6 +39,36 @@ void CopyReason(const std::string& reason, TaskRecord* record) {
 
 }  // namespace
 
+namespace {
+
+// The wait before the next attempt of a retried task: retry_delay_ms, doubled per attempt of the
+// series up to retry_delay_max_ms when that is set.
+uint64_t RetryDelayMs(const TaskRecord& r) {
+  uint64_t delay = r.retry_delay_ms;
+  if (r.retry_delay_max_ms == 0 || delay == 0) return delay;
+  const uint32_t first = std::max<uint32_t>(r.series_first_attempt, 1);
+  for (uint32_t n = first; n < r.attempts && delay < r.retry_delay_max_ms; ++n) delay *= 2;
+  return std::min<uint64_t>(delay, r.retry_delay_max_ms);
+}
+
+// Keeps how attempt `r.attempts` ended in the attempt log (the last kAttemptLog attempts).
+void LogAttempt(TaskRecord* r, TaskState end, int32_t exit_code, int32_t signal) {
+  if (r->attempts == 0) return;  // it never ran (a dependency failed, it was cancelled queued)
+  AttemptEntry& e = r->attempt_log[(r->attempts - 1) % kAttemptLog];
+  e.exit_code = exit_code;
+  e.signal = static_cast<uint16_t>(signal > 0 && signal < 65536 ? signal : 0);
+  e.state = static_cast<uint8_t>(end);
+  e.reserved = 0;
+}
+
+// Retries left in the current series (from the first attempt or the last restart).
+bool RetryLeft(const TaskRecord& r) {
+  const uint32_t first = std::max<uint32_t>(r.series_first_attempt, 1);
+  return r.attempts >= first && r.attempts - first < r.max_retries;
+}
+
+}  // namespace
+
 Status ReadOnlyRefusal() {
   return Status::Unavailable(
       "this user may only read the queue's segment; ask the daemon (the taskq command does)");
@@ -84,6 +114,7 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   if ((t.effects & kEffectStartRun) != 0) {
     r.started_at_us = now_us;
     r.attempts++;
+    r.attempt_log[(r.attempts - 1) % kAttemptLog] = AttemptEntry{-1, 0, 0, 0};  // under way
     r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm | kFlagPaused);
     r.child_pid = 0;
     r.deadline_us = DeadlineAfter(now_us, r.timeout_ms);
@@ -102,6 +133,20 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   // pause is over and its time is paused time; the deadline moves by as much.
   if ((t.effects & kEffectResume) != 0 || (from == TaskState::kRunning && to != from)) {
     EndPauseLocked(&r, now_us);
+  }
+  if ((t.effects & kEffectRestart) != 0) {
+    // A new series of attempts: the retries count again, the last end is gone.
+    r.series_first_attempt = r.attempts + 1;
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagHeld);
+    r.exit_code = -1;
+    r.signal = 0;
+    r.finished_at_us = 0;
+    r.not_before_us = 0;
+  }
+  if ((t.effects & kEffectRetryDelay) != 0) {
+    const uint64_t delay_ms = RetryDelayMs(r);
+    r.not_before_us = delay_ms == 0 ? 0 : now_us + delay_ms * 1000;
+    if (delay_ms != 0) header_->held_hint.store(1, std::memory_order_relaxed);
   }
   if (IsFinished(to)) {
     r.finished_at_us = now_us;
@@ -633,10 +678,28 @@ bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   facts.reported = o.state;
   facts.timeout_fired = (running->flags & kFlagTimeoutFired) != 0;
   facts.kill_requested = (running->flags & kFlagCancelKill) != 0;
+  facts.retry_allowed = RetryLeft(*running);
+  facts.retry_on = running->retry_on != 0 ? running->retry_on : kRetryOnLost;
   const uint64_t now = o.finished_at_us != 0 ? o.finished_at_us : NowUs();
   const TaskTransition t = TransitionLocked(slot, id, TaskEvent::kExit, facts, now);
   if (!t.allowed) return false;
   TaskRecord& r = *running;
+  LogAttempt(&r, t.attempt_end, o.exit_code, o.signal);
+  if (t.next == TaskState::kQueued) {
+    // Retried (--retry-on): the attempt's end is in the attempt log and the reason; the task
+    // shows no exit code until its last attempt ended.
+    r.exit_code = -1;
+    r.signal = 0;
+    const std::string ended =
+        o.reason.empty() ? fmt::format("exit code {}", o.exit_code) : o.reason;
+    const uint64_t delay_ms = RetryDelayMs(r);
+    CopyReason(delay_ms == 0 ? fmt::format("attempt {} {} ({}); retried", r.attempts,
+                                           TaskStateName(t.attempt_end), ended)
+                             : fmt::format("attempt {} {} ({}); retried in {} ms", r.attempts,
+                                           TaskStateName(t.attempt_end), ended, delay_ms),
+               &r);
+    return true;
+  }
   r.exit_code = o.exit_code;
   r.signal = o.signal;
   r.user_us = o.user_us;
@@ -709,11 +772,15 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
   TaskFacts facts;
   facts.timeout_fired = (r.flags & kFlagTimeoutFired) != 0 ||
                         DeadlinePassed(DeadlineWithPause(r.deadline_us, r.paused_at_us, now), now);
-  facts.retry_allowed = may_retry && r.attempts <= r.max_retries;
+  facts.retry_allowed = may_retry && RetryLeft(r);
+  facts.retry_on = r.retry_on != 0 ? r.retry_on : kRetryOnLost;
   facts.kill_requested = (r.flags & kFlagCancelKill) != 0;
   r.signal = signal;
   if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
-  const TaskState result = TransitionLocked(slot, id, TaskEvent::kRunnerDied, facts, now).next;
+  const TaskTransition t = TransitionLocked(slot, id, TaskEvent::kRunnerDied, facts, now);
+  const TaskState result = t.next;
+  if (t.allowed) LogAttempt(&r, t.attempt_end, -1, signal);
+  if (result == TaskState::kQueued) r.signal = 0;
   switch (result) {
     case TaskState::kCancelled:  // the kill's reason stays; add how the runner went
       CopyReason(fmt::format("{}; {}", std::string(r.reason, strnlen(r.reason, kReasonBytes)), why),
@@ -723,7 +790,9 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
       CopyReason(fmt::format("timed out after {} ms; killed", r.timeout_ms), &r);
       break;
     case TaskState::kQueued:
-      CopyReason(fmt::format("attempt {} lost ({}); requeued", r.attempts, why), &r);
+      CopyReason(fmt::format("attempt {} {} ({}); requeued", r.attempts,
+                             TaskStateName(t.attempt_end), why),
+                 &r);
       break;
     default:
       CopyReason(fmt::format("lost: {} (attempt {} of {})", why, r.attempts, r.max_retries + 1),
@@ -852,6 +921,22 @@ bool ClaimedTask::PauseRequested() const {
   const uint32_t flags =
       std::atomic_ref<uint32_t>(*const_cast<uint32_t*>(live_flags)).load(std::memory_order_relaxed);
   return (flags & kFlagPaused) != 0;
+}
+
+Status Segment::Restart(uint64_t id, const std::string& why) {
+  uint32_t slot = 0;
+  TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
+  const TaskState state = StateOf(entry(slot));
+  if (!TransitionLocked(slot, id, TaskEvent::kRestart, {}, NowUs()).allowed) {
+    Unlock();
+    return Status::Failed(fmt::format(
+        "task {} is {}: only finished tasks can be restarted (a running one: `taskq kill {}` "
+        "first)",
+        id, TaskStateName(state), id));
+  }
+  CopyReason(why, &WritableRecord(slot));
+  Unlock();  // wakes a runner
+  return Status::Ok();
 }
 
 Status Segment::SetHeld(uint64_t id, bool held) {

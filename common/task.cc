@@ -65,22 +65,51 @@ bool ParseTaskState(const std::string& text, TaskState* state) {
   return false;
 }
 
+Status ParseRetryOn(const std::string& text, uint32_t* mask) {
+  *mask = 0;
+  size_t begin = 0;
+  for (;;) {
+    const size_t end = text.find(',', begin);
+    const std::string word = text.substr(begin, end == std::string::npos ? end : end - begin);
+    TaskState state = TaskState::kFree;
+    if (!ParseTaskState(word, &state) ||
+        (state != TaskState::kFailed && state != TaskState::kTimedOut &&
+         state != TaskState::kLost)) {
+      return Status::Invalid(fmt::format(
+          "--retry-on: expected lost, failed or timed_out (comma-separated), got '{}'", word));
+    }
+    *mask |= 1u << static_cast<uint32_t>(state);
+    if (end == std::string::npos) return Status::Ok();
+    begin = end + 1;
+  }
+}
+
+std::string RetryOnText(uint32_t mask) {
+  if (mask == 0) mask = 1u << static_cast<uint32_t>(TaskState::kLost);
+  std::string text;
+  for (TaskState s : {TaskState::kFailed, TaskState::kTimedOut, TaskState::kLost}) {
+    if ((mask & (1u << static_cast<uint32_t>(s))) != 0) {
+      text += (text.empty() ? "" : ",") + std::string(TaskStateName(s));
+    }
+  }
+  return text;
+}
+
 Status CheckLabel(const std::string& label, const char* field) {
   const size_t eq = label.find('=');
   const std::string key = label.substr(0, eq);
-  const bool key_ok = eq != std::string::npos && !key.empty() && key.size() <= kMaxLabelKeyBytes &&
-                      std::all_of(key.begin(), key.end(), [](char c) {
-                        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                               c == '.' || c == '-';
-                      });
+  const bool key_ok =
+      eq != std::string::npos && !key.empty() && key.size() <= kMaxLabelKeyBytes &&
+      std::all_of(key.begin(), key.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+      });
   if (!key_ok) {
-    return Status::Invalid(fmt::format(
-        "{}: expected KEY=VALUE with KEY of 1 to {} of A-Z a-z 0-9 _ . -, got '{}'", field,
-        kMaxLabelKeyBytes, EscapeControl(label)));
+    return Status::Invalid(
+        fmt::format("{}: expected KEY=VALUE with KEY of 1 to {} of A-Z a-z 0-9 _ . -, got '{}'",
+                    field, kMaxLabelKeyBytes, EscapeControl(label)));
   }
   const std::string value = label.substr(eq + 1);
-  if (value.size() > kMaxLabelValueBytes ||
-      std::any_of(value.begin(), value.end(), [](char c) {
+  if (value.size() > kMaxLabelValueBytes || std::any_of(value.begin(), value.end(), [](char c) {
         return std::iscntrl(static_cast<unsigned char>(c)) != 0;
       })) {
     return Status::Invalid(
@@ -129,6 +158,18 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
   if (spec.array_id >= kMaxTaskId) {
     return Status::Invalid(fmt::format("array_id: {} is not a task id", spec.array_id));
   }
+  constexpr uint32_t kRetryable = (1u << static_cast<uint32_t>(TaskState::kFailed)) |
+                                  (1u << static_cast<uint32_t>(TaskState::kTimedOut)) |
+                                  (1u << static_cast<uint32_t>(TaskState::kLost));
+  if ((spec.retry_on & ~kRetryable) != 0) {
+    return Status::Invalid("--retry-on: only lost, failed and timed_out can be retried");
+  }
+  if (spec.retry_delay_max_ms != 0 && spec.retry_delay_max_ms < spec.retry_delay_ms) {
+    return Status::Invalid("--retry-delay: in FIRST..MAX, MAX must not be below FIRST");
+  }
+  record->retry_on = spec.retry_on;
+  record->retry_delay_ms = spec.retry_delay_ms;
+  record->retry_delay_max_ms = spec.retry_delay_max_ms;
   record->array_id = spec.array_index ? spec.array_id : 0;
   record->array_index = spec.array_index.value_or(0);
   if (spec.array_index) record->flags |= kFlagArray;
@@ -193,8 +234,7 @@ Status EncodeSpec(const TaskSpec& spec, TaskRecord* record) {
         "shorter labels",
         kPayloadBytes));
   }
-  record->label_count =
-      static_cast<uint32_t>(spec.labels.size() + (spec.unique.empty() ? 0 : 1));
+  record->label_count = static_cast<uint32_t>(spec.labels.size() + (spec.unique.empty() ? 0 : 1));
   record->payload_len = used;
   return Status::Ok();
 }
@@ -293,6 +333,9 @@ Status DecodeSpec(const TaskRecord& record, TaskSpec* spec) {
   }
   spec->timeout_ms = record.timeout_ms;
   spec->retries = record.max_retries;
+  spec->retry_on = record.retry_on;
+  spec->retry_delay_ms = record.retry_delay_ms;
+  spec->retry_delay_max_ms = record.retry_delay_max_ms;
   return Status::Ok();
 }
 
@@ -316,14 +359,24 @@ uint64_t TaskInfo::paused_us(uint64_t now_us) const {
   return record.paused_us + (pausing ? now_us - record.paused_at_us : 0);
 }
 
-std::string TaskInfo::stdout_path() const { return LogPath(state_dir, record.id, false); }
-std::string TaskInfo::stderr_path() const { return LogPath(state_dir, record.id, true); }
+std::string TaskInfo::stdout_path() const {
+  return LogPath(state_dir, record.id, false, record.attempts);
+}
+std::string TaskInfo::stderr_path() const {
+  return LogPath(state_dir, record.id, true, record.attempts);
+}
 std::string TaskInfo::io_path() const {
   return spec.io.path.empty() ? DefaultIoPath(state_dir, record.id) : spec.io.path;
 }
 
-std::string LogPath(const std::string& state_dir, uint64_t id, bool is_stderr) {
-  return fmt::format("{}/logs/{}.{}", state_dir, id, is_stderr ? "err" : "out");
+std::string LogName(uint64_t id, uint32_t attempt, bool is_stderr) {
+  const char* stream = is_stderr ? "err" : "out";
+  return attempt <= 1 ? fmt::format("{}.{}", id, stream)
+                      : fmt::format("{}.{}.{}", id, attempt, stream);
+}
+
+std::string LogPath(const std::string& state_dir, uint64_t id, bool is_stderr, uint32_t attempt) {
+  return fmt::format("{}/logs/{}", state_dir, LogName(id, attempt, is_stderr));
 }
 
 std::string DefaultIoPath(const std::string& state_dir, uint64_t id) {

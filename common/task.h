@@ -38,6 +38,10 @@ struct TaskSpec {
   ExecSpec exec;
   std::optional<uint64_t> timeout_ms;  // unset = the daemon's default_timeout
   std::optional<uint32_t> retries;     // unset = the daemon's default_retries
+  // --retry-on: the ends that are retried, bits 1 << TaskState (failed, timed_out, lost); 0 = lost.
+  uint32_t retry_on = 0;
+  uint32_t retry_delay_ms = 0;      // --retry-delay: before the next attempt
+  uint32_t retry_delay_max_ms = 0;  // --retry-delay A..B: doubling from A up to B (0: constant)
   // Scheduling (issue 7).
   std::string group = "default";         // by name; Segment::Submit resolves it to a table row
   uint32_t priority = kDefaultPriority;  // 0..9, higher runs first
@@ -57,6 +61,11 @@ struct TaskSpec {
 inline constexpr uint32_t kMaxLabels = 16;
 inline constexpr size_t kMaxLabelKeyBytes = 32;
 inline constexpr size_t kMaxLabelValueBytes = 128;
+// "lost,failed,timed_out" -> retry_on bits. Fails naming --retry-on.
+Status ParseRetryOn(const std::string& text, uint32_t* mask);
+// retry_on bits -> "failed,timed_out,lost" (in that order).
+std::string RetryOnText(uint32_t mask);
+
 // "KEY=VALUE" with KEY of 1..32 of A-Z a-z 0-9 _ . - and VALUE of 0..128 printable bytes; the
 // key `unique` is --unique's. Fails naming `field` (--label, --unique) and the fix.
 Status CheckLabel(const std::string& label, const char* field);
@@ -115,8 +124,13 @@ struct GroupInfo {
   bool from_config = false;
 };
 
-// Paths of per-task files under the daemon's state directory.
-std::string LogPath(const std::string& state_dir, uint64_t id, bool is_stderr);
+// Paths of per-task files under the daemon's state directory. An exec task's output goes to
+// logs/<id>.out|err; a task run more than once (retries, restarts) writes attempt N >= 2 to
+// logs/<id>.<N>.out|err, and its first attempt gets the name <id>.1.out|err too (a hard link
+// made when the second attempt starts), so every attempt's logs are kept.
+std::string LogName(uint64_t id, uint32_t attempt, bool is_stderr);
+std::string LogPath(const std::string& state_dir, uint64_t id, bool is_stderr,
+                    uint32_t attempt = 1);
 std::string DefaultIoPath(const std::string& state_dir, uint64_t id);
 
 }  // namespace taskq

@@ -44,6 +44,25 @@ nlohmann::json ResultJson(const TaskInfo& info) {
   return nullptr;
 }
 
+// How each attempt still in the record's log ended (the last kAttemptLog), oldest first; the
+// logs of attempt N of an exec task are `logs --attempt N`.
+nlohmann::json AttemptLogJson(const TaskInfo& info) {
+  const TaskRecord& r = info.record;
+  nlohmann::json log = nlohmann::json::array();
+  const uint32_t first = r.attempts > kAttemptLog ? r.attempts - kAttemptLog + 1 : 1;
+  for (uint32_t n = first; n <= r.attempts; ++n) {
+    const AttemptEntry& e = r.attempt_log[(n - 1) % kAttemptLog];
+    if (e.state == 0 || e.state >= kTaskStateCount) continue;  // still running, or not recorded
+    nlohmann::json a;
+    a["attempt"] = n;
+    a["state"] = TaskStateName(static_cast<TaskState>(e.state));
+    a["exit_code"] = e.exit_code >= 0 ? nlohmann::json(e.exit_code) : nlohmann::json();
+    a["signal"] = e.signal != 0 ? nlohmann::json(e.signal) : nlohmann::json();
+    log.push_back(std::move(a));
+  }
+  return log;
+}
+
 }  // namespace
 
 nlohmann::json TaskToJson(const TaskInfo& info) {
@@ -70,6 +89,11 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   if ((r.flags & kFlagSlurm) != 0 && r.child_pid > 0) j["slurm_job_id"] = r.child_pid;
   j["attempts"] = r.attempts;
   j["retries"] = r.max_retries;
+  j["retry_on"] = RetryOnText(r.retry_on);
+  j["retry_delay_ms"] = r.retry_delay_ms != 0 ? nlohmann::json(r.retry_delay_ms) : nlohmann::json();
+  j["retry_delay_max_ms"] =
+      r.retry_delay_max_ms != 0 ? nlohmann::json(r.retry_delay_max_ms) : nlohmann::json();
+  j["attempt_log"] = AttemptLogJson(info);
   j["timeout_ms"] = r.timeout_ms != 0 ? nlohmann::json(r.timeout_ms) : nlohmann::json();
   j["uid"] = r.submitter_uid;
   j["group"] = info.group;

@@ -5,7 +5,19 @@ namespace {
 
 constexpr TaskTransition Refuse() { return TaskTransition{}; }
 constexpr TaskTransition To(TaskState next, uint32_t effects = kEffectNone) {
-  return TaskTransition{true, next, effects};
+  return TaskTransition{true, next, effects, TaskState::kFree};
+}
+
+// An attempt ended in `end`: the task ends so, or is queued again when `end` is one the task
+// retries and a retry is left. A killed run (cancelled) and a success are never retried.
+TaskTransition EndAttempt(TaskState end, const TaskFacts& facts) {
+  const bool retried = end != TaskState::kSucceeded && end != TaskState::kCancelled &&
+                       facts.retry_allowed && (facts.retry_on & RetryBit(end)) != 0;
+  TaskTransition t =
+      retried ? To(TaskState::kQueued, kEffectRequeue | kEffectWakeWorkers | kEffectRetryDelay)
+              : To(end, kEffectWakeWaiters);
+  t.attempt_end = end;
+  return t;
 }
 
 // How a run that reported its end finishes. A verdict that is not an end (a runner's bug) still
@@ -23,7 +35,7 @@ TaskState ExitState(const TaskFacts& facts) {
 TaskTransition FromRunning(TaskEvent event, const TaskFacts& facts) {
   switch (event) {
     case TaskEvent::kExit:
-      return To(ExitState(facts), kEffectWakeWaiters);
+      return EndAttempt(ExitState(facts), facts);
     case TaskEvent::kDeadline:
       return To(TaskState::kRunning, kEffectMarkTimeout);
     case TaskEvent::kCancel:
@@ -35,10 +47,9 @@ TaskTransition FromRunning(TaskEvent event, const TaskFacts& facts) {
     case TaskEvent::kResume:
       return facts.paused ? To(TaskState::kRunning, kEffectResume) : Refuse();
     case TaskEvent::kRunnerDied:
-      if (facts.kill_requested) return To(TaskState::kCancelled, kEffectWakeWaiters);
-      if (facts.timeout_fired) return To(TaskState::kTimedOut, kEffectWakeWaiters);
-      if (facts.retry_allowed) return To(TaskState::kQueued, kEffectRequeue | kEffectWakeWorkers);
-      return To(TaskState::kLost, kEffectWakeWaiters);
+      if (facts.kill_requested) return EndAttempt(TaskState::kCancelled, facts);
+      if (facts.timeout_fired) return EndAttempt(TaskState::kTimedOut, facts);
+      return EndAttempt(TaskState::kLost, facts);
     default:
       return Refuse();
   }
@@ -74,14 +85,20 @@ const char* TaskEventName(TaskEvent event) {
       return "pause";
     case TaskEvent::kResume:
       return "resume";
+    case TaskEvent::kRestart:
+      return "restart";
   }
   return "?";
 }
 
 TaskTransition DecideTaskTransition(TaskState state, TaskEvent event, const TaskFacts& facts) {
   if (IsFinished(state)) {
-    // A result is final; its slot can only be taken again for a new id once retention lets go.
-    return event == TaskEvent::kReserve ? To(TaskState::kReserved) : Refuse();
+    // A result stays until retention lets its slot go to a new id, or a user restarts it.
+    if (event == TaskEvent::kReserve) return To(TaskState::kReserved);
+    if (event == TaskEvent::kRestart) {
+      return To(TaskState::kQueued, kEffectRestart | kEffectRequeue | kEffectWakeWorkers);
+    }
+    return Refuse();
   }
   switch (state) {
     case TaskState::kFree:

@@ -13,12 +13,14 @@
 //   reserved  publish -> queued
 //   queued    claim -> running; reject -> failed; cancel -> cancelled;
 //             hold -> queued (+held mark); release -> queued (-held mark, wake a runner)
-//   running   exit -> succeeded | cancelled (killed) | failed | timed_out (deadline) | lost;
+//   running   exit -> succeeded | cancelled (killed) | failed | timed_out (deadline) | lost,
+//             or queued (+delay) when that end is in retry_on and a retry is left;
 //             deadline -> running (+mark); cancel -> running (+kill, when killable: Slurm);
 //             kill -> running (+kill); pause -> running (+paused mark, unless paused);
 //             resume -> running (-paused mark, when paused); runner_died -> cancelled (killed) |
-//             timed_out (deadline) | queued (a retry is left) | lost
-//   finished  reserve -> reserved (eviction of the result)
+//             timed_out (deadline) | lost, or queued (+delay) as for exit
+//   finished  reserve -> reserved (eviction of the result); restart -> queued (a new attempt
+//             series: `taskq restart`)
 //   (finished = succeeded, failed, timed_out, cancelled, lost)
 //
 // A run someone killed (`taskq kill`, kill_requested) that then ends in any way but success is
@@ -49,16 +51,24 @@ enum class TaskEvent : uint8_t {
   kRelease,     // a user lets a held task run again (`taskq release`)
   kPause,       // a user stops a running task (`taskq pause`): its time stops counting
   kResume,      // a user lets a paused task go on (`taskq resume`)
+  kRestart,     // a user runs a finished task again (`taskq restart`): new attempts, same id
 };
-inline constexpr uint32_t kTaskEventCount = 13;
+inline constexpr uint32_t kTaskEventCount = 14;
+
+// retry_on: the ends a task is retried after (--retry-on), as bits 1 << TaskState.
+inline constexpr uint32_t RetryBit(TaskState s) { return 1u << static_cast<uint32_t>(s); }
+inline constexpr uint32_t kRetryOnLost = RetryBit(TaskState::kLost);  // the default
+inline constexpr uint32_t kRetryOnAll =
+    RetryBit(TaskState::kFailed) | RetryBit(TaskState::kTimedOut) | RetryBit(TaskState::kLost);
 const char* TaskEventName(TaskEvent event);
 
 // What the decision needs beyond the state; every field has a safe default.
 struct TaskFacts {
   TaskState reported = TaskState::kSucceeded;  // kExit: the runner's verdict
-  bool timeout_fired = false;   // the deadline was marked, or has passed, for this run
-  bool retry_allowed = false;   // kRunnerDied: attempts are left and the caller allows one
-  bool killable = false;        // kCancel on a running task: its executor can stop it (Slurm)
+  bool timeout_fired = false;  // the deadline was marked, or has passed, for this run
+  bool retry_allowed = false;  // kExit, kRunnerDied: attempts are left and the caller allows one
+  uint32_t retry_on = kRetryOnLost;  // kExit, kRunnerDied: the ends that are retried
+  bool killable = false;             // kCancel on a running task: its executor can stop it (Slurm)
   bool kill_requested = false;  // kExit, kRunnerDied: someone killed this run (kFlagCancelKill)
   bool paused = false;          // kPause, kResume: the run is paused now (kFlagPaused)
 };
@@ -76,12 +86,16 @@ enum TaskEffect : uint32_t {
   kEffectRelease = 1u << 7,      // clear it
   kEffectPause = 1u << 8,        // set the paused mark and stamp when the pause began
   kEffectResume = 1u << 9,       // clear it; add the pause to paused time and to the deadline
+  kEffectRetryDelay = 1u << 10,  // the next attempt waits retry_delay (not_before_us)
+  kEffectRestart = 1u << 11,     // a new attempt series: retries count from here; results cleared
 };
 
 struct TaskTransition {
   bool allowed = false;
   TaskState next = TaskState::kFree;
   uint32_t effects = kEffectNone;
+  // kExit, kRunnerDied: how the attempt ended (next, unless it is retried: then queued).
+  TaskState attempt_end = TaskState::kFree;
 };
 
 TaskTransition DecideTaskTransition(TaskState state, TaskEvent event, const TaskFacts& facts);

@@ -79,11 +79,20 @@ Status Submit(const DaemonActions& daemon, const ControlPeer& peer, const Contro
 }
 
 // Opens a task's log for the reader: relative to the logs directory, never through a symlink.
-Status OpenLog(const Options& options, uint64_t id, bool is_stderr, int* fd) {
+Status OpenLog(const Options& options, Segment& segment, uint64_t id, bool is_stderr,
+               uint32_t attempt, int* fd) {
+  TaskInfo info;
+  if (!segment.Get(id, &info)) return Status::Invalid(fmt::format("no task {}", id));
+  if (attempt == 0) attempt = info.record.attempts;  // the latest
+  if (attempt > info.record.attempts) {
+    return Status::Invalid(fmt::format("--attempt: task {} has run {} time(s); give 1..{}", id,
+                                       info.record.attempts, info.record.attempts));
+  }
   const int dir =
       ::open((options.state_dir + "/logs").c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) return Status::Failed(fmt::format("cannot open the logs: {}", std::strerror(errno)));
-  const std::string name = fmt::format("{}.{}", id, is_stderr ? "err" : "out");
+  // One attempt only: its logs have the plain name (<id>.1.* exists once a second one started).
+  const std::string name = LogName(id, info.record.attempts <= 1 ? 1 : attempt, is_stderr);
   *fd = ::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
   const int error = errno;
   ::close(dir);
@@ -181,9 +190,21 @@ void HandleControlRequest(const DaemonActions& daemon, const ControlPeer& peer,
                    UserName(peer.uid));
       return Answer(reply, s);
     }
+    case ControlOp::kRestart: {
+      Status s = MayTouch(peer, options, segment, request.id, "restart");
+      if (s.ok())
+        s = segment.Restart(request.id, fmt::format("restarted by {}", UserName(peer.uid)));
+      if (!s.ok()) return Answer(reply, s);
+      spdlog::info("task {} restarted by {}", request.id, UserName(peer.uid));
+      if (daemon.on_work) daemon.on_work();  // the process policy starts it now
+      return Answer(reply, s);
+    }
     case ControlOp::kLogs: {
       Status s = MayTouch(peer, options, segment, request.id, "reading its logs");
-      if (s.ok()) s = OpenLog(options, request.id, request.stderr_stream, &reply->fd);
+      if (s.ok()) {
+        s = OpenLog(options, segment, request.id, request.stderr_stream, request.attempt,
+                    &reply->fd);
+      }
       return Answer(reply, s);
     }
     case ControlOp::kShutdown:

@@ -1,5 +1,6 @@
 #include "daemon/task_runner.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -92,6 +93,21 @@ bool WaitExitUntilLiveDeadline(const ClaimedTask& task, pid_t pid, int pidfd) {
     deadline = task.LiveDeadline(now);
     if (DeadlinePassed(deadline, now)) return false;
   }
+}
+
+// A task's second attempt is starting: its first attempt's logs (<id>.out|err) get the name
+// <id>.1.out|err as well, so that every attempt has <id>.<attempt>.*. A hard link in the
+// daemon's own logs directory (0700), made relative to it; a missing log (the first attempt
+// never ran a command) is no error.
+void KeepFirstAttemptLogs(const std::string& state_dir, uint64_t id) {
+  const int dir =
+      ::open((state_dir + "/logs").c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) return;
+  for (bool is_stderr : {false, true}) {
+    ::linkat(dir, LogName(id, 1, is_stderr).c_str(), dir,
+             fmt::format("{}.1.{}", id, is_stderr ? "err" : "out").c_str(), 0);
+  }
+  ::close(dir);
 }
 
 }  // namespace
@@ -202,8 +218,10 @@ SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options) {
   request.cwd = !task.spec.exec.cwd.empty() ? task.spec.exec.cwd
                 : request.run_as_uid        ? std::string("/")
                                             : state_dir;
-  request.stdout_path = LogPath(state_dir, task.record.id, false);
-  request.stderr_path = LogPath(state_dir, task.record.id, true);
+  const uint32_t attempt = task.record.attempts;
+  if (attempt == 2) KeepFirstAttemptLogs(state_dir, task.record.id);
+  request.stdout_path = LogPath(state_dir, task.record.id, false, attempt);
+  request.stderr_path = LogPath(state_dir, task.record.id, true, attempt);
   request.limits = options.limits;
   // The task sees only the variables the configuration allows, then its own --env pairs.
   // Never systemd's service variables, even when allowed: a task must not speak for the daemon.

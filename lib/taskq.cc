@@ -50,6 +50,12 @@ Status ToInternal(const TaskSpec& in, taskq::TaskSpec* out) {
   out->hold = in.hold;
   out->labels = in.labels;
   out->unique = in.unique;
+  if (!in.retry_on.empty()) {
+    const taskq::Status parsed = taskq::ParseRetryOn(in.retry_on, &out->retry_on);
+    if (!parsed.ok()) return Status(Code::kInvalid, parsed.message());
+  }
+  out->retry_delay_ms = in.retry_delay_ms;
+  out->retry_delay_max_ms = in.retry_delay_max_ms;
   return Status();
 }
 
@@ -74,6 +80,9 @@ TaskSpec FromInternal(const taskq::TaskSpec& in) {
   out.hold = in.hold;
   out.labels = in.labels;
   out.unique = in.unique;
+  out.retry_on = in.retry_on != 0 ? taskq::RetryOnText(in.retry_on) : "";
+  out.retry_delay_ms = in.retry_delay_ms;
+  out.retry_delay_max_ms = in.retry_delay_max_ms;
   return out;
 }
 
@@ -108,6 +117,15 @@ TaskInfo FromInternal(const taskq::TaskInfo& in) {
   out.held = in.state == taskq::TaskState::kQueued && (r.flags & taskq::kFlagHeld) != 0;
   out.labels = in.spec.labels;
   out.unique = in.spec.unique;
+  out.retry_on = taskq::RetryOnText(r.retry_on);
+  out.retry_delay_ms = r.retry_delay_ms;
+  out.retry_delay_max_ms = r.retry_delay_max_ms;
+  const uint32_t first = r.attempts > taskq::kAttemptLog ? r.attempts - taskq::kAttemptLog + 1 : 1;
+  for (uint32_t n = first; n <= r.attempts; ++n) {
+    const taskq::AttemptEntry& e = r.attempt_log[(n - 1) % taskq::kAttemptLog];
+    if (e.state == 0 || e.state >= taskq::kTaskStateCount) continue;  // under way
+    out.attempt_log.push_back({n, static_cast<State>(e.state), e.exit_code, e.signal});
+  }
   if ((r.flags & taskq::kFlagArray) != 0) {
     out.array_id = r.array_id;
     out.array_index = r.array_index;
@@ -212,6 +230,8 @@ Status Client::Cancel(uint64_t id) { return FromInternal(impl_->client->Cancel(i
 Status Client::Hold(uint64_t id) { return FromInternal(impl_->client->SetHeld(id, true)); }
 
 Status Client::Release(uint64_t id) { return FromInternal(impl_->client->SetHeld(id, false)); }
+
+Status Client::Restart(uint64_t id) { return FromInternal(impl_->client->Restart(id)); }
 
 Status Client::Pause(uint64_t id) { return FromInternal(impl_->client->SetPaused(id, true)); }
 

@@ -67,6 +67,9 @@ TaskSpec SpecFromPython(const py::handle& spec) {
   out.not_before_us = spec.attr("not_before_us").cast<uint64_t>();
   out.hold = spec.attr("hold").cast<bool>();
   out.labels = spec.attr("labels").cast<std::vector<std::string>>();
+  out.retry_on = spec.attr("retry_on").cast<std::string>();
+  out.retry_delay_ms = spec.attr("retry_delay_ms").cast<uint32_t>();
+  out.retry_delay_max_ms = spec.attr("retry_delay_max_ms").cast<uint32_t>();
   out.unique = spec.attr("unique").cast<std::string>();
   return out;
 }
@@ -165,6 +168,23 @@ py::dict TaskToDict(const TaskInfo& task) {
   d["array_id"] = task.array_id != 0 ? py::object(py::int_(task.array_id)) : py::object(py::none());
   d["array_index"] =
       task.array_id != 0 ? py::object(py::int_(task.array_index)) : py::object(py::none());
+  d["retry_on"] = task.retry_on;
+  d["retry_delay_ms"] =
+      task.retry_delay_ms != 0 ? py::object(py::int_(task.retry_delay_ms)) : py::object(py::none());
+  d["retry_delay_max_ms"] = task.retry_delay_max_ms != 0
+                                ? py::object(py::int_(task.retry_delay_max_ms))
+                                : py::object(py::none());
+  py::list attempts;
+  for (const auto& a : task.attempt_log) {
+    py::dict entry;
+    entry["attempt"] = a.attempt;
+    entry["state"] = taskq::api::StateName(a.state);
+    entry["exit_code"] =
+        a.exit_code >= 0 ? py::object(py::int_(a.exit_code)) : py::object(py::none());
+    entry["signal"] = a.signal != 0 ? py::object(py::int_(a.signal)) : py::object(py::none());
+    attempts.append(entry);
+  }
+  d["attempt_log"] = attempts;
   d["paused"] = task.paused;
   d["paused_us"] = task.paused_us;
   d["result"] = ResultToPython(task);
@@ -255,6 +275,7 @@ class PyClient {
   void Hold(uint64_t id) { Check(client_->Hold(id)); }
   void Release(uint64_t id) { Check(client_->Release(id)); }
   void Pause(uint64_t id) { Check(client_->Pause(id)); }
+  void Restart(uint64_t id) { Check(client_->Restart(id)); }
   void Resume(uint64_t id) { Check(client_->Resume(id)); }
 
   int32_t Ping(int64_t timeout_ms) {
@@ -335,6 +356,7 @@ PYBIND11_MODULE(_taskq, m) {
       .def("hold", &PyClient::Hold, py::arg("id"))
       .def("release", &PyClient::Release, py::arg("id"))
       .def("pause", &PyClient::Pause, py::arg("id"))
+      .def("restart", &PyClient::Restart, py::arg("id"))
       .def("resume", &PyClient::Resume, py::arg("id"))
       .def("ping", &PyClient::Ping, py::arg("timeout_ms"))
       .def_property_readonly("queue", &PyClient::queue)

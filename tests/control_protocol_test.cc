@@ -34,6 +34,9 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
           R"({"op":"release","id":7})",
           R"({"op":"pause","id":7})",
           R"({"op":"resume","id":7})",
+          R"({"op":"restart","id":7})",
+          R"({"op":"logs","id":7,"stderr":false,"attempt":2})",
+          R"({"op":"submit","tasks":[{"kind":"cpu","retries":2,"retry_on":"failed,lost","retry_delay_ms":100,"retry_delay_max_ms":400}]})",
           R"({"op":"submit","tasks":[{"kind":"cpu","count":10,"hold":true}]})",
           R"({"op":"submit","tasks":[{"kind":"cpu","labels":["team=a","x="],"unique":"k"}]})",
           R"({"op":"submit","tasks":[{"kind":"cpu","array_index":4,"array_id":12}]})",
@@ -50,6 +53,7 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
     EXPECT_EQ(again.id, request.id) << body;
     EXPECT_EQ(again.signal, request.signal) << body;
     EXPECT_EQ(again.stderr_stream, request.stderr_stream) << body;
+    EXPECT_EQ(again.attempt, request.attempt) << body;
     EXPECT_EQ(again.group_action, request.group_action) << body;
     EXPECT_EQ(again.name, request.name) << body;
     EXPECT_EQ(again.group.workers, request.group.workers) << body;
@@ -61,6 +65,9 @@ TEST(ControlProtocol, EveryOpSerializesBackToItself) {
       EXPECT_EQ(again.tasks[i].unique, request.tasks[i].unique) << body;
       EXPECT_EQ(again.tasks[i].array_id, request.tasks[i].array_id) << body;
       EXPECT_EQ(again.tasks[i].array_index, request.tasks[i].array_index) << body;
+      EXPECT_EQ(again.tasks[i].retry_on, request.tasks[i].retry_on) << body;
+      EXPECT_EQ(again.tasks[i].retry_delay_ms, request.tasks[i].retry_delay_ms) << body;
+      EXPECT_EQ(again.tasks[i].retry_delay_max_ms, request.tasks[i].retry_delay_max_ms) << body;
     }
   }
 }
@@ -74,9 +81,9 @@ TEST(ControlProtocol, BadLabelsAreRefusedNamingTheField) {
   EXPECT_NE(ParseError(R"({"op":"submit","tasks":[{"kind":"cpu","labels":["unique=x"]}]})")
                 .find("use --unique KEY"),
             std::string::npos);
-  EXPECT_NE(ParseError(R"({"op":"submit","tasks":[{"kind":"cpu","unique":"a\nb"}]})")
-                .find("--unique"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseError(R"({"op":"submit","tasks":[{"kind":"cpu","unique":"a\nb"}]})").find("--unique"),
+      std::string::npos);
 }
 
 TEST(ControlProtocol, AFieldTheOpDoesNotTakeIsRefused) {
@@ -107,8 +114,8 @@ TEST(ControlProtocol, WrongTypesAndRangesNameTheField) {
   EXPECT_EQ(ParseError(R"({"op":"cancel","id":0})"),
             "request: field 'id' must be a task id (1 or more)");
   EXPECT_EQ(ParseError(R"({"op":"fly"})"),
-            "request: field 'op' must be submit, cancel, kill, hold, release, pause, resume, ping, "
-            "logs, shutdown, group, repair or reload");
+            "request: field 'op' must be submit, cancel, kill, hold, release, pause, resume, "
+            "restart, ping, logs, shutdown, group, repair or reload");
   EXPECT_EQ(ParseError(R"({"op":"kill","id":3,"signal":19})"),
             "request: field 'signal' must be the number of TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
             "or ALRM");

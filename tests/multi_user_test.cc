@@ -478,7 +478,7 @@ TEST_F(SharedService, MembersCancelAndReadOnlyTheirOwnTasks) {
 }
 
 // `taskq kill` is a member's for its own running tasks only; the reason names who killed it.
-TEST_F(SharedService, MembersKillAndPauseOnlyTheirOwnRunningTasks) {
+TEST_F(SharedService, MembersKillPauseAndRestartOnlyTheirOwnTasks) {
   Daemon& daemon = StartDaemon("kill_grace: 500ms\n");
   const uint64_t mine =
       SubmittedId(TaskqAs(alice(), {"--json", "submit", "exec", "--", "/bin/sleep", "300"}));
@@ -501,6 +501,13 @@ TEST_F(SharedService, MembersKillAndPauseOnlyTheirOwnRunningTasks) {
   EXPECT_NE(TaskJson(mine).value("reason", "").find("killed by " + alice().name + " with SIGTERM"),
             std::string::npos)
       << TaskJson(mine).dump();
+  // Restart too: bob may not run alice's task again; alice may.
+  ExpectRefusedSayingWhoMay(TaskqAs(bob(), {"restart", std::to_string(mine)}), "submitter");
+  own = TaskqAs(alice(), {"restart", std::to_string(mine)});
+  EXPECT_EQ(own.exit_code, 0) << Describe(own);
+  ASSERT_TRUE(WaitUntil([&] { return TaskJson(mine).value("state", "") == "running"; }));
+  EXPECT_EQ(TaskqAs(alice(), {"kill", std::to_string(mine)}).exit_code, 0);
+  ASSERT_TRUE(WaitUntil([&] { return TaskJson(mine).value("state", "") == "cancelled"; }));
   (void)daemon;
 }
 

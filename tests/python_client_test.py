@@ -242,6 +242,17 @@ def test_labels_and_unique(daemon, client):
     assert client.wait(first, timeout=60).state == "cancelled"
 
 
+def test_retry_on_failure_and_restart(daemon, client):
+    id = client.submit_exec(["/bin/sh", "-c", "echo try; exit 3"], retries=1, retry_on=["failed"],
+                            retry_delay=0.01)
+    task = client.wait(id, timeout=60)
+    assert task.state == "failed" and task.attempts == 2, task
+    client.restart(id)
+    task = client.wait(id, timeout=60)
+    assert task.state == "failed" and task.attempts == 4, task
+    expect_error(taskq.InvalidError, 2, client.submit_cpu, retry_on="succeeded")
+
+
 def test_pause_and_resume(daemon, client):
     running = client.submit_exec(["/bin/sleep", "300"])
     deadline = time.monotonic() + 60

@@ -76,9 +76,9 @@ TEST_P(Select, ArrayTasksSeeTheirIndex) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string out = daemon.dir() + "/out";
-  const CommandResult r = daemon.Taskq(
-      {"--json", "submit", "--array", "0-9:3", "exec", "--", "/bin/sh", "-c",
-       "test \"$1\" = \"$TASKQ_ARRAY_INDEX\" && echo {} > \"$0\".{}", out, "{}"});
+  const CommandResult r =
+      daemon.Taskq({"--json", "submit", "--array", "0-9:3", "exec", "--", "/bin/sh", "-c",
+                    "test \"$1\" = \"$TASKQ_ARRAY_INDEX\" && echo {} > \"$0\".{}", out, "{}"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   const std::vector<uint64_t> ids = PrintedIds(r.out);
   ASSERT_EQ(ids.size(), 4u);  // 0, 3, 6, 9
@@ -101,8 +101,8 @@ TEST_P(Select, EachLineRunsOneTaskPerLine) {
   const std::string lines = daemon.dir() + "/lines";
   std::ofstream(lines) << "alpha\nbeta gamma\n\ndelta\n";
   const std::string out = daemon.dir() + "/out";
-  CommandResult r = daemon.Taskq({"--json", "submit", "--each-line", lines, "exec", "--",
-                                  "/bin/sh", "-c", "echo \"$TASKQ_ARRAY_ITEM\" >> \"$0\"", out});
+  CommandResult r = daemon.Taskq({"--json", "submit", "--each-line", lines, "exec", "--", "/bin/sh",
+                                  "-c", "echo \"$TASKQ_ARRAY_ITEM\" >> \"$0\"", out});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   std::vector<uint64_t> ids = PrintedIds(r.out);
   ASSERT_EQ(ids.size(), 3u);
@@ -126,8 +126,8 @@ TEST_P(Select, EachLineRunsOneTaskPerLine) {
 TEST_P(Select, LabelsAndFiltersSelectTasks) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const uint64_t build = SubmitTask(daemon, {"--label", "team=web", "exec", "--label",
-                                             "step=build", "--", "/bin/true"});
+  const uint64_t build = SubmitTask(
+      daemon, {"--label", "team=web", "exec", "--label", "step=build", "--", "/bin/true"});
   const uint64_t test =
       SubmitTask(daemon, {"exec", "--label", "team=web", "--", "/bin/sh", "-c", "exit 3"});
   const CommandResult batch = daemon.Taskq(
@@ -214,7 +214,8 @@ TEST_P(Select, UniqueUnderFourConcurrentSubmittersGivesOneTask) {
 // directory holding the scripts it names.
 TEST_P(Select, ReadmeSteeringBlockRuns) {
   std::ifstream file(TASKQ_SOURCE_DIR "/README.md");
-  const std::string readme((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::string readme((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
   const size_t section = readme.find("### Steering tasks");
   ASSERT_NE(section, std::string::npos);
   const size_t begin = readme.find("```sh\n", section) + 6;
@@ -223,10 +224,11 @@ TEST_P(Select, ReadmeSteeringBlockRuns) {
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string dir = daemon.dir() + "/work";
   std::filesystem::create_directories(dir);
-  for (const auto& [name, body] : std::vector<std::pair<std::string, std::string>>{
-           {"render.sh", "exec sleep 300\n"},
-           {"backup.sh", "exit 0\n"},
-           {"check.sh", "test -n \"$1\"\n"}}) {
+  for (const auto& [name, body] :
+       std::vector<std::pair<std::string, std::string>>{{"render.sh", "exec sleep 300\n"},
+                                                        {"backup.sh", "exit 0\n"},
+                                                        {"flaky.sh", "exit 0\n"},
+                                                        {"check.sh", "test -n \"$1\"\n"}}) {
     std::ofstream(dir + "/" + name) << "#!/bin/sh\n" << body;
     std::filesystem::permissions(dir + "/" + name, std::filesystem::perms::owner_all);
   }

@@ -29,7 +29,7 @@ std::vector<TaskEvent> AllEvents() {
 std::vector<TaskFacts> AllFacts() {
   std::vector<TaskFacts> all;
   for (TaskState reported : AllStates()) {
-    for (int bits = 0; bits < 32; ++bits) {
+    for (int bits = 0; bits < 64; ++bits) {
       TaskFacts f;
       f.reported = reported;
       f.timeout_fired = (bits & 1) != 0;
@@ -37,6 +37,7 @@ std::vector<TaskFacts> AllFacts() {
       f.killable = (bits & 4) != 0;
       f.kill_requested = (bits & 8) != 0;
       f.paused = (bits & 16) != 0;
+      f.retry_on = (bits & 32) != 0 ? kRetryOnAll : kRetryOnLost;
       all.push_back(f);
     }
   }
@@ -50,6 +51,21 @@ TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
   const bool finished = state == S::kSucceeded || state == S::kFailed || state == S::kTimedOut ||
                         state == S::kCancelled || state == S::kLost;
   if ((state == S::kFree || finished) && event == E::kReserve) return {true, S::kReserved, 0};
+  if (finished && event == E::kRestart) {
+    return {true, S::kQueued, kEffectRestart | kEffectRequeue | kEffectWakeWorkers};
+  }
+  // An attempt that ended in `end`: retried when `end` is a failure retry_on names and a retry
+  // is left; otherwise the task ends so.
+  auto ended = [&f](S end) -> TaskTransition {
+    const bool failure = end == S::kFailed || end == S::kTimedOut || end == S::kLost;
+    const bool named = (end == S::kFailed && (f.retry_on & kRetryOnAll) == kRetryOnAll) ||
+                       (end == S::kTimedOut && (f.retry_on & kRetryOnAll) == kRetryOnAll) ||
+                       end == S::kLost;
+    if (failure && named && f.retry_allowed) {
+      return {true, S::kQueued, kEffectRequeue | kEffectWakeWorkers | kEffectRetryDelay, end};
+    }
+    return {true, end, kEffectWakeWaiters, end};
+  };
   if (state == S::kReserved && event == E::kPublish) {
     return {true, S::kQueued, kEffectWakeWorkers};
   }
@@ -71,7 +87,7 @@ TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
       } else if (f.timeout_fired && verdict != S::kSucceeded) {
         verdict = S::kTimedOut;
       }
-      return {true, verdict, kEffectWakeWaiters};
+      return ended(verdict);
     }
     if (event == E::kDeadline) return {true, S::kRunning, kEffectMarkTimeout};
     if (event == E::kCancel && f.killable) return {true, S::kRunning, kEffectRequestKill};
@@ -79,10 +95,9 @@ TaskTransition Expected(TaskState state, TaskEvent event, const TaskFacts& f) {
     if (event == E::kPause && !f.paused) return {true, S::kRunning, kEffectPause};
     if (event == E::kResume && f.paused) return {true, S::kRunning, kEffectResume};
     if (event == E::kRunnerDied) {
-      if (f.kill_requested) return {true, S::kCancelled, kEffectWakeWaiters};
-      if (f.timeout_fired) return {true, S::kTimedOut, kEffectWakeWaiters};
-      if (f.retry_allowed) return {true, S::kQueued, kEffectRequeue | kEffectWakeWorkers};
-      return {true, S::kLost, kEffectWakeWaiters};
+      if (f.kill_requested) return ended(S::kCancelled);
+      if (f.timeout_fired) return ended(S::kTimedOut);
+      return ended(S::kLost);
     }
   }
   return {};
@@ -101,28 +116,31 @@ TEST(TaskLifecycle, EveryStateEventAndFactsPairMatchesTheTable) {
             TaskStateName(facts.reported) + ", timeout " + std::to_string(facts.timeout_fired) +
             ", retry " + std::to_string(facts.retry_allowed) + ", killable " +
             std::to_string(facts.killable) + ", kill requested " +
-            std::to_string(facts.kill_requested) + ", paused " + std::to_string(facts.paused) + ")";
+            std::to_string(facts.kill_requested) + ", paused " + std::to_string(facts.paused) +
+            ", retry_on " + std::to_string(facts.retry_on) + ")";
         ASSERT_EQ(got.allowed, want.allowed) << where;
         ++pairs;
         if (!got.allowed) continue;
         ++allowed;
         EXPECT_EQ(got.next, want.next) << where;
         EXPECT_EQ(got.effects, want.effects) << where;
+        EXPECT_EQ(got.attempt_end, want.attempt_end) << where;
       }
     }
   }
-  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 32);
+  EXPECT_EQ(pairs, size_t{kTaskStateCount} * kTaskEventCount * kTaskStateCount * 64);
   EXPECT_GT(allowed, 0u);
 }
 
 // Properties any lifecycle must keep, checked over the same space.
-TEST(TaskLifecycle, AResultIsFinalAndOnlyReserveLeavesIt) {
+TEST(TaskLifecycle, AResultIsFinalAndOnlyReserveOrRestartLeavesIt) {
   for (TaskState state : AllStates()) {
     if (!IsFinished(state)) continue;
     for (TaskEvent event : AllEvents()) {
       for (const TaskFacts& facts : AllFacts()) {
         const TaskTransition t = DecideTaskTransition(state, event, facts);
-        EXPECT_EQ(t.allowed, event == TaskEvent::kReserve) << TaskStateName(state);
+        EXPECT_EQ(t.allowed, event == TaskEvent::kReserve || event == TaskEvent::kRestart)
+            << TaskStateName(state);
       }
     }
   }

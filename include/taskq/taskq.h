@@ -96,11 +96,14 @@ struct TaskSpec {
 
   int64_t timeout_ms = -1;      // run-time limit; -1 = the daemon's default_timeout
   int32_t retries = -1;         // re-runs when the task's process dies; -1 = the daemon's default
-  std::string group;            // "" = the group `default`
-  int32_t priority = -1;        // 0..9, higher runs first; -1 = 5
-  std::vector<uint64_t> after;  // run only once these tasks succeeded (at most 8)
-  uint64_t not_before_us = 0;   // earliest start, Unix epoch microseconds; 0 = at once
-  bool hold = false;            // submitted held: runs only after Client::Release
+  std::string retry_on;         // which ends are retried: "lost" (default), "failed,timed_out,lost"
+  uint32_t retry_delay_ms = 0;  // wait before each retry
+  uint32_t retry_delay_max_ms = 0;  // > 0: the delay doubles per retry up to this
+  std::string group;                // "" = the group `default`
+  int32_t priority = -1;            // 0..9, higher runs first; -1 = 5
+  std::vector<uint64_t> after;      // run only once these tasks succeeded (at most 8)
+  uint64_t not_before_us = 0;       // earliest start, Unix epoch microseconds; 0 = at once
+  bool hold = false;                // submitted held: runs only after Client::Release
   std::vector<std::string> labels;  // KEY=VALUE labels (at most 16), for filters
   std::string unique;  // submitted only if no queued or running task has this key (else that id)
 
@@ -156,12 +159,23 @@ struct TaskInfo {
   uint32_t priority = 5;
   std::vector<uint64_t> after;
   uint64_t not_before_us = 0;
-  bool held = false;       // queued and kept back until Client::Release
+  bool held = false;                // queued and kept back until Client::Release
   std::vector<std::string> labels;  // KEY=VALUE, as submitted
   std::string unique;               // its --unique key, "" if none
-  uint64_t array_id = 0;            // submit --array/--each-line: the array's first task; 0 = none
-  uint64_t array_index = 0;         // and this task's index in it
-  bool paused = false;     // running but stopped until Client::Resume
+  std::string retry_on;             // the ends retried: "lost", "failed,timed_out,lost", ...
+  uint32_t retry_delay_ms = 0;
+  uint32_t retry_delay_max_ms = 0;
+  // How the last attempts ended (at most 8, oldest first): attempt n's logs are <id>.<n>.out|err.
+  struct Attempt {
+    uint32_t attempt = 0;
+    State state = State::kFailed;
+    int32_t exit_code = -1;  // -1 when none
+    int32_t signal = 0;
+  };
+  std::vector<Attempt> attempt_log;
+  uint64_t array_id = 0;     // submit --array/--each-line: the array's first task; 0 = none
+  uint64_t array_index = 0;  // and this task's index in it
+  bool paused = false;       // running but stopped until Client::Resume
   uint64_t paused_us = 0;  // time this run spent paused (not run time), the current pause included
 
   // Results. cpu: checksum and count of the numbers; io: bytes written to io_path; exec: where
@@ -242,6 +256,9 @@ class TASKQ_API Client {
   // task waits at its next check) or lets it go on (`taskq resume`). Paused time counts neither
   // as run time nor against its timeout. kFailed when it is not running, already paused (not
   // paused) or a Slurm job; kInvalid when the queue has no such task.
+  // Runs a finished task again as the next attempts of the same id (`taskq restart`); each
+  // attempt's logs are kept. kFailed when it has not finished, kInvalid when unknown.
+  Status Restart(uint64_t id);
   Status Pause(uint64_t id);
   Status Resume(uint64_t id);
   // A round trip through the daemon; `pid` (if not null) gets its process id. kUnavailable

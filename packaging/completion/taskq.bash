@@ -31,7 +31,7 @@ _taskq_groups() {
 _taskq() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
   local global_opts="-q --queue -c --config --json -h --help --version"
-  local commands="submit status wait list cancel kill hold release pause resume logs top stats metrics ping shutdown reload purge group doctor bench"
+  local commands="submit status wait list cancel kill hold release pause resume restart logs top stats metrics ping shutdown reload purge group doctor bench"
   COMPREPLY=()
 
   # Values of options.
@@ -59,12 +59,15 @@ _taskq() {
     --after)
       COMPREPLY=($(compgen -W "$(_taskq_ids)" -- "$cur"))
       return ;;
+    --retry-on)
+      COMPREPLY=($(compgen -W "lost failed timed_out" -- "$cur"))
+      return ;;
     --each-line)
       COMPREPLY=($(compgen -f -- "$cur"))
       return ;;
     --count | --seed | --bytes | --block-size | --env | --timeout | --retries | --priority | \
       --delay | --at | --limit | --interval | -n | --iterations | --workers | --max-parallel | \
-      --label | --unique | --array | --since)
+      --label | --unique | --array | --since | --attempt | --retry-delay)
       return ;;
   esac
 
@@ -95,12 +98,13 @@ _taskq() {
         io) words="--bytes --path --block --fsync" ;;
         exec) words="--cwd --env --" ;;
       esac
-      [[ -n $sub ]] && words+=" --timeout --retries --group --priority --after --delay --at --hold --label --unique" ;;
+      [[ -n $sub ]] && words+=" --timeout --retries --retry-on --retry-delay --group --priority --after --delay --at --hold --label --unique" ;;
     status | logs)
       words="$(_taskq_ids)"
-      [[ $command == logs ]] && words+=" --stderr -f --follow" ;;
+      [[ $command == logs ]] && words+=" --stderr --attempt -f --follow" ;;
     wait) words="$(_taskq_ids) --all --timeout --quiet $filters --state" ;;
     cancel) words="$(_taskq_ids queued) $filters" ;;
+    restart) words="$(_taskq_ids) $filters" ;;
     hold | release) words="$(_taskq_ids queued)" ;;
     pause) words="$(_taskq_ids running)" ;;
     resume) words="$(_taskq_ids paused)" ;;

@@ -56,6 +56,10 @@ class Task:
     after: list
     not_before: Optional[int]
     held: bool
+    retry_on: str  # the ends retried: "lost", "failed,timed_out,lost", ...
+    retry_delay_ms: Optional[int]
+    retry_delay_max_ms: Optional[int]
+    attempt_log: list  # [{"attempt", "state", "exit_code", "signal"}] of the last 8 attempts
     labels: dict  # KEY -> VALUE
     unique: Optional[str]
     array_id: Optional[int]  # submit --array/--each-line: the array's first task
@@ -115,6 +119,9 @@ class Spec:
     after: tuple = ()
     not_before_us: int = 0
     hold: bool = False
+    retry_on: str = ""  # "failed,timed_out,lost"; "" = lost
+    retry_delay_ms: int = 0
+    retry_delay_max_ms: int = 0  # > 0: the delay doubles per retry up to this
     labels: tuple = ()  # "KEY=VALUE" strings
     unique: str = ""    # submitted only if no queued or running task has this key
 
@@ -128,12 +135,21 @@ def _seconds(value, name) -> float:
 
 
 def _options(timeout=None, retries=None, group=None, priority=None, after=(), delay=None,
-             at=None, hold=False, labels=None, unique=None) -> dict:
+             at=None, hold=False, labels=None, unique=None, retry_on=None,
+             retry_delay=None, retry_delay_max=None) -> dict:
     """The options every kind takes, as `taskq submit KIND` has them: timeout (seconds), retries,
     group, priority (0..9), after (task ids), delay (seconds or timedelta) or at (a datetime, or
     Unix epoch seconds), hold (runs only after `release`), labels (a dict or KEY=VALUE strings),
-    unique (a key: submitted only if no queued or running task has it, else that task's id)."""
+    unique (a key: submitted only if no queued or running task has it, else that task's id),
+    retry_on ("failed,timed_out,lost" or a list of them: the ends retried while retries last),
+    retry_delay (seconds before each retry) and retry_delay_max (doubling up to it)."""
     options: dict[str, Any] = {"hold": bool(hold)}
+    if retry_on is not None:
+        options["retry_on"] = retry_on if isinstance(retry_on, str) else ",".join(retry_on)
+    if retry_delay is not None:
+        options["retry_delay_ms"] = round(_seconds(retry_delay, "retry_delay") * 1000)
+    if retry_delay_max is not None:
+        options["retry_delay_max_ms"] = round(_seconds(retry_delay_max, "retry_delay_max") * 1000)
     if labels:
         options["labels"] = (tuple(f"{k}={v}" for k, v in labels.items())
                              if isinstance(labels, dict) else tuple(str(l) for l in labels))
@@ -272,6 +288,12 @@ class Client:
         """Lets held tasks run (`taskq release ID...`); raises for the first that cannot be."""
         for id in ids:
             self._client.release(id)
+
+    def restart(self, *ids: int) -> None:
+        """Runs finished tasks again as new attempts of the same ids (`taskq restart ID...`);
+        raises for the first that cannot be."""
+        for id in ids:
+            self._client.restart(id)
 
     def pause(self, *ids: int) -> None:
         """Stops running tasks (`taskq pause ID...`: SIGSTOP to an exec command's process group,
