@@ -21,6 +21,23 @@ struct GlobalArgs {
   std::string queue;
   std::string config;
   bool json = false;
+  bool jsonl = false;  // --jsonl: JSON too, one object per line as each result comes
+};
+
+// The JSON rule (README "JSON output"): one object for one result, an array for several (and for
+// a list, however long), and with --jsonl one object per line, printed as each result comes.
+class JsonResults {
+ public:
+  // `is_list`: an array even for one result (list, group list).
+  JsonResults(const GlobalArgs& global, bool is_list) : lines_(global.jsonl), list_(is_list) {}
+  void Add(nlohmann::json item);
+  // Prints what was collected (a no-op with --jsonl: each line went out in Add).
+  void Finish();
+
+ private:
+  bool lines_;
+  bool list_;
+  nlohmann::json items_ = nlohmann::json::array();
 };
 
 // Prints "taskq: <message>" on stderr and returns the status's exit code.
@@ -35,7 +52,10 @@ void PrintTaskBlock(const TaskInfo& info);    // status ID
 void PrintTaskSummary(const TaskInfo& info);  // one line: "task 5 succeeded in 1.2 ms ..."
 // `taskq list`: one row per task; times in local time (or UTC), the zone in the header.
 void PrintTaskTable(const std::vector<TaskInfo>& tasks, bool utc);
-void PrintJson(const std::vector<TaskInfo>& tasks, bool as_array);
+// Tasks by the JSON rule: an array when `as_array` or more than one (lines with --jsonl).
+void PrintJson(const GlobalArgs& global, const std::vector<TaskInfo>& tasks, bool as_array);
+// `taskq stats --json` (and each refresh of `top --json`).
+nlohmann::json StatsJson(Client& client, const QueueStats& stats);
 
 struct SubmitCommand {
   SubmitArgs args;

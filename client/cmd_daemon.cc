@@ -12,37 +12,41 @@
 
 namespace taskq::cli {
 
+nlohmann::json StatsJson(Client& client, const QueueStats& s) {
+  nlohmann::json counts;
+  for (uint32_t i = static_cast<uint32_t>(TaskState::kQueued); i < kTaskStateCount; ++i) {
+    counts[TaskStateName(static_cast<TaskState>(i))] = s.by_state[i];
+  }
+  nlohmann::json j;
+  j["queue"] = client.options().queue;
+  j["daemon_running"] = s.daemon_running;
+  j["pid"] = s.daemon_running ? nlohmann::json(s.daemon.pid) : nlohmann::json();
+  j["ready"] = s.daemon.ready;
+  j["policy"] = s.daemon_running ? nlohmann::json(PolicyName(s.daemon.policy)) : nlohmann::json();
+  j["workers"] = s.daemon.workers;
+  j["workers_wanted"] = s.daemon.workers_wanted;
+  j["max_parallel"] = s.daemon.max_parallel;
+  j["running_processes"] = s.daemon.running_processes;
+  j["uptime_us"] = s.daemon.uptime_us;
+  j["counts"] = counts;
+  j["queue_depth"] = s.queue_depth;
+  j["capacity"] = s.capacity;
+  j["submitted_total"] = s.submitted_total;
+  j["finished_total"] = s.finished_total;
+  j["throughput_per_s"] = s.throughput_per_s;
+  j["lock_repairs"] = s.lock_repairs;
+  j["groups"] = nlohmann::json::array();
+  for (const QueueStats::Group& group : s.groups) j["groups"].push_back(GroupJson(group));
+  return j;
+}
+
 int RunStats(const GlobalArgs& global) {
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   QueueStats s = client->Stats();
-  nlohmann::json counts;
-  for (uint32_t i = static_cast<uint32_t>(TaskState::kQueued); i < kTaskStateCount; ++i) {
-    counts[TaskStateName(static_cast<TaskState>(i))] = s.by_state[i];
-  }
   if (global.json) {
-    nlohmann::json j;
-    j["queue"] = client->options().queue;
-    j["daemon_running"] = s.daemon_running;
-    j["pid"] = s.daemon_running ? nlohmann::json(s.daemon.pid) : nlohmann::json();
-    j["ready"] = s.daemon.ready;
-    j["policy"] = s.daemon_running ? nlohmann::json(PolicyName(s.daemon.policy)) : nlohmann::json();
-    j["workers"] = s.daemon.workers;
-    j["workers_wanted"] = s.daemon.workers_wanted;
-    j["max_parallel"] = s.daemon.max_parallel;
-    j["running_processes"] = s.daemon.running_processes;
-    j["uptime_us"] = s.daemon.uptime_us;
-    j["counts"] = counts;
-    j["queue_depth"] = s.queue_depth;
-    j["capacity"] = s.capacity;
-    j["submitted_total"] = s.submitted_total;
-    j["finished_total"] = s.finished_total;
-    j["throughput_per_s"] = s.throughput_per_s;
-    j["lock_repairs"] = s.lock_repairs;
-    j["groups"] = nlohmann::json::array();
-    for (const QueueStats::Group& group : s.groups) j["groups"].push_back(GroupJson(group));
-    std::cout << j.dump() << "\n";
+    std::cout << StatsJson(*client, s).dump() << "\n";
     return 0;
   }
   std::printf("queue:       %s (capacity %u)\n", client->options().queue.c_str(), s.capacity);
@@ -62,6 +66,7 @@ int RunStats(const GlobalArgs& global) {
   }
   std::printf("queue depth: %llu\n", static_cast<unsigned long long>(s.queue_depth));
   std::string line;
+  const nlohmann::json counts = StatsJson(*client, s)["counts"];
   for (auto& [name, value] : counts.items()) {
     line += fmt::format("{}{} {}", line.empty() ? "" : ", ", name, value.get<uint64_t>());
   }

@@ -43,15 +43,16 @@ Status ReadBatch(const std::string& source, std::vector<TaskSpec>* specs) {
   return Status::Ok();
 }
 
-// One id per line (JSON: {"id": N}); `existing` (parallel to ids, may be shorter) marks the
-// tasks --unique found instead of submitting: {"id": N, "existing": true}.
-void PrintIds(const std::vector<uint64_t>& ids, bool json, const std::vector<uint8_t>& existing = {},
-              size_t first = 0) {
+// One id per line, or {"id": N} by the JSON rule; `existing` (parallel to all ids, may be
+// shorter) marks the tasks --unique found instead of submitting: {"id": N, "existing": true}.
+// `first` is the position of ids[0] among all ids.
+void PrintIds(const std::vector<uint64_t>& ids, JsonResults* json,
+              const std::vector<uint8_t>& existing = {}, size_t first = 0) {
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (json) {
+    if (json != nullptr) {
       nlohmann::json line{{"id", ids[i]}};
       if (first + i < existing.size() && existing[first + i] != 0) line["existing"] = true;
-      std::cout << line.dump() << "\n";
+      json->Add(std::move(line));
     } else {
       std::cout << ids[i] << "\n";
     }
@@ -135,19 +136,23 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
   std::vector<uint8_t> existing;
   options.existing = &existing;
   size_t printed = 0;
-  if (!command.wait) {
-    // Each chunk's ids as soon as it landed: what a killed client printed is what it queued
-    // (but for the last chunk, if it died between landing it and printing).
+  // --json prints one object for one task and an array for several, once all landed; text and
+  // --jsonl print each chunk's ids as soon as it landed: what a killed client printed is what it
+  // queued (but for the last chunk, if it died between landing it and printing).
+  JsonResults json(global, /*is_list=*/specs.size() != 1);
+  JsonResults* as_json = global.json ? &json : nullptr;
+  if (!command.wait && (!global.json || global.jsonl)) {
     options.on_landed = [&](const std::vector<uint64_t>& all, size_t first_new) {
       PrintIds(std::vector<uint64_t>(all.begin() + static_cast<ptrdiff_t>(first_new), all.end()),
-               global.json, existing, first_new);
+               as_json, existing, first_new);
       printed = all.size();
     };
   }
   Status submitted = client->Submit(specs, options, &ids);
   if (!command.wait || !submitted.ok()) {
     PrintIds(std::vector<uint64_t>(ids.begin() + static_cast<ptrdiff_t>(printed), ids.end()),
-             global.json, existing, printed);
+             as_json, existing, printed);
+    if (as_json != nullptr) json.Finish();
     if (!submitted.ok()) {
       if (!ids.empty()) {
         // Errors are one line: say how many made it in the same line as why the rest did not.
@@ -164,13 +169,14 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
   if (!waited.ok()) {
     // The tasks are in the queue even though the wait ended: say which, so a script can wait
     // for them again (the error itself is one line on stderr).
-    PrintIds(ids, global.json);
+    PrintIds(ids, as_json);
+    if (as_json != nullptr) json.Finish();
     return Report(waited);
   }
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
   if (global.json) {
-    PrintJson(tasks, /*as_array=*/specs.size() != 1 || batch);
+    PrintJson(global, tasks, /*as_array=*/specs.size() != 1 || batch);
   } else {
     for (const TaskInfo& info : tasks) PrintTaskSummary(info);
   }

@@ -25,7 +25,7 @@ int RunStatus(const GlobalArgs& global, uint64_t id) {
   Status found = client->Get(id, &info);
   if (!found.ok()) return Report(found);
   if (global.json) {
-    PrintJson({info}, false);
+    PrintJson(global, {info}, false);
   } else {
     PrintTaskBlock(info);
   }
@@ -134,7 +134,7 @@ int RunWait(const GlobalArgs& global, const std::vector<uint64_t>& given, bool a
   bool all_succeeded = true;
   for (const TaskInfo& info : tasks) all_succeeded &= info.state == TaskState::kSucceeded;
   if (global.json) {
-    PrintJson(tasks, /*as_array=*/ids.size() != 1 || all || !filter.empty());
+    PrintJson(global, tasks, /*as_array=*/ids.size() != 1 || all || !filter.empty());
   } else {
     for (const TaskInfo& info : tasks) PrintTaskSummary(info);
     if (ids.size() > 1 || all || !filter.empty()) {
@@ -159,7 +159,7 @@ int RunList(const GlobalArgs& global, TaskFilter filter, int64_t limit, bool utc
     tasks.erase(tasks.begin(), tasks.end() - limit);  // keep the newest
   }
   if (global.json) {
-    PrintJson(tasks, /*as_array=*/true);
+    PrintJson(global, tasks, /*as_array=*/true);
   } else {
     PrintTaskTable(tasks, utc);
   }
@@ -180,6 +180,7 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, Task
         *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kQueued; }, &ids);
   }
   int worst = 0;
+  JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     Status cancelled = client->Cancel(id);
     if (!cancelled.ok()) {
@@ -187,9 +188,10 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, Task
     } else if (!global.json) {
       std::printf("task %llu cancelled\n", static_cast<unsigned long long>(id));
     } else {
-      std::printf("{\"id\":%llu,\"state\":\"cancelled\"}\n", static_cast<unsigned long long>(id));
+      json.Add({{"id", id}, {"state", "cancelled"}});
     }
   }
+  if (global.json) json.Finish();
   return worst;
 }
 
@@ -214,6 +216,7 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const 
   }
   const std::string sent = SignalName(number != 0 ? number : SIGTERM);
   int worst = 0;
+  JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     Status killed = client->Kill(id, number);
     if (!killed.ok()) {
@@ -221,10 +224,10 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const 
     } else if (!global.json) {
       std::printf("task %llu: %s sent\n", static_cast<unsigned long long>(id), sent.c_str());
     } else {
-      std::printf("{\"id\":%llu,\"signal\":\"%s\"}\n", static_cast<unsigned long long>(id),
-                  sent.c_str());
+      json.Add({{"id", id}, {"signal", sent}});
     }
   }
+  if (global.json) json.Finish();
   return worst;
 }
 
@@ -243,6 +246,7 @@ int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, Tas
         *client, filter, [](const TaskInfo& t) { return IsFinished(t.state); }, &ids);
   }
   int worst = 0;
+  JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     Status restarted = client->Restart(id);
     if (!restarted.ok()) {
@@ -250,9 +254,10 @@ int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, Tas
     } else if (!global.json) {
       std::printf("task %llu restarted\n", static_cast<unsigned long long>(id));
     } else {
-      std::printf("{\"id\":%llu,\"state\":\"queued\"}\n", static_cast<unsigned long long>(id));
+      json.Add({{"id", id}, {"state", "queued"}});
     }
   }
+  if (global.json) json.Finish();
   return worst;
 }
 
@@ -261,6 +266,7 @@ int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool hel
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   int worst = 0;
+  JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     Status done = client->SetHeld(id, held);
     if (!done.ok()) {
@@ -269,10 +275,10 @@ int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool hel
       std::printf("task %llu %s\n", static_cast<unsigned long long>(id),
                   held ? "held" : "released");
     } else {
-      std::printf("{\"id\":%llu,\"held\":%s}\n", static_cast<unsigned long long>(id),
-                  held ? "true" : "false");
+      json.Add({{"id", id}, {"held", held}});
     }
   }
+  if (global.json) json.Finish();
   return worst;
 }
 
@@ -281,6 +287,7 @@ int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool pa
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   int worst = 0;
+  JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     Status done = client->SetPaused(id, paused);
     if (!done.ok()) {
@@ -289,10 +296,10 @@ int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool pa
       std::printf("task %llu %s\n", static_cast<unsigned long long>(id),
                   paused ? "paused" : "resumed");
     } else {
-      std::printf("{\"id\":%llu,\"paused\":%s}\n", static_cast<unsigned long long>(id),
-                  paused ? "true" : "false");
+      json.Add({{"id", id}, {"paused", paused}});
     }
   }
+  if (global.json) json.Finish();
   return worst;
 }
 

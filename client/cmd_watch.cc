@@ -12,6 +12,7 @@
 
 #include "client/cli.h"
 #include "client/top_pilots.h"
+#include "common/clock.h"
 #include "common/segment.h"
 #include "common/worker_lifecycle.h"
 #include "fmt/format.h"
@@ -99,6 +100,47 @@ Client::WaitProgress MakeWaitProgress() {
   };
 }
 
+namespace {
+
+// One refresh of `top --json`: what `stats --json` says, the pool's workers and the running
+// tasks (the pid a user looks for: a pool worker's exec command has its own).
+nlohmann::json TopJson(Client& client, const QueueStats& stats, uint64_t now_us) {
+  nlohmann::json j = StatsJson(client, stats);
+  nlohmann::json workers = nlohmann::json::array();
+  const SegmentHeader* header = client.segment().header();
+  for (uint32_t row = 0; row < kMaxWorkers; ++row) {
+    const WorkerEntry& w = header->workers[row];
+    const int32_t pid = w.pid.load(std::memory_order_relaxed);
+    if (pid <= 0) continue;
+    const uint32_t state = w.state.load(std::memory_order_relaxed);
+    const uint64_t current = w.current_id.load(std::memory_order_relaxed);
+    workers.push_back(
+        {{"row", row},
+         {"pid", pid},
+         {"state",
+          state < kWorkerStateCount ? WorkerStateName(static_cast<WorkerState>(state)) : "?"},
+         {"task", current == 0 ? nlohmann::json() : nlohmann::json(current)},
+         {"tasks_done", w.tasks_done.load(std::memory_order_relaxed)}});
+  }
+  j["worker_table"] = std::move(workers);
+  nlohmann::json running = nlohmann::json::array();
+  for (const TaskInfo& t : client.List()) {
+    if (t.state != TaskState::kRunning) continue;
+    const bool own_child = t.record.child_pid > 0 && (t.record.flags & kFlagSlurm) == 0;
+    running.push_back({{"id", t.id()},
+                       {"kind", TaskKindName(static_cast<TaskKind>(t.record.kind))},
+                       {"group", t.group},
+                       {"pid", own_child ? t.record.child_pid : t.record.runner_pid},
+                       {"run_us", t.run_us(now_us)},
+                       {"state", t.shown_state()},
+                       {"spec", DescribeSpec(t)}});
+  }
+  j["running"] = std::move(running);
+  return j;
+}
+
+}  // namespace
+
 int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
@@ -107,6 +149,11 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
   for (int i = 0; iterations <= 0 || i < iterations; ++i) {
     if (i > 0) std::this_thread::sleep_for(std::chrono::duration<double>(interval_s));
     const QueueStats stats = client->Stats();
+    if (global.json) {
+      // A stream: one object per refresh, one per line (--json and --jsonl alike).
+      std::cout << TopJson(*client, stats, NowUs()).dump() << std::endl;
+      continue;
+    }
     std::string screen;
     if (terminal) screen += "\x1b[H\x1b[2J";  // home + clear
     screen += fmt::format("taskq top — queue {}  {}  policy {}  workers {}/{}  depth {}  {}\n",

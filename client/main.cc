@@ -24,7 +24,10 @@ int main(int argc, char** argv) {
                  "or taskq-<uid>)");
   app.add_option("-c,--config", global.config,
                  "configuration file (default: $TASKQ_CONFIG or /etc/taskq/taskq.yaml)");
-  app.add_flag("--json", global.json, "machine-readable output");
+  app.add_flag("--json", global.json,
+               "machine-readable output: one JSON object for one result, an array for several");
+  app.add_flag("--jsonl", global.jsonl,
+               "machine-readable output as a stream: one JSON object per line, as results come");
   // Global flags may also follow the command (`taskq stats --json`): every subcommand created
   // below inherits fallthrough and hands options it does not know to this parser.
   app.fallthrough();
@@ -237,6 +240,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "taskq: %s; see taskq --help\n", taskq::EscapeControl(message).c_str());
     return 2;
   }
+  if (global.jsonl) global.json = true;  // the same JSON, one object per line
   if (had_dash && !(submit_cmd->parsed() && submit.args.kind == "exec")) {
     std::fprintf(stderr, "taskq: only `submit exec` takes a command after --; see taskq --help\n");
     return 2;

@@ -273,14 +273,28 @@ nlohmann::json TaskWithSlurmDetails(const TaskInfo& info) {
 
 }  // namespace
 
-void PrintJson(const std::vector<TaskInfo>& tasks, bool as_array) {
-  if (as_array) {
-    nlohmann::json array = nlohmann::json::array();
-    for (const TaskInfo& info : tasks) array.push_back(TaskWithSlurmDetails(info));
-    std::cout << array.dump() << "\n";
+void JsonResults::Add(nlohmann::json item) {
+  if (lines_) {
+    std::cout << item.dump() << std::endl;  // a stream: each result as it comes
   } else {
-    for (const TaskInfo& info : tasks) std::cout << TaskWithSlurmDetails(info).dump() << "\n";
+    items_.push_back(std::move(item));
   }
+}
+
+void JsonResults::Finish() {
+  if (lines_ || (items_.empty() && !list_)) return;  // nothing to say: the errors went to stderr
+  if (items_.size() == 1 && !list_) {
+    std::cout << items_[0].dump() << "\n";
+  } else {
+    std::cout << items_.dump() << "\n";
+  }
+  std::cout.flush();
+}
+
+void PrintJson(const GlobalArgs& global, const std::vector<TaskInfo>& tasks, bool as_array) {
+  JsonResults out(global, as_array || tasks.size() != 1);
+  for (const TaskInfo& info : tasks) out.Add(TaskWithSlurmDetails(info));
+  out.Finish();
 }
 
 }  // namespace taskq::cli

@@ -447,15 +447,30 @@ TEST_P(Cli, BatchSubmitsOneTaskPerLine) {
   for (const json& task : tasks) EXPECT_EQ(task.value("state", ""), "succeeded") << task.dump();
   EXPECT_EQ(daemon.Taskq({"logs", lines[2]}).out, "hi there\n");
 
-  // From stdin, with --json: {"id": N} per line.
+  // From stdin. The JSON rule: --json prints one array of {"id": N} for several tasks, as
+  // `submit --wait --json` does; --jsonl one object per line as each chunk lands.
   const CommandResult piped =
       daemon.Taskq({"--json", "submit", "--batch", "-"}, "cpu --count 5\nexec -- /bin/true\n");
   ASSERT_EQ(piped.exit_code, 0) << Describe(piped);
-  const std::vector<std::string> json_lines = Lines(piped.out);
-  ASSERT_EQ(json_lines.size(), 2u) << Describe(piped);
+  const json piped_ids = Parse(piped.out);
+  ASSERT_TRUE(piped_ids.is_array() && piped_ids.size() == 2) << Describe(piped);
+  for (const json& id : piped_ids) EXPECT_TRUE(id.contains("id")) << id.dump();
+  const CommandResult streamed =
+      daemon.Taskq({"--jsonl", "submit", "--batch", "-"}, "cpu --count 5\nexec -- /bin/true\n");
+  ASSERT_EQ(streamed.exit_code, 0) << Describe(streamed);
+  const std::vector<std::string> json_lines = Lines(streamed.out);
+  ASSERT_EQ(json_lines.size(), 2u) << Describe(streamed);
   for (const std::string& line : json_lines) {
     EXPECT_TRUE(Parse(line).is_object() && Parse(line).contains("id")) << line;
   }
+  // One task, one object; kill/cancel of one id likewise, of several an array.
+  EXPECT_TRUE(Parse(daemon.Taskq({"--json", "submit", "cpu", "--count", "5"}).out).is_object());
+  const uint64_t held_a = Parse(daemon.Taskq({"--json", "submit", "--hold", "cpu"}).out)["id"];
+  const uint64_t held_b = Parse(daemon.Taskq({"--json", "submit", "--hold", "cpu"}).out)["id"];
+  const json cancelled =
+      Parse(daemon.Taskq({"--json", "cancel", std::to_string(held_a), std::to_string(held_b)}).out);
+  ASSERT_TRUE(cancelled.is_array() && cancelled.size() == 2) << cancelled.dump();
+  EXPECT_EQ(cancelled[1]["state"], "cancelled");
 
   // --wait --json on a batch: one array of the finished tasks.
   const CommandResult waited = daemon.Taskq({"submit", "--wait", "--json", "--batch", "-"},

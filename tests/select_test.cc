@@ -38,13 +38,14 @@ std::vector<uint64_t> ListedIds(Daemon& daemon, const Args& args) {
   return ids;
 }
 
-// Ids printed one per line ({"id": N} with --json).
+// The ids `--json submit` printed: one {"id": N}, or an array of them (the JSON rule).
 std::vector<uint64_t> PrintedIds(const std::string& out) {
   std::vector<uint64_t> ids;
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) {
-    const json j = ParseJson(line);
-    if (j.is_object() && j.contains("id")) ids.push_back(j["id"].get<uint64_t>());
+  json j = ParseJson(out);
+  if (j.is_object()) j = json::array({j});
+  if (!j.is_array()) return ids;
+  for (const json& one : j) {
+    if (one.is_object() && one.contains("id")) ids.push_back(one["id"].get<uint64_t>());
   }
   return ids;
 }

@@ -3,6 +3,7 @@
 // prints plain lines (no progress bar escape codes).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tests/test_util.h"
@@ -45,6 +46,20 @@ TEST_P(Watch, TopShowsRunningTasksAndCounts) {
   EXPECT_NE(top.out.find("/bin/sleep 30"), std::string::npos) << top.out;
   EXPECT_EQ(top.out.find("\x1b["), std::string::npos) << "no escape codes when not a terminal";
   EXPECT_EQ(daemon.Taskq({"top", "--interval", "0"}).exit_code, 2);
+
+  // --json: one object per refresh, one per line, with the running task's own pid.
+  const CommandResult json_top = daemon.Taskq({"--json", "top", "-n", "2", "--interval", "0.05"});
+  ASSERT_EQ(json_top.exit_code, 0) << json_top.err;
+  const std::string second = json_top.out.substr(json_top.out.find('\n') + 1);
+  for (const std::string& line : {FirstLine(json_top.out), FirstLine(second)}) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << json_top.out;
+    EXPECT_EQ(j["policy"], GetParam()) << line;
+    ASSERT_EQ(j["running"].size(), 1u) << line;
+    EXPECT_EQ(j["running"][0]["id"], std::stoull(id)) << line;
+    EXPECT_EQ(j["running"][0]["spec"], "exec -- /bin/sleep 30") << line;
+    EXPECT_TRUE(j.contains("worker_table")) << line;
+  }
 }
 
 TEST_P(Watch, WaitWithoutTerminalPrintsPlainLines) {

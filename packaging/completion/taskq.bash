@@ -30,7 +30,7 @@ _taskq_groups() {
 
 _taskq() {
   local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-  local global_opts="-q --queue -c --config --json -h --help --version"
+  local global_opts="-q --queue -c --config --json --jsonl -h --help --version"
   local commands="submit status wait list cancel kill hold release pause resume restart logs top stats metrics ping shutdown reload purge group doctor bench"
   COMPREPLY=()
 
