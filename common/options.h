@@ -39,6 +39,11 @@ struct GroupConfig {
   Policy policy = Policy::kPool;
   uint32_t workers = 0;       // pool: processes; 0 = one per CPU
   uint32_t max_parallel = 0;  // process: tasks at once; 0 = unbounded
+  // A command (run with /bin/sh -c by taskqd) after each task of the group ended, with
+  // TASKQ_ID, TASKQ_STATE, TASKQ_EXIT_CODE, TASKQ_GROUP, TASKQ_LABELS and TASKQ_QUEUED set;
+  // killed after on_finish_timeout. "" = none.
+  std::string on_finish;
+  uint64_t on_finish_timeout_ms = 30000;
 };
 
 // The characters of queue and group names: A-Z a-z 0-9 _ . -
@@ -94,6 +99,8 @@ struct Options {
   uint32_t max_parallel = 0;          // `process` policy: tasks running at once; 0 = unbounded
   uint32_t max_tasks_per_worker = 0;  // pool: recycle a worker after this many tasks; 0 = never
   std::vector<GroupConfig> groups;    // groups besides `default` (which is the top level)
+  std::string on_finish;              // the `default` group's completion hook (GroupConfig)
+  uint64_t on_finish_timeout_ms = 30000;
 
   // --- fair sharing between users ---
   uint32_t max_queued_per_user = 0;  // queued tasks one user may have at once; 0 = no limit

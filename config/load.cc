@@ -168,7 +168,25 @@ Status ReadMaxParallel(const ConfigValue& value, uint32_t* max_parallel) {
 using OptionsField = Field<Options>;
 using GroupField = Field<GroupConfig>;
 
+// on_finish: any one-line shell command (it runs as taskqd's user, as tasks do).
+bool IsOneLine(std::string_view text) {
+  return text.find_first_of("\n\r") == std::string_view::npos && text.size() <= 4096;
+}
+constexpr TextRule kHookRule = {IsOneLine, "must be one line of shell (at most 4096 bytes)",
+                                "put a longer hook in a script and name the script"};
+constexpr uint64_t kHookTimeoutMaxMs = 24ull * 3600 * 1000;
+
 constexpr GroupField kGroupFields[] = {
+    {"on_finish",
+     [](const ConfigValue& v, GroupConfig* g) { return ReadString(v, kHookRule, &g->on_finish); },
+     [](const GroupConfig& g, YAML::Emitter* out) { DumpText(g.on_finish, out); }},
+    {"on_finish_timeout",
+     [](const ConfigValue& v, GroupConfig* g) {
+       return ReadDurationMs(v, kHookTimeoutMaxMs, &g->on_finish_timeout_ms);
+     },
+     [](const GroupConfig& g, YAML::Emitter* out) {
+       *out << FormatDurationMs(g.on_finish_timeout_ms);
+     }},
     {"policy", [](const ConfigValue& v, GroupConfig* g) { return ReadPolicy(v, &g->policy); },
      [](const GroupConfig& g, YAML::Emitter* out) { *out << PolicyName(g.policy); }},
     {"workers", [](const ConfigValue& v, GroupConfig* g) { return ReadWorkers(v, &g->workers); },
@@ -499,6 +517,16 @@ constexpr OptionsField kOptionFields[] = {
     {"default_retries",
      [](const ConfigValue& v, Options* o) { return ReadUint(v, 0, 100, "", &o->default_retries); },
      [](const Options& o, YAML::Emitter* out) { *out << o.default_retries; }},
+    {"on_finish",
+     [](const ConfigValue& v, Options* o) { return ReadString(v, kHookRule, &o->on_finish); },
+     [](const Options& o, YAML::Emitter* out) { DumpText(o.on_finish, out); }},
+    {"on_finish_timeout",
+     [](const ConfigValue& v, Options* o) {
+       return ReadDurationMs(v, kHookTimeoutMaxMs, &o->on_finish_timeout_ms);
+     },
+     [](const Options& o, YAML::Emitter* out) {
+       *out << FormatDurationMs(o.on_finish_timeout_ms);
+     }},
     {"kill_grace",
      [](const ConfigValue& v, Options* o) { return ReadDurationMs(v, kHourMs, &o->kill_grace_ms); },
      [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.kill_grace_ms); }},

@@ -196,6 +196,7 @@ void HandleControlRequest(const DaemonActions& daemon, const ControlPeer& peer,
         s = segment.Restart(request.id, fmt::format("restarted by {}", UserName(peer.uid)));
       if (!s.ok()) return Answer(reply, s);
       spdlog::info("task {} restarted by {}", request.id, UserName(peer.uid));
+      if (daemon.watch) daemon.watch(request.id);
       if (daemon.on_work) daemon.on_work();  // the process policy starts it now
       return Answer(reply, s);
     }

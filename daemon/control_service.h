@@ -28,6 +28,8 @@ struct DaemonActions {
   // `taskq pause` / `resume`: the task (its record copied after the mark changed) is to be
   // stopped or continued; false when no executor of this daemon can (the mark is then undone).
   std::function<bool(const TaskRecord& running, bool pause)> pause;
+  // A restarted task: the completion hooks look for its next end.
+  std::function<void(uint64_t id)> watch;
 };
 
 bool IsAdmin(const ControlPeer& peer, const Options& options);

@@ -28,6 +28,7 @@
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
 #include "daemon/executor.h"
+#include "daemon/finish_hooks.h"
 #include "daemon/group_runners.h"
 #include "daemon/metrics_server.h"
 #include "daemon/notify.h"
@@ -112,6 +113,7 @@ class Supervisor::Impl {
     }
     runners_ =
         std::make_unique<GroupRunners>(ExecutorContext{&io_, segment_.get(), self_exe(), getpid()});
+    hooks_ = std::make_unique<FinishHooks>(&io_, segment_.get(), options_);
     SyncConfigGroups();
     groups_seen_ = segment_->header()->groups_seq.load();
     runners_->Reconcile(options_);
@@ -123,6 +125,7 @@ class Supervisor::Impl {
     CheckReady();
     ArmWatchdog();
     io_.run();
+    hooks_->KillAll();
     Cleanup();
     spdlog::info("stopped");
     return 0;
@@ -255,6 +258,7 @@ class Supervisor::Impl {
         spdlog::debug("task {}: no process of this supervisor to signal", running.id);
       }
     };
+    actions.watch = [this](uint64_t id) { hooks_->Watch(id); };
     actions.pause = [this](const TaskRecord& running, bool pause) {
       return runners_->Pause(running, pause);
     };
@@ -309,6 +313,7 @@ class Supervisor::Impl {
                                   }
                                 }
                                 if (work && !stopping_) runners_->OnWork();
+                                hooks_->Poll();
                                 ReadDoorbell();
                               });
   }
@@ -343,7 +348,7 @@ class Supervisor::Impl {
       rusage usage{};
       pid_t pid = wait4(-1, &status, WNOHANG, &usage);
       if (pid <= 0) break;
-      bool handled = runners_->OnChildExit(pid, status, usage);
+      bool handled = hooks_->OnChildExit(pid, status) || runners_->OnChildExit(pid, status, usage);
       if (!handled) spdlog::debug("reaped unknown child {}", pid);
     }
     if (stopping_ && runners_->Stopped()) io_.stop();
@@ -361,6 +366,7 @@ class Supervisor::Impl {
     }
     UpdateRate();
     if (!stopping_) runners_->OnTick();
+    hooks_->Poll();
     NotifyStatus(StatusLine());
     tick_.expires_after(std::chrono::seconds(1));
     tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -490,6 +496,7 @@ class Supervisor::Impl {
   std::unique_ptr<Segment> segment_;
   std::string effective_config_;
   std::unique_ptr<GroupRunners> runners_;   // one executor per group
+  std::unique_ptr<FinishHooks> hooks_;      // on_finish: commands run after tasks end
   std::unique_ptr<MetricsServer> metrics_;  // metrics_listen: HTTP endpoint; null when off
   uint32_t groups_seen_ = 0;                // groups_seq at the last Reconcile
   std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;
@@ -532,6 +539,7 @@ void Supervisor::Impl::Reload() {
     spdlog::warn("reload: '{}' changed but needs a restart; keeping the running value", field);
   }
   options_ = next;
+  hooks_->Apply(options_);
   Publish(options_);
   spdlog::set_level(spdlog::level::from_str(options_.log_level));
   // Each group's executor takes the change live when it can (pool: only the worker count
