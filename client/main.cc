@@ -85,12 +85,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e9));
   wait_cmd->add_flag("--quiet", wait_quiet, "print nothing, only the exit code tells");
   TaskFilter wait_filter;
-  AddFilterOptions(wait_cmd, &wait_filter, /*with_state=*/true);
+  AddFilterOptions(wait_cmd, &wait_filter);
 
   TaskFilter list_filter;
   int64_t list_limit = -1;
   CLI::App* list_cmd = app.add_subcommand("list", "list tasks, oldest first");
-  AddFilterOptions(list_cmd, &list_filter, /*with_state=*/true);
+  AddFilterOptions(list_cmd, &list_filter);
   list_cmd->add_option("--limit", list_limit, "only the N newest")->check(CLI::Range(0, 1 << 30));
   bool list_utc = false;
   list_cmd->add_flag("--utc", list_utc, "times in UTC instead of local time");
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel queued tasks");
   cancel_cmd->add_option("ids", cancel_ids, "task ids")->check(task_id);
   TaskFilter cancel_filter;
-  AddFilterOptions(cancel_cmd, &cancel_filter, /*with_state=*/false);
+  AddFilterOptions(cancel_cmd, &cancel_filter);
 
   std::vector<uint64_t> kill_ids;
   std::string kill_signal;
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
       "kill", "stop running tasks: SIGTERM to the task's process group, SIGKILL after kill_grace");
   kill_cmd->add_option("ids", kill_ids, "task ids")->check(task_id);
   TaskFilter kill_filter;
-  AddFilterOptions(kill_cmd, &kill_filter, /*with_state=*/false);
+  AddFilterOptions(kill_cmd, &kill_filter);
   kill_cmd->add_option("--signal", kill_signal,
                        "send this signal instead, once: TERM, INT, HUP, QUIT, KILL, USR1, USR2 "
                        "or ALRM");
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
       "restart", "run finished tasks again as new attempts of the same ids (--failed: the failed)");
   restart_cmd->add_option("ids", restart_ids, "task ids")->check(task_id);
   TaskFilter restart_filter;
-  AddFilterOptions(restart_cmd, &restart_filter, /*with_state=*/false);
+  AddFilterOptions(restart_cmd, &restart_filter);
 
   std::vector<uint64_t> pause_ids;
   CLI::App* pause_cmd = app.add_subcommand(

@@ -63,13 +63,11 @@ bool TaskFilter::Matches(const TaskInfo& info) const {
   return true;
 }
 
-void AddFilterOptions(CLI::App* command, TaskFilter* filter, bool with_state) {
+void AddFilterOptions(CLI::App* command, TaskFilter* filter) {
   command->add_option("--label", filter->labels, "only tasks with this label K=V (repeatable)")
       ->allow_extra_args(false);
-  if (with_state) {
-    command->add_option("--state", filter->state,
-                        "only tasks in this state (queued, running, paused, succeeded, ...)");
-  }
+  command->add_option("--state", filter->state,
+                      "only tasks in this state (queued, running, paused, succeeded, ...)");
   command->add_option("--group", filter->group, "only tasks of this group");
   command->add_option("--since", filter->since,
                       "only tasks submitted since: a duration ago (10m) or a time (14:00)");

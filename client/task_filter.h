@@ -34,8 +34,8 @@ struct TaskFilter {
   bool Matches(const TaskInfo& info) const;
 };
 
-// Adds --label, --group, --since, --failed, --array (and --state when `with_state`) to `command`.
-void AddFilterOptions(CLI::App* command, TaskFilter* filter, bool with_state);
+// Adds --label, --state, --group, --since, --failed and --array to `command`.
+void AddFilterOptions(CLI::App* command, TaskFilter* filter);
 
 // Appends to `ids` the tasks `filter` selects that `actionable` accepts (kill: running, cancel:
 // queued, restart: finished; null: all), in id order and without the ids already there.

@@ -159,6 +159,13 @@ TEST_P(Select, LabelsAndFiltersSelectTasks) {
   const CommandResult waited = daemon.Taskq({"wait", "--label", "team=web"});
   EXPECT_EQ(waited.exit_code, 1) << Describe(waited);  // one of them failed
   EXPECT_NE(waited.out.find("1 succeeded, 1 failed"), std::string::npos) << waited.out;
+  // restart by state and label: only the failed one of team=web runs again.
+  const CommandResult restarted =
+      daemon.Taskq({"restart", "--state", "failed", "--label", "team=web"});
+  EXPECT_EQ(restarted.out, "task " + std::to_string(test) + " restarted\n") << Describe(restarted);
+  ASSERT_TRUE(WaitUntil([&] { return TaskOf(daemon, test).value("attempts", 0) == 2; }));
+  EXPECT_TRUE(ReachesState(daemon, test, "failed"));
+  EXPECT_EQ(TaskOf(daemon, build)["attempts"], 1);
 
   for (const Args& bad : std::vector<Args>{{"list", "--label", "nokey"},
                                            {"list", "--since", "yesterday"},

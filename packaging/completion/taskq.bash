@@ -88,7 +88,7 @@ _taskq() {
     esac
   done
 
-  local words filters="--label --group --since --failed --array"
+  local words filters="--label --state --group --since --failed --array"
   case $command in
     "") words="$commands $global_opts" ;;
     submit)
@@ -102,7 +102,7 @@ _taskq() {
     status | logs)
       words="$(_taskq_ids)"
       [[ $command == logs ]] && words+=" --stderr --attempt -f --follow" ;;
-    wait) words="$(_taskq_ids) --all --timeout --quiet $filters --state" ;;
+    wait) words="$(_taskq_ids) --all --timeout --quiet $filters" ;;
     cancel) words="$(_taskq_ids queued) $filters" ;;
     restart) words="$(_taskq_ids) $filters" ;;
     hold | release) words="$(_taskq_ids queued)" ;;
@@ -114,7 +114,7 @@ _taskq() {
         return
       fi
       words="$(_taskq_ids running) --signal $filters" ;;
-    list) words="--state --limit --utc $filters" ;;
+    list) words="--limit --utc $filters" ;;
     top) words="--interval -n --iterations" ;;
     metrics) words="-o --output" ;;
     ping) words="--timeout" ;;
