@@ -154,11 +154,11 @@ void PrintTaskBlock(const TaskInfo& info) {
   }
   if (!info.spec.labels.empty() || !info.spec.unique.empty()) {
     std::string labels;
-    for (const std::string& label : info.spec.labels) {
-      labels += (labels.empty() ? "" : " ") + ShellQuoteForDisplay(label);
-    }
-    if (!info.spec.unique.empty()) {
-      labels += (labels.empty() ? "" : " ") + ShellQuoteForDisplay("unique=" + info.spec.unique);
+    std::vector<std::string> all = info.spec.labels;
+    if (!info.spec.unique.empty()) all.push_back("unique=" + info.spec.unique);
+    for (const std::string& label : all) {
+      if (!labels.empty()) labels += ' ';
+      labels += ShellQuoteForDisplay(label);
     }
     std::printf("labels:      %s\n", labels.c_str());
   }

@@ -89,7 +89,10 @@ std::string RetryOnText(uint32_t mask) {
   std::string text;
   for (TaskState s : {TaskState::kFailed, TaskState::kTimedOut, TaskState::kLost}) {
     if ((mask & (1u << static_cast<uint32_t>(s))) != 0) {
-      text += (text.empty() ? "" : ",") + std::string(TaskStateName(s));
+      // Appended piece by piece: GCC 12 -O3 warns (-Wrestrict, a false positive) on
+      // `const char* + std::string` here.
+      if (!text.empty()) text += ',';
+      text += TaskStateName(s);
     }
   }
   return text;

@@ -102,7 +102,10 @@ void FinishHooks::Enqueue(const TaskInfo& info) {
   }
   const TaskRecord& r = info.record;
   std::string labels;
-  for (const std::string& label : info.spec.labels) labels += (labels.empty() ? "" : ",") + label;
+  for (const std::string& label : info.spec.labels) {
+    if (!labels.empty()) labels += ',';
+    labels += label;
+  }
   uint64_t queued = 0;
   if (r.group < kMaxGroups) {
     for (uint64_t n : segment_->header()->queued_by_priority[r.group]) queued += n;
