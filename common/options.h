@@ -19,6 +19,9 @@ namespace taskq {
 
 enum class Policy { kPool, kProcess, kSlurm };
 enum class Storage { kShm, kFile };
+// What becomes of the processes an exec task leaves running when its command exits
+// (daemon/leftovers.h): ended (kill) or waited for within the task's timeout (wait).
+enum class Leftovers { kKill, kWait };
 
 const char* PolicyName(Policy policy);     // "pool" | "process" | "slurm"
 const char* StorageName(Storage storage);  // "shm" | "file"
@@ -110,6 +113,7 @@ struct Options {
       0;                          // per-task run-time limit when the submitter gives none; 0 = none
   uint32_t default_retries = 0;   // re-runs after a runner dies (task `lost`); 0 .. 100
   uint64_t kill_grace_ms = 2000;  // SIGTERM to SIGKILL for a timed-out or cancelled task
+  Leftovers leftovers = Leftovers::kKill;  // processes an exec task left: kill | wait
 
   // --- results ---
   uint32_t retain_count = 10000;      // finished tasks kept before the oldest may be evicted

@@ -530,6 +530,16 @@ constexpr OptionsField kOptionFields[] = {
     {"kill_grace",
      [](const ConfigValue& v, Options* o) { return ReadDurationMs(v, kHourMs, &o->kill_grace_ms); },
      [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.kill_grace_ms); }},
+    {"leftovers",
+     [](const ConfigValue& v, Options* o) {
+       std::string name;
+       TASKQ_RETURN_IF_ERROR(ReadChoice(v, {"kill", "wait"}, &name));
+       o->leftovers = name == "wait" ? Leftovers::kWait : Leftovers::kKill;
+       return Status::Ok();
+     },
+     [](const Options& o, YAML::Emitter* out) {
+       *out << (o.leftovers == Leftovers::kWait ? "wait" : "kill");
+     }},
     {"retention", [](const ConfigValue& v, Options* o) { return LoadMap(v, kRetentionFields, o); },
      [](const Options& o, YAML::Emitter* out) { DumpMap(kRetentionFields, o, out); }},
     {"shutdown_grace",

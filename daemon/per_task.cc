@@ -1,7 +1,8 @@
-// The `process` policy: the supervisor pops each task itself and starts a fresh process for it
-// (`exec`: the command, spawned; `cpu`/`io`: a fork of the supervisor that runs the task and
-// records its result), at most `max_parallel` at once (0 = unbounded, as in the tutorial). Exit
-// status and rusage come back through SIGCHLD.
+// The `process` policy: the supervisor pops each task itself and starts a fresh process for it,
+// a fork of the supervisor that runs the task and records its result (`cpu`/`io`: in that
+// process; `exec`: as the command's parent, which it waits for and whose leftover processes it
+// ends, as a pool worker does), at most `max_parallel` at once (0 = unbounded, as in the
+// tutorial). A runner that dies before recording comes back through SIGCHLD as RunnerDied.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,7 +64,8 @@ class PerTaskExecutor : public Executor {
     }
   }
 
-  bool OnChildExit(pid_t pid, int wait_status, const rusage& usage) override {
+  bool OnChildExit(pid_t pid, int wait_status,
+                   const rusage& /*usage: the runner records its own*/) override {
     auto it = children_.find(pid);
     if (it == children_.end()) return false;
     TaskProcess& p = it->second;
@@ -72,25 +74,15 @@ class PerTaskExecutor : public Executor {
     // A timed-out task ends with its whole group, as under the pool: a child that ignored the
     // SIGTERM must not outlive its leader (the group's id stays reserved while it has members).
     if (p.terminated) ::kill(-pid, SIGKILL);
-    if (p.kind == TaskKind::kExec) {
-      TaskOutcome outcome = OutcomeFromWaitStatus(wait_status, usage);
-      if (shutting_down_ && outcome.state == TaskState::kLost) {
-        outcome.reason = kKilledAtShutdown;
-      }
-      context_.segment->Finish(p.slot, p.id, outcome);
-    } else {
-      // The runner records its own result; if it died first, the task is still running.
-      std::string why =
-          WIFSIGNALED(wait_status)
-              ? fmt::format("runner pid {} killed by {}", pid, SignalName(WTERMSIG(wait_status)))
-              : fmt::format(
-                    "runner pid {} exited with code {} before recording "
-                    "a result",
-                    pid, WEXITSTATUS(wait_status));
-      if (shutting_down_) why = kKilledAtShutdown;
-      context_.segment->RunnerDied(p.slot, p.id, why,
-                                   WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
-    }
+    // The runner records its own result; if it died first, the task is still running.
+    std::string why =
+        WIFSIGNALED(wait_status)
+            ? fmt::format("runner pid {} killed by {}", pid, SignalName(WTERMSIG(wait_status)))
+            : fmt::format("runner pid {} exited with code {} before recording a result", pid,
+                          WEXITSTATUS(wait_status));
+    if (shutting_down_) why = kKilledAtShutdown;
+    context_.segment->RunnerDied(p.slot, p.id, why,
+                                 WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
     if (spdlog::should_log(spdlog::level::debug)) {
       TaskInfo info;
       const bool known = context_.segment->Get(p.id, &info);
@@ -110,7 +102,12 @@ class PerTaskExecutor : public Executor {
   void BeginShutdown() override { shutting_down_ = true; }
 
   void KillAll() override {
-    for (auto& [pid, p] : children_) ::kill(-pid, SIGKILL);
+    for (auto& [pid, p] : children_) {
+      // The runner first, so that it records nothing: its task is recorded killed at shutdown.
+      const pid_t command = p.kind == TaskKind::kExec ? CommandGroup(p.id) : 0;
+      ::kill(-pid, SIGKILL);
+      if (command > 0) ::kill(-command, SIGKILL);  // never kill(0): that is our own group
+    }
   }
 
   bool Stopped() const override { return children_.empty(); }
@@ -120,7 +117,9 @@ class PerTaskExecutor : public Executor {
   bool Pause(const TaskRecord& running, bool pause) override {
     for (auto& [pid, p] : children_) {
       if (p.id != running.id) continue;
-      if (p.kind == TaskKind::kExec) ::kill(-pid, pause ? SIGSTOP : SIGCONT);
+      // Before the runner spawned the command it stops it itself (StopIfPaused).
+      if (p.kind == TaskKind::kExec && running.child_pid > 0)
+        ::kill(-running.child_pid, pause ? SIGSTOP : SIGCONT);
       return true;
     }
     return false;
@@ -129,18 +128,25 @@ class PerTaskExecutor : public Executor {
   bool Kill(const TaskRecord& running, int signal, bool escalate) override {
     for (auto& [pid, p] : children_) {
       if (p.id != running.id) continue;
-      ::kill(-pid, signal);
-      ::kill(-pid, SIGCONT);  // a paused task must run to act on the signal
-      p.terminated = true;
+      // An exec task's command has its own group under the runner (a command not spawned yet is
+      // killed by the runner when it sees the mark); a cpu/io runner is the task itself.
+      const pid_t group = p.kind == TaskKind::kExec ? running.child_pid : pid;
+      if (group <= 0) return true;
+      ::kill(-group, signal);
+      ::kill(-group, SIGCONT);  // a paused task must run to act on the signal
+      p.terminated = p.kind != TaskKind::kExec;
       if (escalate) {
         p.kill_grace = std::make_unique<boost::asio::steady_timer>(*context_.io);
         p.kill_grace->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
         // A handler already queued when the child is reaped still runs: check it is ours.
-        p.kill_grace->async_wait([this, pid = pid, alive = std::weak_ptr<char>(alive_)](
-                                     const boost::system::error_code& ec) {
-          if (ec || alive.expired() || children_.count(pid) == 0) return;
-          ::kill(-pid, SIGKILL);  // not reaped yet: the group id is still the task's
-        });
+        p.kill_grace->async_wait(
+            [this, pid = pid, group, id = running.id,
+             alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec) {
+              if (ec || alive.expired() || children_.count(pid) == 0) return;
+              // The runner is not reaped yet, so the task is still this one; its command's group
+              // is signalled while the record still names it.
+              if (group == pid || CommandGroup(id) == group) ::kill(-group, SIGKILL);
+            });
       }
       return true;
     }
@@ -169,16 +175,12 @@ class PerTaskExecutor : public Executor {
     }
     pid_t pid = 0;
     const Status spawned =
-        task.spec.kind == TaskKind::kExec
-            ? Spawn(BuildExecRequest(task, options_), &pid)
-            : ForkBuiltinRunner(*context_.segment, task, options_, context_.supervisor_pid, &pid);
+        ForkTaskRunner(*context_.segment, task, options_, context_.supervisor_pid, &pid);
     if (!spawned.ok()) {
       context_.segment->Finish(task.slot, task.record.id, SpawnFailedOutcome(spawned));
       return;
     }
-    // A forked cpu/io runner records itself (it may finish before this line would run).
-    if (task.spec.kind == TaskKind::kExec)
-      context_.segment->SetRunner(task.slot, task.record.id, pid);
+    // The runner records itself (it may finish before this line would run).
     spdlog::debug("task {} ({}) started in process {}", task.record.id,
                   TaskKindName(task.spec.kind), pid);
     TaskProcess& p = children_[pid];
@@ -186,7 +188,16 @@ class PerTaskExecutor : public Executor {
     p.id = task.record.id;
     p.kind = task.spec.kind;
     p.timeout_ms = task.record.timeout_ms;
-    if (task.record.deadline_us != 0) ArmDeadline(pid, task.record.deadline_us);
+    // An exec runner keeps the command's deadline itself, as a pool worker does.
+    if (task.record.deadline_us != 0 && task.spec.kind != TaskKind::kExec)
+      ArmDeadline(pid, task.record.deadline_us);
+  }
+
+  // The process group of task `id`'s command as its record names it (0 = none yet or ended).
+  pid_t CommandGroup(uint64_t id) const {
+    TaskInfo info;
+    if (!context_.segment->Get(id, &info) || info.state != TaskState::kRunning) return 0;
+    return info.record.child_pid;
   }
 
   // At the deadline: mark it, SIGTERM the task's whole group, SIGKILL after kill_grace. A pause

@@ -21,6 +21,7 @@
 #include "common/kernels.h"
 #include "common/task_policy.h"
 #include "daemon/fork_child.h"
+#include "daemon/leftovers.h"
 #include "daemon/run_as.h"
 #include "fmt/format.h"
 
@@ -93,6 +94,18 @@ bool WaitExitUntilLiveDeadline(const ClaimedTask& task, pid_t pid, int pidfd) {
     deadline = task.LiveDeadline(now);
     if (DeadlinePassed(deadline, now)) return false;
   }
+}
+
+// The leftovers' CPU time counts as the task's, and the reason says how many were ended.
+void AddLeftovers(const LeftoverReport& left, TaskOutcome* outcome) {
+  if (left.ended == 0) return;
+  outcome->user_us += left.usage.user_us;
+  outcome->sys_us += left.usage.sys_us;
+  outcome->max_rss_kb = std::max(outcome->max_rss_kb, left.usage.max_rss_kb);
+  if (!left.killed) return;  // `wait`: they exited by themselves
+  if (!outcome->reason.empty()) outcome->reason += "; ";
+  outcome->reason +=
+      fmt::format("{} leftover process{} killed", left.ended, left.ended == 1 ? "" : "es");
 }
 
 // A task's second attempt is starting: its first attempt's logs (<id>.out|err) get the name
@@ -189,8 +202,8 @@ TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved
   return outcome;
 }
 
-Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Options& options,
-                         pid_t supervisor_pid, pid_t* pid) {
+Status ForkTaskRunner(Segment& segment, const ClaimedTask& task, const Options& options,
+                      pid_t supervisor_pid, pid_t* pid) {
   const pid_t child = ForkCleanChild(supervisor_pid, /*new_session=*/true);
   if (child < 0) return Status::Unavailable(fmt::format("fork: {}", std::strerror(errno)));
   if (child > 0) {
@@ -200,8 +213,15 @@ Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Option
   // The child: only this task's work from here on, and _exit (the supervisor's objects are
   // neither used nor destroyed here).
   segment.SetRunner(task.slot, task.record.id, getpid());  // before a fast task finishes
-  const Status limited = ApplyLimitsToSelf(options.limits);
-  const TaskOutcome outcome = limited.ok() ? RunBuiltin(task, options) : RefusedOutcome(limited);
+  TaskOutcome outcome;
+  if (task.spec.kind == TaskKind::kExec) {
+    // The command gets the limits from Spawn; this runner stays to end what it leaves behind.
+    BecomeSubreaper();
+    outcome = RunExecBlocking(segment, task, options);
+  } else {
+    const Status limited = ApplyLimitsToSelf(options.limits);
+    outcome = limited.ok() ? RunBuiltin(task, options) : RefusedOutcome(limited);
+  }
   segment.Finish(task.slot, task.record.id, outcome);
   _exit(0);
 }
@@ -292,12 +312,21 @@ TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Opt
   while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
   // Stragglers left in the task's group after a timeout or a `taskq kill`.
-  if (timed_out || task.KillRequested()) ::kill(-pid, SIGKILL);
+  const bool cut_short = timed_out || task.KillRequested();
+  if (cut_short) ::kill(-pid, SIGKILL);
   TaskOutcome outcome = OutcomeFromWaitStatus(status, usage);
+  const LeftoverReport left = SettleLeftovers(
+      options.leftovers, cut_short, options.kill_grace_ms,
+      {[&task] { return task.LiveDeadline(NowUs()); }, [&task] { return task.KillRequested(); }});
+  if (left.timed_out) {
+    timed_out = true;
+    segment.MarkTimeoutFired(task.slot, task.record.id);
+  }
   if (timed_out) {
     outcome.state = TaskState::kTimedOut;
     outcome.reason = fmt::format("timed out after {} ms; killed", task.record.timeout_ms);
   }
+  AddLeftovers(left, &outcome);
   return outcome;
 }
 

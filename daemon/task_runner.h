@@ -36,19 +36,23 @@ struct UsageMark {
 TaskOutcome RunBuiltinInProcess(const ClaimedTask& task, const Options& resolved,
                                 UsageMark* mark = nullptr);
 
-// The `process` policy's runner for a cpu or io task: a fork of the (single-threaded) supervisor
-// that runs the task and records its result itself, like Python's `multiprocessing.Process` on
-// Linux. The child gets a new session, default signal dispositions, no inherited descriptors, the
-// configured limits, and dies with the supervisor; it never returns into the supervisor's code.
-// Why fork and not a spawned `taskqd` runner: docs/ARCHITECTURE.md, "process runners".
-Status ForkBuiltinRunner(Segment& segment, const ClaimedTask& task, const Options& options,
-                         pid_t supervisor_pid, pid_t* pid);
+// The `process` policy's runner for one task: a fork of the (single-threaded) supervisor that
+// runs the task and records its result itself, like Python's `multiprocessing.Process` on Linux.
+// A cpu or io task runs in it; an exec task's command is its child, which it waits for as a
+// pool worker does (RunExecBlocking), as a child subreaper that ends what the command leaves
+// behind (daemon/leftovers.h). The child gets a new session, default signal dispositions, no
+// inherited descriptors, the configured limits, and dies with the supervisor; it never returns
+// into the supervisor's code. Why fork and not a spawned `taskqd` runner: docs/ARCHITECTURE.md,
+// "process runners".
+Status ForkTaskRunner(Segment& segment, const ClaimedTask& task, const Options& options,
+                      pid_t supervisor_pid, pid_t* pid);
 
 // The spawn request for an exec task: cleaned environment, cwd, per-task log files, limits.
 SpawnRequest BuildExecRequest(const ClaimedTask& task, const Options& options);
 
-// Starts an exec task and waits for it (pool workers), enforcing its deadline: SIGTERM to its
-// process group, then SIGKILL after kill_grace.
+// Starts an exec task and waits for it (pool workers and the `process` policy's runners),
+// enforcing its deadline: SIGTERM to its process group, then SIGKILL after kill_grace. Then
+// settles the processes it left (`leftovers:`); the caller is a child subreaper.
 TaskOutcome RunExecBlocking(Segment& segment, const ClaimedTask& task, const Options& options);
 
 // The outcome of a finished exec child from its wait status and resource usage. A child killed

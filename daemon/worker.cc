@@ -9,6 +9,7 @@
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "common/worker_lifecycle.h"
+#include "daemon/leftovers.h"
 #include "daemon/run_as.h"
 #include "daemon/task_runner.h"
 #include "fmt/format.h"
@@ -33,6 +34,9 @@ int WorkerMain(const Options& resolved, uint32_t worker_index, uint32_t group) {
   const int32_t my_pid = getpid();
   uint64_t done = 0;
   UsageMark usage_mark;  // rusage at the end of the previous task (one getrusage per task)
+  // What an exec command leaves behind becomes this worker's child, ended after each task.
+  if (!BecomeSubreaper())
+    spdlog::warn("worker {}: not a child subreaper: {}", worker_index, std::strerror(errno));
   me.pid.store(my_pid);
   ApplyWorkerEvent(me, WorkerEvent::kAttached);
   ClaimedTask task, next;

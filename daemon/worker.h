@@ -1,5 +1,5 @@
 // A pool worker: a fork of the supervisor (daemon/pool.cc) that pops and runs its group's tasks
-// until told to retire. (The `process` policy's runners are forks too: ForkBuiltinRunner in
+// until told to retire. (The `process` policy's runners are forks too: ForkTaskRunner in
 // daemon/task_runner.h.)
 #pragma once
 

@@ -71,6 +71,7 @@ TEST_F(ConfigCli, WrongTypeNamesItsPlace) {
               "must be true or false");
   ExpectError(Check("retention: 5\n"), 1, 12, "retention", "must be a map");
   ExpectError(Check("shutdown_grace: 2x\n"), 1, 17, "shutdown_grace", "must be a duration");
+  ExpectError(Check("leftovers: keep\n"), 1, 12, "leftovers", "must be one of kill, wait");
 }
 
 TEST_F(ConfigCli, OutOfRangeNamesItsPlace) {
