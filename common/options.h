@@ -121,8 +121,9 @@ struct Options {
 
   // --- shutdown and service ---
   uint64_t shutdown_grace_ms = 10000;  // SIGTERM: running tasks get this long before being killed
-  std::string log_level = "info";      // trace | debug | info | warn | error | off
-  std::string metrics_listen;          // "" = off; else ADDRESS:PORT of the HTTP metrics endpoint
+  bool keep_running = false;  // SIGTERM leaves running exec tasks to their runners (adopted later)
+  std::string log_level = "info";  // trace | debug | info | warn | error | off
+  std::string metrics_listen;      // "" = off; else ADDRESS:PORT of the HTTP metrics endpoint
 
   // --- what a submission may make the daemon do ---
   bool exec_enabled = true;             // false: `exec` tasks are refused

@@ -43,8 +43,8 @@ SegmentLocation LocateSegment(const Options& resolved) {
 }
 
 Segment::~Segment() {
-  // Closing the descriptor (inside Mapping) releases the supervisor's lock.
   mapping_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the supervisor's lock
 }
 
 std::string Segment::state_dir() const {
@@ -53,11 +53,12 @@ std::string Segment::state_dir() const {
 
 namespace {
 
-// The supervisor lock: a write lock on the segment's first byte, owned by the open file
-// description (OFD), so the kernel drops it when the last descriptor of the supervisor (or of a
-// child forked before it closed its descriptors) goes. Probing it with F_OFD_GETLK takes nothing:
-// a probe that took a shared lock, even for a microsecond, could make a starting supervisor's
-// exclusive attempt fail ("another taskqd already serves") right after its predecessor died.
+// The supervisor lock: a write lock on the segment's first byte, owned by an open file
+// description (OFD) the supervisor opens for it alone and never maps, so the kernel drops it when
+// the supervisor's descriptor goes (children close it as they start; see Segment::lock_fd_).
+// Probing it with F_OFD_GETLK takes nothing: a probe that took a shared lock, even for a
+// microsecond, could make a starting supervisor's exclusive attempt fail ("another taskqd already
+// serves") right after its predecessor died.
 struct flock SupervisorLockRange(short type) {
   struct flock range {};
   range.l_type = type;
@@ -222,12 +223,19 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   if (create) {
     // Exactly one supervisor: the lock is taken before anything is initialised or repaired. A
     // killed predecessor's children forked an instant before its death hold the lock until
-    // PR_SET_PDEATHSIG has ended them: give them a moment before calling the queue taken.
+    // they closed their descriptors: give them a moment before calling the queue taken.
+    // Reopening through /proc makes a new open file description of the same file.
+    segment->lock_fd_ =
+        ::open(fmt::format("/proc/self/fd/{}", segment->fd_).c_str(), O_RDWR | O_CLOEXEC);
+    if (segment->lock_fd_ < 0) {
+      return Status::Unavailable(fmt::format("cannot open {} again for its lock: {}",
+                                             location.Describe(), std::strerror(errno)));
+    }
     const struct flock lock = SupervisorLockRange(F_WRLCK);
     bool locked = false;
     for (int attempt = 0; attempt < 50 && !locked; ++attempt) {
       struct flock request = lock;
-      locked = fcntl(segment->fd_, F_OFD_SETLK, &request) == 0;
+      locked = fcntl(segment->lock_fd_, F_OFD_SETLK, &request) == 0;
       if (!locked && errno != EAGAIN && errno != EACCES) break;
       if (!locked) ::usleep(10000);
     }

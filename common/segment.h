@@ -313,6 +313,11 @@ class Segment {
   TaskRecord* records_ = nullptr;
   uint32_t capacity_ = 0;
   int fd_ = -1;
+  // The supervisor's lock lives on a descriptor of its own, never mapped: a mapping holds its
+  // open file description, and a forked runner that outlives the supervisor (an exec task's
+  // keeper) keeps the supervisor's mappings, so a lock on the mapped description would outlive
+  // the supervisor with it and keep the next one out.
+  int lock_fd_ = -1;
   bool supervisor_ = false;
   bool read_only_ = false;
   uid_t owner_uid_ = 0;

@@ -547,6 +547,8 @@ constexpr OptionsField kOptionFields[] = {
        return ReadDurationMs(v, kDayMs, &o->shutdown_grace_ms);
      },
      [](const Options& o, YAML::Emitter* out) { *out << FormatDurationMs(o.shutdown_grace_ms); }},
+    {"keep_running", [](const ConfigValue& v, Options* o) { return ReadBool(v, &o->keep_running); },
+     [](const Options& o, YAML::Emitter* out) { *out << o.keep_running; }},
     {"log_level",
      [](const ConfigValue& v, Options* o) {
        return ReadChoice(v, {"trace", "debug", "info", "warn", "error", "off"}, &o->log_level);

@@ -44,6 +44,11 @@ class Executor {
   virtual void KillAll() = 0;
   // True when no child of this executor is left.
   virtual bool Stopped() const = 0;
+  // `keep_running`: true when every child left keeps an exec command (it outlives the
+  // supervisor, records the result itself, and the next supervisor adopts it).
+  virtual bool OnlyKeepersLeft() const { return Stopped(); }
+  // `keep_running`, grace over: kills what KillAll would, but the keepers.
+  virtual void KillAllButKeepers() { KillAll(); }
   // True once the policy is ready to run tasks (pool: every worker is up).
   virtual bool Ready() const = 0;
   // Number of worker processes (pool) or running task processes (process).

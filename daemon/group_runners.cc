@@ -146,6 +146,21 @@ bool GroupRunners::Stopped() const {
   return true;
 }
 
+bool GroupRunners::OnlyKeepersLeft() const {
+  for (const auto& [row, runner] : runners_) {
+    if (!runner.executor->OnlyKeepersLeft()) return false;
+  }
+  for (const auto& old : draining_) {
+    if (!old->OnlyKeepersLeft()) return false;
+  }
+  return true;
+}
+
+void GroupRunners::KillAllButKeepers() {
+  for (auto& [row, runner] : runners_) runner.executor->KillAllButKeepers();
+  for (auto& old : draining_) old->KillAllButKeepers();
+}
+
 bool GroupRunners::Ready() const {
   for (const auto& [row, runner] : runners_) {
     if (!runner.executor->Ready()) return false;

@@ -35,6 +35,9 @@ class GroupRunners {
   // `taskq pause` / `resume` through the executor that runs the task; false when none does.
   bool Pause(const TaskRecord& running, bool pause);
   bool Stopped() const;
+  // `keep_running` shutdown: every child left keeps an exec command; KillAll but those.
+  bool OnlyKeepersLeft() const;
+  void KillAllButKeepers();
   bool Ready() const;
   uint32_t ProcessCount() const;
   size_t GroupCount() const { return runners_.size(); }

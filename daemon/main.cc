@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", overrides.log_level, "trace | debug | info | warn | error | off");
   app.add_option("--user", overrides.user,
                  "user to run as (root must name one; `root` keeps root on purpose)");
+  app.add_flag("--keep-running", overrides.keep_running,
+               "on SIGTERM, leave running exec tasks to their runners: they finish and record "
+               "their results, and the next taskqd adopts them (sets keep_running)");
   app.add_option("--check-config", check_config,
                  "validate a configuration file and exit: 0 valid, 2 invalid with one line "
                  "FILE:LINE:COLUMN: KEY: problem");

@@ -111,6 +111,19 @@ class PerTaskExecutor : public Executor {
   }
 
   bool Stopped() const override { return children_.empty(); }
+
+  bool OnlyKeepersLeft() const override {
+    for (const auto& [pid, p] : children_) {
+      if (p.kind != TaskKind::kExec) return false;
+    }
+    return true;
+  }
+
+  void KillAllButKeepers() override {
+    for (auto& [pid, p] : children_) {
+      if (p.kind != TaskKind::kExec) ::kill(-pid, SIGKILL);
+    }
+  }
   bool Ready() const override { return true; }
   uint32_t ProcessCount() const override { return static_cast<uint32_t>(children_.size()); }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "common/clock.h"
@@ -80,22 +81,17 @@ class PoolExecutor : public Executor {
     FutexWakeAll();
   }
 
-  // Marks each running task first, then kills the workers, then the tasks' process groups: a
-  // worker that saw its exec child die could otherwise record it as an ordinary failure.
-  void KillAll() override {
-    std::vector<pid_t> groups;
-    for (auto& [slot, record] : context_.segment->Running()) {
-      for (const WorkerProcess& w : workers_) {
-        if (w.pid == 0 || record.runner_pid != w.pid) continue;
-        if (record.child_pid > 0) groups.push_back(record.child_pid);
-        TaskState now = context_.segment->RunnerDied(slot, record.id, kKilledAtShutdown, SIGKILL);
-        spdlog::warn("task {}: {} -> {}", record.id, kKilledAtShutdown, TaskStateName(now));
-      }
-    }
+  void KillAll() override { KillWorkers(/*spare_keepers=*/false); }
+  void KillAllButKeepers() override { KillWorkers(/*spare_keepers=*/true); }
+
+  // Every live worker keeps an exec command (the others have retired by now or run in-process
+  // tasks, which cannot outlive the worker).
+  bool OnlyKeepersLeft() const override {
+    const std::set<pid_t> keepers = Keepers();
     for (const WorkerProcess& w : workers_) {
-      if (w.pid != 0) ::kill(w.pid, SIGKILL);
+      if (w.pid != 0 && keepers.count(w.pid) == 0) return false;
     }
-    for (pid_t group : groups) KillTaskGroup(group);
+    return true;
   }
 
   // An exec task's command is the worker's child in a group of its own: the signal goes to that
@@ -127,6 +123,35 @@ class PoolExecutor : public Executor {
       ::kill(-running.child_pid, pause ? SIGSTOP : SIGCONT);
     }
     return true;
+  }
+
+  // Marks each running task first, then kills the workers, then the tasks' process groups: a
+  // worker that saw its exec child die could otherwise record it as an ordinary failure.
+  // `spare_keepers`: the workers that keep an exec command are left to it.
+  void KillWorkers(bool spare_keepers) {
+    const std::set<pid_t> spared = spare_keepers ? Keepers() : std::set<pid_t>();
+    std::vector<pid_t> groups;
+    for (auto& [slot, record] : context_.segment->Running()) {
+      for (const WorkerProcess& w : workers_) {
+        if (w.pid == 0 || record.runner_pid != w.pid || spared.count(w.pid) != 0) continue;
+        if (record.child_pid > 0) groups.push_back(record.child_pid);
+        TaskState now = context_.segment->RunnerDied(slot, record.id, kKilledAtShutdown, SIGKILL);
+        spdlog::warn("task {}: {} -> {}", record.id, kKilledAtShutdown, TaskStateName(now));
+      }
+    }
+    for (const WorkerProcess& w : workers_) {
+      if (w.pid != 0 && spared.count(w.pid) == 0) ::kill(w.pid, SIGKILL);
+    }
+    for (pid_t group : groups) KillTaskGroup(group);
+  }
+
+  // The workers running an exec task now.
+  std::set<pid_t> Keepers() const {
+    std::set<pid_t> keepers;
+    for (auto& [slot, record] : context_.segment->Running()) {
+      if (record.kind == static_cast<uint32_t>(TaskKind::kExec)) keepers.insert(record.runner_pid);
+    }
+    return keepers;
   }
 
   bool Stopped() const override {

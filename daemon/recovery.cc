@@ -2,10 +2,12 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -26,7 +28,8 @@ bool OwnedByUs(pid_t pid) {
 bool IsOurRunner(pid_t pid, const std::string& self_exe) {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
-  return !ec && exe.string() == self_exe;
+  // After an upgrade the old binary is gone and its runners' exe reads "PATH (deleted)".
+  return !ec && (exe.string() == self_exe || exe.string() == self_exe + " (deleted)");
 }
 
 // Kills a leftover runner: our own binary by pid, a task's process group (we start tasks with
@@ -46,6 +49,19 @@ void KillLeftover(pid_t pid, const std::string& self_exe, uint64_t started_befor
   }
 }
 
+// A pidfd of `pid` when it is still a runner of the previous supervisor (this binary, started
+// before `started_before_us`); -1 otherwise. The checks come after the pidfd is open, so they
+// are about the process the pidfd holds, not a process that reused its pid meanwhile.
+int OpenKeeper(pid_t pid, const std::string& self_exe, uint64_t started_before_us) {
+  if (pid <= 1) return -1;
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return -1;
+  if (ProcessAlive(pid) && IsOurRunner(pid, self_exe) && ProcessStartUs(pid) < started_before_us)
+    return pidfd;
+  ::close(pidfd);
+  return -1;
+}
+
 }  // namespace
 
 bool KillTaskGroup(pid_t leader) {
@@ -53,21 +69,34 @@ bool KillTaskGroup(pid_t leader) {
   return ::kill(-leader, SIGKILL) == 0;
 }
 
-void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t previous_heartbeat_us) {
+std::vector<KeptTask> RecoverOrphans(Segment& segment, const std::string& self_exe,
+                                     uint64_t previous_heartbeat_us) {
   // The heartbeat is written once a second, and a worker may spawn a command in the instant its
   // supervisor dies: anything the old one started began before this.
   const uint64_t before_us = previous_heartbeat_us + 3000000;
+  std::vector<KeptTask> kept;
+  std::set<pid_t> keepers;
+  for (auto& [slot, record] : segment.Running()) {
+    if (record.kind != static_cast<uint32_t>(TaskKind::kExec) || (record.flags & kFlagSlurm) != 0)
+      continue;
+    const int pidfd = OpenKeeper(record.runner_pid, self_exe, before_us);
+    if (pidfd < 0) continue;
+    kept.push_back({slot, record.id, record.runner_pid, pidfd});
+    keepers.insert(record.runner_pid);
+  }
   SegmentHeader* h = segment.header();
   for (uint32_t i = 0; i < kMaxWorkers; ++i) {
     pid_t old = h->workers[i].pid.load();
     // A worker runs our own binary: a pid that now names anything else was reused.
-    if (old != 0 && IsOurRunner(old, self_exe)) KillLeftover(old, self_exe, before_us);
+    if (old != 0 && keepers.count(old) == 0 && IsOurRunner(old, self_exe))
+      KillLeftover(old, self_exe, before_us);
     h->workers[i].pid.store(0);
     ApplyWorkerEvent(h->workers[i], WorkerEvent::kReset);
     h->workers[i].current_id.store(0);
   }
   h->idle_workers.store(0);
   for (auto& [slot, record] : segment.Running()) {
+    if (keepers.count(record.runner_pid) != 0) continue;  // adopted: it goes on
     const bool slurm = (record.flags & kFlagSlurm) != 0;  // child_pid is a job id, not a pid
     if (slurm && record.child_pid > 0) {
       // Its job may still run: the group's slurm executor re-attaches to it by job id
@@ -84,6 +113,7 @@ void RecoverOrphans(Segment& segment, const std::string& self_exe, uint64_t prev
     spdlog::warn("task {} was running when the previous taskqd died: now {}", record.id,
                  TaskStateName(now));
   }
+  return kept;
 }
 
 void LoseUnadoptedSlurmTasks(Segment& segment, pid_t supervisor_pid) {

@@ -25,6 +25,7 @@
 #include "common/segment.h"
 #include "common/worker_lifecycle.h"
 #include "config/load.h"
+#include "daemon/adopted_runners.h"
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
 #include "daemon/executor.h"
@@ -62,6 +63,7 @@ Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOve
   if (!overrides.log_level.empty()) options.log_level = overrides.log_level;
   if (!overrides.state_dir.empty()) options.state_dir = overrides.state_dir;
   if (!overrides.user.empty()) options.user = overrides.user;
+  if (overrides.keep_running) options.keep_running = true;
   *resolved = ResolveDefaults(options);
   // workers: 0 (one per CPU) on a machine with more CPUs than worker rows: use every row.
   if (options.workers == 0 && resolved->workers > kMaxWorkers) resolved->workers = kMaxWorkers;
@@ -152,7 +154,11 @@ class Supervisor::Impl {
     h->heartbeat_us.store(NowUs());
     Publish(options_);
     for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
-    RecoverOrphans(*segment_, self_exe(), previous_heartbeat_us);
+    adopted_ = std::make_unique<AdoptedRunners>(&io_, segment_.get(), [this] {
+      if (stopping_ && Done()) io_.stop();
+    });
+    for (const KeptTask& kept : RecoverOrphans(*segment_, self_exe(), previous_heartbeat_us))
+      adopted_->Adopt(kept);
     TASKQ_RETURN_IF_ERROR(OpenDoorbell());
     TASKQ_RETURN_IF_ERROR(ListenForControl());
     h->accepting.store(1);
@@ -254,13 +260,14 @@ class Supervisor::Impl {
     actions.kill = [this](const TaskRecord& running, int signal, bool escalate) {
       // Slurm's executors see the kill mark on their next poll and scancel; a pool worker that
       // has not started the command yet kills it as it does (Segment::SetChild).
-      if (!runners_->Kill(running, signal, escalate)) {
+      if (!adopted_->Kill(running, signal, escalate, options_.kill_grace_ms) &&
+          !runners_->Kill(running, signal, escalate)) {
         spdlog::debug("task {}: no process of this supervisor to signal", running.id);
       }
     };
     actions.watch = [this](uint64_t id) { hooks_->Watch(id); };
     actions.pause = [this](const TaskRecord& running, bool pause) {
-      return runners_->Pause(running, pause);
+      return adopted_->Pause(running, pause) || runners_->Pause(running, pause);
     };
     if (stopping_ && request.op == ControlOp::kSubmit) {
       reply->body["code"] = static_cast<int>(StatusCode::kUnavailable);
@@ -351,7 +358,7 @@ class Supervisor::Impl {
       bool handled = hooks_->OnChildExit(pid, status) || runners_->OnChildExit(pid, status, usage);
       if (!handled) spdlog::debug("reaped unknown child {}", pid);
     }
-    if (stopping_ && runners_->Stopped()) io_.stop();
+    if (stopping_ && Done()) io_.stop();
   }
 
   void Tick() {
@@ -431,10 +438,17 @@ class Supervisor::Impl {
 
   void Reload();
 
+  // Shutdown may end the loop: every child reaped, or with keep_running every child left keeps
+  // an exec command (adopted runners too) and goes on without this supervisor.
+  bool Done() const {
+    if (options_.keep_running) return runners_->OnlyKeepersLeft();
+    return runners_->Stopped() && adopted_->empty();
+  }
+
   void BeginShutdown() {
     if (stopping_) {
       spdlog::warn("second stop request: killing running tasks now");
-      KillEverything();
+      KillEverything(/*spare_keepers=*/false);
       return;
     }
     stopping_ = true;
@@ -442,23 +456,29 @@ class Supervisor::Impl {
     segment_->header()->accepting.store(0);
     NotifyStopping("stopping: " + StatusLine());
     runners_->BeginShutdown();
-    if (runners_->Stopped()) {
+    if (Done()) {
       io_.stop();
       return;
     }
     grace_.expires_after(std::chrono::milliseconds(options_.shutdown_grace_ms));
     grace_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      spdlog::warn("shutdown_grace ({} ms) is over: killing running tasks",
-                   options_.shutdown_grace_ms);
-      KillEverything();
+      spdlog::warn("shutdown_grace ({} ms) is over: killing running tasks{}",
+                   options_.shutdown_grace_ms,
+                   options_.keep_running ? " (keep_running: not the exec tasks)" : "");
+      KillEverything(/*spare_keepers=*/options_.keep_running);
     });
   }
 
-  void KillEverything() {
-    runners_->KillAll();
+  void KillEverything(bool spare_keepers) {
+    if (spare_keepers) {
+      runners_->KillAllButKeepers();
+    } else {
+      runners_->KillAll();
+      adopted_->KillAll();
+    }
     // An executor with no child left to reap (slurm: only jobs) is stopped by KillAll itself.
-    if (runners_->Stopped()) io_.stop();
+    if (spare_keepers ? runners_->OnlyKeepersLeft() : runners_->Stopped()) io_.stop();
   }
 
   void Cleanup() {
@@ -495,10 +515,11 @@ class Supervisor::Impl {
   ControlServer control_;
   std::unique_ptr<Segment> segment_;
   std::string effective_config_;
-  std::unique_ptr<GroupRunners> runners_;   // one executor per group
-  std::unique_ptr<FinishHooks> hooks_;      // on_finish: commands run after tasks end
-  std::unique_ptr<MetricsServer> metrics_;  // metrics_listen: HTTP endpoint; null when off
-  uint32_t groups_seen_ = 0;                // groups_seq at the last Reconcile
+  std::unique_ptr<GroupRunners> runners_;    // one executor per group
+  std::unique_ptr<FinishHooks> hooks_;       // on_finish: commands run after tasks end
+  std::unique_ptr<AdoptedRunners> adopted_;  // runners the previous supervisor left running
+  std::unique_ptr<MetricsServer> metrics_;   // metrics_listen: HTTP endpoint; null when off
+  uint32_t groups_seen_ = 0;                 // groups_seq at the last Reconcile
   std::deque<std::pair<uint64_t, uint64_t>> rate_samples_;
   bool stopping_ = false;
 };

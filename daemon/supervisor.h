@@ -20,6 +20,7 @@ struct CommandLineOverrides {
   std::string log_level;
   std::string state_dir;
   std::string user;
+  bool keep_running = false;  // --keep-running: sets keep_running (never clears the file's)
 };
 
 // Loads the configuration (file or built-in default), applies the overrides and resolves the

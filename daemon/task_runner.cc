@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -215,7 +216,10 @@ Status ForkTaskRunner(Segment& segment, const ClaimedTask& task, const Options& 
   segment.SetRunner(task.slot, task.record.id, getpid());  // before a fast task finishes
   TaskOutcome outcome;
   if (task.spec.kind == TaskKind::kExec) {
-    // The command gets the limits from Spawn; this runner stays to end what it leaves behind.
+    // The command gets the limits from Spawn; this runner stays to end what it leaves behind,
+    // and outlives the supervisor: it records the result itself, and the next supervisor adopts
+    // it (daemon/adopted_runners.h).
+    prctl(PR_SET_PDEATHSIG, 0);
     BecomeSubreaper();
     outcome = RunExecBlocking(segment, task, options);
   } else {

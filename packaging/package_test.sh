@@ -148,7 +148,7 @@ grep -qx 'queue: "taskq"' <<<"$printed" || fail "installed config: queue is not 
 grep -qx 'state_dir: "/run/taskq"' <<<"$printed" || fail "installed config: state_dir"
 grep -qx 'group: "taskq"' <<<"$printed" || fail "installed config: group"
 unit=$root/usr/lib/systemd/system/taskqd.service
-grep -qx 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml' "$unit" || fail "unit ExecStart"
+grep -qx 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml --keep-running' "$unit" || fail "unit ExecStart"
 if command -v systemd-analyze >/dev/null; then
   sed "s|/usr/bin/taskqd|$taskqd|g" "$unit" >"$scratch/taskqd.service"
   out=$(systemd-analyze verify "$scratch/taskqd.service" 2>&1) || fail "verify: $out"

@@ -11,8 +11,8 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 for directive in Type=notify User=taskq Group=taskq NoNewPrivileges=yes ProtectSystem=strict \
                  ReadWritePaths= RuntimeDirectory=taskq 'ExecReload=/bin/kill -HUP $MAINPID' \
-                 WatchdogSec= KillMode=mixed \
-                 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml'; do
+                 WatchdogSec= KillMode=process \
+                 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml --keep-running'; do
   if ! grep -qF -- "$directive" "$unit"; then
     echo "FAIL: $unit lacks $directive"
     exit 1

@@ -51,8 +51,10 @@ TEST_P(DoctorRepair, TasksOfDeadRunnersAreReportedAndRepaired) {
   const std::vector<pid_t> runners = {TaskOf(daemon, retry)["pid"].get<pid_t>(),
                                       TaskOf(daemon, once)["pid"].get<pid_t>()};
 
-  // Everything of the daemon dies: supervisor, workers, the tasks' commands.
+  // Everything of the daemon dies: supervisor, runners (an exec task's runner would outlive the
+  // supervisor and record the result: it is killed too, before it can), the tasks' commands.
   daemon.Kill();
+  for (pid_t pid : runners) ::kill(pid, SIGKILL);
   KillTaskProcesses(daemon.queue());
   for (pid_t pid : runners) {
     ASSERT_TRUE(WaitGone(pid)) << pid;

@@ -2,9 +2,11 @@
 // that must take the task's whole process tree with them, a SIGKILLed supervisor and its restart,
 // a client killed while it holds the segment lock, and a full queue. Each test proves one promise
 // of docs/RELIABILITY.md. States are waited for, never slept for.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -161,57 +163,78 @@ TEST_P(Fault, DefaultTimeoutComesFromTheConfig) {
 
 // ---- a killed supervisor -----------------------------------------------------------------------
 
-// A supervisor SIGKILLed while two tasks run and one waits; `storage` is shm or file.
+// A supervisor SIGKILLed with three tasks running and one queued. The two in-process tasks (io
+// tasks blocked opening a FIFO nobody reads yet) die with their runners: the one with a retry
+// runs again, the one without is `lost`. The exec task's runner outlives the supervisor and is
+// adopted: its command runs once, to its end. The queued task runs once, the finished one never
+// again.
 void KilledSupervisorRestarts(const std::string& policy, const std::string& storage) {
-  Daemon daemon(FaultSettings(policy, 2, "storage: " + storage + "\n"));
+  Daemon daemon(FaultSettings(policy, 3, "storage: " + storage + "\n"));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string dir = daemon.dir();
   const std::string gate = dir + "/gate";
   auto append = [&](const std::string& file) {
     return Args{"exec", "--", "/bin/sh", "-c", "echo run >> \"$0\"", file};
   };
+  const std::string io_dir = daemon.state_dir() + "/io";
+  ::mkdir(io_dir.c_str(), 0700);
+  for (const char* name : {"/retry.fifo", "/once.fifo"}) {
+    ASSERT_EQ(::mkfifo((io_dir + name).c_str(), 0600), 0);
+  }
+  auto write_fifo = [](const std::string& name) {
+    return Args{"io", "--path", name, "--bytes", "1000", "--block", "1000"};
+  };
   const uint64_t done = SubmitTask(daemon, append(dir + "/done"));
   ASSERT_TRUE(ReachesState(daemon, done, "succeeded"));
-  Args retried = AppendThenWaitTask(dir + "/retried", gate);
+  Args retried = write_fifo("retry.fifo");
   retried.insert(retried.begin() + 1, {"--retries", "1"});
   const uint64_t retry = SubmitTask(daemon, retried);
-  const uint64_t once = SubmitTask(daemon, AppendThenWaitTask(dir + "/once", gate));
+  const uint64_t once = SubmitTask(daemon, write_fifo("once.fifo"));
+  const uint64_t kept = SubmitTask(daemon, AppendThenWaitTask(dir + "/kept", gate));
   const uint64_t queued = SubmitTask(daemon, append(dir + "/queued"));
   ASSERT_TRUE(ReachesState(daemon, retry, "running"));
   ASSERT_TRUE(ReachesState(daemon, once, "running"));
-  ASSERT_TRUE(WaitUntil([&] { return CountLines(dir + "/retried") == 1; }, kFaultWaitMs));
-  ASSERT_TRUE(WaitUntil([&] { return CountLines(dir + "/once") == 1; }, kFaultWaitMs));
-  ASSERT_EQ(StateOf(daemon, queued), "queued") << "both runners are busy";
+  ASSERT_TRUE(ReachesState(daemon, kept, "running"));
+  ASSERT_TRUE(WaitUntil([&] { return CountLines(dir + "/kept") == 1; }, kFaultWaitMs));
+  ASSERT_EQ(StateOf(daemon, queued), "queued") << "all three runners are busy";
+  const pid_t in_process_runners[] = {TaskOf(daemon, retry).value("pid", 0),
+                                      TaskOf(daemon, once).value("pid", 0)};
 
-  const std::vector<pid_t> workers = WorkerPids(daemon);
-  if (policy == "pool") {
-    ASSERT_EQ(workers.size(), 2u);
-  }
   daemon.Kill();
-  // Pool workers die with their supervisor (nobody has to reap them for them to stop running).
-  for (pid_t worker : workers) {
-    EXPECT_TRUE(WaitGone(worker)) << "worker " << worker;
+  // Runners of in-process tasks die with their supervisor (nobody has to reap them).
+  for (pid_t runner : in_process_runners) {
+    ASSERT_GT(runner, 1);
+    EXPECT_TRUE(WaitGone(runner)) << "runner " << runner;
   }
   // Results stay readable while no daemon runs.
   EXPECT_EQ(StateOf(daemon, done), "succeeded");
   EXPECT_EQ(StateOf(daemon, retry), "running");
 
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  std::ofstream(gate) << "open\n";
-  ASSERT_TRUE(ReachesState(daemon, retry, "succeeded")) << TaskOf(daemon, retry).dump();
   ASSERT_TRUE(ReachesState(daemon, once, "lost")) << TaskOf(daemon, once).dump();
-  ASSERT_TRUE(ReachesState(daemon, queued, "succeeded")) << TaskOf(daemon, queued).dump();
-  EXPECT_EQ(TaskOf(daemon, retry)["attempts"], 2);
   EXPECT_NE(TaskOf(daemon, once).value("reason", "").find("restarted"), std::string::npos)
       << TaskOf(daemon, once).dump();
+  // The retry's second attempt blocks opening its FIFO again, until this reader comes.
+  ASSERT_TRUE(WaitUntil([&] { return TaskOf(daemon, retry)["attempts"] == 2; }, kFaultWaitMs))
+      << TaskOf(daemon, retry).dump();
+  const int reader = ::open((io_dir + "/retry.fifo").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  char buffer[4096];
+  while (::read(reader, buffer, sizeof buffer) > 0) {
+  }
+  ::close(reader);
+  std::ofstream(gate) << "open\n";
+  ASSERT_TRUE(ReachesState(daemon, retry, "succeeded")) << TaskOf(daemon, retry).dump();
+  ASSERT_TRUE(ReachesState(daemon, kept, "succeeded")) << TaskOf(daemon, kept).dump();
+  ASSERT_TRUE(ReachesState(daemon, queued, "succeeded")) << TaskOf(daemon, queued).dump();
+  EXPECT_EQ(TaskOf(daemon, retry)["attempts"], 2);
+  EXPECT_EQ(TaskOf(daemon, kept)["attempts"], 1) << "an adopted task is the same attempt";
   const json first = TaskOf(daemon, done);
   EXPECT_EQ(first.value("state", ""), "succeeded") << first.dump();
   EXPECT_EQ(first["attempts"], 1) << first.dump();
   EXPECT_EQ(CountLines(dir + "/done"), 1u) << "a finished task never runs again";
-  EXPECT_EQ(CountLines(dir + "/retried"), 2u) << "one line per attempt";
-  EXPECT_EQ(CountLines(dir + "/once"), 1u);
+  EXPECT_EQ(CountLines(dir + "/kept"), 1u) << "the adopted command ran once";
   EXPECT_EQ(CountLines(dir + "/queued"), 1u);
-  // The first attempts' commands were killed by the restart, not left running.
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
   EXPECT_EQ(daemon.Taskq({"doctor"}).exit_code, 0);
 }
@@ -243,14 +266,21 @@ TEST(ProcessStart, IsDatedToAClockTick) {
 }
 
 // A recorded runner pid that now names an unrelated process (pids are reused; after a reboot with
-// `storage: file` every recorded pid is stale) is left alone by the restart's recovery.
+// `storage: file` every recorded pid is stale) is left alone by the restart's recovery, and not
+// adopted as an exec task's runner.
 TEST_P(Fault, RestartLeavesAProcessThatReusedARunnerPidAlone) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const uint64_t id =
       SubmitTask(daemon, AppendThenWaitTask(daemon.dir() + "/runs", daemon.dir() + "/gate"));
   ASSERT_TRUE(ReachesState(daemon, id, "running"));
+  // The exec task's runner outlives the supervisor (to be adopted): it dies here instead, before
+  // it can record anything, and so does its command.
+  const pid_t runner = TaskOf(daemon, id).value("pid", 0);
+  ASSERT_GT(runner, 1);
   daemon.Kill();
+  ::kill(runner, SIGKILL);
+  EXPECT_TRUE(WaitGone(runner));
   KillTaskProcesses(daemon.queue());
   std::unique_ptr<Segment> segment;
   ASSERT_TRUE(Segment::Attach(daemon.options(), &segment).ok());
