@@ -166,6 +166,37 @@ int RunList(const GlobalArgs& global, TaskFilter filter, int64_t limit, bool utc
   return 0;
 }
 
+namespace {
+
+// What cancel, kill, restart, hold/release and pause/resume do to each task they were given.
+struct PerTaskAction {
+  std::function<Status(Client&, uint64_t)> act;
+  std::function<std::string(uint64_t)> line;       // printed when it applied (without --json)
+  std::function<nlohmann::json(uint64_t)> result;  // one JSON result when it applied
+};
+
+// Applies `action` to each of `ids` in order: one line (or one JSON result) per task it applied
+// to, one error line per task it did not. The exit code is the worst of them.
+int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64_t>& ids,
+              const PerTaskAction& action) {
+  int worst = 0;
+  JsonResults json(global, /*is_list=*/false);
+  for (uint64_t id : ids) {
+    const Status done = action.act(client, id);
+    if (!done.ok()) {
+      worst = std::max(worst, Report(done));
+    } else if (!global.json) {
+      std::printf("%s\n", action.line(id).c_str());
+    } else {
+      json.Add(action.result(id));
+    }
+  }
+  if (global.json) json.Finish();
+  return worst;
+}
+
+}  // namespace
+
 int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, TaskFilter filter) {
   if (given.empty() && filter.empty()) {
     return Report(Status::Invalid("cancel: give task ids or a filter (--label, --array, ...)"));
@@ -179,20 +210,12 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, Task
     AddSelected(
         *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kQueued; }, &ids);
   }
-  int worst = 0;
-  JsonResults json(global, /*is_list=*/false);
-  for (uint64_t id : ids) {
-    Status cancelled = client->Cancel(id);
-    if (!cancelled.ok()) {
-      worst = std::max(worst, Report(cancelled));
-    } else if (!global.json) {
-      std::printf("task %llu cancelled\n", static_cast<unsigned long long>(id));
-    } else {
-      json.Add({{"id", id}, {"state", "cancelled"}});
-    }
-  }
-  if (global.json) json.Finish();
-  return worst;
+  return ActOnEach(global, *client, ids,
+                   {[](Client& c, uint64_t id) { return c.Cancel(id); },
+                    [](uint64_t id) { return fmt::format("task {} cancelled", id); },
+                    [](uint64_t id) {
+                      return nlohmann::json{{"id", id}, {"state", "cancelled"}};
+                    }});
 }
 
 int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const std::string& signal,
@@ -215,20 +238,12 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const 
         *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kRunning; }, &ids);
   }
   const std::string sent = SignalName(number != 0 ? number : SIGTERM);
-  int worst = 0;
-  JsonResults json(global, /*is_list=*/false);
-  for (uint64_t id : ids) {
-    Status killed = client->Kill(id, number);
-    if (!killed.ok()) {
-      worst = std::max(worst, Report(killed));
-    } else if (!global.json) {
-      std::printf("task %llu: %s sent\n", static_cast<unsigned long long>(id), sent.c_str());
-    } else {
-      json.Add({{"id", id}, {"signal", sent}});
-    }
-  }
-  if (global.json) json.Finish();
-  return worst;
+  return ActOnEach(global, *client, ids,
+                   {[number](Client& c, uint64_t id) { return c.Kill(id, number); },
+                    [&sent](uint64_t id) { return fmt::format("task {}: {} sent", id, sent); },
+                    [&sent](uint64_t id) {
+                      return nlohmann::json{{"id", id}, {"signal", sent}};
+                    }});
 }
 
 int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, TaskFilter filter) {
@@ -245,62 +260,39 @@ int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, Tas
     AddSelected(
         *client, filter, [](const TaskInfo& t) { return IsFinished(t.state); }, &ids);
   }
-  int worst = 0;
-  JsonResults json(global, /*is_list=*/false);
-  for (uint64_t id : ids) {
-    Status restarted = client->Restart(id);
-    if (!restarted.ok()) {
-      worst = std::max(worst, Report(restarted));
-    } else if (!global.json) {
-      std::printf("task %llu restarted\n", static_cast<unsigned long long>(id));
-    } else {
-      json.Add({{"id", id}, {"state", "queued"}});
-    }
-  }
-  if (global.json) json.Finish();
-  return worst;
+  return ActOnEach(global, *client, ids,
+                   {[](Client& c, uint64_t id) { return c.Restart(id); },
+                    [](uint64_t id) { return fmt::format("task {} restarted", id); },
+                    [](uint64_t id) {
+                      return nlohmann::json{{"id", id}, {"state", "queued"}};
+                    }});
 }
 
 int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held) {
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
-  int worst = 0;
-  JsonResults json(global, /*is_list=*/false);
-  for (uint64_t id : ids) {
-    Status done = client->SetHeld(id, held);
-    if (!done.ok()) {
-      worst = std::max(worst, Report(done));
-    } else if (!global.json) {
-      std::printf("task %llu %s\n", static_cast<unsigned long long>(id),
-                  held ? "held" : "released");
-    } else {
-      json.Add({{"id", id}, {"held", held}});
-    }
-  }
-  if (global.json) json.Finish();
-  return worst;
+  return ActOnEach(
+      global, *client, ids,
+      {[held](Client& c, uint64_t id) { return c.SetHeld(id, held); },
+       [held](uint64_t id) { return fmt::format("task {} {}", id, held ? "held" : "released"); },
+       [held](uint64_t id) {
+         return nlohmann::json{{"id", id}, {"held", held}};
+       }});
 }
 
 int RunPause(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool paused) {
   int code = 0;
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
-  int worst = 0;
-  JsonResults json(global, /*is_list=*/false);
-  for (uint64_t id : ids) {
-    Status done = client->SetPaused(id, paused);
-    if (!done.ok()) {
-      worst = std::max(worst, Report(done));
-    } else if (!global.json) {
-      std::printf("task %llu %s\n", static_cast<unsigned long long>(id),
-                  paused ? "paused" : "resumed");
-    } else {
-      json.Add({{"id", id}, {"paused", paused}});
-    }
-  }
-  if (global.json) json.Finish();
-  return worst;
+  return ActOnEach(global, *client, ids,
+                   {[paused](Client& c, uint64_t id) { return c.SetPaused(id, paused); },
+                    [paused](uint64_t id) {
+                      return fmt::format("task {} {}", id, paused ? "paused" : "resumed");
+                    },
+                    [paused](uint64_t id) {
+                      return nlohmann::json{{"id", id}, {"paused", paused}};
+                    }});
 }
 
 int RunLogs(const GlobalArgs& global, uint64_t id, bool stderr_log, uint32_t attempt) {
