@@ -498,38 +498,28 @@ Status Client::Cancel(uint64_t id) {
   return AskDaemon(state_dir(), options_.queue, request, &reply);
 }
 
-Status Client::Kill(uint64_t id, int signal) {
+// One task's steering request (kill, hold, release, pause, resume, restart) to the daemon,
+// which checks that the asker may steer that task.
+Status Client::AskAboutTask(ControlOp op, uint64_t id, int signal) {
   ControlRequest request;
-  request.op = ControlOp::kKill;
+  request.op = op;
   request.id = id;
   request.signal = signal;
   nlohmann::json reply;
   return AskDaemon(state_dir(), options_.queue, request, &reply);
 }
 
+Status Client::Kill(uint64_t id, int signal) { return AskAboutTask(ControlOp::kKill, id, signal); }
+
 Status Client::SetHeld(uint64_t id, bool held) {
-  ControlRequest request;
-  request.op = held ? ControlOp::kHold : ControlOp::kRelease;
-  request.id = id;
-  nlohmann::json reply;
-  return AskDaemon(state_dir(), options_.queue, request, &reply);
+  return AskAboutTask(held ? ControlOp::kHold : ControlOp::kRelease, id);
 }
 
 Status Client::SetPaused(uint64_t id, bool paused) {
-  ControlRequest request;
-  request.op = paused ? ControlOp::kPause : ControlOp::kResume;
-  request.id = id;
-  nlohmann::json reply;
-  return AskDaemon(state_dir(), options_.queue, request, &reply);
+  return AskAboutTask(paused ? ControlOp::kPause : ControlOp::kResume, id);
 }
 
-Status Client::Restart(uint64_t id) {
-  ControlRequest request;
-  request.op = ControlOp::kRestart;
-  request.id = id;
-  nlohmann::json reply;
-  return AskDaemon(state_dir(), options_.queue, request, &reply);
-}
+Status Client::Restart(uint64_t id) { return AskAboutTask(ControlOp::kRestart, id); }
 
 Status Client::Reload() {
   if (!segment_->SupervisorAlive()) {

@@ -29,6 +29,8 @@
 
 namespace taskq {
 
+enum class ControlOp;  // common/control_protocol.h
+
 class Segment;
 
 struct ConnectOptions {
@@ -165,6 +167,7 @@ class Client {
   Status CheckSpecs(const std::vector<TaskSpec>& specs);
   Status SubmitThroughDaemon(const std::vector<TaskSpec>& specs, const SubmitOptions& options,
                              std::vector<uint64_t>* ids);
+  Status AskAboutTask(ControlOp op, uint64_t id, int signal = 0);
 
   Options options_;
   std::unique_ptr<Segment> segment_;
