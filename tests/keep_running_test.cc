@@ -40,6 +40,18 @@ void ExpectRanOnceToItsEnd(Daemon& daemon, uint64_t id, const std::string& runs)
   EXPECT_EQ(CountLines(runs), 1u) << "the command ran more than once";
 }
 
+// Submits a command that runs until killed, then SIGKILLs the supervisor under it and starts a
+// new one, which adopts the command's runner. Returns the task's id (0 on a failed step).
+uint64_t AdoptALongCommand(Daemon& daemon) {
+  const std::string started = daemon.dir() + "/started";
+  const uint64_t id = SubmitTask(
+      daemon, {"exec", "--", "/bin/sh", "-c", "echo up > \"$0\"; exec sleep 300", started});
+  if (id == 0 || !WaitUntil([&] { return Exists(started); })) return 0;
+  daemon.Kill();
+  if (!daemon.Start() || !daemon.WaitForLog("adopted")) return 0;
+  return id;
+}
+
 // The test, with SIGKILL: the supervisor dies, the command goes on, the next supervisor
 // adopts its runner and the task ends as if nothing happened.
 TEST_P(KeepRunning, ATaskOutlivesAKilledSupervisor) {
@@ -77,14 +89,8 @@ TEST_P(KeepRunning, ATaskOutlivesAKeepRunningStop) {
 TEST_P(KeepRunning, AnAdoptedTaskCanBeKilled) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const std::string started = daemon.dir() + "/started";
-  const uint64_t id = SubmitTask(
-      daemon, {"exec", "--", "/bin/sh", "-c", "echo up > \"$0\"; exec sleep 300", started});
-  ASSERT_NE(id, 0u);
-  ASSERT_TRUE(WaitUntil([&] { return Exists(started); }));
-  daemon.Kill();
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  ASSERT_TRUE(daemon.WaitForLog("adopted")) << daemon.log();
+  const uint64_t id = AdoptALongCommand(daemon);
+  ASSERT_NE(id, 0u) << daemon.log();
   const CommandResult killed = daemon.Taskq({"kill", std::to_string(id)});
   EXPECT_EQ(killed.exit_code, 0) << Describe(killed);
   EXPECT_TRUE(ReachesState(daemon, id, "cancelled")) << TaskOf(daemon, id).dump();
@@ -97,16 +103,10 @@ TEST_P(KeepRunning, AnAdoptedTaskCanBeKilled) {
 TEST_P(KeepRunning, AnAdoptedRunnerThatDiesLosesItsTask) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const std::string started = daemon.dir() + "/started";
-  const uint64_t id = SubmitTask(
-      daemon, {"exec", "--", "/bin/sh", "-c", "echo up > \"$0\"; exec sleep 300", started});
-  ASSERT_NE(id, 0u);
-  ASSERT_TRUE(WaitUntil([&] { return Exists(started); }));
+  const uint64_t id = AdoptALongCommand(daemon);
+  ASSERT_NE(id, 0u) << daemon.log();
   const pid_t runner = TaskOf(daemon, id).value("pid", 0);
   ASSERT_GT(runner, 1);
-  daemon.Kill();
-  ASSERT_TRUE(daemon.Start()) << daemon.log();
-  ASSERT_TRUE(daemon.WaitForLog("adopted")) << daemon.log();
   ASSERT_EQ(::kill(runner, SIGKILL), 0);
   EXPECT_TRUE(ReachesState(daemon, id, "lost")) << TaskOf(daemon, id).dump();
   EXPECT_NE(TaskOf(daemon, id).value("reason", "").find("adopted"), std::string::npos)
