@@ -182,10 +182,10 @@ void KeepRestartOnlyFields(const Options& running, Options* next) {
 bool RunnerSettingsDiffer(const Options& a, const Options& b) {
   return a.policy != b.policy || a.workers != b.workers || a.max_parallel != b.max_parallel ||
          a.max_tasks_per_worker != b.max_tasks_per_worker || a.kill_grace_ms != b.kill_grace_ms ||
-         a.leftovers != b.leftovers ||
-         a.exec_enabled != b.exec_enabled || a.exec_allow != b.exec_allow ||
-         a.env_allow != b.env_allow || a.max_cpu_count != b.max_cpu_count ||
-         a.max_io_bytes != b.max_io_bytes || a.limits.cpu_seconds != b.limits.cpu_seconds ||
+         a.leftovers != b.leftovers || a.exec_enabled != b.exec_enabled ||
+         a.exec_allow != b.exec_allow || a.env_allow != b.env_allow ||
+         a.max_cpu_count != b.max_cpu_count || a.max_io_bytes != b.max_io_bytes ||
+         a.limits.cpu_seconds != b.limits.cpu_seconds ||
          a.limits.address_space_mb != b.limits.address_space_mb ||
          a.limits.open_files != b.limits.open_files || a.limits.output_mb != b.limits.output_mb ||
          a.log_level != b.log_level ||  // pool workers set their log level at start
