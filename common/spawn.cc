@@ -297,6 +297,22 @@ bool ProcessAlive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+pid_t ProcessParent(pid_t pid) {
+  char path[32];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  FILE* file = std::fopen(path, "re");
+  if (file == nullptr) return 0;
+  char stat[512];
+  const size_t n = std::fread(stat, 1, sizeof(stat) - 1, file);
+  std::fclose(file);
+  stat[n] = '\0';
+  // "pid (comm) S PPID ...": fields 3.. follow the last ')' (comm may hold parentheses).
+  const char* paren = std::strrchr(stat, ')');
+  int parent = 0;
+  if (paren == nullptr || std::sscanf(paren + 1, " %*c %d", &parent) != 1) return 0;
+  return static_cast<pid_t>(parent);
+}
+
 bool ProcessStopped(pid_t pid) {
   if (pid <= 0) return false;
   const char state = ProcessStateLetter(pid);

@@ -73,6 +73,9 @@ bool ProcessStopped(pid_t pid);
 // Sets `limits` (hard and soft) on this process; 0 fields are left alone.
 Status ApplyLimitsToSelf(const TaskLimits& limits);
 
+// The parent of `pid` from /proc/PID/stat; 0 when that cannot be read (gone, no /proc).
+pid_t ProcessParent(pid_t pid);
+
 // When `pid` started, in Unix µs (to a clock tick, 10 ms at HZ=100); UINT64_MAX
 // when that cannot be read.
 uint64_t ProcessStartUs(pid_t pid);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "common/spawn.h"
 #include "daemon/executor.h"
 #include "daemon/recovery.h"
 #include "fmt/format.h"
@@ -14,10 +15,12 @@
 namespace taskq {
 namespace {
 
-// Signals the process group of the command an adopted runner started: only a session leader
-// (taskq starts commands with setsid), never kill(0) or kill(-1).
-void SignalCommand(pid_t leader, int signal) {
-  if (leader <= 1 || ::getsid(leader) != leader) return;
+// Signals the process group of the command an adopted runner started. The pid comes from the
+// record, so it is signalled only while it is the adopted runner's child and a session leader
+// (taskq starts commands with setsid): the runner has not reaped it, so the pid cannot have been
+// reused. Never kill(0) or kill(-1).
+void SignalCommand(pid_t runner, pid_t leader, int signal) {
+  if (leader <= 1 || ProcessParent(leader) != runner || ::getsid(leader) != leader) return;
   ::kill(-leader, signal);
 }
 
@@ -75,24 +78,26 @@ bool AdoptedRunners::Kill(const TaskRecord& running, int signal, bool escalate,
   auto it = by_id_.find(running.id);
   if (it == by_id_.end()) return false;
   // A command not started yet is killed by its runner when it sees the mark (SetChild).
-  SignalCommand(running.child_pid, signal);
-  SignalCommand(running.child_pid, SIGCONT);  // a paused command must run to act on it
+  SignalCommand(it->second.runner, running.child_pid, signal);
+  // A paused command must run to act on the signal.
+  SignalCommand(it->second.runner, running.child_pid, SIGCONT);
   if (escalate) {
     auto timer = std::make_unique<boost::asio::steady_timer>(*io_);
     timer->expires_after(std::chrono::milliseconds(kill_grace_ms));
-    timer->async_wait(
-        [this, id = running.id, group = running.child_pid](const boost::system::error_code& ec) {
-          // Still adopted: the runner has not ended, so the group is still its command's.
-          if (!ec && by_id_.count(id) != 0) SignalCommand(group, SIGKILL);
-        });
+    timer->async_wait([this, id = running.id, runner = it->second.runner,
+                       group = running.child_pid](const boost::system::error_code& ec) {
+      // Still adopted: the runner has not ended, so the group is still its command's.
+      if (!ec && by_id_.count(id) != 0) SignalCommand(runner, group, SIGKILL);
+    });
     it->second.kill_grace = std::move(timer);
   }
   return true;
 }
 
 bool AdoptedRunners::Pause(const TaskRecord& running, bool pause) {
-  if (by_id_.count(running.id) == 0) return false;
-  SignalCommand(running.child_pid, pause ? SIGSTOP : SIGCONT);
+  auto it = by_id_.find(running.id);
+  if (it == by_id_.end()) return false;
+  SignalCommand(it->second.runner, running.child_pid, pause ? SIGSTOP : SIGCONT);
   return true;
 }
 

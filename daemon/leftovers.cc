@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -46,15 +45,7 @@ std::vector<pid_t> LiveChildren() {
     while (const dirent* entry = readdir(proc)) {
       const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
       if (pid <= 0) continue;
-      std::ifstream in(std::string("/proc/") + entry->d_name + "/stat");
-      std::string line;
-      if (!std::getline(in, line)) continue;
-      const size_t close = line.rfind(')');  // the name may hold spaces and parentheses
-      if (close == std::string::npos) continue;
-      char state = 0;
-      pid_t parent = 0;
-      if (std::sscanf(line.c_str() + close + 1, " %c %d", &state, &parent) == 2 && parent == self)
-        children.push_back(pid);
+      if (ProcessParent(pid) == self) children.push_back(pid);
     }
     closedir(proc);
   }
