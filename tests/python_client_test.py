@@ -94,6 +94,13 @@ def expect_error(cls, code, call, *args, **kwargs):
     raise AssertionError(f"{call.__name__} did not raise {cls.__name__}")
 
 
+def wait_until_running(client, id):
+    """A task is queued until a runner takes it; kill and pause act only on running tasks."""
+    deadline = time.monotonic() + 60
+    while client.status(id).state != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_cpu_record_is_the_commands(daemon, client):
     task = client.submit_cpu(count=5000, seed=42, wait=True)
     assert isinstance(task, taskq.Task) and task.succeeded and task.finished, task
@@ -220,9 +227,7 @@ def test_hold_and_release(daemon, client):
 
 def test_kill(daemon, client):
     running = client.submit_exec(["/bin/sleep", "300"])
-    deadline = time.monotonic() + 60
-    while client.status(running).state != "running" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_running(client, running)
     expect_error(taskq.InvalidError, 2, client.kill, running, signal="STOP")
     client.kill(running)
     task = client.wait(running, timeout=60)
@@ -238,6 +243,7 @@ def test_labels_and_unique(daemon, client):
     assert task.labels == {"team": "web"} and task.unique == "py-nightly", task
     assert task.array_id is None, task
     expect_error(taskq.InvalidError, 2, client.submit_cpu, labels=["nokey"])
+    wait_until_running(client, first)
     client.kill(first)
     assert client.wait(first, timeout=60).state == "cancelled"
 
@@ -255,9 +261,7 @@ def test_retry_on_failure_and_restart(daemon, client):
 
 def test_pause_and_resume(daemon, client):
     running = client.submit_exec(["/bin/sleep", "300"])
-    deadline = time.monotonic() + 60
-    while client.status(running).state != "running" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until_running(client, running)
     client.pause(running)
     task = client.status(running)
     assert task.state == "paused" and task.paused, task
