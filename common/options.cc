@@ -36,6 +36,18 @@ const char* StorageName(Storage storage) {
   return "unknown";
 }
 
+const char* DurabilityName(Durability durability) {
+  switch (durability) {
+    case Durability::kMemory:
+      return "memory";
+    case Durability::kFlush:
+      return "flush";
+    case Durability::kSync:
+      return "sync";
+  }
+  return "unknown";
+}
+
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '.' || c == '-';

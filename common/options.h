@@ -22,9 +22,13 @@ enum class Storage { kShm, kFile };
 // What becomes of the processes an exec task leaves running when its command exits
 // (daemon/leftovers.h): ended (kill) or waited for within the task's timeout (wait).
 enum class Leftovers { kKill, kWait };
+// What a submit or a result survives (docs/RELIABILITY.md): memory keeps no journal; flush
+// journals every change and syncs it once a second; sync acknowledges only what is synced.
+enum class Durability : uint32_t { kMemory = 0, kFlush = 1, kSync = 2 };
 
-const char* PolicyName(Policy policy);     // "pool" | "process" | "slurm"
-const char* StorageName(Storage storage);  // "shm" | "file"
+const char* PolicyName(Policy policy);              // "pool" | "process" | "slurm"
+const char* StorageName(Storage storage);           // "shm" | "file"
+const char* DurabilityName(Durability durability);  // "memory" | "flush" | "sync"
 bool ParsePolicy(const std::string& text, Policy* policy);
 
 // Per-task resource limits, applied with setrlimit in the process that runs an `exec` task (and
@@ -87,6 +91,7 @@ struct Options {
   // --- identity and storage (changing these needs a restart) ---
   std::string queue;                // "" = built-in default "taskq-<uid>"; [A-Za-z0-9_.-]{1,64}
   Storage storage = Storage::kShm;  // shm: segment in /dev/shm; file: mapped file in state_dir
+  Durability durability = Durability::kMemory;  // journal in state_dir: memory | flush | sync
   std::string state_dir;      // "" = $XDG_RUNTIME_DIR/taskq/<queue>, else /tmp/taskq-<uid>/<queue>
   uint32_t capacity = 65536;  // task slots in the segment: 16 .. 4,194,304
   uint32_t mode = 0600;       // segment and effective.yaml; 0640 when `group` is set

@@ -45,6 +45,8 @@ SegmentLocation LocateSegment(const Options& resolved) {
 Segment::~Segment() {
   mapping_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the supervisor's lock
+  if (journal_fd_ >= 0) ::close(journal_fd_);
+  if (sync_fd_ >= 0) ::close(sync_fd_);
 }
 
 std::string Segment::state_dir() const {
@@ -117,6 +119,7 @@ void Segment::InitializeFresh(const Options& resolved) {
   header_->capacity = resolved.capacity;
   header_->total_size = layout.total_size;
   InitRobustMutex(&header_->lock);
+  InitRobustMutex(&header_->sync_lock);
   header_->next_id = 1;
   GroupEntry& default_group = header_->groups[0];
   std::snprintf(default_group.name, kGroupNameBytes, "default");
@@ -300,6 +303,7 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   }
   segment->header_ = static_cast<SegmentHeader*>(m.region.get_address());
   if (created) segment->InitializeFresh(resolved);
+  segment->created_ = created;
   Status valid = segment->Validate(static_cast<uint64_t>(st.st_size));
   if (!valid.ok()) {
     return Status::Unavailable(
@@ -349,6 +353,8 @@ Status Segment::Remove(const Options& resolved) {
   if (!removed && attached.code() != StatusCode::kUnavailable) {
     return Status::Failed(fmt::format("cannot remove {}", location.Describe()));
   }
+  // The journal would otherwise rebuild the purged tasks at the next start.
+  RemoveJournal(resolved.state_dir);
   return Status::Ok();
 }
 

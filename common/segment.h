@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/journal.h"
 #include "common/options.h"
 #include "common/segment_format.h"
 #include "common/status.h"
@@ -88,6 +89,21 @@ struct SegmentLocation {
   std::string Describe() const;
 };
 SegmentLocation LocateSegment(const Options& resolved);
+
+// True when a file segment belongs to an earlier boot (or is unreadable) and a journal exists
+// to rebuild it from: taskqd then drops the file instead of trusting pages a power cut may have
+// left old (common/segment_journal.cc).
+bool SegmentFromAnotherBoot(const Options& resolved);
+
+// What StartJournal rebuilt from the journal.
+struct JournalReplay {
+  uint64_t entries = 0;     // intact entries read
+  uint64_t tasks = 0;       // tasks in the rebuilt table
+  uint64_t skipped = 0;     // entries that fit no slot
+  uint64_t torn_bytes = 0;  // bytes after the last intact entry (never acknowledged)
+  uint64_t next_id = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> running;  // tasks that ran when the machine went
+};
 
 class Segment {
  public:
@@ -226,6 +242,25 @@ class Segment {
   // Checks the invariants without changing anything; returns the problems found.
   std::vector<std::string> Check();
 
+  // Durability (common/segment_journal.cc). The level the supervisor set.
+  Durability durability() const;
+  // True when this Map created the segment (it holds no tasks of its own yet).
+  bool created() const { return created_; }
+  // For the supervisor, once at start: with durability memory, removes any journal; otherwise
+  // rebuilds the table from the journal when `rebuild` (a fresh segment, or one from another
+  // boot), records this boot, and compacts the journal to exactly what the table holds. Tasks
+  // that were running when the machine went are ended as their runner's death.
+  Status StartJournal(const Options& resolved, bool rebuild, JournalReplay* replay);
+  // Returns once every change appended so far is on stable storage (one fdatasync for all who
+  // wait at once). Ok at once with durability memory.
+  Status MakeDurable();
+  // For waits under durability sync: true once the last change of the task's slot is synced.
+  bool ResultDurable(uint64_t id) const;
+  // Rewrites the journal as the table's live slots (the supervisor: when it grew past its
+  // bound, or after a failed append).
+  Status CompactJournal();
+  bool JournalWantsCompaction() const;
+
   // The exclusive supervisor lock is released when the Segment is destroyed.
  private:
   Segment() = default;
@@ -303,6 +338,11 @@ class Segment {
   // Writing a record under the lock: marks the slot's seq odd until Unlock(), so lock-free
   // readers never take a half-written copy.
   TaskRecord& WritableRecord(uint32_t slot);
+  // Durability: a slot written in this hold gets the number of the journal entry Unlock() will
+  // append for it; Unlock() appends the hold's images (and the group table when it changed).
+  void NoteJournaledLocked(uint32_t slot);
+  void AppendHoldToJournalLocked();
+  void ReplayEntryLocked(const JournalEntry& in, JournalReplay* replay);
   uint32_t SlotOf(uint64_t id) const { return static_cast<uint32_t>((id - 1) % capacity_); }
 
   struct Mapping;
@@ -322,6 +362,15 @@ class Segment {
   bool read_only_ = false;
   uid_t owner_uid_ = 0;
   std::vector<uint32_t> writing_;  // slots whose seq this lock hold made odd
+  bool created_ = false;
+  // Durability: this process's descriptors of the journal (appends under the segment lock, syncs
+  // under the sync lock) and the file generation each was opened for.
+  int journal_fd_ = -1;
+  uint32_t journal_generation_ = 0;
+  int sync_fd_ = -1;
+  uint32_t sync_generation_ = 0;
+  uint32_t groups_seq_at_lock_ = 0;
+  std::vector<JournalEntry> journal_buffer_;
   // Wakes the transitions of this lock hold asked for; Unlock() sends them.
   bool wake_waiters_ = false;
   uint32_t workers_to_wake_ = 0;

@@ -20,7 +20,9 @@ inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" 
 // strings at the end of the payload) and array membership (array_id, array_index), retries on
 // chosen ends with a delay (retry_on, retry_delay_*), restarts (series_first_attempt) and the
 // ends of the last 8 attempts (attempt_log); the payload gave 112 bytes.
-inline constexpr uint32_t kLayoutVersion = 4;
+// 5: durability (issue 17): the journal's counters, the boot the memory belongs to, the sync
+// lock, and each slot's journal entry number (SlotEntry::journaled).
+inline constexpr uint32_t kLayoutVersion = 5;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
 inline constexpr uint32_t kPayloadBytes = 504;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
@@ -88,7 +90,10 @@ struct SlotEntry {
   std::atomic<uint32_t> state;     // TaskState
   std::atomic<int32_t> owner_pid;  // kReserved: the submitting client; kRunning: the runner
   std::atomic<uint32_t> seq;       // record write sequence: odd while being written
-  uint32_t reserved;
+  // The low 32 bits of the number of the journal entry that carries this slot's last write
+  // (set when the write begins, so a reader that sees the new state sees the number too). With
+  // durability `sync`, a finished task is reported once the journal is synced past it.
+  std::atomic<uint32_t> journaled;
 };
 static_assert(sizeof(SlotEntry) == 24);
 
@@ -184,6 +189,20 @@ struct alignas(64) SegmentHeader {
     uint32_t queued;  // 0: the row is free
   } queued_by_user[kUserRows];
   uint32_t last_served_uid[kMaxGroups];
+
+  // Durability (issue 17, common/segment_journal.cc, docs/RELIABILITY.md). Every lock hold that
+  // wrote records appends their images to `<state_dir>/journal` before it unlocks; `sync`
+  // makes them durable with fdatasync, one for all who wait (group commit).
+  std::atomic<uint32_t> durability;          // Durability as integer; 0 = memory: no journal
+  std::atomic<uint32_t> journal_generation;  // bumped when compaction replaces the file (L)
+  std::atomic<uint64_t> journal_entries;     // entries appended so far (L)
+  std::atomic<uint64_t> journal_synced;      // entries known to be on stable storage
+  std::atomic<uint64_t> journal_compacted;   // journal_entries at the last compaction (L)
+  std::atomic<int32_t> journal_error;        // errno of the last failed append; 0 when fine
+  uint32_t reserved2;
+  std::atomic<uint64_t> journal_syncs;  // fdatasyncs of the journal (group commit shows)
+  char boot_id[40];  // the boot this memory belongs to: another one means a reboot happened
+  pthread_mutex_t sync_lock;  // robust: one fdatasync at a time; waiters share it
 };
 
 // A task record (1 KiB). Guarded by the segment lock; a runner copies it out before use and

@@ -80,9 +80,11 @@ void Segment::Lock() {
     std::fprintf(stderr, "taskq: the segment lock is unusable; run `taskq doctor --repair`\n");
     std::abort();
   }
+  groups_seq_at_lock_ = header_->groups_seq.load(std::memory_order_relaxed);
 }
 
 void Segment::Unlock() {
+  AppendHoldToJournalLocked();
   // Every record written in this hold is whole now: its seq moves on to the next even value
   // before the lock is released, so a lock-free reader sees either the old or the new record.
   for (const uint32_t slot : writing_) entry(slot).seq.fetch_add(1, std::memory_order_release);
@@ -92,6 +94,9 @@ void Segment::Unlock() {
   wake_waiters_ = false;
   workers_to_wake_ = 0;
   UnlockRobust(&header_->lock);
+  // Under durability sync a waiter reports a result only once it is synced (ResultDurable):
+  // sync before the wake, or the woken waiter would find it not durable and sleep again.
+  if (wake_waiters && durability() == Durability::kSync) (void)MakeDurable();
   // After the unlock, so a woken process does not block on the lock just released.
   if (workers > 0) WakeWorkers(workers);
   if (wake_waiters) WakeWaiters();
@@ -186,8 +191,10 @@ TaskRecord& Segment::WritableRecord(uint32_t slot) {
     seq.store(now + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
     writing_.push_back(slot);
+    NoteJournaledLocked(slot);
   } else if (std::find(writing_.begin(), writing_.end(), slot) == writing_.end()) {
     writing_.push_back(slot);  // left odd by a holder that died mid-write: ours to end now
+    NoteJournaledLocked(slot);
   }
   return records_[slot];
 }

@@ -453,12 +453,27 @@ constexpr SlurmField kSlurmFields[] = {
      [](const SlurmOptions& s, YAML::Emitter* out) { DumpText(s.pilot_listen, out); }},
 };
 
+Status LoadDurability(const ConfigValue& value, Options* options) {
+  std::string name;
+  TASKQ_RETURN_IF_ERROR(
+      ReadChoice(value,
+                 {DurabilityName(Durability::kMemory), DurabilityName(Durability::kFlush),
+                  DurabilityName(Durability::kSync)},
+                 &name));
+  for (Durability d : {Durability::kMemory, Durability::kFlush, Durability::kSync}) {
+    if (name == DurabilityName(d)) options->durability = d;
+  }
+  return Status::Ok();
+}
+
 // The top level, in the order of config/taskq.yaml.
 constexpr OptionsField kOptionFields[] = {
     {"queue", [](const ConfigValue& v, Options* o) { return ReadString(v, kQueueRule, &o->queue); },
      [](const Options& o, YAML::Emitter* out) { DumpText(o.queue, out); }},
     {"storage", LoadStorage,
      [](const Options& o, YAML::Emitter* out) { *out << StorageName(o.storage); }},
+    {"durability", LoadDurability,
+     [](const Options& o, YAML::Emitter* out) { *out << DurabilityName(o.durability); }},
     {"state_dir",
      [](const ConfigValue& v, Options* o) { return ReadString(v, kDirectoryRule, &o->state_dir); },
      [](const Options& o, YAML::Emitter* out) { DumpText(o.state_dir, out); }},

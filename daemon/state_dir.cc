@@ -155,6 +155,7 @@ std::vector<std::string> RestartOnlyChanges(const Options& before, const Options
   std::vector<std::string> changed;
   if (before.queue != after.queue) changed.push_back("queue");
   if (before.storage != after.storage) changed.push_back("storage");
+  if (before.durability != after.durability) changed.push_back("durability");
   if (before.state_dir != after.state_dir) changed.push_back("state_dir");
   if (before.capacity != after.capacity) changed.push_back("capacity");
   if (before.mode != after.mode) changed.push_back("mode");
@@ -169,6 +170,7 @@ std::vector<std::string> RestartOnlyChanges(const Options& before, const Options
 void KeepRestartOnlyFields(const Options& running, Options* next) {
   next->queue = running.queue;
   next->storage = running.storage;
+  next->durability = running.durability;
   next->state_dir = running.state_dir;
   next->capacity = running.capacity;
   next->mode = running.mode;

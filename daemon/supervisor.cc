@@ -136,6 +136,12 @@ class Supervisor::Impl {
  private:
   Status Prepare() {
     TASKQ_RETURN_IF_ERROR(PrepareStateDir(options_));
+    const bool another_boot = SegmentFromAnotherBoot(options_);
+    if (another_boot) {
+      spdlog::warn("segment {} is from an earlier boot: rebuilding the queue from the journal",
+                   LocateSegment(options_).file_path);
+      ::unlink(LocateSegment(options_).file_path.c_str());
+    }
     TASKQ_RETURN_IF_ERROR(Segment::OpenAsSupervisor(options_, &segment_));
     if (!options_.metrics_listen.empty()) {
       metrics_ = std::make_unique<MetricsServer>(&io_, segment_.get(), options_.queue);
@@ -154,6 +160,7 @@ class Supervisor::Impl {
     h->heartbeat_us.store(NowUs());
     Publish(options_);
     for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
+    TASKQ_RETURN_IF_ERROR(StartJournal(another_boot || segment_->created()));
     adopted_ = std::make_unique<AdoptedRunners>(&io_, segment_.get(), [this] {
       if (stopping_ && Done()) io_.stop();
     });
@@ -170,6 +177,25 @@ class Supervisor::Impl {
                  options_.policy == Policy::kPool    ? "workers"
                  : options_.policy == Policy::kSlurm ? "max_jobs"
                                                      : "max_parallel (0 = unbounded)");
+    return Status::Ok();
+  }
+
+  // Durability: rebuild a fresh table from the journal, then compact it (docs/RELIABILITY.md).
+  Status StartJournal(bool rebuild) {
+    JournalReplay replay;
+    const Status started = segment_->StartJournal(options_, rebuild, &replay);
+    if (!started.ok()) {
+      return Status::Unavailable(
+          fmt::format("durability {}: {}; fix the state directory {} or "
+                      "set `durability: memory`",
+                      DurabilityName(options_.durability), started.message(), options_.state_dir));
+    }
+    if (rebuild && replay.entries > 0) {
+      spdlog::warn(
+          "journal: rebuilt {} tasks from {} entries ({} running when the machine went; {} torn "
+          "bytes after the last whole entry dropped, {} entries fit no slot)",
+          replay.tasks, replay.entries, replay.running.size(), replay.torn_bytes, replay.skipped);
+    }
     return Status::Ok();
   }
 
@@ -372,6 +398,14 @@ class Supervisor::Impl {
       std::snprintf(h->state_dir, kStateDirBytes, "%s", options_.state_dir.c_str());
     }
     UpdateRate();
+    // durability flush: what changed in the last second reaches the disk now.
+    if (const Status synced = segment_->MakeDurable(); !synced.ok())
+      spdlog::warn("{}", synced.message());
+    if (segment_->JournalWantsCompaction()) {
+      if (const Status compacted = segment_->CompactJournal(); !compacted.ok()) {
+        spdlog::warn("journal: compaction failed: {}", compacted.message());
+      }
+    }
     if (!stopping_) runners_->OnTick();
     hooks_->Poll();
     NotifyStatus(StatusLine());
@@ -482,6 +516,7 @@ class Supervisor::Impl {
   }
 
   void Cleanup() {
+    (void)segment_->MakeDurable();
     SegmentHeader* h = segment_->header();
     h->ready.store(0);
     h->accepting.store(0);
