@@ -62,6 +62,7 @@ struct SubmitCommand {
   bool wait = false;
   bool block = false;
   bool hold = false;  // every task submitted held (`taskq release` lets each run)
+  bool sync = false;  // --sync: ids printed once the tasks are on stable storage
   std::string batch;
   std::vector<std::string> labels;  // --label K=V before the kind: on every task
   std::string unique;               // --unique KEY before the kind

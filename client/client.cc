@@ -269,6 +269,7 @@ Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& all_specs,
       const std::vector<TaskSpec>& specs = *use;
       ControlRequest request;
       request.op = ControlOp::kSubmit;
+      request.sync = submit.sync;
       const size_t n = std::min(kControlChunk, specs.size() - next);
       request.tasks.assign(specs.begin() + static_cast<ptrdiff_t>(next),
                            specs.begin() + static_cast<ptrdiff_t>(next + n));
@@ -327,8 +328,25 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
       }
     }
   }
+  if (submit.sync && segment_->durability() == Durability::kMemory) {
+    return Status::Invalid(fmt::format(
+        "--sync: queue '{}' keeps no journal (durability: memory); set `durability: flush` or "
+        "`sync` in its configuration and restart taskqd",
+        options_.queue));
+  }
   if (segment_->read_only()) return SubmitThroughDaemon(specs, submit, ids);
   SegmentHeader* header = segment_->header();
+  // Durable submits print their ids only once synced: one fdatasync for the whole batch (and
+  // for whoever else syncs at the same moment), before each wait for space and at the end.
+  const bool sync = submit.sync || segment_->durability() == Durability::kSync;
+  size_t unannounced = ids->size();
+  auto announce = [&]() -> Status {
+    if (!sync || ids->size() == unannounced) return Status::Ok();
+    TASKQ_RETURN_IF_ERROR(segment_->MakeDurable());
+    if (submit.on_landed) submit.on_landed(*ids, unannounced);
+    unannounced = ids->size();
+    return Status::Ok();
+  };
   const bool doorbell = AnyProcessGroup(header);
   const uint64_t deadline = DeadlineFrom(submit.block_timeout_ms);
   size_t next = 0;  // the first spec not submitted yet
@@ -347,10 +365,11 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
       use = PinArray(*use, next, next + n, *ids, before, &pinned);
       next += ids->size() - before;
       if (ids->size() > before && doorbell) RingDoorbell(state_dir(), kDoorbellWork);
-      if (submit.on_landed && ids->size() > before) submit.on_landed(*ids, before);
+      if (!sync && submit.on_landed && ids->size() > before) submit.on_landed(*ids, before);
       TEST_CrashPoint("submit-chunk-printed");
       if (!status.ok()) break;
     }
+    TASKQ_RETURN_IF_ERROR(announce());
     if (status.code() != StatusCode::kQueueFull || !submit.block) break;
     int64_t left = RemainingUs(deadline);
     if (left == 0) break;
@@ -391,7 +410,8 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
                         ids[i], options_.queue));
       }
       (*states)[i] = *state;
-      if (IsFinished(*state)) continue;
+      // Under durability sync a result is reported once it is on stable storage.
+      if (IsFinished(*state) && segment_->ResultDurable(ids[i])) continue;
       pending[kept++] = i;
       stop = !read_all;
     }
@@ -616,6 +636,10 @@ QueueStats Client::Stats() {
   stats.throughput_per_s = stats.daemon_running ? h->rate_milli.load() / 1000.0 : 0.0;
   stats.lock_repairs = h->lock_repairs;
   stats.capacity = segment_->capacity();
+  stats.durability = segment_->durability();
+  stats.journal_entries = h->journal_entries.load(std::memory_order_acquire);
+  stats.journal_synced = h->journal_synced.load(std::memory_order_acquire);
+  stats.journal_syncs = h->journal_syncs.load(std::memory_order_relaxed);
   for (GroupInfo& info : segment_->Groups()) {
     QueueStats::Group group;
     group.queued = counts.queued_by_group[info.index];

@@ -48,6 +48,10 @@ struct SubmitOptions {
   // When given: 1 at the position of each id that is an existing task (`--unique` found its
   // key), 0 for a task submitted now.
   std::vector<uint8_t>* existing = nullptr;
+  // `submit --sync`: return (and call on_landed) only once the tasks are on stable storage,
+  // whatever the queue's durability; refused where the queue keeps no journal. Under durability
+  // sync every submit does this.
+  bool sync = false;
 };
 
 struct DaemonInfo {
@@ -71,6 +75,11 @@ struct QueueStats {
   double throughput_per_s = 0;  // finished tasks per second, last ~10 s
   uint64_t lock_repairs = 0;
   uint32_t capacity = 0;
+  // Durability (docs/RELIABILITY.md): the level and the journal's counters.
+  Durability durability = Durability::kMemory;
+  uint64_t journal_entries = 0;
+  uint64_t journal_synced = 0;
+  uint64_t journal_syncs = 0;
   // Per group (issue 7): its settings and what it holds now.
   struct Group {
     GroupInfo info;

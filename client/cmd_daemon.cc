@@ -35,6 +35,9 @@ nlohmann::json StatsJson(Client& client, const QueueStats& s) {
   j["finished_total"] = s.finished_total;
   j["throughput_per_s"] = s.throughput_per_s;
   j["lock_repairs"] = s.lock_repairs;
+  j["durability"] = DurabilityName(s.durability);
+  j["journal"] = {
+      {"entries", s.journal_entries}, {"synced", s.journal_synced}, {"syncs", s.journal_syncs}};
   j["groups"] = nlohmann::json::array();
   for (const QueueStats::Group& group : s.groups) j["groups"].push_back(GroupJson(group));
   return j;
@@ -74,6 +77,14 @@ int RunStats(const GlobalArgs& global) {
   std::printf("throughput:  %.1f tasks/s (last 10 s); %llu submitted, %llu finished in all\n",
               s.throughput_per_s, static_cast<unsigned long long>(s.submitted_total),
               static_cast<unsigned long long>(s.finished_total));
+  if (s.durability == Durability::kMemory) {
+    std::printf("durability:  memory (no journal)\n");
+  } else {
+    std::printf("durability:  %s: journal of %llu entries, %llu synced, %llu fdatasyncs\n",
+                DurabilityName(s.durability), static_cast<unsigned long long>(s.journal_entries),
+                static_cast<unsigned long long>(s.journal_synced),
+                static_cast<unsigned long long>(s.journal_syncs));
+  }
   for (const QueueStats::Group& group : s.groups) {
     std::printf("group:       %s (%s%s): %llu queued, %llu running, %llu finished\n",
                 group.info.name.c_str(), DescribeGroupSettings(group.info).c_str(),

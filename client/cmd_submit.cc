@@ -129,6 +129,7 @@ int RunSubmit(const GlobalArgs& global, SubmitCommand& command) {
   if (!client) return code;
   SubmitOptions options;
   options.block = command.block;
+  options.sync = command.sync;
   if (command.block && command.args.timeout_s >= 0) {
     options.block_timeout_ms = static_cast<int64_t>(command.args.timeout_s * 1000);
   }

@@ -50,6 +50,9 @@ int main(int argc, char** argv) {
   submit_cmd->add_flag("--wait", submit.wait, "wait for the task(s); exit 0 only if all succeeded");
   submit_cmd->add_flag("--block", submit.block,
                        "on a full queue wait for space (bounded by --timeout) instead of exit 4");
+  submit_cmd->add_flag("--sync", submit.sync,
+                       "print the id(s) only once the task(s) are on stable storage (the queue "
+                       "needs `durability: flush` or `sync`)");
   submit_cmd->add_flag("--hold", submit.hold,
                        "submit held: the task(s) run only after `taskq release ID`");
   submit_cmd->add_option("--batch", submit.batch,

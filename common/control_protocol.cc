@@ -27,7 +27,7 @@ struct OpName {
   std::array<const char*, 6> fields;  // unused entries are null
 };
 const OpName kOps[] = {
-    {ControlOp::kSubmit, "submit", {"op", "tasks"}},
+    {ControlOp::kSubmit, "submit", {"op", "tasks", "sync"}},
     {ControlOp::kCancel, "cancel", {"op", "id"}},
     {ControlOp::kPing, "ping", {"op"}},
     {ControlOp::kLogs, "logs", {"op", "id", "stderr", "attempt"}},
@@ -254,8 +254,8 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
     return Status::Invalid("request: not a JSON object");
   }
   Fields f(j, "request");
-  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "id", "signal", "stderr", "attempt", "action",
-                                     "name", "policy", "workers", "max_parallel"}));
+  TASKQ_RETURN_IF_ERROR(f.OnlyKnown({"op", "tasks", "sync", "id", "signal", "stderr", "attempt",
+                                     "action", "name", "policy", "workers", "max_parallel"}));
   std::string op;
   TASKQ_RETURN_IF_ERROR(f.Text("op", 16, &op));
   const OpName* known = nullptr;
@@ -285,6 +285,7 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   }
   request->signal = static_cast<int>(signal);
   TASKQ_RETURN_IF_ERROR(f.Flag("stderr", &request->stderr_stream));
+  TASKQ_RETURN_IF_ERROR(f.Flag("sync", &request->sync));
   uint64_t attempt = 0;
   TASKQ_RETURN_IF_ERROR(f.Unsigned("attempt", std::numeric_limits<uint32_t>::max(), &attempt));
   request->attempt = static_cast<uint32_t>(attempt);
@@ -340,6 +341,7 @@ std::string SerializeControlRequest(const ControlRequest& request) {
       json tasks = json::array();
       for (const TaskSpec& spec : request.tasks) tasks.push_back(SpecToJson(spec));
       j["tasks"] = std::move(tasks);
+      if (request.sync) j["sync"] = true;
       break;
     }
     case ControlOp::kCancel:

@@ -49,7 +49,8 @@ struct ControlRequest {
   int signal =
       0;  // kill: one of common/kill_signal.h's; 0 = SIGTERM, then SIGKILL after kill_grace
   bool stderr_stream = false;
-  uint32_t attempt = 0;      // logs: which attempt's (0 = the latest)
+  bool sync = false;     // submit: answer once the tasks are on stable storage (`submit --sync`)
+  uint32_t attempt = 0;  // logs: which attempt's (0 = the latest)
   std::string group_action;  // add | remove | pause | resume
   std::string name;
   GroupSettings group;

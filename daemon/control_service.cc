@@ -75,6 +75,11 @@ Status Submit(const DaemonActions& daemon, const ControlPeer& peer, const Contro
   }
   Status submitted = daemon.segment->Submit(request.tasks, ids, peer.uid, existing);
   if (!ids->empty() && daemon.on_work) daemon.on_work();
+  // The ids are the answer: under durability sync (or `submit --sync`) they go out only once
+  // the tasks are on stable storage.
+  if (!ids->empty() && (request.sync || daemon.segment->durability() == Durability::kSync)) {
+    TASKQ_RETURN_IF_ERROR(daemon.segment->MakeDurable());
+  }
   return submitted;
 }
 
