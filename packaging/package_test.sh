@@ -145,7 +145,9 @@ done
 "$taskqd" --check-config "$root/etc/taskq/taskq.yaml" || fail "--check-config on the installed config"
 printed=$("$taskqd" --config "$root/etc/taskq/taskq.yaml" --print-config)
 grep -qx 'queue: "taskq"' <<<"$printed" || fail "installed config: queue is not taskq"
-grep -qx 'state_dir: "/run/taskq"' <<<"$printed" || fail "installed config: state_dir"
+grep -qx 'state_dir: "/var/lib/taskq"' <<<"$printed" || fail "installed config: state_dir"
+grep -qx 'storage: file' <<<"$printed" || fail "installed config: storage"
+grep -qx 'durability: sync' <<<"$printed" || fail "installed config: durability"
 grep -qx 'group: "taskq"' <<<"$printed" || fail "installed config: group"
 unit=$root/usr/lib/systemd/system/taskqd.service
 grep -qx 'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml --keep-running' "$unit" || fail "unit ExecStart"
@@ -157,7 +159,7 @@ fi
 
 # 3. The installed binaries serve a queue: the installed configuration with a private queue
 #    and state directory (no taskq account needed), one task, then a clean shutdown.
-sed -e "s|^queue: taskq\$|queue: $queue|" -e "s|^state_dir: /run/taskq\$|state_dir: $scratch/state|" \
+sed -e "s|^queue: taskq\$|queue: $queue|" -e "s|^state_dir: /var/lib/taskq\$|state_dir: $scratch/state|" \
     -e 's|^group: taskq$|group: ""|' -e 's|^user: taskq$|user: ""|' -e 's|^workers: 0$|workers: 1|' \
     "$root/etc/taskq/taskq.yaml" >"$scratch/run.yaml"
 "$taskqd" --check-config "$scratch/run.yaml" >/dev/null || fail "derived config"

@@ -10,7 +10,7 @@ if ! command -v systemd-analyze >/dev/null; then
   exit 77
 fi
 for directive in Type=notify User=taskq Group=taskq NoNewPrivileges=yes ProtectSystem=strict \
-                 ReadWritePaths= RuntimeDirectory=taskq 'ExecReload=/bin/kill -HUP $MAINPID' \
+                 ReadWritePaths= StateDirectory=taskq 'ExecReload=/bin/kill -HUP $MAINPID' \
                  WatchdogSec= KillMode=process \
                  'ExecStart=/usr/bin/taskqd --config /etc/taskq/taskq.yaml --keep-running'; do
   if ! grep -qF -- "$directive" "$unit"; then
