@@ -395,9 +395,11 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
   bool first_pass = true;
   size_t last_done = SIZE_MAX;
   uint64_t next_stall_check_us = 0;
+  bool undurable = false;  // finished, but not synced yet (durability sync)
   auto refresh = [&](bool read_all) -> Status {
     size_t kept = 0;
     bool stop = false;
+    undurable = false;
     for (size_t i : pending) {
       if (stop) {
         pending[kept++] = i;
@@ -411,7 +413,10 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
       }
       (*states)[i] = *state;
       // Under durability sync a result is reported once it is on stable storage.
-      if (IsFinished(*state) && segment_->ResultDurable(ids[i])) continue;
+      if (IsFinished(*state)) {
+        if (segment_->ResultDurable(ids[i])) continue;
+        undurable = true;
+      }
       pending[kept++] = i;
       stop = !read_all;
     }
@@ -421,6 +426,11 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
   for (;;) {
     uint32_t seen = header->done_seq.load(std::memory_order_acquire);
     TASKQ_RETURN_IF_ERROR(refresh(first_pass || progress));
+    // Results that wait only for the journal's sync: the daemon's user syncs it itself (one
+    // fdatasync covers every result so far), a member waits for the runner's or the daemon's.
+    if (undurable && !segment_->read_only() && segment_->MakeDurable().ok()) {
+      TASKQ_RETURN_IF_ERROR(refresh(first_pass || progress));
+    }
     first_pass = false;
     const size_t done = ids.size() - pending.size();
     if (progress && done != last_done) progress(*states);

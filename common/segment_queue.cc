@@ -95,8 +95,14 @@ void Segment::Unlock() {
   workers_to_wake_ = 0;
   UnlockRobust(&header_->lock);
   // Under durability sync a waiter reports a result only once it is synced (ResultDurable):
-  // sync before the wake, or the woken waiter would find it not durable and sleep again.
-  if (wake_waiters && durability() == Durability::kSync) (void)MakeDurable();
+  // with a waiter asleep, sync before the wake, or it would find the result not durable and
+  // sleep again. Without one nobody waits for this sync: a polling waiter of the daemon's user
+  // syncs itself, and the supervisor syncs every second (a runner that synced each result cut
+  // pool throughput to a tenth, docs/PERFORMANCE.md).
+  if (wake_waiters && durability() == Durability::kSync &&
+      header_->waiters.load(std::memory_order_acquire) > 0) {
+    (void)MakeDurable();
+  }
   // After the unlock, so a woken process does not block on the lock just released.
   if (workers > 0) WakeWorkers(workers);
   if (wake_waiters) WakeWaiters();
