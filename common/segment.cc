@@ -328,6 +328,14 @@ Status Segment::OpenAsSupervisor(const Options& resolved, std::unique_ptr<Segmen
         "`taskq purge` (drops all tasks) or the old value",
         resolved.queue, segment->capacity_, resolved.capacity));
   }
+  // A file segment kept from another boot (durability memory: nothing to rebuild it from) holds
+  // mutex images that name threads of that boot, and a lock taken when the machine went would
+  // never be released: they start afresh (DESIGN §2), before anything locks; Repair follows.
+  if (!segment->created_ && !HeaderBootId(*segment->header_).empty() &&
+      HeaderBootId(*segment->header_) != CurrentBootId()) {
+    InitRobustMutex(&segment->header_->lock);
+    InitRobustMutex(&segment->header_->sync_lock);
+  }
   std::snprintf(segment->header_->state_dir, kStateDirBytes, "%s", resolved.state_dir.c_str());
   *out = std::move(segment);
   return Status::Ok();

@@ -94,6 +94,8 @@ SegmentLocation LocateSegment(const Options& resolved);
 // to rebuild it from: taskqd then drops the file instead of trusting pages a power cut may have
 // left old (common/segment_journal.cc).
 bool SegmentFromAnotherBoot(const Options& resolved);
+// The boot id a segment's header records ("" before its first supervisor start).
+std::string HeaderBootId(const SegmentHeader& header);
 
 // What StartJournal rebuilt from the journal.
 struct JournalReplay {

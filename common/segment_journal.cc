@@ -25,12 +25,11 @@ void WarnInDaemon(const std::string& line) {
   if (auto logger = spdlog::get("taskqd")) logger->warn("{}", line);
 }
 
-// The boot id the header records, as a string.
+}  // namespace
+
 std::string HeaderBootId(const SegmentHeader& header) {
   return std::string(header.boot_id, strnlen(header.boot_id, sizeof(header.boot_id)));
 }
-
-}  // namespace
 
 Durability Segment::durability() const {
   return static_cast<Durability>(header_->durability.load(std::memory_order_acquire));
@@ -224,6 +223,7 @@ void Segment::ReplayEntryLocked(const JournalEntry& in, JournalReplay* replay) {
 Status Segment::StartJournal(const Options& resolved, bool rebuild, JournalReplay* replay) {
   *replay = JournalReplay{};
   const std::string dir = state_dir();
+  std::snprintf(header_->boot_id, sizeof(header_->boot_id), "%s", CurrentBootId().c_str());
   if (resolved.durability == Durability::kMemory) {
     header_->durability.store(0, std::memory_order_release);
     RemoveJournal(dir);  // a journal left by an earlier `sync` would bring back old tasks
@@ -259,7 +259,6 @@ Status Segment::StartJournal(const Options& resolved, bool rebuild, JournalRepla
     if (!read.ok()) return read;
     if (replay->tasks > 0) Repair();  // the ring, the counts, the slots left reserved
   }
-  std::snprintf(header_->boot_id, sizeof(header_->boot_id), "%s", CurrentBootId().c_str());
   header_->durability.store(static_cast<uint32_t>(resolved.durability), std::memory_order_release);
   // Compaction at every start: the journal then says exactly what the table holds, whatever
   // durability the last run had.
@@ -274,6 +273,12 @@ bool SegmentFromAnotherBoot(const Options& resolved) {
   // Only a file segment outlives a boot. Its pages reached the disk in no particular order, so
   // after a power cut any of them may be old: with a journal to rebuild from, it is not read.
   if (resolved.storage != Storage::kFile || resolved.durability == Durability::kMemory) {
+    return false;
+  }
+  // Without a journal the file is all there is (durability was memory before): keep it.
+  struct stat journal {};
+  if (::lstat((resolved.state_dir + "/journal").c_str(), &journal) != 0 ||
+      !S_ISREG(journal.st_mode)) {
     return false;
   }
   const SegmentLocation location = LocateSegment(resolved);
