@@ -477,6 +477,32 @@ TEST_F(SharedService, MembersCancelAndReadOnlyTheirOwnTasks) {
   EXPECT_EQ(st.st_mode & 0077, 0u);
 }
 
+// Durability for members (issue 17): the daemon answers a member's `submit --sync` only once the
+// journal is synced past the task, and `wait` reports a result only once it is durable; the
+// journal itself is the daemon's user's alone (a member who could write it would choose what a
+// reboot rebuilds).
+TEST_F(SharedService, MembersSubmitDurablyAndCannotTouchTheJournal) {
+  Daemon& daemon = StartDaemon("storage: file\ndurability: flush\n");
+  auto journal_stats = [&] {
+    return json::parse(daemon.Taskq({"--json", "stats"}).out)["journal"];
+  };
+  const uint64_t entries_before = journal_stats()["entries"].get<uint64_t>();
+  const uint64_t id =
+      SubmittedId(TaskqAs(alice(), {"--json", "submit", "--sync", "--hold", "cpu"}));
+  ASSERT_GT(id, 0u);
+  // Nothing else changed the queue: the held task's entry is the one after entries_before.
+  EXPECT_GE(journal_stats()["synced"].get<uint64_t>(), entries_before + 1);
+  const std::string journal = daemon.state_dir() + "/journal";
+  struct stat st {};
+  ASSERT_EQ(stat(journal.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u);
+  EXPECT_NE(RunAs(alice(), {"/bin/cat", journal}).exit_code, 0);
+  EXPECT_NE(RunAs(alice(), {"/bin/sh", "-c", "echo x >> " + journal}).exit_code, 0);
+  EXPECT_NE(RunAs(alice(), {"/usr/bin/touch", daemon.state_dir() + "/journal.new"}).exit_code, 0);
+  ASSERT_EQ(TaskqAs(alice(), {"release", std::to_string(id)}).exit_code, 0);
+  EXPECT_EQ(TaskqAs(alice(), {"wait", std::to_string(id)}).exit_code, 0);
+}
+
 // `taskq kill` is a member's for its own running tasks only; the reason names who killed it.
 TEST_F(SharedService, MembersKillPauseAndRestartOnlyTheirOwnTasks) {
   Daemon& daemon = StartDaemon("kill_grace: 500ms\n");
