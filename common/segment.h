@@ -344,6 +344,9 @@ class Segment {
   // append for it; Unlock() appends the hold's images (and the group table when it changed).
   void NoteJournaledLocked(uint32_t slot);
   void AppendHoldToJournalLocked();
+  // The journal entries that carry a slot's whole image, and the group table's.
+  void SlotImageLocked(uint32_t slot, uint64_t number, JournalEntry* out) const;
+  void GroupsImageLocked(uint64_t number, JournalEntry* out) const;
   void ReplayEntryLocked(const JournalEntry& in, JournalReplay* replay);
   uint32_t SlotOf(uint64_t id) const { return static_cast<uint32_t>((id - 1) % capacity_); }
 

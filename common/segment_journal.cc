@@ -43,6 +43,28 @@ void Segment::NoteJournaledLocked(uint32_t slot) {
   entry(slot).journaled.store(static_cast<uint32_t>(number), std::memory_order_release);
 }
 
+void Segment::SlotImageLocked(uint32_t slot, uint64_t number, JournalEntry* out) const {
+  const SlotEntry& e = directory_[slot];
+  out->number = number;
+  out->kind = static_cast<uint32_t>(JournalKind::kSlot);
+  out->slot = slot;
+  out->id = e.id.load(std::memory_order_relaxed);
+  out->state = e.state.load(std::memory_order_relaxed);
+  out->owner_pid = e.owner_pid.load(std::memory_order_relaxed);
+  out->next_id = header_->next_id;
+  std::memcpy(out->body, static_cast<const void*>(&records_[slot]), sizeof(out->body));
+  SealJournalEntry(out);
+}
+
+void Segment::GroupsImageLocked(uint64_t number, JournalEntry* out) const {
+  std::memset(static_cast<void*>(out), 0, sizeof(*out));
+  out->number = number;
+  out->kind = static_cast<uint32_t>(JournalKind::kGroups);
+  out->next_id = header_->next_id;
+  std::memcpy(out->body, static_cast<const void*>(header_->groups), sizeof(out->body));
+  SealJournalEntry(out);
+}
+
 void Segment::AppendHoldToJournalLocked() {
   if (header_->durability.load(std::memory_order_relaxed) == 0) return;
   const bool groups_changed =
@@ -52,27 +74,9 @@ void Segment::AppendHoldToJournalLocked() {
   journal_buffer_.resize(writing_.size() + (groups_changed ? 1 : 0));
   size_t i = 0;
   for (const uint32_t slot : writing_) {
-    JournalEntry& out = journal_buffer_[i++];
-    const SlotEntry& e = entry(slot);
-    out.number = ++number;
-    out.kind = static_cast<uint32_t>(JournalKind::kSlot);
-    out.slot = slot;
-    out.id = e.id.load(std::memory_order_relaxed);
-    out.state = e.state.load(std::memory_order_relaxed);
-    out.owner_pid = e.owner_pid.load(std::memory_order_relaxed);
-    out.next_id = header_->next_id;
-    std::memcpy(out.body, static_cast<const void*>(&records_[slot]), sizeof(out.body));
-    SealJournalEntry(&out);
+    SlotImageLocked(slot, ++number, &journal_buffer_[i++]);
   }
-  if (groups_changed) {
-    JournalEntry& out = journal_buffer_[i++];
-    std::memset(static_cast<void*>(&out), 0, sizeof(out));
-    out.number = ++number;
-    out.kind = static_cast<uint32_t>(JournalKind::kGroups);
-    out.next_id = header_->next_id;
-    std::memcpy(out.body, static_cast<const void*>(header_->groups), sizeof(out.body));
-    SealJournalEntry(&out);
-  }
+  if (groups_changed) GroupsImageLocked(++number, &journal_buffer_[i++]);
   // Another process may have compacted the journal into a new file since this one opened it.
   const uint32_t generation = header_->journal_generation.load(std::memory_order_relaxed);
   if (journal_fd_ < 0 || journal_generation_ != generation) {
@@ -152,26 +156,11 @@ Status Segment::CompactJournal() {
   std::vector<JournalEntry> entries;
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     const SlotEntry& e = entry(slot);
-    const uint32_t state = e.state.load(std::memory_order_relaxed);
-    if (state == static_cast<uint32_t>(TaskState::kFree)) continue;
-    JournalEntry& out = entries.emplace_back();
-    out.number = ++number;
-    out.kind = static_cast<uint32_t>(JournalKind::kSlot);
-    out.slot = slot;
-    out.id = e.id.load(std::memory_order_relaxed);
-    out.state = state;
-    out.owner_pid = e.owner_pid.load(std::memory_order_relaxed);
-    out.next_id = header_->next_id;
-    std::memcpy(out.body, static_cast<const void*>(&records_[slot]), sizeof(out.body));
-    SealJournalEntry(&out);
+    if (e.state.load(std::memory_order_relaxed) == static_cast<uint32_t>(TaskState::kFree))
+      continue;
+    SlotImageLocked(slot, ++number, &entries.emplace_back());
   }
-  JournalEntry& groups = entries.emplace_back();
-  std::memset(static_cast<void*>(&groups), 0, sizeof(groups));
-  groups.number = ++number;
-  groups.kind = static_cast<uint32_t>(JournalKind::kGroups);
-  groups.next_id = header_->next_id;
-  std::memcpy(groups.body, static_cast<const void*>(header_->groups), sizeof(groups.body));
-  SealJournalEntry(&groups);
+  GroupsImageLocked(++number, &entries.emplace_back());
   int fd = -1;
   const Status replaced = ReplaceJournal(state_dir(), entries, &fd);
   if (replaced.ok()) {

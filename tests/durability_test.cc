@@ -216,21 +216,13 @@ INSTANTIATE_TEST_SUITE_P(Storages, Durability, ::testing::Values("file", "shm"),
 // README's "Durability" block, verbatim, run by bash (set -e) with taskq on PATH, on a flush
 // queue, in a directory holding the script it names.
 TEST(DurabilityReadme, BlockRuns) {
-  std::ifstream file(TASKQ_SOURCE_DIR "/README.md");
-  const std::string readme((std::istreambuf_iterator<char>(file)),
-                           std::istreambuf_iterator<char>());
-  const size_t section = readme.find("### Durability");
-  ASSERT_NE(section, std::string::npos);
-  const size_t begin = readme.find("```sh\n", section) + 6;
-  const std::string block = readme.substr(begin, readme.find("```", begin) - begin);
+  const std::string block = ReadmeBlock("### Durability");
+  ASSERT_FALSE(block.empty());
   Daemon daemon(FaultSettings("pool", 2, "storage: file\ndurability: flush\n"));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   std::ofstream(daemon.dir() + "/backup.sh") << "#!/bin/sh\nexit 0\n";
   std::filesystem::permissions(daemon.dir() + "/backup.sh", std::filesystem::perms::owner_all);
-  const std::string bin_dir = std::filesystem::path(TaskqPath()).parent_path().string();
-  const CommandResult r =
-      RunCommand({"/bin/bash", "-c", "set -e\ncd '" + daemon.dir() + "'\n" + block}, "",
-                 {{"PATH", bin_dir + ":/usr/bin:/bin"}, {"TASKQ_CONFIG", daemon.config_path()}});
+  const CommandResult r = RunShellBlock(block, daemon.dir(), daemon.config_path());
   ASSERT_EQ(r.exit_code, 0) << Describe(r) << "\n" << block;
   EXPECT_EQ(r.out.rfind("1\ndurability:  flush: journal of ", 0), 0u) << r.out;
   EXPECT_TRUE(ReachesState(daemon, 1, "succeeded"));

@@ -221,13 +221,8 @@ TEST_P(Select, UniqueUnderFourConcurrentSubmittersGivesOneTask) {
 // README's "Steering tasks" block, verbatim, run by bash (set -e) with taskq on PATH, in a
 // directory holding the scripts it names.
 TEST_P(Select, ReadmeSteeringBlockRuns) {
-  std::ifstream file(TASKQ_SOURCE_DIR "/README.md");
-  const std::string readme((std::istreambuf_iterator<char>(file)),
-                           std::istreambuf_iterator<char>());
-  const size_t section = readme.find("### Steering tasks");
-  ASSERT_NE(section, std::string::npos);
-  const size_t begin = readme.find("```sh\n", section) + 6;
-  const std::string block = readme.substr(begin, readme.find("```", begin) - begin);
+  const std::string block = ReadmeBlock("### Steering tasks");
+  ASSERT_FALSE(block.empty());
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string dir = daemon.dir() + "/work";
@@ -241,10 +236,7 @@ TEST_P(Select, ReadmeSteeringBlockRuns) {
     std::filesystem::permissions(dir + "/" + name, std::filesystem::perms::owner_all);
   }
   std::ofstream(dir + "/hosts.txt") << "alpha\nbeta\n";
-  const std::string bin_dir = std::filesystem::path(TaskqPath()).parent_path().string();
-  const CommandResult r =
-      RunCommand({"/bin/bash", "-c", "set -e\ncd '" + dir + "'\n" + block}, "",
-                 {{"PATH", bin_dir + ":/usr/bin:/bin"}, {"TASKQ_CONFIG", daemon.config_path()}});
+  const CommandResult r = RunShellBlock(block, dir, daemon.config_path());
   ASSERT_EQ(r.exit_code, 0) << Describe(r) << "\n" << block;
   EXPECT_TRUE(ListedIds(daemon, {"--label", "team=web", "--state", "queued"}).empty());
   EXPECT_TRUE(ListedIds(daemon, {"--label", "team=web", "--state", "running"}).empty());

@@ -320,6 +320,25 @@ std::string Daemon::log() const {
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+std::string ReadmeBlock(const std::string& heading) {
+  std::ifstream file(TASKQ_SOURCE_DIR "/README.md");
+  const std::string readme((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+  const size_t section = readme.find(heading);
+  if (section == std::string::npos) return "";
+  const size_t open = readme.find("```sh\n", section);
+  if (open == std::string::npos) return "";
+  const size_t begin = open + 6;
+  return readme.substr(begin, readme.find("```", begin) - begin);
+}
+
+CommandResult RunShellBlock(const std::string& block, const std::string& dir,
+                            const std::string& config) {
+  const std::string bin_dir = std::filesystem::path(TaskqPath()).parent_path().string();
+  return RunCommand({"/bin/bash", "-c", "set -e\ncd '" + dir + "'\n" + block}, "",
+                    {{"PATH", bin_dir + ":/usr/bin:/bin"}, {"TASKQ_CONFIG", config}});
+}
+
 std::string Describe(const CommandResult& r) {
   return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "--- stderr:\n" +
          r.err;

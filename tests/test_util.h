@@ -108,4 +108,13 @@ bool WaitUntil(const std::function<bool()>& condition, int timeout_ms = 60000);
 // Parses one JSON object from text (the first line), or fails the test.
 std::string FirstLine(const std::string& text);
 
+// The first ```sh block after the heading `heading` in README.md ("" when there is none): the
+// tests run README's commands verbatim.
+std::string ReadmeBlock(const std::string& heading);
+
+// Runs `block` with bash (set -e) in `dir`, with the built taskq first on PATH and TASKQ_CONFIG
+// naming `config`.
+CommandResult RunShellBlock(const std::string& block, const std::string& dir,
+                            const std::string& config);
+
 }  // namespace taskq::testing
