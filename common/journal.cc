@@ -27,9 +27,10 @@ uint32_t EntryCrc(const JournalEntry& entry) {
   return crc.checksum();
 }
 
-// The state directory's descriptor: every journal file is opened relative to it.
+// The state directory's descriptor: every journal file is opened relative to it. Not O_PATH, as
+// elsewhere: the directory itself is fsynced after a rename.
 int OpenStateDir(const std::string& state_dir) {
-  return ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 Status WriteAll(int fd, const void* data, size_t size) {

@@ -12,20 +12,13 @@
 #include <memory>
 
 #include "common/clock.h"
+#include "common/daemon_warning.h"
 #include "common/journal.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "fmt/format.h"
-#include "spdlog/spdlog.h"
 
 namespace taskq {
-namespace {
-
-void WarnInDaemon(const std::string& line) {
-  if (auto logger = spdlog::get("taskqd")) logger->warn("{}", line);
-}
-
-}  // namespace
 
 std::string HeaderBootId(const SegmentHeader& header) {
   return std::string(header.boot_id, strnlen(header.boot_id, sizeof(header.boot_id)));

@@ -10,11 +10,11 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/daemon_warning.h"
 #include "common/deadline.h"
 #include "common/segment.h"
 #include "common/shm_sync.h"
 #include "fmt/format.h"
-#include "spdlog/spdlog.h"
 
 namespace taskq {
 namespace {
@@ -25,12 +25,6 @@ TaskState StateOf(const SlotEntry& e) {
 
 void SetState(SlotEntry& e, TaskState s) {
   e.state.store(static_cast<uint32_t>(s), std::memory_order_release);
-}
-
-// Only taskqd reports what it finds (its logger is named "taskqd"): a client's stdout is its
-// output, and its stderr is for its one-line errors.
-void WarnInDaemon(const std::string& line) {
-  if (auto logger = spdlog::get("taskqd")) logger->warn("{}", line);
 }
 
 void CopyReason(const std::string& reason, TaskRecord* record) {
