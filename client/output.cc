@@ -122,7 +122,7 @@ void PrintTaskBlock(const TaskInfo& info) {
   }
   SlurmDetails slurm;
   if ((r.flags & kFlagSlurm) != 0 && r.child_pid > 0 &&
-      ReadSlurmDetails(info.state_dir, r.id, &slurm)) {
+      FindSlurmDetails(info.state_dir, r.id, static_cast<uint32_t>(r.child_pid), &slurm)) {
     std::printf("slurm:       %s\n", EscapeControl(DescribeSlurmDetails(slurm)).c_str());
   }
   std::printf("runner pid:  %d\n", r.runner_pid);
@@ -263,7 +263,8 @@ namespace {
 nlohmann::json TaskWithSlurmDetails(const TaskInfo& info) {
   nlohmann::json j = TaskToJson(info);
   SlurmDetails details;
-  if (j.contains("slurm_job_id") && ReadSlurmDetails(info.state_dir, info.id(), &details)) {
+  if (j.contains("slurm_job_id") &&
+      FindSlurmDetails(info.state_dir, info.id(), j["slurm_job_id"].get<uint32_t>(), &details)) {
     j["slurm_state"] = details.state;
     j["slurm_reason"] = details.reason;
     j["slurm_node"] = details.node.empty() ? nlohmann::json() : nlohmann::json(details.node);

@@ -28,7 +28,7 @@ Status WriteSlurmDetails(const std::string& state_dir, uint64_t task_id,
   j["state"] = details.state;
   j["reason"] = details.reason;
   j["node"] = details.node;
-  const std::string text = j.dump() + "\n";
+  const std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   const std::string path = SlurmDetailsPath(state_dir, task_id);
   const std::string temp = path + ".new";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -57,6 +57,44 @@ bool ReadSlurmDetails(const std::string& state_dir, uint64_t task_id, SlurmDetai
   details->reason = text_of("reason");
   details->node = text_of("node");
   return true;
+}
+
+Status AppendPilotNode(const std::string& state_dir, uint32_t job_id, uint32_t pilot,
+                       const std::string& node) {
+  ::mkdir((state_dir + "/slurm").c_str(), 0700);
+  const std::string path = state_dir + "/slurm/pilot-nodes";
+  const nlohmann::json j = {{"job_id", job_id}, {"pilot", pilot}, {"node", node}};
+  // `replace`: the node is a pilot's word (cut at 64 bytes, perhaps inside a UTF-8 sequence).
+  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::Failed(fmt::format("cannot write {}: {}", path, strerror(errno)));
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!written) return Status::Failed(fmt::format("cannot write {}: {}", path, strerror(errno)));
+  return Status::Ok();
+}
+
+bool FindSlurmDetails(const std::string& state_dir, uint64_t task_id, uint32_t job_id,
+                      SlurmDetails* details) {
+  if (ReadSlurmDetails(state_dir, task_id, details)) return true;
+  std::ifstream in(state_dir + "/slurm/pilot-nodes");
+  bool found = false;
+  for (std::string line; job_id != 0 && std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    // Read field by field: a damaged line (the file is the daemon's, but may be cut short) is
+    // skipped, never thrown on.
+    auto number = [&](const char* key) {
+      return j.is_object() && j.contains(key) && j[key].is_number_unsigned()
+                 ? j[key].get<uint64_t>()
+                 : uint64_t{0};
+    };
+    if (number("job_id") != job_id) continue;
+    const bool has_node = j.contains("node") && j["node"].is_string();
+    *details = SlurmDetails{job_id, "LEASED", fmt::format("pilot {}", number("pilot")),
+                            has_node ? j["node"].get<std::string>() : ""};
+    found = true;  // the last line for the job wins
+  }
+  return found;
 }
 
 std::string DescribeSlurmDetails(const SlurmDetails& details) {

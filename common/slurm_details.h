@@ -25,6 +25,15 @@ Status WriteSlurmDetails(const std::string& state_dir, uint64_t task_id,
                          const SlurmDetails& details);
 // False when there is no such file or it does not parse.
 bool ReadSlurmDetails(const std::string& state_dir, uint64_t task_id, SlurmDetails* details);
+// A pilot's tasks share its job and node, so the `slurm` executor's pilots write no file per task
+// (one inode per task cost more than the task: docs/SCALE-OUT.md): each pilot appends one line,
+// {"job_id", "pilot", "node"}, to <state_dir>/slurm/pilot-nodes once its node is known.
+Status AppendPilotNode(const std::string& state_dir, uint32_t job_id, uint32_t pilot,
+                       const std::string& node);
+// A task's details: its own file when there is one, else the pilot that ran job `job_id`
+// ("LEASED", reason "pilot N", its node). False when neither knows the task.
+bool FindSlurmDetails(const std::string& state_dir, uint64_t task_id, uint32_t job_id,
+                      SlurmDetails* details);
 // One line for `taskq status`: "job 12 PENDING (Resources)", "job 12 RUNNING on n2".
 std::string DescribeSlurmDetails(const SlurmDetails& details);
 

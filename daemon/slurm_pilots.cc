@@ -73,6 +73,7 @@ struct Pilot {
   uint64_t start_us = 0;  // from squeue (to the second); 0 until seen
   uint64_t last_seen_us = 0;
   std::string node;
+  std::string recorded_node;  // the node last written to <state_dir>/slurm/pilot-nodes
   std::string slurm_state;
   std::shared_ptr<FrameConnection> connection;
   std::set<uint64_t> leases;
@@ -608,10 +609,14 @@ class SlurmPilotExecutor : public Executor {
     }
     context_.segment->SetSlurmJob(claimed.slot, lease.id, pilot.job_id);
     context_.segment->MarkStarted(claimed.slot, lease.id, now);
-    // One write per task (the hot path): "leased" stays true once the task has ended.
-    (void)WriteSlurmDetails(
-        state_dir, lease.id,
-        SlurmDetails{pilot.job_id, "LEASED", fmt::format("pilot {}", pilot.number), pilot.node});
+    // `taskq status` finds the node through the pilot's job id (no file per task: the hot path);
+    // a "WAITING" file from while the task had no pilot would hide it.
+    ::unlink(SlurmDetailsPath(state_dir, lease.id).c_str());
+    if (pilot.recorded_node != pilot.node) {
+      const Status noted = AppendPilotNode(state_dir, pilot.job_id, pilot.number, pilot.node);
+      if (!noted.ok()) spdlog::warn("group '{}': {}", group_name_, noted.message());
+      pilot.recorded_node = pilot.node;
+    }
     pilot.leases.insert(lease.id);
     leases_[lease.id] = lease;
     return PilotTaskToJson(task);
@@ -819,7 +824,9 @@ class SlurmPilotExecutor : public Executor {
                       {"walltime_left_s", end > now ? (end - now) / 1000000 : 0}});
     }
     j["pilots"] = list;
-    const std::string text = j.dump() + "\n";
+    // `replace`: a node name is a pilot's word, cut at 64 bytes (perhaps inside a UTF-8 sequence).
+    const std::string text =
+        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     if (text == last_status_) return;
     last_status_ = text;
     const std::string temp = status_path_ + ".new";
