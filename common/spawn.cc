@@ -81,9 +81,23 @@ struct LogFds {
 };
 
 Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
-  const std::pair<const std::string*, int*> wanted[] = {{&request.stdout_path, &logs->out},
-                                                        {&request.stderr_path, &logs->err}};
-  for (const auto& [path, fd] : wanted) {
+  struct Wanted {
+    const std::string* path;
+    int given;
+    int* fd;
+  };
+  for (const Wanted& w : {Wanted{&request.stdout_path, request.stdout_fd, &logs->out},
+                          Wanted{&request.stderr_path, request.stderr_fd, &logs->err}}) {
+    const std::string* path = w.path;
+    int* fd = w.fd;
+    if (w.given >= 0) {
+      *fd = ::fcntl(w.given, F_DUPFD_CLOEXEC, 3);  // ours to close, like an opened log
+      if (*fd < 0) {
+        return Status::Failed(
+            fmt::format("cannot run '{}': dup of its log: {}", request.argv[0], strerror(errno)));
+      }
+      continue;
+    }
     if (path->empty()) continue;
     *fd = OpenLogForWrite(*path, request.log_mode);
     if (*fd < 0) {

@@ -36,7 +36,11 @@ struct SpawnRequest {
   std::string cwd;                // "" = inherit
   std::string stdout_path;        // "" = inherit
   std::string stderr_path;        // "" = inherit
-  mode_t log_mode = 0600;         // of stdout_path/stderr_path when they are created
+  // Already open descriptors for stdout/stderr, used instead of the paths when >= 0 (the caller
+  // keeps and closes them): the pilot's in-memory files (memfd), which cost no inode.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  mode_t log_mode = 0600;  // of stdout_path/stderr_path when they are created
   bool new_session = true;
   // Run as this uid instead of taskqd's user (its account's groups, and HOME, USER, LOGNAME
   // added to env); unset = taskqd's user. The log files are still opened by taskqd.

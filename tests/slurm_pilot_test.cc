@@ -242,6 +242,25 @@ TEST_F(SlurmPilot, CpuTaskGivesItsResult) {
   EXPECT_EQ(j["result"]["count"], 5000);
 }
 
+// A pilot holds a task's output in memory (memfd) and streams it in chunks, punching out what it
+// sent: 2.8 MB of stdout (eleven 256 KiB chunks, several pumps) arrives whole and in order, stderr
+// apart, and the status names the pilot's node.
+TEST_F(SlurmPilot, OutputOfManyChunksArrivesWholeWithTheNode) {
+  StartDaemon("  idle_timeout: 1m\n");
+  const uint64_t id =
+      Submit({"exec", "--", "sh", "-c", "seq 1 400000; echo to-stderr >&2; seq 400001 420000"});
+  const nlohmann::json j = Wait(id);
+  EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(j["slurm_state"], "LEASED") << j.dump();
+  EXPECT_TRUE(j["slurm_node"].is_string()) << j.dump();
+  const std::string out = daemon_->Taskq({"logs", std::to_string(id)}).out;
+  std::string expected;
+  for (int n = 1; n <= 420000; ++n) expected += std::to_string(n) + "\n";
+  EXPECT_EQ(out.size(), expected.size());
+  EXPECT_TRUE(out == expected) << "stdout differs from seq 1 420000";
+  EXPECT_EQ(daemon_->Taskq({"logs", "--stderr", std::to_string(id)}).out, "to-stderr\n");
+}
+
 TEST_F(SlurmPilot, FailedPilotStartsPauseTheGroup) {
   StartDaemon(
       "  idle_timeout: 1m\n  max_failed_starts: 2\n  sbatch_args: "

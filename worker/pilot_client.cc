@@ -3,16 +3,16 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <cstring>
 
 #include "common/clock.h"
 #include "common/spawn.h"
@@ -25,12 +25,21 @@ namespace {
 
 constexpr auto kPumpInterval = std::chrono::milliseconds(100);
 constexpr size_t kOutputChunk = 256 * 1024;
+// Per stream and pump: up to 4 MiB (40 MB/s). Output waits in memory until sent, and what was
+// sent is punched out of the memfd, so only a task writing faster than that grows the pilot.
+constexpr int kChunksPerPump = 16;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// Everything in `fd` from its start (a memfd the task wrote).
+std::string ReadAll(int fd) {
+  std::string text;
+  char buffer[64 * 1024];
+  for (off_t at = 0;;) {
+    const ssize_t n = ::pread(fd, buffer, sizeof(buffer), at);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    at += n;
+  }
+  return text;
 }
 
 }  // namespace
@@ -68,14 +77,6 @@ int PilotClient::Run() {
     std::fprintf(stderr, "taskq-worker: %s\n", why.c_str());
     return 3;
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string base =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/taskq-worker-XXXXXX";
-  if (::mkdtemp(base.data()) == nullptr) {
-    std::fprintf(stderr, "taskq-worker: cannot create a scratch directory: %m\n");
-    return 3;
-  }
-  scratch_ = base;
   connection_->Start([this](Frame& frame) { OnFrame(frame); },
                      [this](const std::string& reason) {
                        Exit(stopping_ ? 0 : 3,
@@ -91,8 +92,6 @@ int PilotClient::Run() {
   ArmSignals();
   Pump();
   io_.run();
-  std::error_code ignored;
-  std::filesystem::remove_all(scratch_, ignored);
   return exit_code_;
 }
 
@@ -139,17 +138,22 @@ void PilotClient::OnFrame(Frame& frame) {
 void PilotClient::StartTask(const PilotTask& task) {
   RunningTask running;
   running.task = task;
-  running.out_path = fmt::format("{}/{}.out", scratch_, task.id);
-  running.err_path = fmt::format("{}/{}.err", scratch_, task.id);
+  running.out_fd = ::memfd_create(fmt::format("taskq-{}.out", task.id).c_str(), MFD_CLOEXEC);
+  running.err_fd = ::memfd_create(fmt::format("taskq-{}.err", task.id).c_str(), MFD_CLOEXEC);
   SpawnRequest request;
   request.argv = task.argv;
   if (task.kind != "exec") request.argv.insert(request.argv.begin(), settings_.runner);
   request.env = task.env;
   request.cwd = task.cwd;
-  request.stdout_path = running.out_path;
-  request.stderr_path = running.err_path;
-  const Status spawned = Spawn(request, &running.pid);
+  request.stdout_fd = running.out_fd;
+  request.stderr_fd = running.err_fd;
+  const Status spawned =
+      running.out_fd < 0 || running.err_fd < 0
+          ? Status::Failed(fmt::format("cannot run '{}': memfd_create: {}",
+                                       task.argv.empty() ? "" : task.argv[0], std::strerror(errno)))
+          : Spawn(request, &running.pid);
   if (!spawned.ok()) {
+    CloseOutput(running);
     TaskOutcome outcome;
     outcome.state = TaskState::kFailed;
     outcome.exit_code = 127;
@@ -184,7 +188,7 @@ void PilotClient::Finished(RunningTask& running, int wait_status, const rusage& 
     outcome = OutcomeFromWaitStatus(wait_status, usage);
   } else {
     SendOutput(running, true);  // stderr only reaches taskqd's log of exec tasks
-    if (!ParseRunnerResult(ReadAll(running.out_path), &outcome)) {
+    if (!ParseRunnerResult(ReadAll(running.out_fd), &outcome)) {
       outcome.state = TaskState::kFailed;
       outcome.reason = "taskq-run printed no result";
     }
@@ -202,33 +206,38 @@ void PilotClient::Finished(RunningTask& running, int wait_status, const rusage& 
   }
   outcome.finished_at_us = 0;
   connection_->Send(EncodeJsonFrame(OutcomeToJson(running.task.id, outcome)));
-  ::unlink(running.out_path.c_str());
-  ::unlink(running.err_path.c_str());
+  CloseOutput(running);
+}
+
+void PilotClient::CloseOutput(RunningTask& running) {
+  if (running.out_fd >= 0) ::close(running.out_fd);
+  if (running.err_fd >= 0) ::close(running.err_fd);
+  running.out_fd = running.err_fd = -1;
 }
 
 // New bytes of a running exec task's stdout/stderr, as output frames.
 void PilotClient::SendOutput(RunningTask& running, bool all) {
   struct Stream {
-    const std::string* path;
+    int fd;
     off_t* sent;
     char kind;
   };
   const bool exec = running.task.kind == "exec";
-  for (Stream s : {Stream{&running.out_path, &running.out_sent, 'O'},
-                   Stream{&running.err_path, &running.err_sent, 'E'}}) {
+  for (Stream s : {Stream{running.out_fd, &running.out_sent, 'O'},
+                   Stream{running.err_fd, &running.err_sent, 'E'}}) {
     if (!exec && s.kind == 'O') continue;  // taskq-run's result line, not output
-    const int fd = ::open(s.path->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
+    struct stat written {};
+    if (s.fd < 0 || ::fstat(s.fd, &written) != 0 || written.st_size <= *s.sent) continue;
     std::string chunk(kOutputChunk, '\0');
-    for (;;) {
-      const ssize_t n = ::pread(fd, chunk.data(), chunk.size(), *s.sent);
+    for (int chunks = 0; all || chunks < kChunksPerPump; ++chunks) {
+      const ssize_t n = ::pread(s.fd, chunk.data(), chunk.size(), *s.sent);
       if (n <= 0) break;
       connection_->Send(EncodeOutputFrame(s.kind, running.task.id,
                                           std::string_view(chunk.data(), static_cast<size_t>(n))));
+      // Sent: its memory goes back (a hole; the offsets stay).
+      (void)::fallocate(s.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, *s.sent, n);
       *s.sent += n;
-      if (!all) break;
     }
-    ::close(fd);
   }
 }
 
@@ -275,6 +284,7 @@ void PilotClient::Exit(int code, const std::string& why) {
   for (auto& [pid, running] : running_) {
     int status = 0;
     ::waitpid(pid, &status, 0);
+    CloseOutput(running);
   }
   running_.clear();
   exit_code_ = code;

@@ -39,8 +39,11 @@ class PilotClient {
   struct RunningTask {
     PilotTask task;
     pid_t pid = 0;
-    std::string out_path;
-    std::string err_path;
+    // The task's stdout and stderr: in-memory files (memfd), read as they grow. Not files in a
+    // scratch directory: each task would create and delete two inodes on the node's disk, which
+    // cost more than the task on a busy ext4 (docs/SCALE-OUT.md, "Measured here").
+    int out_fd = -1;
+    int err_fd = -1;
     off_t out_sent = 0;
     off_t err_sent = 0;
   };
@@ -56,6 +59,7 @@ class PilotClient {
   void Pump();
   void Kill(uint64_t id);
   void Exit(int code, const std::string& why);
+  static void CloseOutput(RunningTask& running);
 
   PilotSettings settings_;
   boost::asio::io_context io_;
@@ -64,7 +68,6 @@ class PilotClient {
   boost::asio::steady_timer pump_;
   std::shared_ptr<FrameConnection> connection_;
   std::map<pid_t, RunningTask> running_;
-  std::string scratch_;
   uint64_t heartbeat_ms_ = 2500;
   uint64_t kill_grace_ms_ = 2000;
   uint64_t idle_since_us_ = 0;
