@@ -107,6 +107,20 @@ ms_pilot=$(run_batch pilot "$n_pilot")
 echo "mode: pilot, $n_pilot exec tasks (true) in one batch: $ms_pilot ms" \
   "($(rate "$n_pilot" "$ms_pilot") tasks/s; $nodes pilots x $cpus slots)"
 echo "pilot / job throughput: $(((n_pilot * ms_job) / (n_job * ms_pilot)))x"
+# The machine's floor: the same number of `true` processes, as many at once as the pilots have
+# slots, started by a bare posix_spawn loop (bench/spawn_floor.cc). On one shared host the pilots
+# cannot beat it; pilot / job above is bounded by floor / job.
+if [[ -x $build/bench/spawn_floor ]]; then
+  floor=$("$build/bench/spawn_floor" "$n_pilot" $((nodes * cpus)))
+  floor_rate=${floor##*, }
+  floor_rate=${floor_rate%% *}
+  floor_ms=$(awk -v n="$n_pilot" -v r="$floor_rate" 'BEGIN { printf "%d", n * 1000 / r }')
+  echo "spawn floor (bench/spawn_floor $n_pilot $((nodes * cpus))): $floor"
+  echo "pilot / spawn floor: $(ratio "$floor_ms" "$ms_pilot")x; spawn floor / job:" \
+    "$(((n_pilot * ms_job) / (n_job * floor_ms)))x"
+else
+  echo "spawn floor: not measured ($build/bench/spawn_floor not built)"
+fi
 
 start_daemon local "policy: pool
 workers: 1"

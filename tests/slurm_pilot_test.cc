@@ -391,8 +391,9 @@ TEST(SlurmPilotPlacement, LeasesOnlyWhereTheWalltimeLeftCoversTheTimeout) {
 namespace taskq::testing {
 namespace {
 
-// docs/SCALE-OUT.md's `scripts/slurm-bench.sh build 200 2000 3`, smaller: the script runs end to
-// end on its own cluster and reports every figure (their values are not checked: speed varies).
+// docs/SCALE-OUT.md's `scripts/slurm-bench.sh build-release 200 2000 3`, smaller: the script runs
+// end to end on its own cluster and reports every figure (their values are not checked: speed
+// varies).
 TEST(SlurmBench, ScriptReportsEveryFigure) {
   if (geteuid() != 0 || !Exists("/usr/sbin/slurmd")) GTEST_SKIP() << "needs root and Slurm";
   const CommandResult r =
@@ -401,7 +402,7 @@ TEST(SlurmBench, ScriptReportsEveryFigure) {
   for (const char* line :
        {"mode: job, 10 exec tasks", "pilots submitted, started, connected",
         "one exec task with pilots idle", "mode: pilot, 50 exec tasks", "pilot / job throughput",
-        "cpu --count 3000000, median run_us of 5: local pool worker"}) {
+        "pilot / spawn floor:", "cpu --count 3000000, median run_us of 5: local pool worker"}) {
     EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
   }
 }
