@@ -303,6 +303,64 @@ Status BatchLineParser::Parse(const std::string& line, const std::string& defaul
   TASKQ_RETURN_IF_ERROR(SplitWords(line, &words));
   *skip = words.empty() || words[0].starts_with("#");
   if (*skip) return Status::Ok();
+  Status simple;
+  if (ParseSimple(words, default_cwd, spec, &simple)) return simple;
+  return ParseWithGrammar(words, default_cwd, spec);
+}
+
+namespace {
+
+// A decimal number as CLI11 would take it for a uint64_t option in [0, max]; false for anything
+// else (signs, spaces, hex, a leading 0 that CLI11 reads as octal, 20 digits), which the grammar
+// then takes or reports in its own words.
+bool PlainNumber(const std::string& text, uint64_t max, uint64_t* value) {
+  if (text.empty() || text.size() > 19 || (text.size() > 1 && text[0] == '0')) return false;
+  uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (n > max) return false;
+  *value = n;
+  return true;
+}
+
+}  // namespace
+
+bool BatchLineParser::ParseSimple(const std::vector<std::string>& words,
+                                  const std::string& default_cwd, TaskSpec* spec, Status* result) {
+  SubmitArgs args;
+  if (words[0] == "exec") {
+    if (words.size() < 3 || words[1] != "--") return false;
+    args.kind = "exec";
+    args.command.assign(words.begin() + 2, words.end());
+  } else if (words[0] == "cpu") {
+    if (words.size() % 2 != 1) return false;
+    bool count_given = false, seed_given = false;
+    for (size_t i = 1; i < words.size(); i += 2) {
+      // Each option once: CLI11 refuses a repeat, and that error is its to word.
+      if (words[i] == "--count" && !count_given) {
+        count_given = true;
+        if (!PlainNumber(words[i + 1], uint64_t{1} << 62, &args.spec.cpu.count)) return false;
+      } else if (words[i] == "--seed" && !seed_given) {
+        seed_given = true;
+        if (!PlainNumber(words[i + 1], UINT64_MAX, &args.spec.cpu.seed)) return false;
+      } else {
+        return false;
+      }
+    }
+    args.kind = "cpu";
+  } else {
+    return false;
+  }
+  *result = FinishSpec(&args, default_cwd);
+  if (result->ok()) *spec = std::move(args.spec);
+  return true;
+}
+
+Status BatchLineParser::ParseWithGrammar(const std::vector<std::string>& line_words,
+                                         const std::string& default_cwd, TaskSpec* spec) {
+  std::vector<std::string> words = line_words;
   // The options write into args_, and CLI11 leaves a variable alone when its option is absent:
   // start each line from the defaults (the subcommands keep pointing at the same args_).
   args_ = SubmitArgs{};
