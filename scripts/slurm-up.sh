@@ -53,30 +53,25 @@ for tool in munged mungekey slurmctld slurmd sinfo; do
   command -v "$tool" >/dev/null || fail "$tool not found: install slurmctld slurmd slurm-client munge"
 done
 
-# Two free TCP ports on this host.
+# A free TCP port below the kernel's ephemeral range (so no outgoing connection, e.g. a TIME_WAIT
+# of the many squeue/sbatch RPCs, holds it), found free by probing; another cluster started at
+# the same moment may still take it, which the retry below covers.
 free_port() {
-  local port
+  local port low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  ((low > 21000)) || low=32768
   for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % (low - 20000)))
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
   done
   return 1
 }
-ctld_port=$(free_port) || fail "no free port"
 host=$(hostname -s)
-slurmd_ports=()
-for ((k = 1; k <= nodes; k++)); do slurmd_ports+=("$(free_port)") || fail "no free port"; done
 if ((nodes == 1)); then
-  node_lines="NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN"
   node_names=("$host")
 else
-  node_lines=""
   node_names=()
-  for ((k = 1; k <= nodes; k++)); do
-    node_lines+="NodeName=n$k NodeHostname=$host NodeAddr=127.0.0.1 Port=${slurmd_ports[k - 1]}"
-    node_lines+=" CPUs=$cpus State=UNKNOWN"$'\n'
-    node_names+=("n$k")
-  done
+  for ((k = 1; k <= nodes; k++)); do node_names+=("n$k"); done
 fi
 
 mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
@@ -89,7 +84,25 @@ pids+=($!)
 for _ in $(seq 100); do [[ -S $dir/munge/munge.sock ]] && break; sleep 0.05; done
 [[ -S $dir/munge/munge.sock ]] || fail "munged did not create its socket ($dir/munge/munged.log)"
 
-cat >"$dir/slurm.conf" <<EOF
+# start_slurm: fresh ports, slurm.conf, slurmctld and one slurmd per node, then waits until every
+# node is idle. Returns 1 when one of them exited meanwhile (e.g. its port was taken between the
+# probe and its bind: ctest runs two Slurm suites at once, each with its own cluster), 2 when the
+# nodes are not idle after 30 s.
+start_slurm() {
+  local k name p
+  ctld_port=$(free_port) || fail "no free port"
+  slurmd_ports=()
+  for ((k = 1; k <= nodes; k++)); do slurmd_ports+=("$(free_port)") || fail "no free port"; done
+  node_lines=""
+  for ((k = 1; k <= nodes; k++)); do
+    if ((nodes == 1)); then
+      node_lines="NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN"
+    else
+      node_lines+="NodeName=n$k NodeHostname=$host NodeAddr=127.0.0.1 Port=${slurmd_ports[k - 1]}"
+      node_lines+=" CPUs=$cpus State=UNKNOWN"$'\n'
+    fi
+  done
+  cat >"$dir/slurm.conf" <<EOF
 ClusterName=taskqtest
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
@@ -126,27 +139,57 @@ SlurmdParameters=config_overrides
 $node_lines
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP LLN=YES
 EOF
-export SLURM_CONF=$dir/slurm.conf
-
-slurmctld -D -i -f "$SLURM_CONF" &
-pids+=($!)
-for name in "${node_names[@]}"; do
-  mkdir -p "$dir/spool/$name"
-  if ((nodes == 1)); then
-    slurmd -D -f "$SLURM_CONF" &
-  else
-    slurmd -D -N "$name" -f "$SLURM_CONF" &
-  fi
+  export SLURM_CONF=$dir/slurm.conf
+  slurmctld -D -i -f "$SLURM_CONF" &
   pids+=($!)
-  echo $! >"$dir/node-$name.pid"
+  for name in "${node_names[@]}"; do
+    mkdir -p "$dir/spool/$name"
+    if ((nodes == 1)); then
+      slurmd -D -f "$SLURM_CONF" &
+    else
+      slurmd -D -N "$name" -f "$SLURM_CONF" &
+    fi
+    pids+=($!)
+    echo $! >"$dir/node-$name.pid"
+  done
+  for _ in $(seq 300); do
+    state=$(sinfo -h -N -o %t 2>/dev/null | sort -u | tr '\n' ' ')
+    [[ $state == "idle " ]] && return 0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || return 1; done
+    sleep 0.1
+  done
+  return 2
+}
+
+# The last lines of every Slurm log, into slurm-up.log (the caller's temporary directory, logs
+# included, may be gone by the time someone reads why it failed).
+log_tails() {
+  local log
+  for log in "$dir"/slurmctld.log "$dir"/slurmd-*.log; do
+    [[ -f $log ]] && { echo "--- ${log##*/}:"; tail -n 4 "$log"; }
+  done
+}
+
+# Stops the Slurm daemons of a failed attempt (not munged, pids[0]).
+stop_slurm() {
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 1; i--)); do kill -KILL "${pids[i]}" 2>/dev/null; done
+  for ((i = ${#pids[@]} - 1; i >= 1; i--)); do wait "${pids[i]}" 2>/dev/null; done
+  pids=("${pids[0]}")
+  rm -f "$dir"/slurmctld.pid "$dir"/slurmd-*.pid
+}
+
+for attempt in 1 2 3; do
+  start_slurm
+  started=$?
+  ((started == 0)) && break
+  why="a daemon exited"
+  ((started == 2)) && why="nodes not idle after 30 s (state '$state')"
+  echo "slurm-up: attempt $attempt: $why (ports $ctld_port, ${slurmd_ports[*]}):"
+  log_tails
+  ((attempt == 3)) && fail "$why, three times with fresh ports (slurm-up.log has the logs' tails)"
+  stop_slurm
 done
-for _ in $(seq 300); do
-  state=$(sinfo -h -N -o %t 2>/dev/null | sort -u | tr '\n' ' ')
-  [[ $state == "idle " ]] && break
-  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || fail "a daemon exited (see $dir/*.log)"; done
-  sleep 0.1
-done
-[[ $state == "idle " ]] || fail "node not idle after 30 s (state '$state'; see $dir/slurmctld.log)"
 echo "${pids[*]}" >"$dir/daemons.pid"
 echo "export SLURM_CONF=$SLURM_CONF" >"$dir/ready"
 echo "slurm-up: ready: SLURM_CONF=$SLURM_CONF (ports $ctld_port, ${slurmd_ports[*]};" \

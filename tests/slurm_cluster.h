@@ -42,7 +42,11 @@ class SlurmCluster {
   // `nodes` slurmd on this host (scripts/slurm-up.sh --nodes), each with `cpus` CPUs.
   explicit SlurmCluster(int nodes = 1, int cpus = 8) : nodes_(nodes), cpus_(cpus) {}
 
+  // False with the reason when the cluster did not start; Unavailable() then tells a machine
+  // that cannot run one (not root, Slurm not installed: the tests skip) from one where it failed
+  // to start (the tests fail: that is a broken machine or a broken slurm-up.sh, not a skip).
   bool Start(std::string* why) {
+    unavailable_ = true;
     if (geteuid() != 0) {
       *why = "slurmd must run as root here (CI runs as root)";
       return false;
@@ -57,6 +61,7 @@ class SlurmCluster {
         return false;
       }
     }
+    unavailable_ = false;
     const std::string script = kScripts + "/slurm-up.sh";
     std::vector<std::string> args = {
         "/bin/bash",          script, "--nodes", std::to_string(nodes_), dir_.path() + "/slurm",
@@ -72,8 +77,11 @@ class SlurmCluster {
     const std::string failed = dir_.path() + "/slurm/failed";
     WaitUntil([&] { return Exists(ready) || Exists(failed) || !KeeperAlive(); }, 60000);
     if (!Exists(ready)) {
+      // The log's end: slurm-up.sh writes the tails of the daemons' logs there on a failure.
+      const std::string log = ReadFile(dir_.path() + "/slurm/slurm-up.log");
       *why = "the private Slurm did not start: " + ReadFile(failed) +
-             " (log: " + ReadFile(dir_.path() + "/slurm/slurm-up.log").substr(0, 2000) + ")";
+             " (end of slurm-up.log: " + log.substr(log.size() > 3000 ? log.size() - 3000 : 0) +
+             ")";
       Stop();
       return false;
     }
@@ -81,6 +89,8 @@ class SlurmCluster {
     ::setenv("SLURM_CONF", conf_.c_str(), 1);
     return true;
   }
+
+  bool Unavailable() const { return unavailable_; }
 
   void Stop() {
     if (keeper_ <= 0) return;
@@ -144,6 +154,7 @@ class SlurmCluster {
   int nodes_ = 1;
   int cpus_ = 8;
   TempDir dir_;
+  bool unavailable_ = true;
   pid_t keeper_ = 0;
   std::string conf_;
 };
