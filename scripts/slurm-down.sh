@@ -13,7 +13,13 @@ daemons=$(cat "$dir/daemons.pid" 2>/dev/null)
 kill -TERM "$keeper" 2>/dev/null
 for _ in $(seq 100); do
   alive=0
-  for p in $keeper $daemons; do kill -0 "$p" 2>/dev/null && [[ ! -e /proc/$p/stat || $(awk '{print $3}' "/proc/$p/stat") != Z ]] && alive=1; done
+  for p in $keeper $daemons; do
+    # Alive and not a zombie; one that is gone by the time its stat is read is gone (without a
+    # /proc, kill -0 alone decides).
+    kill -0 "$p" 2>/dev/null || continue
+    state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)
+    [[ ! -d /proc/self || (-n $state && $state != Z) ]] && alive=1
+  done
   ((alive)) || exit 0
   sleep 0.1
 done
