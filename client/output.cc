@@ -10,6 +10,7 @@
 
 #include "client/cli.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/slurm_details.h"
 #include "common/task_json.h"
 #include "common/text.h"
@@ -276,7 +277,7 @@ nlohmann::json TaskWithSlurmDetails(const TaskInfo& info) {
 
 void JsonResults::Add(nlohmann::json item) {
   if (lines_) {
-    std::cout << item.dump() << std::endl;  // a stream: each result as it comes
+    std::cout << JsonText(item) << std::endl;  // a stream: each result as it comes
   } else {
     items_.push_back(std::move(item));
   }
@@ -285,9 +286,9 @@ void JsonResults::Add(nlohmann::json item) {
 void JsonResults::Finish() {
   if (lines_ || (items_.empty() && !list_)) return;  // nothing to say: the errors went to stderr
   if (items_.size() == 1 && !list_) {
-    std::cout << items_[0].dump() << "\n";
+    std::cout << JsonText(items_[0]) << "\n";
   } else {
-    std::cout << items_.dump() << "\n";
+    std::cout << JsonText(items_) << "\n";
   }
   std::cout.flush();
 }

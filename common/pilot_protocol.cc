@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include "common/json_text.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -42,7 +43,7 @@ uint64_t Number(const nlohmann::json& j, const char* key) {
 }  // namespace
 
 std::string EncodeJsonFrame(const nlohmann::json& message) {
-  return WrapFrame('J', message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return WrapFrame('J', JsonText(message));
 }
 
 std::string EncodeOutputFrame(char stream, uint64_t task_id, std::string_view data) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/json_text.h"
 #include "fmt/format.h"
 
 namespace taskq {
@@ -28,7 +29,7 @@ Status WriteSlurmDetails(const std::string& state_dir, uint64_t task_id,
   j["state"] = details.state;
   j["reason"] = details.reason;
   j["node"] = details.node;
-  const std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text = JsonText(j) + "\n";
   const std::string path = SlurmDetailsPath(state_dir, task_id);
   const std::string temp = path + ".new";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -64,8 +65,7 @@ Status AppendPilotNode(const std::string& state_dir, uint32_t job_id, uint32_t p
   ::mkdir((state_dir + "/slurm").c_str(), 0700);
   const std::string path = state_dir + "/slurm/pilot-nodes";
   const nlohmann::json j = {{"job_id", job_id}, {"pilot", pilot}, {"node", node}};
-  // `replace`: the node is a pilot's word (cut at 64 bytes, perhaps inside a UTF-8 sequence).
-  const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string line = JsonText(j) + "\n";  // the node is a pilot's word
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return Status::Failed(fmt::format("cannot write {}: {}", path, strerror(errno)));
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());

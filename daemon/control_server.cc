@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "common/json_text.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -180,8 +181,7 @@ class ControlServer::Impl : public std::enable_shared_from_this<ControlServer::I
       handler_(session->peer, request, &reply);
     }
     if (!reply.body.contains("code")) reply.body["code"] = 0;
-    const std::string text =
-        reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string text = JsonText(reply.body);
     const uint32_t n = static_cast<uint32_t>(text.size());
     session->reply.assign({static_cast<char>(n), static_cast<char>(n >> 8),
                            static_cast<char>(n >> 16), static_cast<char>(n >> 24)});

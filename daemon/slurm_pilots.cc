@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/deadline.h"
 #include "common/frame_connection.h"
+#include "common/json_text.h"
 #include "common/pilot_protocol.h"
 #include "common/slurm_details.h"
 #include "common/spawn.h"
@@ -824,9 +825,7 @@ class SlurmPilotExecutor : public Executor {
                       {"walltime_left_s", end > now ? (end - now) / 1000000 : 0}});
     }
     j["pilots"] = list;
-    // `replace`: a node name is a pilot's word, cut at 64 bytes (perhaps inside a UTF-8 sequence).
-    const std::string text =
-        j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string text = JsonText(j) + "\n";  // a node name is a pilot's word
     if (text == last_status_) return;
     last_status_ = text;
     const std::string temp = status_path_ + ".new";
