@@ -261,11 +261,11 @@ void PrintTaskTable(const std::vector<TaskInfo>& tasks, bool utc) {
 namespace {
 
 // A Slurm task's job state, pending reason and node (common/slurm_details.h), when known.
-nlohmann::json TaskWithSlurmDetails(const TaskInfo& info) {
+nlohmann::json TaskWithSlurmDetails(const TaskInfo& info, SlurmDetailsFinder& finder) {
   nlohmann::json j = TaskToJson(info);
   SlurmDetails details;
   if (j.contains("slurm_job_id") &&
-      FindSlurmDetails(info.state_dir, info.id(), j["slurm_job_id"].get<uint32_t>(), &details)) {
+      finder.Find(info.state_dir, info.id(), j["slurm_job_id"].get<uint32_t>(), &details)) {
     j["slurm_state"] = details.state;
     j["slurm_reason"] = details.reason;
     j["slurm_node"] = details.node.empty() ? nlohmann::json() : nlohmann::json(details.node);
@@ -295,7 +295,8 @@ void JsonResults::Finish() {
 
 void PrintJson(const GlobalArgs& global, const std::vector<TaskInfo>& tasks, bool as_array) {
   JsonResults out(global, as_array || tasks.size() != 1);
-  for (const TaskInfo& info : tasks) out.Add(TaskWithSlurmDetails(info));
+  SlurmDetailsFinder finder;  // one read of the pilots' nodes for the whole listing
+  for (const TaskInfo& info : tasks) out.Add(TaskWithSlurmDetails(info, finder));
   out.Finish();
 }
 

@@ -74,27 +74,40 @@ Status AppendPilotNode(const std::string& state_dir, uint32_t job_id, uint32_t p
   return Status::Ok();
 }
 
+bool SlurmDetailsFinder::Find(const std::string& state_dir, uint64_t task_id, uint32_t job_id,
+                              SlurmDetails* details) {
+  if (ReadSlurmDetails(state_dir, task_id, details)) return true;
+  if (job_id == 0) return false;
+  if (pilots_of_.empty() || pilots_of_ != state_dir) {
+    pilots_of_ = state_dir;
+    pilots_.clear();
+    std::ifstream in(state_dir + "/slurm/pilot-nodes");
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      // Read field by field: a damaged line (the file is the daemon's, but may be cut short) is
+      // skipped, never thrown on.
+      auto number = [&](const char* key) {
+        return j.is_object() && j.contains(key) && j[key].is_number_unsigned()
+                   ? j[key].get<uint64_t>()
+                   : uint64_t{0};
+      };
+      const uint64_t job = number("job_id");
+      if (job == 0 || job > UINT32_MAX) continue;
+      const bool has_node = j.contains("node") && j["node"].is_string();
+      pilots_[static_cast<uint32_t>(job)] = SlurmDetails{
+          static_cast<uint32_t>(job), "LEASED", fmt::format("pilot {}", number("pilot")),
+          has_node ? j["node"].get<std::string>() : ""};
+    }
+  }
+  const auto it = pilots_.find(job_id);
+  if (it == pilots_.end()) return false;
+  *details = it->second;
+  return true;
+}
+
 bool FindSlurmDetails(const std::string& state_dir, uint64_t task_id, uint32_t job_id,
                       SlurmDetails* details) {
-  if (ReadSlurmDetails(state_dir, task_id, details)) return true;
-  std::ifstream in(state_dir + "/slurm/pilot-nodes");
-  bool found = false;
-  for (std::string line; job_id != 0 && std::getline(in, line);) {
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    // Read field by field: a damaged line (the file is the daemon's, but may be cut short) is
-    // skipped, never thrown on.
-    auto number = [&](const char* key) {
-      return j.is_object() && j.contains(key) && j[key].is_number_unsigned()
-                 ? j[key].get<uint64_t>()
-                 : uint64_t{0};
-    };
-    if (number("job_id") != job_id) continue;
-    const bool has_node = j.contains("node") && j["node"].is_string();
-    *details = SlurmDetails{job_id, "LEASED", fmt::format("pilot {}", number("pilot")),
-                            has_node ? j["node"].get<std::string>() : ""};
-    found = true;  // the last line for the job wins
-  }
-  return found;
+  return SlurmDetailsFinder().Find(state_dir, task_id, job_id, details);
 }
 
 std::string DescribeSlurmDetails(const SlurmDetails& details) {

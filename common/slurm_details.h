@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "common/status.h"
@@ -30,8 +31,18 @@ bool ReadSlurmDetails(const std::string& state_dir, uint64_t task_id, SlurmDetai
 // {"job_id", "pilot", "node"}, to <state_dir>/slurm/pilot-nodes once its node is known.
 Status AppendPilotNode(const std::string& state_dir, uint32_t job_id, uint32_t pilot,
                        const std::string& node);
-// A task's details: its own file when there is one, else the pilot that ran job `job_id`
-// ("LEASED", reason "pilot N", its node). False when neither knows the task.
+// Tasks' details for a listing: a task's own file when there is one, else the pilot that ran job
+// `job_id` ("LEASED", reason "pilot N", its node); false when neither knows the task. The
+// pilot-nodes file is read once per state directory, not once per task.
+class SlurmDetailsFinder {
+ public:
+  bool Find(const std::string& state_dir, uint64_t task_id, uint32_t job_id, SlurmDetails* details);
+
+ private:
+  std::string pilots_of_;                    // the state directory `pilots_` was read from
+  std::map<uint32_t, SlurmDetails> pilots_;  // by job id: the last line for the job wins
+};
+// One task's details (a finder used once).
 bool FindSlurmDetails(const std::string& state_dir, uint64_t task_id, uint32_t job_id,
                       SlurmDetails* details);
 // One line for `taskq status`: "job 12 PENDING (Resources)", "job 12 RUNNING on n2".

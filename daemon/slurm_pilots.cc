@@ -540,7 +540,13 @@ class SlurmPilotExecutor : public Executor {
       return true;
     };
     for (auto it = unplaced_.begin(); it != unplaced_.end();) {
-      it = try_place(*it) ? unplaced_.erase(it) : std::next(it);
+      if (!try_place(*it)) {
+        ++it;
+        continue;
+      }
+      // Its "WAITING" file would hide the pilot's job and node from `taskq status`.
+      ::unlink(SlurmDetailsPath(context_.segment->state_dir(), it->record.id).c_str());
+      it = unplaced_.erase(it);
     }
     const size_t max_unplaced = options_.slurm.max_pilots * options_.slurm.pilot_slots;
     auto has_free_slot = [&] {
@@ -610,9 +616,7 @@ class SlurmPilotExecutor : public Executor {
     }
     context_.segment->SetSlurmJob(claimed.slot, lease.id, pilot.job_id);
     context_.segment->MarkStarted(claimed.slot, lease.id, now);
-    // `taskq status` finds the node through the pilot's job id (no file per task: the hot path);
-    // a "WAITING" file from while the task had no pilot would hide it.
-    ::unlink(SlurmDetailsPath(state_dir, lease.id).c_str());
+    // `taskq status` finds the node through the pilot's job id (no file per task: the hot path).
     if (pilot.recorded_node != pilot.node) {
       const Status noted = AppendPilotNode(state_dir, pilot.job_id, pilot.number, pilot.node);
       if (!noted.ok()) spdlog::warn("group '{}': {}", group_name_, noted.message());
