@@ -305,7 +305,7 @@ Status BatchLineParser::Parse(const std::string& line, const std::string& defaul
   if (*skip) return Status::Ok();
   Status simple;
   if (ParseSimple(words, default_cwd, spec, &simple)) return simple;
-  return ParseWithGrammar(words, default_cwd, spec);
+  return ParseWithGrammar(std::move(words), default_cwd, spec);
 }
 
 namespace {
@@ -358,9 +358,8 @@ bool BatchLineParser::ParseSimple(const std::vector<std::string>& words,
   return true;
 }
 
-Status BatchLineParser::ParseWithGrammar(const std::vector<std::string>& line_words,
+Status BatchLineParser::ParseWithGrammar(std::vector<std::string> words,
                                          const std::string& default_cwd, TaskSpec* spec) {
-  std::vector<std::string> words = line_words;
   // The options write into args_, and CLI11 leaves a variable alone when its option is absent:
   // start each line from the defaults (the subcommands keep pointing at the same args_).
   args_ = SubmitArgs{};

@@ -64,7 +64,7 @@ class BatchLineParser {
   BatchLineParser();
   Status Parse(const std::string& line, const std::string& default_cwd, TaskSpec* spec, bool* skip);
   // Parse() without its fast path: every line through the CLI11 grammar (tests compare the two).
-  Status ParseWithGrammar(const std::vector<std::string>& words, const std::string& default_cwd,
+  Status ParseWithGrammar(std::vector<std::string> words, const std::string& default_cwd,
                           TaskSpec* spec);
 
  private:

@@ -86,12 +86,11 @@ Status OpenLogs(const SpawnRequest& request, LogFds* logs) {
     int given;
     int* fd;
   };
-  for (const Wanted& w : {Wanted{&request.stdout_path, request.stdout_fd, &logs->out},
-                          Wanted{&request.stderr_path, request.stderr_fd, &logs->err}}) {
-    const std::string* path = w.path;
-    int* fd = w.fd;
-    if (w.given >= 0) {
-      *fd = ::fcntl(w.given, F_DUPFD_CLOEXEC, 3);  // ours to close, like an opened log
+  for (const auto& [path, given, fd] :
+       {Wanted{&request.stdout_path, request.stdout_fd, &logs->out},
+        Wanted{&request.stderr_path, request.stderr_fd, &logs->err}}) {
+    if (given >= 0) {
+      *fd = ::fcntl(given, F_DUPFD_CLOEXEC, 3);  // ours to close, like an opened log
       if (*fd < 0) {
         return Status::Failed(
             fmt::format("cannot run '{}': dup of its log: {}", request.argv[0], strerror(errno)));
