@@ -46,6 +46,23 @@ TEST_F(SlurmDetailsTest, APilotsTaskIsFoundThroughItsJob) {
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
+// A listing of many pilot tasks reads the pilots' file once: the finder still answers after the
+// file is gone, and a task's own file is still read each time.
+TEST_F(SlurmDetailsTest, AFinderReadsThePilotsFileOnce) {
+  ASSERT_TRUE(AppendPilotNode(dir_, 12, 1, "n1").ok());
+  ASSERT_TRUE(AppendPilotNode(dir_, 13, 2, "n2").ok());
+  SlurmDetailsFinder finder;
+  SlurmDetails found;
+  ASSERT_TRUE(finder.Find(dir_, 7, 12, &found));
+  std::filesystem::remove(dir_ + "/slurm/pilot-nodes");
+  ASSERT_TRUE(finder.Find(dir_, 8, 13, &found));
+  EXPECT_EQ(found, (SlurmDetails{13, "LEASED", "pilot 2", "n2"}));
+  ASSERT_TRUE(WriteSlurmDetails(dir_, 9, SlurmDetails{13, "WAITING", "no pilot", ""}).ok());
+  ASSERT_TRUE(finder.Find(dir_, 9, 13, &found));
+  EXPECT_EQ(found.state, "WAITING");
+  EXPECT_FALSE(FindSlurmDetails(dir_, 8, 13, &found));  // a new finder reads the file again
+}
+
 // A node name is a pilot's word, cut at 64 bytes: half a UTF-8 sequence is written replaced.
 TEST_F(SlurmDetailsTest, ANodeCutInsideAUtf8SequenceIsStillWritten) {
   ASSERT_TRUE(AppendPilotNode(dir_, 12, 1, "n\xc3").ok());
