@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "client/cli.h"
+#include "common/json_text.h"
 #include "common/segment.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -49,7 +50,7 @@ int RunStats(const GlobalArgs& global) {
   if (!client) return code;
   QueueStats s = client->Stats();
   if (global.json) {
-    std::cout << StatsJson(*client, s).dump() << "\n";
+    std::cout << JsonText(StatsJson(*client, s)) << "\n";
     return 0;
   }
   std::printf("queue:       %s (capacity %u)\n", client->options().queue.c_str(), s.capacity);
@@ -195,10 +196,8 @@ int RunDoctor(const GlobalArgs& global, bool repair) {
     }
   }
   if (global.json) {
-    std::cout << nlohmann::json{{"healthy", problems.empty()},
-                                {"problems", problems},
-                                {"repaired", fixed}}
-                     .dump()
+    std::cout << JsonText(
+                     {{"healthy", problems.empty()}, {"problems", problems}, {"repaired", fixed}})
               << "\n";
   } else {
     if (problems.empty())

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "client/cli.h"
+#include "common/json_text.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -41,7 +42,7 @@ int GroupList(const GlobalArgs& global, Client& client) {
   if (global.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const QueueStats::Group& group : stats.groups) list.push_back(GroupJson(group));
-    std::cout << list.dump() << "\n";
+    std::cout << JsonText(list) << "\n";
     return 0;
   }
   std::printf("%-16s %-28s %-7s %8s %8s %9s\n", "GROUP", "POLICY", "STATE", "QUEUED", "RUNNING",

@@ -13,6 +13,7 @@
 #include "client/cli.h"
 #include "client/top_pilots.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/segment.h"
 #include "common/worker_lifecycle.h"
 #include "fmt/format.h"
@@ -151,7 +152,7 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
     const QueueStats stats = client->Stats();
     if (global.json) {
       // A stream: one object per refresh, one per line (--json and --jsonl alike).
-      std::cout << TopJson(*client, stats, NowUs()).dump() << std::endl;
+      std::cout << JsonText(TopJson(*client, stats, NowUs())) << std::endl;
       continue;
     }
     std::string screen;
