@@ -93,26 +93,36 @@ TEST_P(Retry, TimedOutRunsAreRetriedWhenAsked) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
-// The delay before each retry doubles from FIRST up to MAX; the waiting task says so.
+// The delay before each retry doubles from FIRST up to MAX; the waiting task says so. Every
+// check reads the same snapshot the wait accepted (or, for `list`, one taken between two
+// snapshots in the same state): a second look could land after the delay ran out.
 TEST_P(Retry, RetryDelayDoublesUpToItsMaximum) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const uint64_t id =
-      SubmitWith(daemon, {"--retries", "2", "--retry-on", "failed", "--retry-delay", "1s..1.5s"},
+      SubmitWith(daemon, {"--retries", "2", "--retry-on", "failed", "--retry-delay", "3s..4s"},
                  {"/bin/sh", "-c", "exit 1"});
+  const auto waiting_after = [&](int attempts, const json& t) {
+    return t.value("attempts", 0) == attempts && t.value("state", "") == "queued";
+  };
+  json first;
+  std::string listing;
   ASSERT_TRUE(WaitUntil([&] {
-    const json t = TaskOf(daemon, id);
-    return t.value("attempts", 0) == 1 && t.value("state", "") == "queued";
-  }));
-  EXPECT_NE(TaskOf(daemon, id).value("reason", "").find("retried in 1000 ms"), std::string::npos)
-      << TaskOf(daemon, id).dump();
-  EXPECT_NE(daemon.Taskq({"list"}).out.find("at "), std::string::npos);  // why it waits
+    first = TaskOf(daemon, id);
+    if (!waiting_after(1, first)) return false;
+    listing = daemon.Taskq({"list"}).out;
+    return waiting_after(1, TaskOf(daemon, id));
+  })) << first.dump();
+  EXPECT_NE(first.value("reason", "").find("retried in 3000 ms"), std::string::npos)
+      << first.dump();
+  EXPECT_NE(listing.find("at "), std::string::npos) << listing;  // why it waits
+  json second;
   ASSERT_TRUE(WaitUntil([&] {
-    const json t = TaskOf(daemon, id);
-    return t.value("attempts", 0) == 2 && t.value("state", "") == "queued";
-  }));
-  EXPECT_NE(TaskOf(daemon, id).value("reason", "").find("retried in 1500 ms"), std::string::npos)
-      << TaskOf(daemon, id).dump();
+    second = TaskOf(daemon, id);
+    return waiting_after(2, second);
+  })) << second.dump();
+  EXPECT_NE(second.value("reason", "").find("retried in 4000 ms"), std::string::npos)
+      << second.dump();
   ASSERT_TRUE(ReachesState(daemon, id, "failed"));
   EXPECT_EQ(TaskOf(daemon, id)["attempts"], 3);
   EXPECT_EQ(daemon.Stop(), 0);
