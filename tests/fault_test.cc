@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -116,8 +117,11 @@ TEST_P(Fault, TimeoutKillsTheWholeProcessGroup) {
                                           "sleep 100 & : > \"$0\"; sleep 100", started});
   ASSERT_NE(id, 0u);
   // While it runs, the shell and its two sleeps are the task's processes.
-  EXPECT_TRUE(WaitUntil([&] { return TaskProcesses(daemon.queue()).size() >= 3; }, kFaultWaitMs) ||
-              StateOf(daemon, id) == "timed_out");
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return TaskProcesses(daemon.queue()).size() >= 3 || StateOf(daemon, id) == "timed_out";
+      },
+      kFaultWaitMs));
   ASSERT_TRUE(ReachesState(daemon, id, "timed_out")) << TaskOf(daemon, id).dump();
   EXPECT_EQ(TaskOf(daemon, id)["timeout_ms"], 1500);
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()))
@@ -127,10 +131,12 @@ TEST_P(Fault, TimeoutKillsTheWholeProcessGroup) {
 TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
   Daemon daemon(FaultSettings(policy()));  // kill_grace: 500ms
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  // The whole task ignores SIGTERM: only the SIGKILL after kill_grace ends it. The timeout leaves
-  // the shell 1.5 s to set its trap (a slow start would end it by SIGTERM, too early).
-  const uint64_t deaf = SubmitTask(daemon, {"exec", "--timeout", "1.5", "--", "/bin/sh", "-c",
-                                            "trap '' TERM; sleep 100; sleep 100"});
+  // The whole task ignores SIGTERM: only the SIGKILL after kill_grace ends it. The shell notes
+  // that its trap is set; the 4 s timeout leaves a slow start room to get there first.
+  const std::string trapped = daemon.dir() + "/trapped";
+  const uint64_t deaf =
+      SubmitTask(daemon, {"exec", "--timeout", "4", "--", "/bin/sh", "-c",
+                          "trap '' TERM; : > \"$0\"; sleep 100; sleep 100", trapped});
   // Only a background child ignores it: the leader dies of SIGTERM, the child must not survive.
   const uint64_t deaf_child = SubmitTask(daemon, {"exec", "--timeout", "0.3", "--", "/bin/sh", "-c",
                                                   "(trap '' TERM; sleep 100) & exec sleep 100"});
@@ -139,7 +145,8 @@ TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
   ASSERT_TRUE(ReachesState(daemon, deaf, "timed_out")) << TaskOf(daemon, deaf).dump();
   ASSERT_TRUE(ReachesState(daemon, deaf_child, "timed_out")) << TaskOf(daemon, deaf_child).dump();
   const json task = TaskOf(daemon, deaf);
-  EXPECT_GE(task["run_us"].get<uint64_t>(), (1500 + 500) * 1000u)
+  ASSERT_EQ(::access(trapped.c_str(), F_OK), 0) << "the timeout came before the trap was set";
+  EXPECT_GE(task["run_us"].get<uint64_t>(), (4000 + 500) * 1000u)
       << "ended before timeout + kill_grace: " << task.dump();
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()))
       << "left: " << TaskProcesses(daemon.queue()).size() << " processes";

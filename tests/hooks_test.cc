@@ -86,7 +86,7 @@ TEST_P(Hooks, AFailingOrHangingHookNeverHoldsTheQueue) {
       FaultSettings(policy(), 2,
                     "on_finish: 'echo $TASKQ_ID >> " + log +
                         "; case $TASKQ_EXIT_CODE in 7) exit 7;; 9) exec sleep 300;; esac'\n"
-                        "on_finish_timeout: 300ms\n"));
+                        "on_finish_timeout: 5s\n"));  // room for a slow good hook
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const uint64_t fails = SubmitTask(daemon, {"exec", "--", "/bin/sh", "-c", "exit 7"});
   const uint64_t hangs = SubmitTask(daemon, {"exec", "--", "/bin/sh", "-c", "exit 9"});

@@ -22,11 +22,16 @@ class KeepRunning : public ::testing::TestWithParam<std::string> {
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-// A command that notes each run in `runs`, then runs past a supervisor restart.
-uint64_t SubmitLongTask(Daemon& daemon, const std::string& runs) {
+// A command that notes each run in `runs`, then waits for the test to create `gate` (after the
+// supervisor restart: a sleep could end before a slow restart did) and ends.
+uint64_t SubmitLongTask(Daemon& daemon, const std::string& runs, const std::string& gate) {
   return SubmitTask(daemon, {"exec", "--", "/bin/sh", "-c",
-                             "echo run >> \"$0\"; sleep 2; echo done; exit 0", runs});
+                             "echo run >> \"$0\"; while [ ! -e \"$1\" ]; do sleep 0.05; done; "
+                             "echo done; exit 0",
+                             runs, gate});
 }
+
+void Open(const std::string& gate) { std::ofstream(gate).put('\n'); }
 
 // The task ended succeeded, exit 0, with its output, in one attempt and one run.
 void ExpectRanOnceToItsEnd(Daemon& daemon, uint64_t id, const std::string& runs) {
@@ -58,12 +63,14 @@ TEST_P(KeepRunning, ATaskOutlivesAKilledSupervisor) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string runs = daemon.dir() + "/runs";
-  const uint64_t id = SubmitLongTask(daemon, runs);
+  const std::string gate = daemon.dir() + "/gate";
+  const uint64_t id = SubmitLongTask(daemon, runs, gate);
   ASSERT_NE(id, 0u);
   ASSERT_TRUE(WaitUntil([&] { return Exists(runs); }));
   daemon.Kill();
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   EXPECT_TRUE(daemon.WaitForLog("adopted")) << daemon.log();
+  Open(gate);
   ExpectRanOnceToItsEnd(daemon, id, runs);
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()));
   EXPECT_EQ(daemon.Stop(), 0);
@@ -75,12 +82,14 @@ TEST_P(KeepRunning, ATaskOutlivesAKeepRunningStop) {
   Daemon daemon(FaultSettings(policy()), {"--keep-running"});
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string runs = daemon.dir() + "/runs";
-  const uint64_t id = SubmitLongTask(daemon, runs);
+  const std::string gate = daemon.dir() + "/gate";
+  const uint64_t id = SubmitLongTask(daemon, runs, gate);
   ASSERT_NE(id, 0u);
   ASSERT_TRUE(WaitUntil([&] { return Exists(runs); }));
   ASSERT_EQ(daemon.Stop(), 0);
   EXPECT_EQ(StateOf(daemon, id), "running") << "the stop waited for or killed the task";
   ASSERT_TRUE(daemon.Start()) << daemon.log();
+  Open(gate);
   ExpectRanOnceToItsEnd(daemon, id, runs);
   EXPECT_EQ(daemon.Stop(), 0);
 }

@@ -21,13 +21,14 @@ class Leftovers : public ::testing::TestWithParam<std::string> {
 
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-// The reproduction in the issue, verbatim: two background shells (one ignoring SIGTERM) outlived
-// a task that "succeeded in 1.3 ms" and escaped its timeout.
+// The reproduction in the issue: two background shells (one ignoring SIGTERM) outlived a task
+// that "succeeded in 1.3 ms" and escaped its timeout. The issue's `--timeout 1` is 10 here: the
+// timeout counts from the claim, and a slow machine must not turn the success into a timeout.
 TEST_P(Leftovers, TheIssuesBackgroundShellsEndWithTheTask) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const CommandResult r =
-      daemon.Taskq({"submit", "--wait", "exec", "--timeout", "1", "--", "/bin/sh", "-c",
+      daemon.Taskq({"submit", "--wait", "exec", "--timeout", "10", "--", "/bin/sh", "-c",
                     R"(sh -c "trap \"\" TERM; sleep 30" & sh -c "sleep 31" & exit 0)"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(TaskProcesses(daemon.queue()).empty());
@@ -91,11 +92,12 @@ TEST_P(Leftovers, WaitLetsThemFinishFirst) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
-// `leftovers: wait` within the timeout: a leftover that outlives it makes the task timed_out.
+// `leftovers: wait` within the timeout: a leftover that outlives it makes the task timed_out. The
+// 4 s timeout leaves the shell time to start its leftover and exit before the deadline.
 TEST_P(Leftovers, WaitEndsThemAtTheDeadline) {
   Daemon daemon(FaultSettings(policy(), 2, "leftovers: wait\n"));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const CommandResult r = daemon.Taskq({"submit", "--wait", "exec", "--timeout", "1", "--",
+  const CommandResult r = daemon.Taskq({"submit", "--wait", "exec", "--timeout", "4", "--",
                                         "/bin/sh", "-c", "setsid sleep 300 & exit 0"});
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   const json task = TaskOf(daemon, 1);

@@ -113,9 +113,15 @@ TEST_F(Reload, PoolGrowsAndShrinksLive) {
 
   // Three tasks that hold all three workers until the gate file exists.
   const std::string gate = daemon_->dir() + "/gate";
-  for (int i = 0; i < 3; ++i) Submit(gate);
-  ASSERT_TRUE(WaitUntil([&] { return Stats()["counts"].value("running", 0) == 3; }))
-      << Stats().dump();
+  std::vector<uint64_t> gated;
+  for (int i = 0; i < 3; ++i) gated.push_back(Submit(gate));
+  // Each gated task runs (a count of three could include a slow quick one from above).
+  ASSERT_TRUE(WaitUntil([&] {
+    for (uint64_t id : gated) {
+      if (Json({"status", std::to_string(id)}).value("state", "") != "running") return false;
+    }
+    return true;
+  })) << Stats().dump();
   Reconfigure("policy: pool\nworkers: 1\n");
   ASSERT_TRUE(WaitForReload(2)) << daemon_->log();
   for (int i = 0; i < 3; ++i) Submit();  // queued behind the busy workers

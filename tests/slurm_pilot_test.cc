@@ -187,7 +187,8 @@ TEST_F(SlurmPilot, KilledNodeRequeuesItsTasksOnTheOthers) {
 }
 
 TEST_F(SlurmPilot, SilentPilotLosesItsLeases) {
-  StartDaemon("  heartbeat_timeout: 1s\n  idle_timeout: 1m\n");
+  // 3 s: long enough that a stalled (sanitized) pilot is not dropped before the test stops it.
+  StartDaemon("  heartbeat_timeout: 3s\n  idle_timeout: 1m\n");
   const uint64_t id =
       Submit({"exec", "--retries", "0", "--", "sh", "-c", "echo started; sleep 300"});
   ASSERT_TRUE(WaitUntil([&] {
@@ -227,7 +228,9 @@ TEST_F(SlurmPilot, TimeoutCancelAndIdleExit) {
     return p.is_object() && p["pilots"].empty();
   })) << Pilots().dump();
   const int job = c["slurm_job_id"].get<int>();
-  EXPECT_EQ(cluster->JobState(job), "COMPLETED");
+  // slurmctld learns of the job's end a moment after the pilot left.
+  EXPECT_TRUE(WaitUntil([&] { return cluster->JobState(job) == "COMPLETED"; }))
+      << cluster->JobState(job);
 }
 
 TEST_F(SlurmPilot, TaskLongerThanAnyPilotFailsAtOnce) {
