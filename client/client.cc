@@ -88,6 +88,8 @@ void SleepOn(Segment& segment, std::atomic<uint32_t>* word, uint32_t seen, int64
 Status AskDaemon(const std::string& state_dir, const std::string& queue,
                  const ControlRequest& request, nlohmann::json* reply, int* fd = nullptr,
                  int64_t timeout_ms = -1) {
+  std::string body;
+  TASKQ_RETURN_IF_ERROR(SerializeControlRequest(request, &body));
   const std::string path = ControlSocketPath(state_dir);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -115,8 +117,7 @@ Status AskDaemon(const std::string& state_dir, const std::string& queue,
     return Status::Unavailable(
         fmt::format("no taskqd answers on {} (queue '{}'): {}", path, queue, std::strerror(error)));
   }
-  std::string body;
-  Status s = WriteFrame(sock, SerializeControlRequest(request));
+  Status s = WriteFrame(sock, body);
   if (s.ok()) s = ReadFrame(sock, &body, fd);
   const int error = errno;
   ::close(sock);

@@ -333,7 +333,37 @@ Status ParseControlRequest(std::string_view body, ControlRequest* request) {
   return Status::Ok();
 }
 
-std::string SerializeControlRequest(const ControlRequest& request) {
+namespace {
+
+// Where in `j` the first string that is not valid UTF-8 sits, as "tasks[0].argv[2]"; empty when
+// there is none. Only walked after dump() refused, so the common case costs nothing.
+std::string FirstInvalidUtf8(const json& j, const std::string& path) {
+  if (j.is_string()) {
+    try {
+      (void)j.dump();
+      return {};
+    } catch (const json::type_error&) {
+      return path;
+    }
+  }
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string found = FirstInvalidUtf8(j[i], fmt::format("{}[{}]", path, i));
+      if (!found.empty()) return found;
+    }
+  }
+  if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      std::string found = FirstInvalidUtf8(value, path.empty() ? key : path + "." + key);
+      if (!found.empty()) return found;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status SerializeControlRequest(const ControlRequest& request, std::string* body) {
   json j;
   j["op"] = ControlOpName(request.op);
   switch (request.op) {
@@ -371,7 +401,18 @@ std::string SerializeControlRequest(const ControlRequest& request) {
     default:
       break;
   }
-  return j.dump();
+  try {
+    *body = j.dump();
+  } catch (const json::type_error&) {
+    // Bytes that are not UTF-8 (a Latin-1 file name, say) cannot travel as JSON text, and
+    // replacing them would run a different command than the one asked for.
+    const std::string field = FirstInvalidUtf8(j, "");
+    return Status::Invalid(fmt::format(
+        "{}: not valid UTF-8; a member's request reaches taskqd as JSON text, so pass the bytes "
+        "through a script or an environment variable",
+        field.empty() ? "request" : field));
+  }
+  return Status::Ok();
 }
 
 std::string SpecToJsonText(const TaskSpec& spec) { return SpecToJson(spec).dump(); }

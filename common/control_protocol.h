@@ -63,8 +63,9 @@ bool IsAdminOp(ControlOp op);
 // Parses one request frame's JSON body. Any bytes either parse into a request whose every field
 // has its type and range, or fail with a one-line message naming the field.
 Status ParseControlRequest(std::string_view body, ControlRequest* request);
-// The JSON body of a request (the client side).
-std::string SerializeControlRequest(const ControlRequest& request);
+// The JSON body of a request (the client side). Fails, naming the field ("tasks[0].argv[2]"),
+// when a string in it is not valid UTF-8.
+Status SerializeControlRequest(const ControlRequest& request, std::string* body);
 
 // The task spec as JSON, and back (strict: unknown keys and wrong types are refused).
 std::string SpecToJsonText(const TaskSpec& spec);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -223,6 +224,19 @@ TEST_F(SharedService, MembersMapTheSegmentReadOnlyAndCannotWriteOrLockIt) {
   EXPECT_EQ(TaskqAs(alice(), {"ping"}).exit_code, 0);
   EXPECT_EQ(TaskqAs(alice(), {"stats"}).exit_code, 0);
   EXPECT_EQ(TaskqAs(alice(), {"metrics"}).exit_code, 0);
+}
+
+// A member's submit travels as JSON text: an argument that is not UTF-8 is refused with the
+// field named (not replaced, which would run another command, and not a crash).
+TEST_F(SharedService, AMembersArgumentThatIsNotUtf8IsRefusedNamingIt) {
+  Daemon& daemon = StartDaemon();
+  const CommandResult r = TaskqAs(alice(), {"submit", "exec", "--", "/bin/echo", "caf\xe9"});
+  EXPECT_EQ(r.exit_code, 2) << Describe(r);
+  EXPECT_EQ(r.err.rfind("taskq: tasks[0].argv[1]: not valid UTF-8;", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  const CommandResult listed = TaskqAs(alice(), {"--json", "list"});
+  EXPECT_EQ(listed.out.find("echo"), std::string::npos) << "nothing was queued: " << listed.out;
+  EXPECT_EQ(TaskqAs(alice(), {"ping"}).exit_code, 0) << daemon.log();
 }
 
 // Attack 1: a symlink at the next task's log path.

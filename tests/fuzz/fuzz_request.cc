@@ -21,7 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   taskq::ControlRequest again;
-  if (!taskq::ParseControlRequest(taskq::SerializeControlRequest(request), &again).ok()) {
+  std::string text;
+  if (!taskq::SerializeControlRequest(request, &text).ok() ||
+      !taskq::ParseControlRequest(text, &again).ok()) {
     std::abort();
   }
   if (again.op != request.op || again.id != request.id || again.signal != request.signal ||
