@@ -175,15 +175,33 @@ struct PerTaskAction {
   std::function<nlohmann::json(uint64_t)> result;  // one JSON result when it applied
 };
 
+// Tasks a filter chose, and what made each one eligible (queued for cancel, running for kill):
+// one that left that state between the listing and the request (a runner claimed it, it ended)
+// is skipped, not an error. Ids given by number are never skipped.
+struct FilterChoice {
+  std::set<uint64_t> chosen;
+  std::function<bool(const TaskInfo&)> eligible;
+};
+
 // Applies `action` to each of `ids` in order: one line (or one JSON result) per task it applied
-// to, one error line per task it did not. The exit code is the worst of them.
+// to or skipped, one error line per task it did not. The exit code is the worst of them.
 int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64_t>& ids,
-              const PerTaskAction& action) {
+              const PerTaskAction& action, const FilterChoice& choice = {}) {
   int worst = 0;
   JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     const Status done = action.act(client, id);
-    if (!done.ok()) {
+    TaskInfo now;
+    if (!done.ok() && choice.chosen.count(id) != 0 && client.Get(id, &now).ok() &&
+        !choice.eligible(now)) {
+      const char* state = TaskStateName(now.state);
+      if (!global.json) {
+        std::printf("task %llu skipped: %s meanwhile\n", static_cast<unsigned long long>(id),
+                    state);
+      } else {
+        json.Add(nlohmann::json{{"id", id}, {"skipped", state}});
+      }
+    } else if (!done.ok()) {
       worst = std::max(worst, Report(done));
     } else if (!global.json) {
       std::printf("%s\n", action.line(id).c_str());
@@ -193,6 +211,18 @@ int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64
   }
   if (global.json) json.Finish();
   return worst;
+}
+
+// Adds the tasks `filter` selects that are `eligible` to `ids` (after the ones given by number).
+FilterChoice Choose(Client& client, const TaskFilter& filter,
+                    std::function<bool(const TaskInfo&)> eligible, std::vector<uint64_t>* ids) {
+  FilterChoice choice;
+  if (filter.empty()) return choice;
+  const size_t given = ids->size();
+  AddSelected(client, filter, eligible, ids);
+  choice.chosen.insert(ids->begin() + static_cast<ptrdiff_t>(given), ids->end());
+  choice.eligible = std::move(eligible);
+  return choice;
 }
 
 }  // namespace
@@ -206,16 +236,15 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, Task
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   std::vector<uint64_t> ids = given;
-  if (!filter.empty()) {
-    AddSelected(
-        *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kQueued; }, &ids);
-  }
+  const FilterChoice choice = Choose(
+      *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kQueued; }, &ids);
   return ActOnEach(global, *client, ids,
                    {[](Client& c, uint64_t id) { return c.Cancel(id); },
                     [](uint64_t id) { return fmt::format("task {} cancelled", id); },
                     [](uint64_t id) {
                       return nlohmann::json{{"id", id}, {"state", "cancelled"}};
-                    }});
+                    }},
+                   choice);
 }
 
 int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const std::string& signal,
@@ -233,17 +262,16 @@ int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const 
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   std::vector<uint64_t> ids = given;
-  if (!filter.empty()) {
-    AddSelected(
-        *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kRunning; }, &ids);
-  }
+  const FilterChoice choice = Choose(
+      *client, filter, [](const TaskInfo& t) { return t.state == TaskState::kRunning; }, &ids);
   const std::string sent = SignalName(number != 0 ? number : SIGTERM);
   return ActOnEach(global, *client, ids,
                    {[number](Client& c, uint64_t id) { return c.Kill(id, number); },
                     [&sent](uint64_t id) { return fmt::format("task {}: {} sent", id, sent); },
                     [&sent](uint64_t id) {
                       return nlohmann::json{{"id", id}, {"signal", sent}};
-                    }});
+                    }},
+                   choice);
 }
 
 int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, TaskFilter filter) {
@@ -256,16 +284,15 @@ int RunRestart(const GlobalArgs& global, const std::vector<uint64_t>& given, Tas
   std::unique_ptr<Client> client = ConnectOrReport(global, &code);
   if (!client) return code;
   std::vector<uint64_t> ids = given;
-  if (!filter.empty()) {
-    AddSelected(
-        *client, filter, [](const TaskInfo& t) { return IsFinished(t.state); }, &ids);
-  }
+  const FilterChoice choice = Choose(
+      *client, filter, [](const TaskInfo& t) { return IsFinished(t.state); }, &ids);
   return ActOnEach(global, *client, ids,
                    {[](Client& c, uint64_t id) { return c.Restart(id); },
                     [](uint64_t id) { return fmt::format("task {} restarted", id); },
                     [](uint64_t id) {
                       return nlohmann::json{{"id", id}, {"state", "queued"}};
-                    }});
+                    }},
+                   choice);
 }
 
 int RunHold(const GlobalArgs& global, const std::vector<uint64_t>& ids, bool held) {
