@@ -24,9 +24,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "common/clock.h"
 #include "common/deadline.h"
@@ -35,6 +33,7 @@
 #include "common/task_policy.h"
 #include "daemon/executor.h"
 #include "daemon/fork_child.h"
+#include "daemon/helper_output.h"
 #include "daemon/slurm_commands.h"
 #include "daemon/slurm_job_phase.h"
 #include "daemon/task_runner.h"
@@ -78,18 +77,6 @@ struct Helper {
   std::string out_path;
   std::string err_path;
 };
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string FirstLine(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.size() > 90 ? line.substr(0, 90) + "..." : line;
-}
 
 class SlurmExecutor : public Executor {
  public:
@@ -150,14 +137,12 @@ class SlurmExecutor : public Executor {
     if (it == helpers_.end()) return false;
     Helper helper = it->second;
     helpers_.erase(it);
-    const std::string out = ReadSmallFile(helper.out_path);
-    const std::string err = ReadSmallFile(helper.err_path);
-    ::unlink(helper.out_path.c_str());
-    ::unlink(helper.err_path.c_str());
+    const std::string out = TakeHelperOutput(helper.out_path);
+    const std::string err = TakeHelperOutput(helper.err_path);
     const bool ok = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
     const std::string why =
         helper.hung    ? fmt::format("no answer within {} ms", options_.slurm.controller_timeout_ms)
-        : !err.empty() ? FirstLine(err)
+        : !err.empty() ? FirstLineOf(err, 90)
         : WIFSIGNALED(wait_status) ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
                                    : fmt::format("exit code {}", WEXITSTATUS(wait_status));
     switch (helper.kind) {
@@ -328,7 +313,7 @@ class SlurmExecutor : public Executor {
       return;
     }
     Step(task, JobEvent::kSbatchFailed);
-    const std::string reason = ok ? "sbatch printed no job id: " + FirstLine(out) : why;
+    const std::string reason = ok ? "sbatch printed no job id: " + FirstLineOf(out, 90) : why;
     if (!IsTransientSlurmError(reason)) {
       Fail(task.id, TaskState::kFailed, "sbatch refused the job: " + reason);
       return;

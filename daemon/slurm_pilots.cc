@@ -24,7 +24,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "common/clock.h"
 #include "common/deadline.h"
@@ -35,6 +34,7 @@
 #include "common/spawn.h"
 #include "daemon/executor.h"
 #include "daemon/fork_child.h"
+#include "daemon/helper_output.h"
 #include "daemon/pilot_listener.h"
 #include "daemon/pilot_placement.h"
 #include "daemon/slurm_commands.h"
@@ -107,18 +107,6 @@ struct Helper {
   std::string env_file;
 };
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string FirstLine(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.size() > 120 ? line.substr(0, 120) + "..." : line;
-}
-
 void CloseFd(int* fd) {
   if (*fd >= 0) ::close(*fd);
   *fd = -1;
@@ -182,13 +170,11 @@ class SlurmPilotExecutor : public Executor {
     if (it == helpers_.end()) return false;
     Helper helper = it->second;
     helpers_.erase(it);
-    const std::string out = ReadSmallFile(helper.out_path);
-    const std::string err = ReadSmallFile(helper.err_path);
-    ::unlink(helper.out_path.c_str());
-    ::unlink(helper.err_path.c_str());
+    const std::string out = TakeHelperOutput(helper.out_path);
+    const std::string err = TakeHelperOutput(helper.err_path);
     if (!helper.env_file.empty()) ::unlink(helper.env_file.c_str());
     const bool ok = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
-    const std::string why = !err.empty() ? FirstLine(err)
+    const std::string why = !err.empty() ? FirstLineOf(err)
                             : WIFSIGNALED(wait_status)
                                 ? fmt::format("killed by {}", SignalName(WTERMSIG(wait_status)))
                                 : fmt::format("exit code {}", WEXITSTATUS(wait_status));
@@ -388,7 +374,7 @@ class SlurmPilotExecutor : public Executor {
       return;
     }
     pilot.state = PilotState::kGone;
-    FailedStart(number, "sbatch refused the pilot job: " + (ok ? FirstLine(out) : why));
+    FailedStart(number, "sbatch refused the pilot job: " + (ok ? FirstLineOf(out) : why));
   }
 
   // Circuit breaker: `max_failed_starts` pilots in a row that never connected pause the group.

@@ -22,7 +22,6 @@ using Args = std::vector<std::string>;
 
 constexpr const char* kBase = "workers: 1\nshutdown_grace: 2s\nkill_grace: 1s\n";
 
-
 // `taskq --json args...`: expects exit `code` and returns stdout parsed (null when not JSON).
 json JsonOf(Daemon& daemon, Args args, int code = 0) {
   args.insert(args.begin(), "--json");

@@ -24,7 +24,6 @@ const std::string kParser = TASKQ_SOURCE_DIR "/tests/metrics_parse.py";
 // happens to come first on PATH).
 const std::string kPython = "/usr/bin/python3";
 
-
 // A listening TCP socket on 127.0.0.1 at a port the kernel picked; closed at destruction.
 class Listener {
  public:
