@@ -12,6 +12,7 @@
 
 #include "common/options.h"
 #include "common/segment.h"
+#include "daemon/os.h"
 
 namespace taskq {
 
@@ -24,7 +25,8 @@ struct ExecutorContext {
   Segment* segment = nullptr;
   std::string self_exe;  // this taskqd binary (the slurm policy finds taskq-run beside it)
   pid_t supervisor_pid = 0;
-  uint32_t group = 0;  // the group row whose tasks this executor runs
+  uint32_t group = 0;    // the group row whose tasks this executor runs
+  Os* os = &SystemOs();  // processes, signals and the clock (a fake in executor tests)
 };
 
 class Executor {

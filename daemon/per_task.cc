@@ -13,7 +13,6 @@
 #include <map>
 #include <memory>
 
-#include "common/clock.h"
 #include "common/deadline.h"
 #include "common/spawn.h"
 #include "daemon/executor.h"
@@ -73,7 +72,7 @@ class PerTaskExecutor : public Executor {
     if (p.kill_grace) p.kill_grace->cancel();
     // A timed-out task ends with its whole group, as under the pool: a child that ignored the
     // SIGTERM must not outlive its leader (the group's id stays reserved while it has members).
-    if (p.terminated) ::kill(-pid, SIGKILL);
+    if (p.terminated) os().SignalGroup(pid, SIGKILL);
     // The runner records its own result; if it died first, the task is still running.
     std::string why =
         WIFSIGNALED(wait_status)
@@ -105,8 +104,8 @@ class PerTaskExecutor : public Executor {
     for (auto& [pid, p] : children_) {
       // The runner first, so that it records nothing: its task is recorded killed at shutdown.
       const pid_t command = p.kind == TaskKind::kExec ? CommandGroup(p.id) : 0;
-      ::kill(-pid, SIGKILL);
-      if (command > 0) ::kill(-command, SIGKILL);  // never kill(0): that is our own group
+      os().SignalGroup(pid, SIGKILL);
+      os().SignalGroup(command, SIGKILL);  // 0 (none yet) is skipped
     }
   }
 
@@ -121,7 +120,7 @@ class PerTaskExecutor : public Executor {
 
   void KillAllButKeepers() override {
     for (auto& [pid, p] : children_) {
-      if (p.kind != TaskKind::kExec) ::kill(-pid, SIGKILL);
+      if (p.kind != TaskKind::kExec) os().SignalGroup(pid, SIGKILL);
     }
   }
   bool Ready() const override { return true; }
@@ -131,8 +130,7 @@ class PerTaskExecutor : public Executor {
     for (auto& [pid, p] : children_) {
       if (p.id != running.id) continue;
       // Before the runner spawned the command it stops it itself (StopIfPaused).
-      if (p.kind == TaskKind::kExec && running.child_pid > 0)
-        ::kill(-running.child_pid, pause ? SIGSTOP : SIGCONT);
+      if (p.kind == TaskKind::kExec) os().SignalGroup(running.child_pid, pause ? SIGSTOP : SIGCONT);
       return true;
     }
     return false;
@@ -145,8 +143,8 @@ class PerTaskExecutor : public Executor {
       // killed by the runner when it sees the mark); a cpu/io runner is the task itself.
       const pid_t group = p.kind == TaskKind::kExec ? running.child_pid : pid;
       if (group <= 0) return true;
-      ::kill(-group, signal);
-      ::kill(-group, SIGCONT);  // a paused task must run to act on the signal
+      os().SignalGroup(group, signal);
+      os().SignalGroup(group, SIGCONT);  // a paused task must run to act on the signal
       p.terminated = p.kind != TaskKind::kExec;
       if (escalate) {
         p.kill_grace = std::make_unique<boost::asio::steady_timer>(*context_.io);
@@ -158,7 +156,7 @@ class PerTaskExecutor : public Executor {
               if (ec || alive.expired() || children_.count(pid) == 0) return;
               // The runner is not reaped yet, so the task is still this one; its command's group
               // is signalled while the record still names it.
-              if (group == pid || CommandGroup(id) == group) ::kill(-group, SIGKILL);
+              if (group == pid || CommandGroup(id) == group) os().SignalGroup(group, SIGKILL);
             });
       }
       return true;
@@ -188,7 +186,7 @@ class PerTaskExecutor : public Executor {
     }
     pid_t pid = 0;
     const Status spawned =
-        ForkTaskRunner(*context_.segment, task, options_, context_.supervisor_pid, &pid);
+        os().StartRunner(*context_.segment, task, options_, context_.supervisor_pid, &pid);
     if (!spawned.ok()) {
       context_.segment->Finish(task.slot, task.record.id, SpawnFailedOutcome(spawned));
       return;
@@ -218,14 +216,14 @@ class PerTaskExecutor : public Executor {
   void ArmDeadline(pid_t pid, uint64_t deadline_us) {
     TaskProcess& p = children_[pid];
     if (!p.deadline) p.deadline = std::make_unique<boost::asio::steady_timer>(*context_.io);
-    uint64_t now = NowUs();
+    uint64_t now = os().NowUs();
     p.deadline->expires_after(std::chrono::microseconds(MicrosUntil(deadline_us, now)));
     p.deadline->async_wait([this, pid](const boost::system::error_code& ec) {
       if (ec) return;
       auto it = children_.find(pid);
       if (it == children_.end()) return;
       TaskInfo info;
-      const uint64_t at = NowUs();
+      const uint64_t at = os().NowUs();
       if (context_.segment->Get(it->second.id, &info) && info.state == TaskState::kRunning) {
         const uint64_t live =
             DeadlineWithPause(info.record.deadline_us, info.record.paused_at_us, at);
@@ -234,16 +232,18 @@ class PerTaskExecutor : public Executor {
       context_.segment->MarkTimeoutFired(it->second.slot, it->second.id);
       spdlog::debug("task {} timed out after {} ms: SIGTERM to process group {}", it->second.id,
                     it->second.timeout_ms, pid);
-      ::kill(-pid, SIGTERM);
+      os().SignalGroup(pid, SIGTERM);
       it->second.terminated = true;
       it->second.deadline->expires_after(std::chrono::milliseconds(options_.kill_grace_ms));
       it->second.deadline->async_wait(
           [this, pid, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec2) {
             if (ec2 || alive.expired() || children_.count(pid) == 0) return;  // reaped meanwhile
-            ::kill(-pid, SIGKILL);
+            os().SignalGroup(pid, SIGKILL);
           });
     });
   }
+
+  Os& os() { return *context_.os; }
 
   ExecutorContext context_;
   Options options_;
