@@ -1,9 +1,9 @@
-// What an executor asks of the operating system, behind one interface (leveldb's Env, ninja's
-// CommandRunner in build_test.cc): start a task's runner, signal a process group, read the
-// clock. Reaping stays with the supervisor, which reports each exit to the executor
-// (Executor::OnChildExit), so a test drives exits by calling that itself. SystemOs does the real
-// thing; tests/executor_fake_test.cc runs the `process` policy's executor on a fake that records
-// the calls and keeps its own clock.
+// What the local executors ask of the operating system, behind one interface (leveldb's Env,
+// ninja's CommandRunner in build_test.cc): start a task's runner or a pool worker, signal a
+// process or a process group, read the clocks. Reaping stays with the supervisor, which reports
+// each exit to the executor (Executor::OnChildExit), so a test drives exits by calling that
+// itself. SystemOs does the real thing; tests/executor_fake_test.cc runs the `process` and `pool`
+// executors on a fake that records the calls and keeps its own clocks.
 #pragma once
 
 #include <sys/types.h>
@@ -22,11 +22,21 @@ class Os {
   // Starts the process that runs `task` and records its result (ForkTaskRunner).
   virtual Status StartRunner(Segment& segment, const ClaimedTask& task, const Options& options,
                              pid_t supervisor_pid, pid_t* pid) = 0;
+  // Starts a pool worker on row `row` of the worker table, serving `group` (WorkerMain in a
+  // fork of the supervisor).
+  virtual Status StartWorker(const Options& options, uint32_t row, uint32_t group,
+                             pid_t supervisor_pid, pid_t* pid) = 0;
+  // Sends `signal` to process `pid` alone (ignored for 0 or less).
+  virtual void SignalProcess(pid_t pid, int signal) = 0;
   // Sends `signal` to process group `group`. A group of 0 or less is ignored: kill(0, ...) would
   // signal the supervisor's own group and kill(-1, ...) every process it may signal.
   virtual void SignalGroup(pid_t group, int signal) = 0;
-  // Microseconds since the epoch (common/clock.h's NowUs for the real one).
+  // SIGKILL to the process group a task's command leads, if `leader` still leads its own session
+  // and belongs to the daemon's user (recovery.h's KillTaskGroup); false when it did not.
+  virtual bool KillTaskGroup(pid_t leader) = 0;
+  // Microseconds since the epoch, and on the monotonic clock (common/clock.h for the real one).
   virtual uint64_t NowUs() = 0;
+  virtual uint64_t MonotonicUs() = 0;
 };
 
 // The real operating system (one instance, stateless).

@@ -10,20 +10,15 @@
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
 #include <vector>
 
-#include "common/clock.h"
 #include "common/spawn.h"
 #include "common/worker_lifecycle.h"
 #include "daemon/executor.h"
-#include "daemon/fork_child.h"
-#include "daemon/recovery.h"
 #include "daemon/state_dir.h"
-#include "daemon/worker.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -65,7 +60,7 @@ class PoolExecutor : public Executor {
 
   void OnTick() override {
     if (shutting_down_) return;
-    const uint64_t now = MonotonicUs();
+    const uint64_t now = os().MonotonicUs();
     for (uint32_t i = 0; i < workers_.size(); ++i) {
       WorkerProcess& w = workers_[i];
       if (w.pid == 0 && w.wanted && now >= w.restart_after_us) SpawnWorker(i);
@@ -106,8 +101,8 @@ class PoolExecutor : public Executor {
     if (running.kind != static_cast<uint32_t>(TaskKind::kExec) || running.child_pid <= 0) {
       return true;
     }
-    ::kill(-running.child_pid, signal);
-    ::kill(-running.child_pid, SIGCONT);  // a paused command must run to act on the signal
+    os().SignalGroup(running.child_pid, signal);
+    os().SignalGroup(running.child_pid, SIGCONT);  // a paused command must run to act on it
     if (escalate) ArmKillGrace(running.id, running.child_pid);
     return true;
   }
@@ -119,8 +114,8 @@ class PoolExecutor : public Executor {
       return w.pid != 0 && w.pid == running.runner_pid;
     });
     if (!mine) return false;
-    if (running.kind == static_cast<uint32_t>(TaskKind::kExec) && running.child_pid > 0) {
-      ::kill(-running.child_pid, pause ? SIGSTOP : SIGCONT);
+    if (running.kind == static_cast<uint32_t>(TaskKind::kExec)) {
+      os().SignalGroup(running.child_pid, pause ? SIGSTOP : SIGCONT);
     }
     return true;
   }
@@ -140,9 +135,9 @@ class PoolExecutor : public Executor {
       }
     }
     for (const WorkerProcess& w : workers_) {
-      if (w.pid != 0 && spared.count(w.pid) == 0) ::kill(w.pid, SIGKILL);
+      if (w.pid != 0 && spared.count(w.pid) == 0) os().SignalProcess(w.pid, SIGKILL);
     }
-    for (pid_t group : groups) KillTaskGroup(group);
+    for (pid_t group : groups) os().KillTaskGroup(group);
   }
 
   // The workers running an exec task now.
@@ -183,7 +178,7 @@ class PoolExecutor : public Executor {
       TaskInfo info;
       if (context_.segment->Get(id, &info) && info.state == TaskState::kRunning &&
           info.record.child_pid == group) {
-        ::kill(-group, SIGKILL);
+        os().SignalGroup(group, SIGKILL);
       }
     });
     kill_graces_[id] = std::move(timer);
@@ -268,7 +263,7 @@ class PoolExecutor : public Executor {
     if (w.row < 0) {
       spdlog::error("worker {}: the worker table ({} rows) is full; retrying in 1 s", index,
                     kMaxWorkers);
-      w.restart_after_us = MonotonicUs() + kQuickDeathUs;
+      w.restart_after_us = os().MonotonicUs() + kQuickDeathUs;
       return;
     }
     WorkerEntry& row = context_.segment->header()->workers[w.row];
@@ -276,23 +271,19 @@ class PoolExecutor : public Executor {
     row.current_id.store(0);
     ApplyWorkerEvent(row, WorkerEvent::kSpawn);
     row.generation.fetch_add(1);
-    // A fork, not an exec of taskqd: the worker starts with these options as they are (no
-    // YAML to read again) and shares the supervisor's pages (idle RSS, docs/PERFORMANCE.md).
-    // It stays in the daemon's process group: ^C reaches it too.
-    const pid_t pid = ForkCleanChild(context_.supervisor_pid, /*new_session=*/false);
-    if (pid == 0) {
-      _exit(WorkerMain(options_, static_cast<uint32_t>(w.row), context_.group));
-    }
-    if (pid < 0) {
-      spdlog::error("worker {}: fork: {}; retrying in 1 s", index, std::strerror(errno));
+    pid_t pid = 0;
+    const Status started = os().StartWorker(options_, static_cast<uint32_t>(w.row), context_.group,
+                                            context_.supervisor_pid, &pid);
+    if (!started.ok()) {
+      spdlog::error("worker {}: {}; retrying in 1 s", index, started.message());
       ApplyWorkerEvent(row, WorkerEvent::kSpawnFailed);
       w.pid = 0;
-      w.restart_after_us = MonotonicUs() + kQuickDeathUs;
+      w.restart_after_us = os().MonotonicUs() + kQuickDeathUs;
       return;
     }
     row.pid.store(pid);
     w.pid = pid;
-    w.started_us = MonotonicUs();
+    w.started_us = os().MonotonicUs();
     spdlog::info("worker {} started (pid {})", index, pid);
   }
 
@@ -311,7 +302,7 @@ class PoolExecutor : public Executor {
     // Whatever the worker was running is now without a runner.
     for (auto [slot, id] : context_.segment->RunningOwnedBy(pid)) {
       TaskInfo info;
-      if (context_.segment->Get(id, &info)) KillTaskGroup(info.record.child_pid);
+      if (context_.segment->Get(id, &info)) os().KillTaskGroup(info.record.child_pid);
       std::string why = shutting_down_ ? std::string(kKilledAtShutdown)
                                        : fmt::format("worker pid {} {}", pid, how);
       TaskState now = context_.segment->RunnerDied(
@@ -333,13 +324,15 @@ class PoolExecutor : public Executor {
       return;
     }
     spdlog::warn("worker {} (pid {}) died: {}; replacing it", index, pid, how);
-    const uint64_t now = MonotonicUs();
+    const uint64_t now = os().MonotonicUs();
     if (now - w.started_us < kQuickDeathUs) {
       w.restart_after_us = now + kQuickDeathUs;  // OnTick restarts it
     } else {
       SpawnWorker(index);
     }
   }
+
+  Os& os() { return *context_.os; }
 
   ExecutorContext context_;
   Options options_;

@@ -1,8 +1,9 @@
-// The `process` policy's executor (daemon/per_task.cc) on a fake operating system (daemon/os.h):
-// no process starts, no signal is sent and no time passes unless the test says so. Each decision
-// the executor makes (how many run at once, what a runner's death records, when a deadline and
-// kill_grace fire, what kill, pause and shutdown signal) is checked exactly, on a real segment.
-// The real processes stay covered end to end (fault_test, kill_test, pause_test, leftovers_test).
+// The local executors, `process` (daemon/per_task.cc) and `pool` (daemon/pool.cc), on a fake
+// operating system (daemon/os.h): no process starts, no signal is sent and no time passes unless
+// the test says so. Each decision an executor makes (how many run at once, what a runner's or a
+// worker's death records, restarts and their throttle, when a deadline and kill_grace fire, what
+// kill, pause, a shrinking pool and shutdown signal) is checked exactly, on a real segment. The
+// real processes stay covered end to end (fault_test, kill_test, pause_test, reload_test, ...).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/segment.h"
+#include "common/worker_lifecycle.h"
 #include "daemon/executor.h"
 #include "daemon/os.h"
 #include "tests/test_util.h"
@@ -27,7 +29,7 @@ namespace {
 
 using Signal = std::pair<pid_t, int>;  // (process group, signal)
 
-// Records runner starts and group signals; its clock moves only when the test moves it.
+// Records what it was asked to start and signal; its clocks move only when the test moves them.
 class FakeOs : public Os {
  public:
   Status StartRunner(Segment&, const ClaimedTask& task, const Options&, pid_t,
@@ -38,30 +40,51 @@ class FakeOs : public Os {
     slot_of[task.record.id] = task.slot;
     return Status::Ok();
   }
+  Status StartWorker(const Options&, uint32_t row, uint32_t, pid_t, pid_t* pid) override {
+    if (!refuse_start.ok()) return refuse_start;
+    *pid = next_pid++;
+    workers.emplace_back(*pid, row);
+    return Status::Ok();
+  }
   void SignalGroup(pid_t group, int signal) override {
     if (group > 0) signals.emplace_back(group, signal);
   }
+  void SignalProcess(pid_t pid, int signal) override {
+    if (pid > 0) process_signals.emplace_back(pid, signal);
+  }
+  bool KillTaskGroup(pid_t leader) override {
+    if (leader <= 1) return false;
+    task_groups_killed.push_back(leader);
+    return true;
+  }
   uint64_t NowUs() override { return now_us; }
+  uint64_t MonotonicUs() override { return monotonic_us; }
 
   std::vector<std::pair<pid_t, uint64_t>> started;  // (runner pid, task id)
   std::map<uint64_t, uint32_t> slot_of;             // task id -> its slot, from the claim
-  std::vector<Signal> signals;
+  std::vector<std::pair<pid_t, uint32_t>> workers;  // (worker pid, its row)
+  std::vector<Signal> signals;                      // to process groups
+  std::vector<Signal> process_signals;              // to single processes
+  std::vector<pid_t> task_groups_killed;            // KillTaskGroup
   Status refuse_start = Status::Ok();
   pid_t next_pid = 100000;
   uint64_t now_us = taskq::NowUs();
+  uint64_t monotonic_us = 1000000000;
 };
 
 int Exited(int code) { return code << 8; }  // a wait status as waitpid reports it
 int KilledBy(int signal) { return signal; }
 
-class ExecutorOnFakeOs : public ::testing::Test {
+class OnFakeOs : public ::testing::Test {
  protected:
-  void SetUp() override {
+  // `process` with max_parallel 2, or a pool of `workers`.
+  void MakeExecutor(Policy policy, uint32_t workers = 0) {
     options_.queue = UniqueQueueName();
     options_.state_dir = temp_.path();
     options_.capacity = 16;
-    options_.policy = Policy::kProcess;
+    options_.policy = policy;
     options_.max_parallel = 2;
+    options_.workers = workers;
     options_.kill_grace_ms = 0;  // the escalation timer is due at once: no test waits for it
     options_ = ResolveDefaults(options_);
     ASSERT_TRUE(Segment::OpenAsSupervisor(options_, &segment_).ok());
@@ -70,7 +93,8 @@ class ExecutorOnFakeOs : public ::testing::Test {
     context.segment = segment_.get();
     context.supervisor_pid = getpid();
     context.os = &os_;
-    executor_ = MakePerTaskExecutor(context, options_);
+    executor_ = policy == Policy::kPool ? MakePoolExecutor(context, options_)
+                                        : MakePerTaskExecutor(context, options_);
   }
 
   void TearDown() override {
@@ -124,6 +148,22 @@ class ExecutorOnFakeOs : public ::testing::Test {
     return false;
   }
 
+  // A pool worker's row in the segment's worker table.
+  WorkerEntry& Row(size_t worker) {
+    return segment_->header()->workers[os_.workers.at(worker).second];
+  }
+  pid_t WorkerPid(size_t worker) const { return os_.workers.at(worker).first; }
+  // What a pool worker does: claims the next task (and, for exec, records its command's group).
+  uint64_t Claim(size_t worker, pid_t command = 0) {
+    ClaimedTask task;
+    if (!segment_->Pop(WorkerPid(worker), &task)) return 0;
+    os_.slot_of[task.record.id] = task.slot;
+    if (command != 0) segment_->SetChild(task.slot, task.record.id, command);
+    Row(worker).current_id.store(task.record.id);
+    return task.record.id;
+  }
+  TaskRecord RecordOf(uint64_t id) { return Info(id).record; }
+
   TempDir temp_;
   Options options_;
   boost::asio::io_context io_;
@@ -132,7 +172,12 @@ class ExecutorOnFakeOs : public ::testing::Test {
   std::unique_ptr<Executor> executor_;
 };
 
-TEST_F(ExecutorOnFakeOs, RunsAtMostMaxParallelAndStartsTheNextWhenOneExits) {
+class ProcessOnFakeOs : public OnFakeOs {
+ protected:
+  void SetUp() override { MakeExecutor(Policy::kProcess); }
+};
+
+TEST_F(ProcessOnFakeOs, RunsAtMostMaxParallelAndStartsTheNextWhenOneExits) {
   const uint64_t a = Submit(TaskKind::kCpu), b = Submit(TaskKind::kCpu), c = Submit(TaskKind::kCpu);
   executor_->Start();
   ASSERT_EQ(os_.started.size(), 2u);
@@ -152,7 +197,7 @@ TEST_F(ExecutorOnFakeOs, RunsAtMostMaxParallelAndStartsTheNextWhenOneExits) {
   EXPECT_TRUE(os_.signals.empty());
 }
 
-TEST_F(ExecutorOnFakeOs, ARunnerThatDiesBeforeRecordingLosesItsTaskOrRetriesIt) {
+TEST_F(ProcessOnFakeOs, ARunnerThatDiesBeforeRecordingLosesItsTaskOrRetriesIt) {
   const uint64_t once = Submit(TaskKind::kCpu, /*retries=*/0);
   const uint64_t twice = Submit(TaskKind::kCpu, /*retries=*/1);
   executor_->Start();
@@ -173,7 +218,7 @@ TEST_F(ExecutorOnFakeOs, ARunnerThatDiesBeforeRecordingLosesItsTaskOrRetriesIt) 
   EXPECT_EQ(Info(twice).record.attempts, 2u);
 }
 
-TEST_F(ExecutorOnFakeOs, AFailedStartFailsTheTaskAndTheQueueGoesOn) {
+TEST_F(ProcessOnFakeOs, AFailedStartFailsTheTaskAndTheQueueGoesOn) {
   const uint64_t a = Submit(TaskKind::kCpu);
   os_.refuse_start = Status::Failed("fork: Resource temporarily unavailable");
   executor_->Start();
@@ -189,7 +234,7 @@ TEST_F(ExecutorOnFakeOs, AFailedStartFailsTheTaskAndTheQueueGoesOn) {
 // The deadline is kept by the executor for cpu/io runners: nothing while its clock says the
 // deadline is ahead, SIGTERM to the runner's group once it passed, SIGKILL after kill_grace; the
 // runner's death is then recorded timed_out.
-TEST_F(ExecutorOnFakeOs, TheDeadlineSendsSigtermThenSigkillAndRecordsTimedOut) {
+TEST_F(ProcessOnFakeOs, TheDeadlineSendsSigtermThenSigkillAndRecordsTimedOut) {
   const uint64_t id = Submit(TaskKind::kCpu, 0, /*timeout_ms=*/1);
   executor_->Start();
   const pid_t runner = RunnerOf(id);
@@ -210,7 +255,7 @@ TEST_F(ExecutorOnFakeOs, TheDeadlineSendsSigtermThenSigkillAndRecordsTimedOut) {
 
 // An exec runner keeps its command's deadline itself (as a pool worker does): the executor
 // arms nothing for it.
-TEST_F(ExecutorOnFakeOs, AnExecRunnerKeepsItsOwnDeadline) {
+TEST_F(ProcessOnFakeOs, AnExecRunnerKeepsItsOwnDeadline) {
   const uint64_t id = Submit(TaskKind::kExec, 0, /*timeout_ms=*/1);
   executor_->Start();
   os_.now_us = Info(id).record.deadline_us + 1;
@@ -219,7 +264,7 @@ TEST_F(ExecutorOnFakeOs, AnExecRunnerKeepsItsOwnDeadline) {
   EXPECT_TRUE(os_.signals.empty());
 }
 
-TEST_F(ExecutorOnFakeOs, KillSignalsWhatRunsTheTaskAndEscalates) {
+TEST_F(ProcessOnFakeOs, KillSignalsWhatRunsTheTaskAndEscalates) {
   const uint64_t cpu = Submit(TaskKind::kCpu), exec = Submit(TaskKind::kExec);
   executor_->Start();
   const pid_t cpu_runner = RunnerOf(cpu);
@@ -248,7 +293,7 @@ TEST_F(ExecutorOnFakeOs, KillSignalsWhatRunsTheTaskAndEscalates) {
   EXPECT_FALSE(executor_->Kill(running, SIGTERM, false)) << "not its task";
 }
 
-TEST_F(ExecutorOnFakeOs, PauseStopsAnExecCommandsGroupAndLeavesABuiltInToItsCheck) {
+TEST_F(ProcessOnFakeOs, PauseStopsAnExecCommandsGroupAndLeavesABuiltInToItsCheck) {
   const uint64_t cpu = Submit(TaskKind::kCpu), exec = Submit(TaskKind::kExec);
   executor_->Start();
   TaskRecord running;
@@ -268,7 +313,7 @@ TEST_F(ExecutorOnFakeOs, PauseStopsAnExecCommandsGroupAndLeavesABuiltInToItsChec
 // Shutdown: nothing new starts; at the end of shutdown_grace every runner's group and every
 // exec command's group is killed, and the runs are recorded as killed at shutdown. With
 // keep_running only the exec runners (the keepers) are spared.
-TEST_F(ExecutorOnFakeOs, ShutdownStartsNothingAndKillsEveryGroupAtTheEndOfGrace) {
+TEST_F(ProcessOnFakeOs, ShutdownStartsNothingAndKillsEveryGroupAtTheEndOfGrace) {
   const uint64_t cpu = Submit(TaskKind::kCpu), exec = Submit(TaskKind::kExec);
   const uint64_t waiting = Submit(TaskKind::kCpu);
   executor_->Start();
@@ -291,6 +336,152 @@ TEST_F(ExecutorOnFakeOs, ShutdownStartsNothingAndKillsEveryGroupAtTheEndOfGrace)
   EXPECT_EQ(StateOf(cpu), TaskState::kLost);
   EXPECT_NE(Info(cpu).reason().find(kKilledAtShutdown), std::string::npos) << Info(cpu).reason();
   EXPECT_TRUE(executor_->Stopped());
+}
+
+// ---- pool ---------------------------------------------------------------------------------
+
+class PoolOnFakeOs : public OnFakeOs {
+ protected:
+  void SetUp() override { MakeExecutor(Policy::kPool, 2); }
+  void AttachAll() {
+    for (size_t i = 0; i < os_.workers.size(); ++i)
+      ApplyWorkerEvent(Row(i), WorkerEvent::kAttached);
+  }
+};
+
+TEST_F(PoolOnFakeOs, StartsItsWorkersAndIsReadyOnceEachAttached) {
+  executor_->Start();
+  ASSERT_EQ(os_.workers.size(), 2u);
+  EXPECT_NE(os_.workers[0].second, os_.workers[1].second) << "a row each";
+  EXPECT_EQ(Row(0).pid.load(), WorkerPid(0));
+  EXPECT_EQ(executor_->ProcessCount(), 2u);
+  EXPECT_FALSE(executor_->Ready()) << "both still starting";
+  ApplyWorkerEvent(Row(0), WorkerEvent::kAttached);
+  EXPECT_FALSE(executor_->Ready());
+  ApplyWorkerEvent(Row(1), WorkerEvent::kAttached);
+  EXPECT_TRUE(executor_->Ready());
+  EXPECT_FALSE(executor_->OnChildExit(424242, Exited(0), rusage{})) << "not its worker";
+}
+
+// A worker that dies takes its task to a retry or to lost, its exec command's group is killed,
+// and a worker that had run a while is replaced at once.
+TEST_F(PoolOnFakeOs, AWorkerThatDiesLosesItsTaskKillsItsCommandAndIsReplaced) {
+  const uint64_t exec = Submit(TaskKind::kExec);
+  executor_->Start();
+  AttachAll();
+  ASSERT_EQ(Claim(1, /*command=*/5555), exec);
+  os_.monotonic_us += 2000000;
+  const pid_t dead = WorkerPid(1);
+  EXPECT_TRUE(executor_->OnChildExit(dead, KilledBy(SIGSEGV), rusage{}));
+  EXPECT_EQ(os_.task_groups_killed, std::vector<pid_t>{5555});
+  const TaskInfo lost = Info(exec);
+  EXPECT_EQ(lost.state, TaskState::kLost);
+  EXPECT_NE(lost.reason().find("worker pid " + std::to_string(dead) + " killed by SIGSEGV"),
+            std::string::npos)
+      << lost.reason();
+  ASSERT_EQ(os_.workers.size(), 3u) << "replaced at once";
+  EXPECT_EQ(os_.workers[2].second, os_.workers[1].second) << "on the same row";
+  EXPECT_EQ(executor_->ProcessCount(), 2u);
+}
+
+// s6's restart throttle: a worker that dies within a second of its start is restarted only a
+// second later (by the tick), so a crash loop cannot spin; a clean exit (a recycle after
+// max_tasks_per_worker) is replaced at once.
+TEST_F(PoolOnFakeOs, AQuickDeathWaitsASecondAndARecycleDoesNot) {
+  executor_->Start();
+  AttachAll();
+  executor_->OnChildExit(WorkerPid(0), Exited(1), rusage{});
+  EXPECT_EQ(os_.workers.size(), 2u) << "not at once";
+  os_.monotonic_us += 500000;
+  executor_->OnTick();
+  EXPECT_EQ(os_.workers.size(), 2u) << "not after half a second";
+  os_.monotonic_us += 500000;
+  executor_->OnTick();
+  EXPECT_EQ(os_.workers.size(), 3u) << "after a second";
+
+  executor_->OnChildExit(WorkerPid(1), Exited(0), rusage{});
+  EXPECT_EQ(os_.workers.size(), 4u) << "a recycle is replaced at once";
+  EXPECT_EQ(executor_->ProcessCount(), 2u);
+}
+
+TEST_F(PoolOnFakeOs, KillSignalsAnExecCommandsGroupAndEscalatesOnlyWhileItRuns) {
+  const uint64_t exec = Submit(TaskKind::kExec), cpu = Submit(TaskKind::kCpu);
+  const uint64_t ends = Submit(TaskKind::kExec);
+  executor_->Start();
+  AttachAll();
+  ASSERT_EQ(Claim(0, 6000), exec);
+  ASSERT_EQ(Claim(1), cpu);
+  TaskRecord running;
+  ASSERT_TRUE(segment_->RequestKill(exec, "killed by test", &running).ok());
+  ASSERT_TRUE(executor_->Kill(running, SIGTERM, /*escalate=*/true));
+  EXPECT_EQ(os_.signals, (std::vector<Signal>{{6000, SIGTERM}, {6000, SIGCONT}}));
+  ASSERT_TRUE(RunUntil([&] { return Sent(6000, SIGKILL); })) << "still running after kill_grace";
+
+  // A cpu task runs inside its worker: the kernel stops at its next check, nothing is signalled.
+  os_.signals.clear();
+  ASSERT_TRUE(segment_->RequestKill(cpu, "killed by test", &running).ok());
+  EXPECT_TRUE(executor_->Kill(running, SIGTERM, true));
+  EXPECT_TRUE(os_.signals.empty());
+
+  // A command that ended before kill_grace ran out gets no SIGKILL (its group id may be reused).
+  Record(exec, TaskState::kCancelled);
+  executor_->OnChildExit(WorkerPid(0), Exited(0), rusage{});  // recycled: a new worker claims
+  ASSERT_EQ(Claim(2, 7000), ends);
+  ASSERT_TRUE(segment_->RequestKill(ends, "killed by test", &running).ok());
+  ASSERT_TRUE(executor_->Kill(running, SIGTERM, true));
+  Record(ends, TaskState::kCancelled);
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Sent(7000, SIGKILL));
+  running.runner_pid = 424242;
+  EXPECT_FALSE(executor_->Kill(running, SIGTERM, true)) << "not its worker";
+}
+
+TEST_F(PoolOnFakeOs, AShrinkRetiresTheNewestWorkersWhoAreNotReplaced) {
+  executor_->Start();
+  AttachAll();
+  Options next = options_;
+  next.workers = 1;
+  ASSERT_TRUE(executor_->ApplyLive(next));
+  EXPECT_EQ(Row(0).retire.load(), 0u);
+  EXPECT_EQ(Row(1).retire.load(), 1u) << "the newest retires";
+  executor_->OnChildExit(WorkerPid(1), Exited(0), rusage{});
+  EXPECT_EQ(os_.workers.size(), 2u) << "a retired worker is not replaced";
+  EXPECT_EQ(executor_->ProcessCount(), 1u);
+  next.workers = 3;
+  ASSERT_TRUE(executor_->ApplyLive(next));
+  EXPECT_EQ(os_.workers.size(), 4u) << "growing starts the missing two";
+  EXPECT_EQ(executor_->ProcessCount(), 3u);
+  next.policy = Policy::kProcess;
+  EXPECT_FALSE(executor_->ApplyLive(next)) << "another policy replaces the executor";
+}
+
+// Shutdown: every worker is asked to retire; at the end of shutdown_grace each running task is
+// recorded killed at shutdown, the workers get SIGKILL and then their commands' groups. With
+// keep_running the workers running an exec command (the keepers) are left alone.
+TEST_F(PoolOnFakeOs, ShutdownRecordsTheRunsThenKillsWorkersThenCommandGroups) {
+  const uint64_t exec = Submit(TaskKind::kExec), cpu = Submit(TaskKind::kCpu);
+  executor_->Start();
+  AttachAll();
+  ASSERT_EQ(Claim(0, 8000), exec);
+  ASSERT_EQ(Claim(1), cpu);
+  executor_->BeginShutdown();
+  EXPECT_EQ(Row(0).retire.load(), 1u);
+  EXPECT_EQ(Row(1).retire.load(), 1u);
+  EXPECT_FALSE(executor_->OnlyKeepersLeft());
+  executor_->KillAllButKeepers();
+  EXPECT_EQ(os_.process_signals, (std::vector<Signal>{{WorkerPid(1), SIGKILL}}));
+  EXPECT_TRUE(os_.task_groups_killed.empty());
+  EXPECT_EQ(StateOf(exec), TaskState::kRunning) << "its worker keeps it";
+  EXPECT_NE(Info(cpu).reason().find(kKilledAtShutdown), std::string::npos) << Info(cpu).reason();
+
+  executor_->KillAll();
+  EXPECT_EQ(os_.task_groups_killed, std::vector<pid_t>{8000});
+  EXPECT_NE(Info(exec).reason().find(kKilledAtShutdown), std::string::npos) << Info(exec).reason();
+  executor_->OnChildExit(WorkerPid(0), KilledBy(SIGKILL), rusage{});
+  executor_->OnChildExit(WorkerPid(1), KilledBy(SIGKILL), rusage{});
+  EXPECT_TRUE(executor_->Stopped());
+  EXPECT_EQ(os_.workers.size(), 2u) << "nothing is replaced during shutdown";
 }
 
 }  // namespace
