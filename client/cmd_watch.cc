@@ -127,7 +127,7 @@ nlohmann::json TopJson(Client& client, const QueueStats& stats, uint64_t now_us)
   nlohmann::json running = nlohmann::json::array();
   for (const TaskInfo& t : client.List()) {
     if (t.state != TaskState::kRunning) continue;
-    const bool own_child = t.record.child_pid > 0 && (t.record.flags & kFlagSlurm) == 0;
+    const bool own_child = t.record.child_pid > 0 && (t.record.flags & kFlagBatchJob) == 0;
     running.push_back({{"id", t.id()},
                        {"kind", TaskKindName(static_cast<TaskKind>(t.record.kind))},
                        {"group", t.group},
@@ -209,7 +209,7 @@ int RunTop(const GlobalArgs& global, double interval_s, int iterations) {
     for (const TaskInfo& t : client->List()) {
       if (t.state != TaskState::kRunning) continue;
       // A pool worker's exec command has a pid of its own: that is the process users look for.
-      const bool own_child = t.record.child_pid > 0 && (t.record.flags & kFlagSlurm) == 0;
+      const bool own_child = t.record.child_pid > 0 && (t.record.flags & kFlagBatchJob) == 0;
       screen += fmt::format("{:>8} {:<5} {:<12} {:>8} {:>10}  {}{}\n", t.id(),
                             TaskKindName(static_cast<TaskKind>(t.record.kind)), t.group,
                             own_child ? t.record.child_pid : t.record.runner_pid,

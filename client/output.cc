@@ -122,7 +122,7 @@ void PrintTaskBlock(const TaskInfo& info) {
     std::printf("logs:        %s, %s\n", info.stdout_path().c_str(), info.stderr_path().c_str());
   }
   SlurmDetails slurm;
-  if ((r.flags & kFlagSlurm) != 0 && r.child_pid > 0 &&
+  if ((r.flags & kFlagBatchJob) != 0 && r.child_pid > 0 &&
       FindSlurmDetails(info.state_dir, r.id, static_cast<uint32_t>(r.child_pid), &slurm)) {
     std::printf("slurm:       %s\n", EscapeControl(DescribeSlurmDetails(slurm)).c_str());
   }

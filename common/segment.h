@@ -184,17 +184,18 @@ class Segment {
   // lost (or timed_out when its deadline had fired or passed). Returns the task's new state.
   TaskState RunnerDied(uint32_t slot, uint64_t id, const std::string& why, int32_t signal,
                        bool may_retry = true);
-  // Slurm policy: records the job that runs a claimed task (kFlagSlurm, job id in child_pid).
-  void SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id);
-  // Slurm policy: the job started at `started_at_us` (after waiting in Slurm's queue); the
+  // A batch scheduler's job runs a claimed task (the `slurm` policy): kFlagBatchJob, the job id
+  // in child_pid.
+  void SetBatchJob(uint32_t slot, uint64_t id, uint32_t job_id);
+  // The batch job started at `started_at_us` (after waiting in the scheduler's queue); the
   // task's start time and deadline move there.
   void MarkStarted(uint32_t slot, uint64_t id, uint64_t started_at_us);
   // Ends a run: Complete() for an outcome with an exit status, RunnerDied() for kLost.
   void Finish(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
   // Marks the deadline of a running task as fired (so its end is recorded as timed_out).
   void MarkTimeoutFired(uint32_t slot, uint64_t id);
-  // Cancels a queued task. A running Slurm task (kFlagSlurm) gets kFlagCancelKill: its executor
-  // scancels the job and records it cancelled. kFailed when it runs otherwise or finished,
+  // Cancels a queued task. A running batch-job task (kFlagBatchJob) gets kFlagCancelKill: its
+  // executor cancels the job and records it cancelled. kFailed when it runs otherwise or finished,
   // kInvalid when unknown.
   Status Cancel(uint64_t id);
   // `taskq kill`: marks a running task killed (kFlagCancelKill; its reason becomes `why`) and
@@ -211,7 +212,7 @@ class Segment {
   // `taskq pause` / `taskq resume`: marks a running task paused (kFlagPaused, the pause's start)
   // or ends its pause (the pause joins paused_us and moves the deadline), and copies its record
   // to `running` so the daemon can stop or continue what runs it. kFailed when it is not
-  // running, already paused (not paused), or a Slurm job; kInvalid when unknown.
+  // running, already paused (not paused), or a batch job; kInvalid when unknown.
   Status SetPaused(uint64_t id, bool paused, TaskRecord* running);
 
   // Readers: copies, never pointers into the segment.
@@ -302,7 +303,7 @@ class Segment {
   TaskTransition TransitionLocked(uint32_t slot, uint64_t id, TaskEvent event,
                                   const TaskFacts& facts, uint64_t now_us);
   // The record of `slot` for writing when it still holds running task `id`, else null: the one
-  // guard of the calls that annotate a run (SetRunner, SetChild, SetSlurmJob, MarkStarted).
+  // guard of the calls that annotate a run (SetRunner, SetChild, SetBatchJob, MarkStarted).
   TaskRecord* RunningRecordLocked(uint32_t slot, uint64_t id);
   bool PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group);
   // The queued or running task labelled `label` (KEY=VALUE), 0 when none: --unique's check, a

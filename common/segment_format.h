@@ -73,10 +73,12 @@ static_assert(sizeof(AttemptEntry) == 8);
 inline constexpr uint32_t kFlagFsync = 1u << 0;         // io: fsync before close
 inline constexpr uint32_t kFlagTimeoutFired = 1u << 1;  // the deadline passed; a kill was sent
 inline constexpr uint32_t kFlagCancelKill = 1u << 2;    // cancel asked for a running task
-inline constexpr uint32_t kFlagSlurm = 1u << 3;         // a Slurm job runs it: child_pid = job id
-inline constexpr uint32_t kFlagHeld = 1u << 4;          // queued but kept back (`taskq hold`)
-inline constexpr uint32_t kFlagPaused = 1u << 5;        // running but stopped (`taskq pause`)
-inline constexpr uint32_t kFlagArray = 1u << 6;         // one of an array (array_id, array_index)
+// A batch scheduler's job runs it (the `slurm` policy): child_pid holds the job id, and its
+// executor, not a signal from here, stops it.
+inline constexpr uint32_t kFlagBatchJob = 1u << 3;
+inline constexpr uint32_t kFlagHeld = 1u << 4;    // queued but kept back (`taskq hold`)
+inline constexpr uint32_t kFlagPaused = 1u << 5;  // running but stopped (`taskq pause`)
+inline constexpr uint32_t kFlagArray = 1u << 6;   // one of an array (array_id, array_index)
 
 // One row of the slot directory: what scans need, kept apart from the 1 KiB records so a scan of
 // 65,536 slots touches 1.5 MiB, not 64 MiB. Guarded by the segment lock.
@@ -246,7 +248,7 @@ struct TaskRecord {
   uint16_t argc;             // exec: NUL-terminated strings in payload: cwd, argv[argc], env[envc]
   uint16_t envc;
   int32_t child_pid;  // pool: the exec process a worker started (its group is killed
-                      // when the worker dies); 0 when none. kFlagSlurm: the job id
+                      // when the worker dies); 0 when none. kFlagBatchJob: the job id
   // Scheduling (issue 7): the group row, the priority, the earliest start and the tasks that
   // must have succeeded first.
   uint32_t group;

@@ -120,7 +120,7 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
     r.started_at_us = now_us;
     r.attempts++;
     r.attempt_log[(r.attempts - 1) % kAttemptLog] = AttemptEntry{-1, 0, 0, 0};  // under way
-    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagSlurm | kFlagPaused);
+    r.flags &= ~(kFlagTimeoutFired | kFlagCancelKill | kFlagBatchJob | kFlagPaused);
     r.child_pid = 0;
     r.deadline_us = DeadlineAfter(now_us, r.timeout_ms);
     r.paused_at_us = 0;
@@ -739,10 +739,10 @@ bool Segment::SetChild(uint32_t slot, uint64_t id, int32_t child_pid) {
   return kill_requested;
 }
 
-void Segment::SetSlurmJob(uint32_t slot, uint64_t id, uint32_t job_id) {
+void Segment::SetBatchJob(uint32_t slot, uint64_t id, uint32_t job_id) {
   Lock();
   if (TaskRecord* r = RunningRecordLocked(slot, id)) {
-    r->flags |= kFlagSlurm;
+    r->flags |= kFlagBatchJob;
     r->child_pid = static_cast<int32_t>(job_id);
   }
   Unlock();
@@ -783,7 +783,7 @@ TaskState Segment::RunnerDied(uint32_t slot, uint64_t id, const std::string& why
   facts.retry_on = r.retry_on != 0 ? r.retry_on : kRetryOnLost;
   facts.kill_requested = (r.flags & kFlagCancelKill) != 0;
   r.signal = signal;
-  if ((r.flags & kFlagSlurm) == 0) r.child_pid = 0;  // a Slurm job id stays for the record
+  if ((r.flags & kFlagBatchJob) == 0) r.child_pid = 0;  // a batch job id stays for the record
   const TaskTransition t = TransitionLocked(slot, id, TaskEvent::kRunnerDied, facts, now);
   const TaskState result = t.next;
   if (t.allowed) LogAttempt(&r, t.attempt_end, -1, signal);
@@ -834,7 +834,7 @@ Status Segment::Cancel(uint64_t id) {
   TASKQ_RETURN_IF_ERROR(LockTask(id, &slot));
   const TaskState state = StateOf(entry(slot));
   TaskFacts facts;
-  facts.killable = (record(slot).flags & kFlagSlurm) != 0;  // its executor scancels the job
+  facts.killable = (record(slot).flags & kFlagBatchJob) != 0;  // its executor cancels the job
   if (!TransitionLocked(slot, id, TaskEvent::kCancel, facts, NowUs()).allowed) {
     Unlock();
     if (state == TaskState::kRunning) {
@@ -904,7 +904,7 @@ Status Segment::SetPaused(uint64_t id, bool paused, TaskRecord* running) {
     return Status::Failed(
         fmt::format("task {} is {} already", id, paused ? "paused" : "not paused"));
   }
-  if ((record(slot).flags & kFlagSlurm) != 0) {
+  if ((record(slot).flags & kFlagBatchJob) != 0) {
     Unlock();
     return Status::Failed(fmt::format(
         "task {} runs as a Slurm job: pausing it needs `scontrol suspend`, which only Slurm's "

@@ -86,7 +86,7 @@ nlohmann::json TaskToJson(const TaskInfo& info) {
   j["sys_us"] = r.sys_us;
   j["max_rss_kb"] = r.max_rss_kb;
   j["pid"] = r.runner_pid != 0 ? nlohmann::json(r.runner_pid) : nlohmann::json();
-  if ((r.flags & kFlagSlurm) != 0 && r.child_pid > 0) j["slurm_job_id"] = r.child_pid;
+  if ((r.flags & kFlagBatchJob) != 0 && r.child_pid > 0) j["slurm_job_id"] = r.child_pid;
   j["attempts"] = r.attempts;
   j["retries"] = r.max_retries;
   j["retry_on"] = RetryOnText(r.retry_on);

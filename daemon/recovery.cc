@@ -77,7 +77,8 @@ std::vector<KeptTask> RecoverOrphans(Segment& segment, const std::string& self_e
   std::vector<KeptTask> kept;
   std::set<pid_t> keepers;
   for (auto& [slot, record] : segment.Running()) {
-    if (record.kind != static_cast<uint32_t>(TaskKind::kExec) || (record.flags & kFlagSlurm) != 0)
+    if (record.kind != static_cast<uint32_t>(TaskKind::kExec) ||
+        (record.flags & kFlagBatchJob) != 0)
       continue;
     const int pidfd = OpenKeeper(record.runner_pid, self_exe, before_us);
     if (pidfd < 0) continue;
@@ -96,8 +97,8 @@ std::vector<KeptTask> RecoverOrphans(Segment& segment, const std::string& self_e
   }
   h->idle_workers.store(0);
   for (auto& [slot, record] : segment.Running()) {
-    if (keepers.count(record.runner_pid) != 0) continue;  // adopted: it goes on
-    const bool slurm = (record.flags & kFlagSlurm) != 0;  // child_pid is a job id, not a pid
+    if (keepers.count(record.runner_pid) != 0) continue;     // adopted: it goes on
+    const bool slurm = (record.flags & kFlagBatchJob) != 0;  // child_pid is a job id, not a pid
     if (slurm && record.child_pid > 0) {
       // Its job may still run: the group's slurm executor re-attaches to it by job id
       // (LoseUnadoptedSlurmTasks handles a group that no longer runs on Slurm).
@@ -118,7 +119,7 @@ std::vector<KeptTask> RecoverOrphans(Segment& segment, const std::string& self_e
 
 void LoseUnadoptedSlurmTasks(Segment& segment, pid_t supervisor_pid) {
   for (auto& [slot, record] : segment.Running()) {
-    if ((record.flags & kFlagSlurm) == 0 || record.runner_pid == supervisor_pid) continue;
+    if ((record.flags & kFlagBatchJob) == 0 || record.runner_pid == supervisor_pid) continue;
     const std::string why = fmt::format(
         "taskqd restarted while slurm job {} ran and its group no longer runs on Slurm; scancel "
         "it if it still runs",

@@ -214,7 +214,7 @@ class SlurmExecutor : public Executor {
   // run them a second time while the old job still runs.
   void Adopt() {
     for (auto& [slot, record] : context_.segment->Running()) {
-      if ((record.flags & kFlagSlurm) == 0 || record.child_pid <= 0 ||
+      if ((record.flags & kFlagBatchJob) == 0 || record.child_pid <= 0 ||
           record.group != context_.group || record.runner_pid == context_.supervisor_pid ||
           tasks_.count(record.id) != 0) {
         continue;
@@ -308,7 +308,7 @@ class SlurmExecutor : public Executor {
       task.job_id = job_id;
       task.first_failure_us = 0;
       task.known_since_poll = poll_seq_ + 1;
-      context_.segment->SetSlurmJob(task.slot, task.id, job_id);
+      context_.segment->SetBatchJob(task.slot, task.id, job_id);
       spdlog::debug("task {} submitted as slurm job {}", task.id, job_id);
       return;
     }

@@ -600,7 +600,7 @@ class SlurmPilotExecutor : public Executor {
       lease.out_fd = ::open(request.stdout_path.c_str(), flags, 0600);
       lease.err_fd = ::open(request.stderr_path.c_str(), flags, 0600);
     }
-    context_.segment->SetSlurmJob(claimed.slot, lease.id, pilot.job_id);
+    context_.segment->SetBatchJob(claimed.slot, lease.id, pilot.job_id);
     context_.segment->MarkStarted(claimed.slot, lease.id, now);
     // `taskq status` finds the node through the pilot's job id (no file per task: the hot path).
     if (pilot.recorded_node != pilot.node) {
