@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -194,7 +195,7 @@ int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64
     TaskInfo now;
     if (!done.ok() && choice.chosen.count(id) != 0 && client.Get(id, &now).ok() &&
         !choice.eligible(now)) {
-      const char* state = TaskStateName(now.state);
+      const char* state = now.shown_state();
       if (!global.json) {
         std::printf("task %llu skipped: %s meanwhile\n", static_cast<unsigned long long>(id),
                     state);
@@ -214,12 +215,23 @@ int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64
 }
 
 // Adds the tasks `filter` selects that are `eligible` to `ids` (after the ones given by number).
+// Tests only: with TASKQ_TEST_SELECT_GATE=PATH the command creates PATH.reached once it has
+// chosen its tasks and goes on when PATH exists (at most a minute later), so a test can change
+// a chosen task's state in between, as a runner or another user might.
+void TEST_WaitAtSelectGate() {
+  const char* gate = std::getenv("TASKQ_TEST_SELECT_GATE");
+  if (gate == nullptr || *gate == '\0') return;
+  std::ofstream(std::string(gate) + ".reached").put('\n');
+  for (int i = 0; i < 1200 && ::access(gate, F_OK) != 0; ++i) ::usleep(50000);
+}
+
 FilterChoice Choose(Client& client, const TaskFilter& filter,
                     std::function<bool(const TaskInfo&)> eligible, std::vector<uint64_t>* ids) {
   FilterChoice choice;
   if (filter.empty()) return choice;
   const size_t given = ids->size();
   AddSelected(client, filter, eligible, ids);
+  TEST_WaitAtSelectGate();
   choice.chosen.insert(ids->begin() + static_cast<ptrdiff_t>(given), ids->end());
   choice.eligible = std::move(eligible);
   return choice;

@@ -34,10 +34,10 @@ class RealOs : public Os {
     return Status::Ok();
   }
   void SignalGroup(pid_t group, int signal) override {
-    if (group > 0) ::kill(-group, signal);
+    if (group > 1) ::kill(-group, signal);
   }
   void SignalProcess(pid_t pid, int signal) override {
-    if (pid > 0) ::kill(pid, signal);
+    if (pid > 1) ::kill(pid, signal);
   }
   bool KillTaskGroup(pid_t leader) override { return taskq::KillTaskGroup(leader); }
   uint64_t NowUs() override { return taskq::NowUs(); }

@@ -3,7 +3,8 @@
 // process or a process group, read the clocks. Reaping stays with the supervisor, which reports
 // each exit to the executor (Executor::OnChildExit), so a test drives exits by calling that
 // itself. SystemOs does the real thing; tests/executor_fake_test.cc runs the `process` and `pool`
-// executors on a fake that records the calls and keeps its own clocks.
+// executors on a fake that records the calls and keeps its own clocks (their asio timers still
+// run on the real clock: the tests set kill_grace to 0 and run the loop).
 #pragma once
 
 #include <sys/types.h>
@@ -26,10 +27,10 @@ class Os {
   // fork of the supervisor).
   virtual Status StartWorker(const Options& options, uint32_t row, uint32_t group,
                              pid_t supervisor_pid, pid_t* pid) = 0;
-  // Sends `signal` to process `pid` alone (ignored for 0 or less).
+  // Sends `signal` to process `pid` alone (ignored for 1 or less: no group, every process, init).
   virtual void SignalProcess(pid_t pid, int signal) = 0;
-  // Sends `signal` to process group `group`. A group of 0 or less is ignored: kill(0, ...) would
-  // signal the supervisor's own group and kill(-1, ...) every process it may signal.
+  // Sends `signal` to process group `group`. A group of 1 or less is ignored: kill(0, ...) would
+  // signal the supervisor's own group, kill(-1, ...) every process it may signal.
   virtual void SignalGroup(pid_t group, int signal) = 0;
   // SIGKILL to the process group a task's command leads, if `leader` still leads its own session
   // and belongs to the daemon's user (recovery.h's KillTaskGroup); false when it did not.

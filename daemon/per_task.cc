@@ -5,7 +5,6 @@
 // tutorial). A runner that dies before recording comes back through SIGCHLD as RunnerDied.
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>

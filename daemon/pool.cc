@@ -5,7 +5,6 @@
 // task to retry or `lost`) and recycles workers that reached max_tasks_per_worker.
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>

@@ -1,9 +1,11 @@
 // The local executors, `process` (daemon/per_task.cc) and `pool` (daemon/pool.cc), on a fake
-// operating system (daemon/os.h): no process starts, no signal is sent and no time passes unless
-// the test says so. Each decision an executor makes (how many run at once, what a runner's or a
-// worker's death records, restarts and their throttle, when a deadline and kill_grace fire, what
-// kill, pause, a shrinking pool and shutdown signal) is checked exactly, on a real segment. The
-// real processes stay covered end to end (fault_test, kill_test, pause_test, reload_test, ...).
+// operating system (daemon/os.h): no process starts, no signal is sent and the executors' clocks
+// stand still unless the test moves them (their asio timers run on the real clock: kill_grace is
+// 0 and the tests run the loop until what they wait for happened, however long that takes). Each
+// decision an executor makes (how many run at once, what a runner's or a worker's death records,
+// restarts and their throttle, when a deadline and kill_grace fire, what kill, pause, a shrinking
+// pool and shutdown signal) is checked exactly, on a real segment. The real processes stay covered
+// end to end (fault_test, kill_test, pause_test, reload_test, ...).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,6 +25,7 @@
 #include "common/worker_lifecycle.h"
 #include "daemon/executor.h"
 #include "daemon/os.h"
+#include "fmt/format.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {
@@ -47,14 +51,19 @@ class FakeOs : public Os {
     return Status::Ok();
   }
   void SignalGroup(pid_t group, int signal) override {
-    if (group > 0) signals.emplace_back(group, signal);
+    if (group <= 1) return;
+    signals.emplace_back(group, signal);
+    order.push_back(fmt::format("group {} {}", group, signal));
   }
   void SignalProcess(pid_t pid, int signal) override {
-    if (pid > 0) process_signals.emplace_back(pid, signal);
+    if (pid <= 1) return;
+    process_signals.emplace_back(pid, signal);
+    order.push_back(fmt::format("process {} {}", pid, signal));
   }
   bool KillTaskGroup(pid_t leader) override {
     if (leader <= 1) return false;
     task_groups_killed.push_back(leader);
+    order.push_back(fmt::format("task group {}", leader));
     return true;
   }
   uint64_t NowUs() override { return now_us; }
@@ -66,6 +75,7 @@ class FakeOs : public Os {
   std::vector<Signal> signals;                      // to process groups
   std::vector<Signal> process_signals;              // to single processes
   std::vector<pid_t> task_groups_killed;            // KillTaskGroup
+  std::vector<std::string> order;                   // every signal and kill, in order
   Status refuse_start = Status::Ok();
   pid_t next_pid = 100000;
   uint64_t now_us = taskq::NowUs();
@@ -239,14 +249,16 @@ TEST_F(ProcessOnFakeOs, TheDeadlineSendsSigtermThenSigkillAndRecordsTimedOut) {
   executor_->Start();
   const pid_t runner = RunnerOf(id);
   ASSERT_NE(runner, 0);
-  // The timer fires after 1 ms of real time, finds the fake clock short of the deadline and
-  // waits again: however many times that happens, no signal.
-  for (int round = 0; round < 20; ++round) {
+  // The timer is armed for the deadline as the fake clock sees it (no later than the real one),
+  // so once the real clock is well past the deadline it has fired, found the fake clock short of
+  // it and waited again: no signal.
+  const uint64_t deadline = Info(id).record.deadline_us;
+  while (taskq::NowUs() < deadline + 20000) {
     io_.restart();
     io_.run_for(std::chrono::milliseconds(1));
   }
   EXPECT_TRUE(os_.signals.empty());
-  os_.now_us = Info(id).record.deadline_us + 1;
+  os_.now_us = deadline + 1;
   ASSERT_TRUE(RunUntil([&] { return Sent(runner, SIGTERM); }));
   ASSERT_TRUE(RunUntil([&] { return Sent(runner, SIGKILL); })) << "kill_grace 0";
   executor_->OnChildExit(runner, KilledBy(SIGTERM), rusage{});
@@ -475,8 +487,14 @@ TEST_F(PoolOnFakeOs, ShutdownRecordsTheRunsThenKillsWorkersThenCommandGroups) {
   EXPECT_EQ(StateOf(exec), TaskState::kRunning) << "its worker keeps it";
   EXPECT_NE(Info(cpu).reason().find(kKilledAtShutdown), std::string::npos) << Info(cpu).reason();
 
+  os_.order.clear();
   executor_->KillAll();
-  EXPECT_EQ(os_.task_groups_killed, std::vector<pid_t>{8000});
+  // The workers first, then their commands' groups: a worker that saw its command die first
+  // could record an ordinary failure.
+  EXPECT_EQ(os_.order,
+            (std::vector<std::string>{fmt::format("process {} {}", WorkerPid(0), SIGKILL),
+                                      fmt::format("process {} {}", WorkerPid(1), SIGKILL),
+                                      "task group 8000"}));
   EXPECT_NE(Info(exec).reason().find(kKilledAtShutdown), std::string::npos) << Info(exec).reason();
   executor_->OnChildExit(WorkerPid(0), KilledBy(SIGKILL), rusage{});
   executor_->OnChildExit(WorkerPid(1), KilledBy(SIGKILL), rusage{});

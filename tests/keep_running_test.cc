@@ -23,11 +23,12 @@ class KeepRunning : public ::testing::TestWithParam<std::string> {
 bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 // A command that notes each run in `runs`, then waits for the test to create `gate` (after the
-// supervisor restart: a sleep could end before a slow restart did) and ends.
+// supervisor restart: a sleep could end before a slow restart did) and ends. It gives up after
+// 2 minutes, so a test that failed first leaves no shell behind (keep_running spares it).
 uint64_t SubmitLongTask(Daemon& daemon, const std::string& runs, const std::string& gate) {
   return SubmitTask(daemon, {"exec", "--", "/bin/sh", "-c",
-                             "echo run >> \"$0\"; while [ ! -e \"$1\" ]; do sleep 0.05; done; "
-                             "echo done; exit 0",
+                             "echo run >> \"$0\"; i=0; while [ ! -e \"$1\" ] && [ $i -lt 2400 ]; "
+                             "do sleep 0.05; i=$((i+1)); done; echo done; exit 0",
                              runs, gate});
 }
 

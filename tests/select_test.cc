@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <string>
@@ -247,6 +248,54 @@ TEST_P(Select, AFilteredCancelSkipsWhatRunnersTookMeanwhile) {
   const size_t ended = ListedIds(daemon, {"--label", "race=1", "--state", "succeeded"}).size() +
                        ListedIds(daemon, {"--label", "race=1", "--state", "cancelled"}).size();
   EXPECT_EQ(ended, 200u);
+  EXPECT_EQ(daemon.Stop(), 0);
+}
+
+// The same, made certain: the client stops after its selection (TASKQ_TEST_SELECT_GATE) while
+// the test ends the chosen task. `kill --label` then reports it skipped in its current state
+// (text and JSON), exit 0; `cancel --label` likewise for a task cancelled by id meanwhile.
+TEST_P(Select, AChosenTaskThatChangedBeforeItsTurnIsReportedSkipped) {
+  Daemon daemon(FaultSettings(policy()));
+  ASSERT_TRUE(daemon.Start()) << daemon.log();
+  const std::string finish = daemon.dir() + "/finish", gate = daemon.dir() + "/gate";
+  const uint64_t running =
+      SubmitTask(daemon, {"--label", "skip=kill", "exec", "--", "/bin/sh", "-c",
+                          "while [ ! -e \"$0\" ]; do sleep 0.05; done", finish});
+  ASSERT_TRUE(ReachesState(daemon, running, "running"));
+  auto gated = [&](const std::string& json, std::vector<std::string> args) {
+    std::vector<std::string> argv = {TaskqPath(), "--config", daemon.config_path()};
+    if (!json.empty()) argv.push_back(json);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return std::async(std::launch::async, [argv, gate] {
+      return RunCommand(argv, "", {{"TASKQ_TEST_SELECT_GATE", gate}});
+    });
+  };
+  auto at_gate = [&] { return std::filesystem::exists(gate + ".reached"); };
+
+  auto kill = gated("--json", {"kill", "--label", "skip=kill"});
+  ASSERT_TRUE(WaitUntil(at_gate));
+  std::ofstream(finish).put('\n');
+  ASSERT_TRUE(ReachesState(daemon, running, "succeeded"));
+  std::ofstream(gate).put('\n');
+  const CommandResult killed = kill.get();
+  EXPECT_EQ(killed.exit_code, 0) << Describe(killed);
+  EXPECT_EQ(killed.err, "");
+  json out = ParseJson(killed.out);
+  if (out.is_array() && out.size() == 1) out = out[0];
+  EXPECT_EQ(out, (json{{"id", running}, {"skipped", "succeeded"}})) << killed.out;
+
+  std::filesystem::remove(gate);
+  std::filesystem::remove(gate + ".reached");
+  const uint64_t queued =
+      SubmitTask(daemon, {"--label", "skip=cancel", "--hold", "exec", "--", "/bin/true"});
+  auto cancel = gated("", {"cancel", "--label", "skip=cancel"});
+  ASSERT_TRUE(WaitUntil(at_gate));
+  ASSERT_EQ(daemon.Taskq({"cancel", std::to_string(queued)}).exit_code, 0);
+  std::ofstream(gate).put('\n');
+  const CommandResult cancelled = cancel.get();
+  EXPECT_EQ(cancelled.exit_code, 0) << Describe(cancelled);
+  EXPECT_EQ(cancelled.out, "task " + std::to_string(queued) + " skipped: cancelled meanwhile\n");
+  EXPECT_EQ(cancelled.err, "");
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
