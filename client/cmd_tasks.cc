@@ -184,6 +184,16 @@ struct FilterChoice {
   std::function<bool(const TaskInfo&)> eligible;
 };
 
+// The state (as `list` shows it) of a task the filter chose that is no longer eligible; null for
+// a task given by number, or one still eligible (its failure is a real error).
+const char* LeftTheChoiceAs(Client& client, const FilterChoice& choice, uint64_t id) {
+  TaskInfo now;
+  if (choice.chosen.count(id) == 0 || !client.Get(id, &now).ok() || choice.eligible(now)) {
+    return nullptr;
+  }
+  return now.shown_state();
+}
+
 // Applies `action` to each of `ids` in order: one line (or one JSON result) per task it applied
 // to or skipped, one error line per task it did not. The exit code is the worst of them.
 int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64_t>& ids,
@@ -192,18 +202,16 @@ int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64
   JsonResults json(global, /*is_list=*/false);
   for (uint64_t id : ids) {
     const Status done = action.act(client, id);
-    TaskInfo now;
-    if (!done.ok() && choice.chosen.count(id) != 0 && client.Get(id, &now).ok() &&
-        !choice.eligible(now)) {
-      const char* state = now.shown_state();
-      if (!global.json) {
+    if (!done.ok()) {
+      const char* left_as = LeftTheChoiceAs(client, choice, id);
+      if (left_as == nullptr) {
+        worst = std::max(worst, Report(done));
+      } else if (!global.json) {
         std::printf("task %llu skipped: %s meanwhile\n", static_cast<unsigned long long>(id),
-                    state);
+                    left_as);
       } else {
-        json.Add(nlohmann::json{{"id", id}, {"skipped", state}});
+        json.Add(nlohmann::json{{"id", id}, {"skipped", left_as}});
       }
-    } else if (!done.ok()) {
-      worst = std::max(worst, Report(done));
     } else if (!global.json) {
       std::printf("%s\n", action.line(id).c_str());
     } else {
@@ -214,7 +222,6 @@ int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64
   return worst;
 }
 
-// Adds the tasks `filter` selects that are `eligible` to `ids` (after the ones given by number).
 // Tests only: with TASKQ_TEST_SELECT_GATE=PATH the command creates PATH.reached once it has
 // chosen its tasks and goes on when PATH exists (at most a minute later), so a test can change
 // a chosen task's state in between, as a runner or another user might.
@@ -225,6 +232,7 @@ void TEST_WaitAtSelectGate() {
   for (int i = 0; i < 1200 && ::access(gate, F_OK) != 0; ++i) ::usleep(50000);
 }
 
+// Adds the tasks `filter` selects that are `eligible` to `ids` (after the ones given by number).
 FilterChoice Choose(Client& client, const TaskFilter& filter,
                     std::function<bool(const TaskInfo&)> eligible, std::vector<uint64_t>* ids) {
   FilterChoice choice;
