@@ -313,7 +313,7 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   auto* base = static_cast<char*>(m.region.get_address());
   segment->capacity_ = segment->header_->capacity;
   segment->directory_ = reinterpret_cast<SlotEntry*>(base + layout.directory_offset);
-  segment->ring_ = reinterpret_cast<uint64_t*>(base + layout.ring_offset);
+  segment->links_ = reinterpret_cast<QueueLink*>(base + layout.links_offset);
   segment->records_ = reinterpret_cast<TaskRecord*>(base + layout.records_offset);
   *out = std::move(segment);
   return Status::Ok();

@@ -288,11 +288,35 @@ class Segment {
   std::vector<std::string> CheckLocked();
   bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
                        std::vector<uint64_t>* evicted);
-  void PushLocked(uint64_t id);
-  // Where a walk over the ring from ring_head stops: ring_tail, but never more than `capacity_`
-  // positions on. A submitter can write the segment without the lock, so a ring_tail scribbled
-  // mid-walk must not turn the walk into a 2^64-step loop under the lock.
-  uint64_t RingWalkEndLocked() const;
+  // The queue's lists (common/segment_lists.cc, segment_format.h QueueLink). EnqueueLocked links
+  // a task that just became kQueued: into the ready list of its group and priority when it can
+  // run now, else into the held list. LinkLocked keeps a ready list ordered by `order` (a task
+  // released from the held list walks back from the tail to its place); UnlinkLocked takes a
+  // slot out of whatever list holds it.
+  void EnqueueLocked(uint32_t slot, uint64_t now_us);
+  void LinkLocked(uint32_t slot, uint32_t list);
+  void UnlinkLocked(uint32_t slot);
+  // True when the neighbours (or the list's ends) of `slot` point back at it.
+  bool LinkedWhereItSaysLocked(uint32_t slot);
+  // The task in `slot` just finished: each held task in its chain of dependents is examined
+  // again (EnqueueLocked), so one that can now run goes to its ready list at once, one waiting
+  // on another dependency joins that one's chain, and one that never can waits for the sweep
+  // to fail it. The cost follows the dependents, not the queue.
+  void ReleaseDependentsLocked(uint32_t slot, uint64_t now_us);
+  // Puts held task `slot` in the chain of the dependency `dep_slot`, or takes it out of the
+  // chain it is in. Detach trusts no neighbour that does not point back.
+  void AttachDependentLocked(uint32_t slot, uint32_t dep_slot);
+  void DetachDependentLocked(uint32_t slot);
+  // The slot of the first dependency of `r` that is still unfinished (queued, reserved or
+  // running) under the id `r` names; UINT32_MAX when none is.
+  uint32_t BlockingDependencyLocked(const TaskRecord& r);
+  // Empties every list and links each queued task again, in `order`: the repair of any damage.
+  void RebuildListsLocked();
+  // What is wrong with the lists (a broken chain, a queued task in no list or two), for doctor.
+  std::vector<std::string> CheckListsLocked();
+  // True when a list's ends point into the table (checked before a pop trusts them).
+  bool ListEndsSaneLocked(uint32_t list) const;
+  QueueLink& link(uint32_t slot) { return links_[slot]; }
   bool QueueFieldsSaneLocked() const;
   void EnsureSaneLocked(const char* where);  // repairs (and logs) impossible queue fields
   // The one writer of a task's state: applies `event` to task `id` in `slot` as the lifecycle
@@ -312,11 +336,9 @@ class Segment {
   // Takes the lock for a user's request on task `id` (cancel, kill, hold, release) and finds
   // its slot; on an unknown id (or a read-only mapping) fails with the lock released.
   Status LockTask(uint64_t id, uint32_t* slot);
-  // The ring position to pop instead of `best_pos` so that users take turns.
-  uint64_t TakeTurnsLocked(uint64_t best_pos, uint32_t best_priority, uint32_t group,
-                           uint64_t now_us);
+  // The slot to pop instead of `best` (the head of its ready list) so that users take turns.
+  uint32_t TakeTurnsLocked(uint32_t best, uint32_t group);
   bool CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& outcome);
-  void CompactRingLocked();
   // Keeps header->queued_by_priority in step when a slot enters (+1) or leaves (-1) kQueued.
   void CountQueuedLocked(uint32_t slot, int delta);
   // Ends the pause of a paused run: its length joins paused_us and moves the deadline.
@@ -355,7 +377,7 @@ class Segment {
   std::unique_ptr<Mapping> mapping_;
   SegmentHeader* header_ = nullptr;
   SlotEntry* directory_ = nullptr;
-  uint64_t* ring_ = nullptr;
+  QueueLink* links_ = nullptr;
   TaskRecord* records_ = nullptr;
   uint32_t capacity_ = 0;
   int fd_ = -1;

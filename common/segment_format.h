@@ -1,6 +1,6 @@
-// The byte layout of a taskq segment: one header, a slot directory, a FIFO ring of task ids
-// and a table of fixed-size task records. docs/segment_format.md tells the whole story; every
-// constant that defines the layout lives here. No pointer is ever stored in the segment (each
+// The byte layout of a taskq segment: one header, a slot directory, the queue's links (one row
+// per slot) and a table of fixed-size task records. docs/segment_format.md tells the whole story;
+// every constant that defines the layout lives here. No pointer is ever stored in the segment (each
 // process maps it at its own address) and no Boost synchronisation object or container lives in
 // it: a SIGKILLed holder must never leave it unusable (DESIGN §2).
 #pragma once
@@ -22,7 +22,10 @@ inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" 
 // ends of the last 8 attempts (attempt_log); the payload gave 112 bytes.
 // 5: durability (issue 17): the journal's counters, the boot the memory belongs to, the sync
 // lock, and each slot's journal entry number (SlotEntry::journaled).
-inline constexpr uint32_t kLayoutVersion = 5;
+// 6: the FIFO ring of ids gave way to linked lists (issue 18): a ready list per group and
+// priority and one list of held tasks (delayed, waiting on --after, `taskq hold`), so a pop
+// costs the same at any queue size.
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
 inline constexpr uint32_t kPayloadBytes = 504;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
@@ -98,6 +101,40 @@ struct SlotEntry {
   std::atomic<uint32_t> journaled;
 };
 static_assert(sizeof(SlotEntry) == 24);
+inline TaskState StateOf(const SlotEntry& e) {
+  return static_cast<TaskState>(e.state.load(std::memory_order_relaxed));
+}
+
+// The queue (issue 18). Every queued task is linked in exactly one list: the ready list of its
+// group and priority (ordered by `order`, oldest first: a pop takes the head of the best
+// non-empty one) or the held list (a delay not over, a dependency not succeeded, `taskq hold`),
+// which the supervisor's sweep walks to move tasks that became ready. Links are slot + 1 (0:
+// none). Guarded by the segment lock; Repair() rebuilds every list from the slot states.
+inline constexpr uint32_t kNoList = 0;
+inline constexpr uint32_t kHeldList = 1;
+inline constexpr uint32_t kListCount = 2 + kMaxGroups * kPriorityLevels;
+inline constexpr uint32_t ReadyListOf(uint32_t group, uint32_t priority) {
+  return 2 + group * kPriorityLevels + priority;
+}
+// A held task that waits on an unfinished dependency is also in that dependency's chain of
+// dependents, so the dependency's end re-examines exactly the tasks that wait on it.
+struct QueueLink {
+  uint32_t prev;      // slot + 1 of the task before this one in its list, 0 at the head
+  uint32_t next;      // slot + 1 of the task after it, 0 at the tail
+  uint32_t list;      // the list this slot is linked in; kNoList when it is not queued
+  uint32_t waits_on;  // slot + 1 of the dependency whose chain this task is in, 0 = none
+  uint64_t order;     // FIFO position, given when the task enters kQueued and kept while held
+  uint32_t dep_prev;  // slot + 1 of the neighbours in that chain
+  uint32_t dep_next;
+  uint32_t dependents;  // slot + 1 of the first task waiting on this slot's task, 0 = none
+  uint32_t reserved;
+};
+static_assert(sizeof(QueueLink) == 40);
+struct QueueList {
+  uint32_t head;  // slot + 1, 0 when empty
+  uint32_t tail;
+  uint64_t length;
+};
 
 // One row of the worker table (pool policy). Written by the supervisor (pid, generation) and by
 // the worker itself (state, current task, counters).
@@ -165,8 +202,7 @@ struct alignas(64) SegmentHeader {
   char state_dir[kStateDirBytes];  // NUL-terminated: logs, io files, doorbell live here
 
   // The queue (L).
-  uint64_t ring_head;        // next position to pop; positions are monotonic, index = pos % cap
-  uint64_t ring_tail;        // next position to push
+  uint64_t next_order;       // the FIFO position the next task to enter kQueued gets
   uint64_t next_id;          // next task id to hand out; ids start at 1 and only grow
   uint64_t submitted_total;  // tasks ever submitted
   uint64_t finished_total;   // tasks ever finished
@@ -182,6 +218,7 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint32_t> held_hint;   // 1: some queued task waits for a delay or dependencies
   GroupEntry groups[kMaxGroups];
   uint64_t queued_by_priority[kMaxGroups][kPriorityLevels];
+  QueueList lists[kListCount];  // index kHeldList, then ReadyListOf(group, priority); 0 unused
 
   // Fair sharing (L): queued tasks per submitting user (a hint, recounted by Repair; a user
   // beyond kUserRows is not counted) and the user each group served last, so that users' ready
@@ -279,7 +316,7 @@ static_assert(sizeof(TaskRecord) == 1024, "TaskRecord must stay 1 KiB: update la
 struct SegmentLayout {
   uint32_t capacity;
   size_t directory_offset;
-  size_t ring_offset;
+  size_t links_offset;
   size_t records_offset;
   size_t total_size;
 };
@@ -289,8 +326,8 @@ inline SegmentLayout ComputeLayout(uint32_t capacity) {
   SegmentLayout l{};
   l.capacity = capacity;
   l.directory_offset = round_up(sizeof(SegmentHeader));
-  l.ring_offset = round_up(l.directory_offset + sizeof(SlotEntry) * capacity);
-  l.records_offset = round_up(l.ring_offset + sizeof(uint64_t) * capacity);
+  l.links_offset = round_up(l.directory_offset + sizeof(SlotEntry) * capacity);
+  l.records_offset = round_up(l.links_offset + sizeof(QueueLink) * capacity);
   l.total_size = round_up(l.records_offset + sizeof(TaskRecord) * size_t{capacity});
   return l;
 }

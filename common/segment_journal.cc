@@ -231,6 +231,9 @@ Status Segment::StartJournal(const Options& resolved, bool rebuild, JournalRepla
       }
     }
     header_->running_tasks.store(running, std::memory_order_relaxed);
+    // The journal keeps no queue order: Repair() below links the queued tasks by id.
+    for (uint32_t slot = 0; slot < capacity_; ++slot) link(slot) = QueueLink{};
+    header_->next_order = 0;
     header_->held_hint.store(1, std::memory_order_relaxed);  // delays and dependencies: look
     if (replay->next_id > header_->next_id) header_->next_id = replay->next_id;
     header_->submitted_total = header_->next_id - 1;
@@ -239,7 +242,7 @@ Status Segment::StartJournal(const Options& resolved, bool rebuild, JournalRepla
     replay->torn_bytes = scan.file_bytes - scan.valid_bytes;
     Unlock();
     if (!read.ok()) return read;
-    if (replay->tasks > 0) Repair();  // the ring, the counts, the slots left reserved
+    if (replay->tasks > 0) Repair();  // the lists, the counts, the slots left reserved
   }
   header_->durability.store(static_cast<uint32_t>(resolved.durability), std::memory_order_release);
   // Compaction at every start: the journal then says exactly what the table holds, whatever

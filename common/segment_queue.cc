@@ -1,8 +1,8 @@
 // Segment: the queue operations. Each one is a single critical section under the robust lock,
 // ordered so that a process killed between any two stores leaves something Repair() can mend:
 // a slot is kReserved (owner = the submitter) while it is written, and becomes kQueued only once
-// its record is complete and its id is in the ring. Every walk over the ring ends at
-// RingWalkEndLocked().
+// its record is complete; it is linked in a queue list by the same transition
+// (common/segment_lists.cc). Every walk over a list ends within `capacity` steps.
 #include <sched.h>
 #include <unistd.h>
 
@@ -18,10 +18,6 @@
 
 namespace taskq {
 namespace {
-
-TaskState StateOf(const SlotEntry& e) {
-  return static_cast<TaskState>(e.state.load(std::memory_order_relaxed));
-}
 
 void SetState(SlotEntry& e, TaskState s) {
   e.state.store(static_cast<uint32_t>(s), std::memory_order_release);
@@ -111,7 +107,11 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   if (!t.allowed) return t;
   const TaskState to = t.next;
   TaskRecord& r = WritableRecord(slot);
-  if (from == TaskState::kQueued && to != TaskState::kQueued) CountQueuedLocked(slot, -1);
+  if (from == TaskState::kQueued && to != TaskState::kQueued) {
+    CountQueuedLocked(slot, -1);
+    UnlinkLocked(slot);
+    if (event == TaskEvent::kClaim) TEST_CrashPoint("pop-unlinked");
+  }
   if (from == TaskState::kRunning && to != TaskState::kRunning) CountRunningLocked(-1);
   if (IsFinished(from) && !IsFinished(to) && header_->finished_live > 0) {
     header_->finished_live--;  // an evicted result
@@ -164,9 +164,17 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
     e.owner_pid.store(0, std::memory_order_relaxed);
   }
   SetState(e, to);
-  if (to == TaskState::kQueued && from != TaskState::kQueued) CountQueuedLocked(slot, +1);
+  if (to == TaskState::kQueued && from != TaskState::kQueued) {
+    // A new place at the back of the queue: submitted, retried, restarted or requeued.
+    CountQueuedLocked(slot, +1);
+    link(slot).order = header_->next_order++;
+    EnqueueLocked(slot, now_us);
+  } else if (to == TaskState::kQueued && (t.effects & (kEffectHold | kEffectRelease)) != 0) {
+    EnqueueLocked(slot, now_us);  // held or released: the other list, same place in the order
+  }
   if (to == TaskState::kRunning && from != TaskState::kRunning) CountRunningLocked(+1);
-  if ((t.effects & kEffectRequeue) != 0) PushLocked(id);
+  if (IsFinished(to) && link(slot).dependents != 0) ReleaseDependentsLocked(slot, now_us);
+  if (to == TaskState::kReserved) link(slot) = QueueLink{};  // a new task: no stale links
   if ((t.effects & kEffectWakeWaiters) != 0) wake_waiters_ = true;
   if ((t.effects & kEffectWakeWorkers) != 0) ++workers_to_wake_;
   return t;
@@ -249,9 +257,7 @@ bool Segment::ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
 bool Segment::QueueFieldsSaneLocked() const {
   // Every submitter can write the segment: bounds that loops and slot arithmetic rely on are
   // checked before each use, and Repair() rebuilds them when they are impossible.
-  return header_->ring_head <= header_->ring_tail && header_->ring_tail < kMaxTaskId &&
-         header_->ring_tail - header_->ring_head <= capacity_ && header_->next_id != 0 &&
-         header_->next_id < kMaxTaskId;
+  return header_->next_id != 0 && header_->next_id < kMaxTaskId && header_->next_order < kMaxTaskId;
 }
 
 void Segment::EnsureSaneLocked(const char* where) {
@@ -259,31 +265,6 @@ void Segment::EnsureSaneLocked(const char* where) {
   for (const std::string& fix : RepairLocked()) {
     WarnInDaemon(fmt::format("segment: impossible queue fields found by {}: {}", where, fix));
   }
-}
-
-void Segment::PushLocked(uint64_t id) {
-  if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
-  ring_[header_->ring_tail % capacity_] = id;
-  header_->ring_tail++;
-}
-
-uint64_t Segment::RingWalkEndLocked() const {
-  const uint64_t span = header_->ring_tail - header_->ring_head;  // huge when head > tail
-  return header_->ring_head + std::min<uint64_t>(span, capacity_);
-}
-
-void Segment::CompactRingLocked() {
-  // Cancelled tasks leave stale ids in the ring; squeeze them out, keeping order.
-  uint64_t write = header_->ring_head;
-  for (uint64_t read = header_->ring_head, end = RingWalkEndLocked(); read != end; ++read) {
-    uint64_t id = ring_[read % capacity_];
-    if (id == 0) continue;
-    SlotEntry& e = entry(SlotOf(id));
-    if (e.id.load() != id || StateOf(e) != TaskState::kQueued) continue;
-    ring_[write % capacity_] = id;
-    ++write;
-  }
-  header_->ring_tail = write;
 }
 
 uint64_t Segment::FindUnfinishedLabelledLocked(const std::string& label) {
@@ -377,13 +358,10 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
       if (r.array_id == 0) r.array_id = array_first;
     }
     TEST_CrashPoint("submit-written");
-    // The ring cell is written before the state and published (tail++) after it: a crash in
-    // between leaves a queued task outside the ring, which Repair() appends.
-    if (header_->ring_tail - header_->ring_head >= capacity_) CompactRingLocked();
-    ring_[header_->ring_tail % capacity_] = id;
+    // Queued and linked in one transition: a crash before it leaves a reserved slot (freed by
+    // Repair()), one after it a queued task; a crash inside the linking, a list Repair() rebuilds.
     TransitionLocked(slot, id, TaskEvent::kPublish, {}, now);
     TEST_CrashPoint("submit-queued");
-    header_->ring_tail++;
     header_->submitted_total++;
     ids->push_back(id);
     if (existing != nullptr) existing->push_back(0);
@@ -526,63 +504,43 @@ bool Segment::CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outc
 }
 
 bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
+  // Each pass takes one task off a ready list (claimed, rejected, or found not ready after all
+  // and moved to the held list), so the loop ends.
   for (;;) {
     EnsureSaneLocked("pop");
     if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) return false;
-    // The best priority waiting in this group; with one priority in use (the usual case) the
-    // first runnable entry of the group is the answer and the scan stops there.
-    int32_t top = -1;
-    for (int32_t p = kPriorityLevels - 1; p >= 0 && top < 0; --p) {
-      if (header_->queued_by_priority[group][p] > 0) top = p;
+    // The best priority with a ready task: the head of its list is the oldest.
+    uint32_t list = kNoList;
+    for (int32_t p = kPriorityLevels - 1; p >= 0 && list == kNoList; --p) {
+      const uint32_t candidate = ReadyListOf(group, static_cast<uint32_t>(p));
+      if (!ListEndsSaneLocked(candidate)) RebuildListsLocked();
+      if (header_->lists[candidate].head != 0) list = candidate;
     }
-    if (top < 0) return false;
+    if (list == kNoList) return false;
+    const uint32_t head = header_->lists[list].head - 1;
+    if (StateOf(entry(head)) != TaskState::kQueued || link(head).list != list) {
+      WarnInDaemon("segment: a queue list named a task that is not queued in it; lists rebuilt");
+      RebuildListsLocked();
+      continue;
+    }
     const uint64_t now = NowUs();
-    bool have_best = false;
-    uint64_t best_pos = 0;
-    uint32_t best_priority = 0;
-    for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
-      uint64_t& cell = ring_[pos % capacity_];
-      const uint64_t id = cell;
-      const uint32_t slot = id == 0 || id > kMaxTaskId ? 0 : SlotOf(id);
-      SlotEntry& e = entry(slot);
-      if (id == 0 || id > kMaxTaskId || e.id.load() != id || StateOf(e) != TaskState::kQueued) {
-        // Stale (cancelled, taken, or scribbled on): drop it from the front, blank it elsewhere.
-        if (pos == header_->ring_head) {
-          header_->ring_head++;
-        } else {
-          cell = 0;
-        }
+    std::string why;
+    switch (ReadinessLocked(record(head), now, &why)) {
+      case Readiness::kReady:
+        break;
+      case Readiness::kWaiting:  // a restarted dependency, say: back to the held list
+        UnlinkLocked(head);
+        EnqueueLocked(head, now);
         continue;
-      }
-      const TaskRecord& r = record(slot);
-      if (r.group != group) continue;
-      const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
-      if (have_best && priority <= best_priority) continue;  // an older one of this priority wins
-      std::string why;
-      const Readiness readiness = ReadinessLocked(r, now, &why);
-      if (readiness == Readiness::kNever) {
-        FailWaitingLocked(slot, why, now);
+      case Readiness::kNever:
+        FailWaitingLocked(head, why, now);
         continue;
-      }
-      if (readiness == Readiness::kWaiting) continue;
-      have_best = true;
-      best_pos = pos;
-      best_priority = priority;
-      if (static_cast<int32_t>(priority) >= top) break;
     }
-    if (have_best) best_pos = TakeTurnsLocked(best_pos, best_priority, group, now);
-    if (!have_best) return false;
-    const uint64_t id = ring_[best_pos % capacity_];
-    const uint32_t slot = SlotOf(id);
+    const uint32_t slot = TakeTurnsLocked(head, group);
+    const uint64_t id = entry(slot).id.load(std::memory_order_relaxed);
     SlotEntry& e = entry(slot);
     TaskRecord& r = WritableRecord(slot);
-    ring_[best_pos % capacity_] = 0;
-    for (const uint64_t end = RingWalkEndLocked();
-         header_->ring_head != end && ring_[header_->ring_head % capacity_] == 0;) {
-      header_->ring_head++;
-    }
     header_->last_served_uid[group] = r.submitter_uid;
-    TEST_CrashPoint("pop-unlinked");
     TaskSpec spec;
     const Status decoded = DecodeSpec(r, &spec);
     if (!decoded.ok()) {
@@ -605,26 +563,23 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   }
 }
 
-uint64_t Segment::TakeTurnsLocked(uint64_t best_pos, uint32_t best_priority, uint32_t group,
-                                  uint64_t now_us) {
+uint32_t Segment::TakeTurnsLocked(uint32_t best, uint32_t group) {
   // Fair sharing: when the group served the best task's user last and another user has tasks
-  // queued, the oldest ready task of equal priority of another user goes first. The walk starts
-  // after the best task and stops at the first such task (docs/SECURITY.md, fair sharing).
-  const uint32_t best_uid = record(SlotOf(ring_[best_pos % capacity_])).submitter_uid;
-  if (header_->last_served_uid[group] != best_uid || !OthersQueuedLocked(best_uid)) return best_pos;
-  for (uint64_t pos = best_pos + 1, end = RingWalkEndLocked(); pos < end; ++pos) {
-    const uint64_t id = ring_[pos % capacity_];
-    if (id == 0 || id > kMaxTaskId) continue;
-    const uint32_t slot = SlotOf(id);
-    if (entry(slot).id.load() != id || StateOf(entry(slot)) != TaskState::kQueued) continue;
-    const TaskRecord& r = record(slot);
-    if (r.group != group || r.submitter_uid == best_uid) continue;
-    const uint32_t priority = r.priority < kPriorityLevels ? r.priority : 0;
-    if (priority != best_priority) continue;
-    std::string why;
-    if (ReadinessLocked(r, now_us, &why) == Readiness::kReady) return pos;
+  // queued, the oldest ready task of the same list (same priority) of another user goes first.
+  // The walk starts after the best task and stops at the first such task (docs/SECURITY.md,
+  // fair sharing); every task in a ready list is ready.
+  const uint32_t best_uid = record(best).submitter_uid;
+  if (header_->last_served_uid[group] != best_uid || !OthersQueuedLocked(best_uid)) return best;
+  uint32_t at = link(best).next;
+  for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
+    const uint32_t slot = at - 1;
+    if (link(slot).list != link(best).list) break;  // a broken chain: give up the turn
+    if (StateOf(entry(slot)) == TaskState::kQueued && record(slot).submitter_uid != best_uid) {
+      return slot;
+    }
+    at = link(slot).next;
   }
-  return best_pos;
+  return best;
 }
 
 HeldSweep Segment::SweepHeld() {
@@ -632,30 +587,44 @@ HeldSweep Segment::SweepHeld() {
   if (header_->held_hint.load(std::memory_order_relaxed) == 0) return sweep;
   Lock();
   EnsureSaneLocked("sweep");
+  if (!ListEndsSaneLocked(kHeldList)) RebuildListsLocked();
   const uint64_t now = NowUs();
-  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
-    const uint64_t id = ring_[pos % capacity_];
-    if (id == 0 || id > kMaxTaskId) continue;
-    const uint32_t slot = SlotOf(id);
-    if (entry(slot).id.load() != id || StateOf(entry(slot)) != TaskState::kQueued) continue;
-    const TaskRecord& r = record(slot);
-    if (r.after_count == 0 && r.not_before_us == 0 && (r.flags & kFlagHeld) == 0) continue;
+  // Only the held list is walked: the cost follows the tasks that wait, not the queue.
+  uint32_t at = header_->lists[kHeldList].head;
+  for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
+    const uint32_t slot = at - 1;
+    if (link(slot).list != kHeldList || StateOf(entry(slot)) != TaskState::kQueued) {
+      RebuildListsLocked();  // a broken chain; the next sweep walks the rebuilt list
+      break;
+    }
+    at = link(slot).next;  // before the slot moves to another list
     std::string why;
-    switch (ReadinessLocked(r, now, &why)) {
+    if (record(slot).group >= kMaxGroups) {
+      FailWaitingLocked(slot, "rejected: the record names no group (corrupt)", now);
+      ++sweep.failed;
+      continue;
+    }
+    switch (ReadinessLocked(record(slot), now, &why)) {
       case Readiness::kNever:
         FailWaitingLocked(slot, why, now);
-        ring_[pos % capacity_] = 0;
         ++sweep.failed;
         break;
       case Readiness::kWaiting:
         ++sweep.held;
+        // In no chain (its dependency was restarted after it was examined): join one, so the
+        // dependency's end releases it at once.
+        if (link(slot).waits_on == 0) {
+          const uint32_t dep = BlockingDependencyLocked(record(slot));
+          if (dep != UINT32_MAX) AttachDependentLocked(slot, dep);
+        }
         break;
       case Readiness::kReady:
+        EnqueueLocked(slot, now);
         ++sweep.ready;
         break;
     }
   }
-  header_->held_hint.store(sweep.held > 0 ? 1 : 0, std::memory_order_relaxed);
+  header_->held_hint.store(header_->lists[kHeldList].head != 0 ? 1 : 0, std::memory_order_relaxed);
   Unlock();  // wakes the waiters of failed dependents
   if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
   return sweep;

@@ -2,11 +2,11 @@
 // `doctor --repair` (and every locker that finds the lock's holder dead) mends.
 // RepairLocked() fixes as it walks, CheckLocked() only reports.
 // Invariants:
-//  1. ring_head <= ring_tail and ring_tail - ring_head <= capacity;
+//  1. next_id and next_order are below 2^62 (they only grow by one per task);
 //  2. every slot's state is a known TaskState and its id maps onto it ((id - 1) % capacity);
 //  3. no slot is kReserved outside the lock (a reserved slot seen under the lock was abandoned
 //     by a submitter that died in its critical section);
-//  4. every kQueued task is in the ring exactly once;
+//  4. every kQueued task is in exactly one queue list, and the lists are whole chains;
 //  5. next_id is above every id in the table; finished_live counts the finished tasks.
 #include <signal.h>
 
@@ -40,32 +40,16 @@ std::vector<std::string> Segment::RepairLocked() {
       entry(slot).seq.store(seq + 1, std::memory_order_release);
     }
   }
-  // Positions grow by one per push, like ids: one near 2^64 is corruption about to wrap.
-  bool ring_ok = header_->ring_head <= header_->ring_tail && header_->ring_tail < kMaxTaskId &&
-                 header_->ring_tail - header_->ring_head <= capacity_;
-  if (!ring_ok) {
-    walk.Note(fmt::format("ring bounds head={} tail={} are impossible; ring rebuilt",
-                          header_->ring_head, header_->ring_tail));
-    header_->ring_head = header_->ring_tail = 0;
-  }
-  std::vector<uint8_t> in_ring(capacity_, 0);
-  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
-    uint64_t id = ring_[pos % capacity_];
-    if (id == 0) continue;
-    uint32_t slot = SlotOf(id);
-    if (entry(slot).id.load() == id &&
-        entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
-      if (in_ring[slot]) {
-        // A scribbled ring could hand the task out twice; Pop skips a zeroed cell.
-        walk.Note(fmt::format("task {} was in the ring twice; second entry dropped", id));
-        ring_[pos % capacity_] = 0;
-      }
-      in_ring[slot] = 1;
+  if (header_->next_order >= kMaxTaskId) {
+    walk.Note(
+        fmt::format("queue order {} is impossible; tasks reordered by id", header_->next_order));
+    header_->next_order = 0;
+    for (uint32_t slot = 0; slot < capacity_; ++slot) {
+      link(slot).order = std::min(entry(slot).id.load(), kMaxTaskId - 1);
     }
   }
   uint64_t max_id = 0;
   uint64_t finished = 0;
-  std::vector<uint64_t> missing;
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
     SlotEntry& e = entry(slot);
     uint32_t raw = e.state.load();
@@ -85,39 +69,20 @@ std::vector<std::string> Segment::RepairLocked() {
                             e.owner_pid.load()));
       e.id.store(0);
       e.state.store(static_cast<uint32_t>(TaskState::kFree));
-    } else if (state == TaskState::kQueued && !in_ring[slot]) {
-      missing.push_back(id);
     } else if (IsFinished(state)) {
       ++finished;
     }
   }
-  std::sort(missing.begin(), missing.end());
-  // A task older than everything in the ring was unlinked from its head by a runner that died
-  // inside Pop: it goes back to the head, or it would lose its place in the FIFO. A newer one
-  // (a submitter died before publishing it) is appended.
-  uint64_t first_in_ring = 0;
-  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked();
-       pos != end && first_in_ring == 0; ++pos) {
-    uint64_t id = ring_[pos % capacity_];
-    if (id != 0 && entry(SlotOf(id)).id.load() == id &&
-        entry(SlotOf(id)).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
-      first_in_ring = id;
-    }
+  // The lists are rebuilt every time, from the slot states as mended above, in each task's
+  // order: a task a dying runner had unlinked, or a submitter had not linked yet, is back in
+  // its place. Only damage is reported.
+  const std::vector<std::string> broken = CheckListsLocked();
+  if (!broken.empty()) {
+    walk.Note(fmt::format(
+        "{}{}; queue lists rebuilt", broken.front(),
+        broken.size() > 1 ? fmt::format(" (and {} more)", broken.size() - 1) : std::string()));
   }
-  size_t older = 0;
-  while (older < missing.size() && missing[older] < first_in_ring) ++older;
-  for (size_t i = older; i-- > 0;) {
-    if (header_->ring_head == 0 || header_->ring_tail - header_->ring_head >= capacity_) break;
-    walk.Note(
-        fmt::format("queued task {} was missing from the ring; put back at its head", missing[i]));
-    header_->ring_head--;
-    ring_[header_->ring_head % capacity_] = missing[i];
-    missing.erase(missing.begin() + static_cast<long>(i));
-  }
-  for (uint64_t id : missing) {
-    walk.Note(fmt::format("queued task {} was missing from the ring; appended", id));
-    PushLocked(id);
-  }
+  RebuildListsLocked();
   if (header_->next_id <= max_id || header_->next_id >= kMaxTaskId) {
     walk.Note(fmt::format("next id {} is not above the largest id {} (or impossible); set to {}",
                           header_->next_id, max_id, max_id + 1));
@@ -144,21 +109,8 @@ std::vector<std::string> Segment::RepairLocked() {
 
 std::vector<std::string> Segment::CheckLocked() {
   Walk walk;
-  if (header_->ring_head > header_->ring_tail || header_->ring_tail >= kMaxTaskId ||
-      header_->ring_tail - header_->ring_head > capacity_) {
-    walk.Note(fmt::format("ring bounds head={} tail={} are impossible", header_->ring_head,
-                          header_->ring_tail));
-    return walk.problems;
-  }
-  std::vector<uint8_t> ring_count(capacity_, 0);
-  for (uint64_t pos = header_->ring_head, end = RingWalkEndLocked(); pos != end; ++pos) {
-    uint64_t id = ring_[pos % capacity_];
-    if (id == 0) continue;
-    uint32_t slot = SlotOf(id);
-    if (entry(slot).id.load() == id &&
-        entry(slot).state.load() == static_cast<uint32_t>(TaskState::kQueued)) {
-      if (ring_count[slot]++ == 1) walk.Note(fmt::format("task {} is in the ring twice", id));
-    }
+  if (header_->next_order >= kMaxTaskId) {
+    walk.Note(fmt::format("queue order {} is impossible", header_->next_order));
   }
   uint64_t finished = 0;
   uint64_t max_id = 0;
@@ -176,8 +128,6 @@ std::vector<std::string> Segment::CheckLocked() {
     int32_t owner = e.owner_pid.load();
     if (state == TaskState::kReserved) {
       walk.Note(fmt::format("task {} is half-submitted by pid {}", id, owner));
-    } else if (state == TaskState::kQueued && ring_count[slot] == 0) {
-      walk.Note(fmt::format("queued task {} is missing from the ring", id));
     } else if (state == TaskState::kRunning && !ProcessAlive(owner)) {
       walk.Note(fmt::format("task {} is running but its runner (pid {}) is gone", id, owner));
     } else if (IsFinished(state)) {
@@ -193,6 +143,7 @@ std::vector<std::string> Segment::CheckLocked() {
                           header_->finished_live, finished));
   }
   if (header_->groups[0].in_use.load() == 0) walk.Note("group `default` is missing");
+  for (std::string& problem : CheckListsLocked()) walk.Note(std::move(problem));
   return walk.problems;
 }
 

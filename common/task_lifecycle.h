@@ -77,7 +77,7 @@ struct TaskFacts {
 enum TaskEffect : uint32_t {
   kEffectNone = 0,
   kEffectStartRun = 1u << 0,     // stamp the start, count the attempt, arm the deadline
-  kEffectRequeue = 1u << 1,      // append the id to the ring again
+  kEffectRequeue = 1u << 1,      // a new place at the back of the queue
   kEffectMarkTimeout = 1u << 2,  // record that the deadline fired (the outcome becomes timed_out)
   kEffectRequestKill = 1u << 3,  // ask the executor to kill the run (it polls the flag)
   kEffectWakeWaiters = 1u << 4,  // clients blocked in wait / --block

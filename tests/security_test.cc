@@ -444,14 +444,23 @@ TEST(UntrustedSegment, DaemonSurvivesScribblesAndRecoversAfterRepair) {
           entry[random() % sizeof(SlotEntry)] = static_cast<unsigned char>(random());
           break;
         }
-        case 2:  // a ring cell
-          reinterpret_cast<uint64_t*>(base + layout.ring_offset)[random() % segment.capacity()] =
-              random() % 256;
+        case 2: {  // a queue link
+          const size_t slot = random() % segment.capacity();
+          auto* link = base + layout.links_offset + slot * sizeof(QueueLink);
+          link[random() % sizeof(QueueLink)] = static_cast<unsigned char>(random());
           break;
+        }
         case 3: {  // the header's queue fields
-          uint64_t* fields[] = {&h->ring_head,       &h->ring_tail,      &h->next_id,
-                                &h->submitted_total, &h->finished_total, &h->finished_live};
-          *fields[random() % 6] = random() % 3 == 0 ? random() : random() % 512;
+          uint64_t* fields[] = {&h->next_order, &h->next_id, &h->submitted_total,
+                                &h->finished_total, &h->finished_live};
+          QueueList& list = h->lists[random() % kListCount];
+          uint32_t* ends[] = {&list.head, &list.tail};
+          if (random() % 2 == 0) {
+            *fields[random() % 5] = random() % 3 == 0 ? random() : random() % 512;
+          } else {
+            *ends[random() % 2] =
+                static_cast<uint32_t>(random() % 3 == 0 ? random() : random() % 64);
+          }
           break;
         }
       }

@@ -21,6 +21,7 @@
 #include <random>
 #include <set>
 
+#include "common/clock.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {
@@ -42,11 +43,11 @@ struct RawView {
     auto* base = reinterpret_cast<char*>(segment.header());
     SegmentLayout layout = ComputeLayout(segment.capacity());
     directory = reinterpret_cast<SlotEntry*>(base + layout.directory_offset);
-    ring = reinterpret_cast<uint64_t*>(base + layout.ring_offset);
+    links = reinterpret_cast<QueueLink*>(base + layout.links_offset);
     records = reinterpret_cast<TaskRecord*>(base + layout.records_offset);
   }
   SlotEntry* directory;
-  uint64_t* ring;
+  QueueLink* links;
   TaskRecord* records;
 };
 
@@ -190,7 +191,7 @@ TEST_F(SegmentTest, ClaimedTaskCarriesItsSpec) {
   EXPECT_EQ(task.spec.exec.env, exec.exec.env);
 }
 
-// Rounds of submit / pop / complete go around the 16-slot table and ring many times; retention
+// Rounds of submit / pop / complete go around the 16-slot table many times; retention
 // keeps 5 finished tasks, evicting the rest as slots are needed.
 TEST_F(SegmentTest, WrapsAroundWithRetentionEvictingFinishedTasks) {
   Open(/*retain_count=*/5);
@@ -214,16 +215,18 @@ TEST_F(SegmentTest, WrapsAroundWithRetentionEvictingFinishedTasks) {
     ASSERT_LE(listed.size(), 16u);
     EXPECT_EQ(segment_->header()->finished_live, listed.size());
   }
-  EXPECT_GT(segment_->header()->ring_tail, 50u * segment_->capacity());
-  EXPECT_EQ(segment_->header()->ring_head, segment_->header()->ring_tail);
+  EXPECT_GT(segment_->header()->next_order, 50u * segment_->capacity());
+  const QueueList& ready = segment_->header()->lists[ReadyListOf(0, kDefaultPriority)];
+  EXPECT_EQ(ready.head, 0u);
+  EXPECT_EQ(ready.length, 0u);
   EXPECT_TRUE(segment_->Check().empty());
   // The oldest tasks were evicted, not kept.
   EXPECT_EQ(StateOf(1), TaskState::kFree);
 }
 
 // A model (a deque of expected ids) checked against random interleavings of submit, pop,
-// complete and cancel, so the ring wraps while stale (cancelled) entries sit in it and the
-// compaction of a full ring runs.
+// complete and cancel, so slots are reused many times while tasks leave the list from its
+// middle (cancelled) as well as from its head.
 TEST_F(SegmentTest, MatchesAFifoModelUnderRandomOperations) {
   Open(/*retain_count=*/2);
   std::mt19937 random(12345);
@@ -282,7 +285,7 @@ TEST_F(SegmentTest, MatchesAFifoModelUnderRandomOperations) {
   EXPECT_GT(popped, 1000u);
   EXPECT_GT(cancelled, 100u);
   EXPECT_GT(full, 0u);
-  EXPECT_GT(segment_->header()->ring_tail, 50u * segment_->capacity());
+  EXPECT_GT(segment_->header()->next_order, 50u * segment_->capacity());
   EXPECT_TRUE(segment_->Check().empty());
 }
 
@@ -397,6 +400,117 @@ TEST_F(SegmentTest, RunnerDiedWithoutRetriesIsLost) {
   EXPECT_TRUE(segment_->Check().empty());
 }
 
+// --- The queue lists (issue 18): what waits is kept off the ready lists ---
+
+TEST_F(SegmentTest, ADelayedTopPriorityTaskNeitherRunsEarlyNorHoldsBackTheRest) {
+  Open();
+  TaskSpec delayed = Cpu(0);
+  delayed.priority = 9;
+  delayed.not_before_us = NowUs() + 3600ull * 1000000;  // an hour from now
+  const std::vector<uint64_t> first = Submit({delayed});
+  const std::vector<uint64_t> rest = SubmitN(3);
+  const SegmentHeader* h = segment_->header();
+  EXPECT_EQ(h->lists[kHeldList].length, 1u);
+  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority)].length, 3u);
+  ClaimedTask task;
+  ASSERT_EQ(PopId(&task), rest[0]);
+  CompleteOk(task);
+  // The delay ends (moved into the past); the sweep moves the task to its ready list, where its
+  // priority puts it first.
+  RawView raw(*segment_);
+  raw.records[(first[0] - 1) % 16].not_before_us = NowUs() - 1;
+  const HeldSweep sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.ready, 1u);
+  EXPECT_EQ(h->lists[kHeldList].length, 0u);
+  EXPECT_EQ(PopId(), first[0]);
+  EXPECT_EQ(PopId(), rest[1]);
+  EXPECT_EQ(PopId(), rest[2]);
+  EXPECT_EQ(PopId(), 0u);
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, ADependentIsReleasedByItsDependencysSuccessWithoutASweep) {
+  Open(/*retain_count=*/100);
+  const std::vector<uint64_t> a = SubmitN(1);
+  TaskSpec dependent = Cpu(1);
+  dependent.after = {a[0]};
+  const std::vector<uint64_t> b = Submit({dependent});
+  EXPECT_EQ(segment_->header()->lists[kHeldList].length, 1u);
+  ClaimedTask task;
+  ASSERT_EQ(PopId(&task), a[0]);
+  EXPECT_EQ(PopId(), 0u);  // b waits
+  TaskOutcome ok;
+  ok.state = TaskState::kSucceeded;
+  ClaimedTask next;
+  ASSERT_TRUE(segment_->CompleteAndPop(task.slot, a[0], ok, getpid(), &next));
+  EXPECT_EQ(next.record.id, b[0]);
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, ATaskWithTwoDependenciesWaitsForBothAndAFailedOneFailsItAtTheSweep) {
+  Open(/*retain_count=*/100);
+  const std::vector<uint64_t> deps = SubmitN(3);  // 1, 2, 3
+  TaskSpec both = Cpu(10);
+  both.after = {deps[0], deps[1]};
+  TaskSpec on_third = Cpu(11);
+  on_third.after = {deps[2]};
+  const std::vector<uint64_t> waiting = Submit({both, on_third});
+  ClaimedTask t1, t2, t3;
+  ASSERT_EQ(PopId(&t1), deps[0]);
+  ASSERT_EQ(PopId(&t2), deps[1]);
+  ASSERT_EQ(PopId(&t3), deps[2]);
+  CompleteOk(t2);  // the second dependency first: the first still blocks
+  EXPECT_EQ(PopId(), 0u);
+  CompleteOk(t1);
+  EXPECT_EQ(PopId(), waiting[0]);  // released by the completion, no sweep
+  TaskOutcome failed;
+  failed.state = TaskState::kFailed;
+  failed.exit_code = 1;
+  segment_->Complete(t3.slot, t3.record.id, failed);
+  EXPECT_EQ(PopId(), 0u);  // never runnable: the sweep fails it with the reason
+  const HeldSweep sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.failed, 1u);
+  EXPECT_EQ(StateOf(waiting[1]), TaskState::kFailed);
+  EXPECT_NE(ReasonOf(waiting[1]).find("dependency 3 ended failed"), std::string::npos)
+      << ReasonOf(waiting[1]);
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, AReleasedTaskKeepsItsPlaceInTheQueue) {
+  Open();
+  const std::vector<uint64_t> ids = SubmitN(3);
+  ASSERT_TRUE(segment_->SetHeld(ids[0], true).ok());
+  EXPECT_EQ(PopId(), ids[1]);
+  ASSERT_TRUE(segment_->SetHeld(ids[0], false).ok());
+  EXPECT_EQ(PopId(), ids[0]);  // older than task 3: it goes first
+  EXPECT_EQ(PopId(), ids[2]);
+  EXPECT_EQ(PopId(), 0u);
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, GroupsAndPrioritiesEachKeepTheirOwnFifo) {
+  Open();
+  ASSERT_TRUE(segment_->AddGroup("other", GroupSettings{}, false, false).ok());
+  std::vector<TaskSpec> specs;
+  for (uint32_t i = 0; i < 8; ++i) {
+    TaskSpec spec = Cpu(i);
+    spec.priority = i % 2 == 0 ? 2 : 7;
+    if (i % 4 == 3) spec.group = "other";
+    specs.push_back(spec);
+  }
+  const std::vector<uint64_t> ids = Submit(specs);  // 1..8: priorities 2 7 2 7 2 7 2 7
+  // default: 7 (ids 2, 6), then 2 (1, 3, 5, 7); other: 7 (4, 8).
+  std::vector<uint64_t> popped;
+  for (uint64_t id; (id = PopId()) != 0;) popped.push_back(id);
+  EXPECT_EQ(popped, (std::vector<uint64_t>{ids[1], ids[5], ids[0], ids[2], ids[4], ids[6]}));
+  ClaimedTask task;
+  ASSERT_TRUE(segment_->Pop(getpid(), &task, 1));
+  EXPECT_EQ(task.record.id, ids[3]);
+  ASSERT_TRUE(segment_->Pop(getpid(), &task, 1));
+  EXPECT_EQ(task.record.id, ids[7]);
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
 TEST_F(SegmentTest, CorruptRecordFailsAloneOnPop) {
   Open(/*retain_count=*/100);
   std::vector<uint64_t> ids = SubmitN(3);
@@ -411,35 +525,39 @@ TEST_F(SegmentTest, CorruptRecordFailsAloneOnPop) {
 
 // --- Check() and Repair() on structures broken on purpose ---
 
-TEST_F(SegmentTest, RepairPutsAQueuedTaskMissingFromTheRingBack) {
+TEST_F(SegmentTest, RepairPutsAQueuedTaskMissingFromItsListBack) {
   Open();
   std::vector<uint64_t> ids = SubmitN(3);
   RawView raw(*segment_);
-  raw.ring[1] = 0;  // task 2's ring cell lost
+  // Task 2 (slot 1) unlinked from between tasks 1 and 3, as a runner killed mid-pop leaves it.
+  raw.links[0].next = 3;
+  raw.links[2].prev = 1;
+  raw.links[1] = QueueLink{};
+  segment_->header()->lists[ReadyListOf(0, kDefaultPriority)].length = 2;
   std::vector<std::string> problems = segment_->Check();
   ASSERT_EQ(problems.size(), 1u);
-  EXPECT_NE(problems[0].find("queued task 2 is missing from the ring"), std::string::npos)
+  EXPECT_NE(problems[0].find("queued task 2 is missing from the queue"), std::string::npos)
       << problems[0];
   EXPECT_EQ(segment_->Repair().size(), 1u);
   EXPECT_TRUE(segment_->Check().empty());
   EXPECT_TRUE(segment_->Repair().empty());
   EXPECT_EQ(segment_->header()->lock_repairs, 0u);  // explicit repairs are not lock deaths
+  // Back in its place: the rebuilt list follows each task's order, so FIFO holds.
   EXPECT_EQ(PopId(), ids[0]);
-  EXPECT_EQ(PopId(), ids[2]);
   EXPECT_EQ(PopId(), ids[1]);
+  EXPECT_EQ(PopId(), ids[2]);
   EXPECT_EQ(PopId(), 0u);
 }
 
-TEST_F(SegmentTest, RepairDropsADuplicateRingEntry) {
+TEST_F(SegmentTest, RepairMendsAListThatLoopsBack) {
   Open();
   std::vector<uint64_t> ids = SubmitN(2);
   RawView raw(*segment_);
-  SegmentHeader* h = segment_->header();
-  raw.ring[h->ring_tail % 16] = ids[0];
-  h->ring_tail++;
+  // The tail points back at the head: a walk must stop, and a pop must not hand task 1 out twice.
+  raw.links[1].next = 1;
   std::vector<std::string> problems = segment_->Check();
-  ASSERT_EQ(problems.size(), 1u);
-  EXPECT_NE(problems[0].find("in the ring twice"), std::string::npos) << problems[0];
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems[0].find("is broken at task 1"), std::string::npos) << problems[0];
   EXPECT_EQ(segment_->Repair().size(), 1u);
   EXPECT_TRUE(segment_->Check().empty());
   EXPECT_EQ(PopId(), ids[0]);
@@ -456,7 +574,8 @@ TEST_F(SegmentTest, RepairMendsEveryBrokenInvariantAtOnce) {
   RawView raw(*segment_);
   SegmentHeader* h = segment_->header();
   // A slot with an unknown state, one whose id does not map onto it, a half-submitted task of a
-  // dead client, impossible ring bounds, a next id below a live id, a wrong finished count.
+  // dead client, an impossible queue order, a queue list whose head lost its link, a next id
+  // below a live id, a wrong finished count.
   raw.directory[10].id.store(11);
   raw.directory[10].state.store(42);
   raw.directory[11].id.store(5);
@@ -464,21 +583,25 @@ TEST_F(SegmentTest, RepairMendsEveryBrokenInvariantAtOnce) {
   raw.directory[12].id.store(13);
   raw.directory[12].owner_pid.store(DeadPid());
   raw.directory[12].state.store(static_cast<uint32_t>(TaskState::kReserved));
-  h->ring_head = h->ring_tail + 5;
+  h->next_order = kMaxTaskId + 5;
+  raw.links[1] = QueueLink{};  // task 2, the list's head
   h->next_id = 2;
   h->finished_live = 7;
 
-  // The ring bounds are reported alone (nothing behind them can be walked) ...
-  std::vector<std::string> problems = segment_->Check();
-  ASSERT_EQ(problems.size(), 1u);
-  EXPECT_NE(problems[0].find("ring bounds"), std::string::npos) << problems[0];
-  // ... and repaired with everything else.
+  // Check reports what Repair mends ...
+  std::string reported;
+  for (const std::string& p : segment_->Check()) reported += p + "\n";
+  for (const char* expected : {"queue order", "is broken at task 2", "next id 2"}) {
+    EXPECT_NE(reported.find(expected), std::string::npos) << "no '" << expected << "' in\n"
+                                                          << reported;
+  }
+  // ... and Repair mends it all.
   std::vector<std::string> fixes = segment_->Repair();
   std::string all;
   for (const std::string& f : fixes) all += f + "\n";
   for (const char* expected :
-       {"ring rebuilt", "slot 10 holds state 42 and id 11", "slot 11 holds state 2 and id 5",
-        "task 13 was being submitted", "queued task 2 was missing", "next id 2",
+       {"queue order", "slot 10 holds state 42 and id 11", "slot 11 holds state 2 and id 5",
+        "task 13 was being submitted", "queue lists rebuilt", "next id 2",
         "finished count 7 recounted as 1"}) {
     EXPECT_NE(all.find(expected), std::string::npos) << "no '" << expected << "' in\n" << all;
   }
@@ -699,7 +822,7 @@ TEST_F(SegmentTest, RunnerKilledWhilePoppingLeavesTheTaskQueued) {
     EXPECT_EQ(info.record.attempts, 0u);
   }
   // Each task is handed out exactly once, still in FIFO order: the one the dead runner had
-  // unlinked goes back to the head of the ring.
+  // unlinked goes back to the head of its list.
   std::vector<uint64_t> popped;
   for (uint64_t id; (id = PopId()) != 0;) popped.push_back(id);
   EXPECT_EQ(popped, ids);
