@@ -7,6 +7,11 @@
 //                            oldest finished task (and unlinks its per-task files)
 //   SubmitBatch/N            N tasks submitted under one lock, then popped and completed
 //   ContendedSubmit/P        P forked processes submitting single tasks at once (items = tasks)
+//   PopAtDepth/N, SubmitAtDepth/N
+//                            one Pop (one Submit) with N tasks queued: 80 % ready, 10 % delayed
+//                            an hour, 10 % waiting on --after a delayed task; priorities 0..9 and
+//                            4 groups mixed (issue 18). Each step submits one ready task and pops
+//                            one, so the depth stays N; only the named call is timed.
 #include <benchmark/benchmark.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -161,6 +167,87 @@ void ContendedSubmit(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * processes * kPerProcess);
 }
 BENCHMARK(ContendedSubmit)->Arg(1)->Arg(2)->Arg(4)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// The queue of PopAtDepth/SubmitAtDepth: N tasks in the mix described at the top.
+class DeepQueue {
+ public:
+  explicit DeepQueue(uint32_t depth) : queue_(depth + depth / 4 + 4096, 0), random_(depth) {
+    taskq::Segment& segment = queue_.segment();
+    for (const char* name : {"g1", "g2", "g3"}) {
+      if (!segment.AddGroup(name, taskq::GroupSettings{}, false, false).ok()) std::abort();
+    }
+    const uint64_t hour_from_now = NowUs() + 3600ull * 1000000;
+    uint64_t last_delayed = 0;
+    std::vector<taskq::TaskSpec> batch;
+    std::vector<uint64_t> ids;
+    for (uint32_t i = 0; i < depth; ++i) {
+      taskq::TaskSpec spec = ReadySpec();
+      if (i % 10 == 0) spec.not_before_us = hour_from_now;
+      if (i % 10 == 5 && last_delayed != 0) spec.after = {last_delayed};
+      batch.push_back(spec);
+      if (batch.size() == 4096 || i + 1 == depth) {
+        ids.clear();
+        if (!segment.Submit(batch, &ids).ok()) std::abort();
+        for (size_t k = 0; k < batch.size(); ++k) {
+          if (batch[k].not_before_us != 0) last_delayed = ids[k];
+        }
+        batch.clear();
+      }
+    }
+  }
+  taskq::Segment& segment() { return queue_.segment(); }
+  taskq::TaskSpec ReadySpec() {
+    taskq::TaskSpec spec = TrivialSpec();
+    spec.priority = static_cast<uint32_t>(random_() % 10);
+    static const char* const kGroups[] = {"", "g1", "g2", "g3"};
+    spec.group = kGroups[random_() % 4];
+    return spec;
+  }
+  static uint64_t NowUs() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  }
+
+ private:
+  Queue queue_;
+  std::mt19937_64 random_;
+};
+
+// One step at depth: submit a ready task, pop one from the next group, complete it. `timed`
+// says which call the manual time measures.
+enum class Timed { kPop, kSubmit };
+void AtDepth(benchmark::State& state, Timed timed) {
+  DeepQueue queue(static_cast<uint32_t>(state.range(0)));
+  taskq::Segment& segment = queue.segment();
+  std::vector<uint64_t> ids;
+  uint32_t group = 0;
+  for (auto _ : state) {
+    const std::vector<taskq::TaskSpec> specs{queue.ReadySpec()};
+    ids.clear();
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!segment.Submit(specs, &ids).ok()) std::abort();
+    const auto t1 = std::chrono::steady_clock::now();
+    taskq::ClaimedTask task;
+    // Some group has a ready task (the one just submitted, at least).
+    bool popped = false;
+    std::chrono::steady_clock::time_point t2, t3;
+    for (uint32_t tries = 0; tries < 4 && !popped; ++tries, group = (group + 1) % 4) {
+      t2 = std::chrono::steady_clock::now();
+      popped = segment.Pop(1, &task, group);
+      t3 = std::chrono::steady_clock::now();
+    }
+    if (!popped) std::abort();
+    segment.Complete(task.slot, task.record.id, taskq::TaskOutcome{});
+    state.SetIterationTime(
+        std::chrono::duration<double>(timed == Timed::kPop ? t3 - t2 : t1 - t0).count());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+void PopAtDepth(benchmark::State& state) { AtDepth(state, Timed::kPop); }
+void SubmitAtDepth(benchmark::State& state) { AtDepth(state, Timed::kSubmit); }
+BENCHMARK(PopAtDepth)->Arg(1000)->Arg(100000)->Arg(1000000)->UseManualTime();
+BENCHMARK(SubmitAtDepth)->Arg(1000)->Arg(100000)->Arg(1000000)->UseManualTime();
 
 }  // namespace
 
