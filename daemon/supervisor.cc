@@ -43,6 +43,26 @@
 namespace asio = boost::asio;
 
 namespace taskq {
+namespace {
+
+// This build never maps a segment of an earlier layout (its bytes mean other things), so the
+// tasks one still holds would go unnoticed: the start that creates the new segment says so.
+void WarnOfOlderSegments(const Options& options) {
+  for (uint32_t version = 1; version < kLayoutVersion; ++version) {
+    for (const std::string& path : {fmt::format("/dev/shm/taskq.{}.v{}", options.queue, version),
+                                    fmt::format("{}/segment.v{}", options.state_dir, version)}) {
+      std::error_code ignored;
+      if (!std::filesystem::exists(path, ignored)) continue;
+      spdlog::warn(
+          "{} is a queue of an older taskq (segment layout {}; this one uses {}) and is not read: "
+          "tasks still queued there do not run here (with durability flush or sync the journal "
+          "has brought them over); drain it with the older taskq, or remove it (rm {})",
+          path, version, kLayoutVersion, path);
+    }
+  }
+}
+
+}  // namespace
 
 Status LoadEffectiveOptions(const std::string& config_path, const CommandLineOverrides& overrides,
                             Options* resolved) {
@@ -160,6 +180,7 @@ class Supervisor::Impl {
     h->heartbeat_us.store(NowUs());
     Publish(options_);
     for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
+    if (segment_->created()) WarnOfOlderSegments(options_);
     TASKQ_RETURN_IF_ERROR(StartJournal(another_boot || segment_->created()));
     adopted_ = std::make_unique<AdoptedRunners>(&io_, segment_.get(), [this] {
       if (stopping_ && Done()) io_.stop();
