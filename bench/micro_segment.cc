@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/options.h"
 #include "common/segment.h"
 
@@ -176,7 +177,7 @@ class DeepQueue {
     for (const char* name : {"g1", "g2", "g3"}) {
       if (!segment.AddGroup(name, taskq::GroupSettings{}, false, false).ok()) std::abort();
     }
-    const uint64_t hour_from_now = NowUs() + 3600ull * 1000000;
+    const uint64_t hour_from_now = taskq::NowUs() + 3600ull * 1000000;
     uint64_t last_delayed = 0;
     std::vector<taskq::TaskSpec> batch;
     std::vector<uint64_t> ids;
@@ -202,11 +203,6 @@ class DeepQueue {
     static const char* const kGroups[] = {"", "g1", "g2", "g3"};
     spec.group = kGroups[random_() % 4];
     return spec;
-  }
-  static uint64_t NowUs() {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
   }
 
  private:

@@ -34,11 +34,11 @@ std::string SegmentLocation::Describe() const {
   return storage == Storage::kShm ? "/dev/shm/" + shm_name : file_path;
 }
 
-SegmentLocation LocateSegment(const Options& resolved) {
+SegmentLocation LocateSegment(const Options& resolved, uint32_t layout_version) {
   SegmentLocation location;
   location.storage = resolved.storage;
-  location.shm_name = fmt::format("taskq.{}.v{}", resolved.queue, kLayoutVersion);
-  location.file_path = fmt::format("{}/segment.v{}", resolved.state_dir, kLayoutVersion);
+  location.shm_name = fmt::format("taskq.{}.v{}", resolved.queue, layout_version);
+  location.file_path = fmt::format("{}/segment.v{}", resolved.state_dir, layout_version);
   return location;
 }
 

@@ -88,7 +88,8 @@ struct SegmentLocation {
   std::string file_path;  // storage file: path of the mapped file
   std::string Describe() const;
 };
-SegmentLocation LocateSegment(const Options& resolved);
+// `layout_version`: where a segment of another layout would be (an older taskq's queue).
+SegmentLocation LocateSegment(const Options& resolved, uint32_t layout_version = kLayoutVersion);
 
 // True when a file segment belongs to an earlier boot (or is unreadable) and a journal exists
 // to rebuild it from: taskqd then drops the file instead of trusting pages a power cut may have
@@ -310,6 +311,8 @@ class Segment {
   // The slot of the first dependency of `r` that is still unfinished (queued, reserved or
   // running) under the id `r` names; UINT32_MAX when none is.
   uint32_t BlockingDependencyLocked(const TaskRecord& r);
+  // Attaches held task `slot` to its first unfinished dependency, when it has one.
+  void AttachToBlockingDependencyLocked(uint32_t slot);
   // Empties every list and links each queued task again, in `order`: the repair of any damage.
   void RebuildListsLocked();
   // What is wrong with the lists (a broken chain, a queued task in no list or two), for doctor.

@@ -231,10 +231,12 @@ Status Segment::StartJournal(const Options& resolved, bool rebuild, JournalRepla
       }
     }
     header_->running_tasks.store(running, std::memory_order_relaxed);
-    // The journal keeps no queue order: Repair() below links the queued tasks by id.
-    for (uint32_t slot = 0; slot < capacity_; ++slot) link(slot) = QueueLink{};
+    // The journal keeps no queue order: Repair() below links the queued tasks by id (it
+    // resets the rest of each used slot's links; free slots' rows are never trusted).
+    for (uint32_t slot = 0; slot < capacity_; ++slot) {
+      if (StateOf(entry(slot)) != TaskState::kFree) link(slot).order = 0;
+    }
     header_->next_order = 0;
-    header_->held_hint.store(1, std::memory_order_relaxed);  // delays and dependencies: look
     if (replay->next_id > header_->next_id) header_->next_id = replay->next_id;
     header_->submitted_total = header_->next_id - 1;
     header_->journal_entries.store(scan.last_number, std::memory_order_relaxed);

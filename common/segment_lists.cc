@@ -30,9 +30,13 @@ void Segment::EnqueueLocked(uint32_t slot, uint64_t now_us) {
     // Delayed, waiting on a dependency, held, or never to run (the sweep fails it with reason).
     LinkLocked(slot, kHeldList);
     header_->held_hint.store(1, std::memory_order_relaxed);
-    const uint32_t dep = BlockingDependencyLocked(r);
-    if (dep != UINT32_MAX) AttachDependentLocked(slot, dep);
+    AttachToBlockingDependencyLocked(slot);
   }
+}
+
+void Segment::AttachToBlockingDependencyLocked(uint32_t slot) {
+  const uint32_t dep = BlockingDependencyLocked(record(slot));
+  if (dep != UINT32_MAX) AttachDependentLocked(slot, dep);
 }
 
 uint32_t Segment::BlockingDependencyLocked(const TaskRecord& r) {

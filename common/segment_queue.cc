@@ -151,7 +151,6 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   if ((t.effects & kEffectRetryDelay) != 0) {
     const uint64_t delay_ms = RetryDelayMs(r);
     r.not_before_us = delay_ms == 0 ? 0 : now_us + delay_ms * 1000;
-    if (delay_ms != 0) header_->held_hint.store(1, std::memory_order_relaxed);
   }
   if (IsFinished(to)) {
     r.finished_at_us = now_us;
@@ -301,7 +300,6 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
   }
   std::vector<uint64_t> evicted;
   size_t submitted = 0;
-  bool waits = false;
   Lock();
   EnsureSaneLocked("submit");
   const uint64_t now = NowUs();
@@ -325,10 +323,7 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
                       name, name));
     }
     encoded[i].group = static_cast<uint32_t>(row);
-    waits = waits || encoded[i].after_count > 0 || encoded[i].not_before_us > now ||
-            (encoded[i].flags & kFlagHeld) != 0;
   }
-  if (waits) header_->held_hint.store(1, std::memory_order_relaxed);
   uint64_t array_first = 0;  // this call's first array task
   for (; submitted < encoded.size(); ++submitted) {
     if (!specs[submitted].unique.empty()) {
@@ -492,14 +487,11 @@ bool Segment::CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outc
     Finish(slot, id, outcome);
     return Pop(runner_pid, next, group);
   }
-  bool wake_dependents = false;
+  // Dependents the completion released are woken by Unlock() (ReleaseDependentsLocked).
   Lock();
-  if (CompleteLocked(slot, id, outcome)) {
-    wake_dependents = header_->held_hint.load(std::memory_order_relaxed) != 0;
-  }
+  CompleteLocked(slot, id, outcome);
   const bool popped = PopLocked(runner_pid, next, group);
   Unlock();
-  if (wake_dependents) WakeWorkers(UINT32_MAX);
   return popped;
 }
 
@@ -613,10 +605,7 @@ HeldSweep Segment::SweepHeld() {
         ++sweep.held;
         // In no chain (its dependency was restarted after it was examined): join one, so the
         // dependency's end releases it at once.
-        if (link(slot).waits_on == 0) {
-          const uint32_t dep = BlockingDependencyLocked(record(slot));
-          if (dep != UINT32_MAX) AttachDependentLocked(slot, dep);
-        }
+        if (link(slot).waits_on == 0) AttachToBlockingDependencyLocked(slot);
         break;
       case Readiness::kReady:
         EnqueueLocked(slot, now);
@@ -641,10 +630,8 @@ void Segment::SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid) {
 
 void Segment::Complete(uint32_t slot, uint64_t id, const TaskOutcome& o) {
   Lock();
-  const bool completed = CompleteLocked(slot, id, o);
-  const bool dependents_may_wait = header_->held_hint.load(std::memory_order_relaxed) != 0;
-  Unlock();  // wakes the waiters
-  if (completed && dependents_may_wait) WakeWorkers(UINT32_MAX);
+  CompleteLocked(slot, id, o);
+  Unlock();  // wakes the waiters, and runners for the dependents it released
 }
 
 bool Segment::CompleteLocked(uint32_t slot, uint64_t id, const TaskOutcome& o) {
@@ -930,7 +917,6 @@ Status Segment::SetHeld(uint64_t id, bool held) {
     return Status::Failed(fmt::format("task {} is {}: only queued tasks can be {}", id,
                                       TaskStateName(state), held ? "held" : "released"));
   }
-  if (held) header_->held_hint.store(1, std::memory_order_relaxed);
   Unlock();  // a release wakes a runner
   return Status::Ok();
 }

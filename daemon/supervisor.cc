@@ -49,8 +49,8 @@ namespace {
 // tasks one still holds would go unnoticed: the start that creates the new segment says so.
 void WarnOfOlderSegments(const Options& options) {
   for (uint32_t version = 1; version < kLayoutVersion; ++version) {
-    for (const std::string& path : {fmt::format("/dev/shm/taskq.{}.v{}", options.queue, version),
-                                    fmt::format("{}/segment.v{}", options.state_dir, version)}) {
+    const SegmentLocation older = LocateSegment(options, version);
+    for (const std::string& path : {"/dev/shm/" + older.shm_name, older.file_path}) {
       std::error_code ignored;
       if (!std::filesystem::exists(path, ignored)) continue;
       spdlog::warn(
