@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/clock.h"
+#include "common/spawn.h"
 #include "daemon/fork_child.h"
 #include "daemon/recovery.h"
 #include "daemon/task_runner.h"
@@ -32,6 +33,9 @@ class RealOs : public Os {
     if (child < 0) return Status::Failed(fmt::format("fork: {}", std::strerror(errno)));
     *pid = child;
     return Status::Ok();
+  }
+  Status StartHelper(const SpawnRequest& request, pid_t* pid) override {
+    return Spawn(request, pid);
   }
   void SignalGroup(pid_t group, int signal) override {
     if (group > 1) ::kill(-group, signal);

@@ -1,10 +1,11 @@
-// What the local executors ask of the operating system, behind one interface (leveldb's Env,
-// ninja's CommandRunner in build_test.cc): start a task's runner or a pool worker, signal a
-// process or a process group, read the clocks. Reaping stays with the supervisor, which reports
-// each exit to the executor (Executor::OnChildExit), so a test drives exits by calling that
-// itself. SystemOs does the real thing; tests/executor_fake_test.cc runs the `process` and `pool`
-// executors on a fake that records the calls and keeps its own clocks (their asio timers still
-// run on the real clock: the tests set kill_grace to 0 and run the loop).
+// What the executors ask of the operating system, behind one interface (leveldb's Env, ninja's
+// CommandRunner in build_test.cc): start a task's runner, a pool worker or a Slurm helper
+// command, signal a process or a process group, read the clocks. Reaping stays with the
+// supervisor, which reports each exit to the executor (Executor::OnChildExit), so a test drives
+// exits by calling that itself. SystemOs does the real thing; tests/executor_fake_test.cc runs the
+// `process` and `pool` executors, tests/slurm_fake_test.cc the `slurm` ones, on a fake that
+// records the calls and keeps its own clocks (their asio timers still run on the real clock: the
+// tests set kill_grace and poll intervals short and run the loop).
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +14,7 @@
 
 #include "common/options.h"
 #include "common/segment.h"
+#include "common/spawn.h"
 #include "common/status.h"
 
 namespace taskq {
@@ -27,6 +29,9 @@ class Os {
   // fork of the supervisor).
   virtual Status StartWorker(const Options& options, uint32_t row, uint32_t group,
                              pid_t supervisor_pid, pid_t* pid) = 0;
+  // Starts a helper command (sbatch, squeue, scancel) as `request` says: its output goes to the
+  // files or descriptors the request names, and its exit comes back through OnChildExit.
+  virtual Status StartHelper(const SpawnRequest& request, pid_t* pid) = 0;
   // Sends `signal` to process `pid` alone (ignored for 1 or less: no group, every process, init).
   virtual void SignalProcess(pid_t pid, int signal) = 0;
   // Sends `signal` to process group `group`. A group of 1 or less is ignored: kill(0, ...) would

@@ -26,7 +26,6 @@
 #include <cstring>
 #include <map>
 
-#include "common/clock.h"
 #include "common/deadline.h"
 #include "common/slurm_details.h"
 #include "common/spawn.h"
@@ -86,7 +85,7 @@ class SlurmExecutor : public Executor {
     if (runner_.empty()) {
       runner_ = context_.self_exe.substr(0, context_.self_exe.rfind('/') + 1) + "taskq-run";
     }
-    last_contact_us_ = NowUs();
+    last_contact_us_ = context_.os->NowUs();
   }
 
   ~SlurmExecutor() override {
@@ -178,7 +177,7 @@ class SlurmExecutor : public Executor {
     }
     tasks_.clear();
     for (auto& [pid, helper] : helpers_) {
-      if (helper.kind == HelperKind::kSqueue) ::kill(pid, SIGKILL);
+      if (helper.kind == HelperKind::kSqueue) context_.os->SignalProcess(pid, SIGKILL);
     }
     if (!jobs.empty()) Scancel(jobs);
     timer_.cancel();
@@ -263,16 +262,18 @@ class SlurmExecutor : public Executor {
     const uint64_t n = ++helper_seq_;
     helper.out_path = fmt::format("{}/{}.out", helper_dir_, n);
     helper.err_path = fmt::format("{}/{}.err", helper_dir_, n);
-    helper.started_us = NowUs();
+    helper.started_us = context_.os->NowUs();
     SpawnRequest request;
     request.argv = argv;
     request.env = env;
     request.stdout_path = helper.out_path;
     request.stderr_path = helper.err_path;
     pid_t pid = 0;
-    Status spawned = Spawn(request, &pid);
+    Status spawned = context_.os->StartHelper(request, &pid);
     if (!spawned.ok()) {
-      *why = spawned.message() + "; install the Slurm client tools or set slurm.bin_dir";
+      // Spawn's message names the command ("cannot run '<path>': <why>"); the fix comes next,
+      // short enough to survive the 120 bytes of a task's reason.
+      *why = spawned.message() + "; install Slurm's client tools or set slurm.bin_dir";
       return false;
     }
     helpers_[pid] = helper;
@@ -287,7 +288,7 @@ class SlurmExecutor : public Executor {
     task.retry_submit_us = 0;
     if (!RunHelper(SbatchArgv(options_.slurm, options_.queue, task.request), task.request.env,
                    helper, &why)) {
-      Fail(task.id, TaskState::kFailed, "slurm: cannot run sbatch: " + why);
+      Fail(task.id, TaskState::kFailed, "slurm: " + why);
       return;
     }
     Step(task, JobEvent::kSbatchStarted);
@@ -304,7 +305,7 @@ class SlurmExecutor : public Executor {
     SlurmTask& task = it->second;
     if (parsed) {
       Step(task, JobEvent::kSbatchAccepted);
-      last_contact_us_ = NowUs();
+      last_contact_us_ = context_.os->NowUs();
       task.job_id = job_id;
       task.first_failure_us = 0;
       task.known_since_poll = poll_seq_ + 1;
@@ -318,7 +319,7 @@ class SlurmExecutor : public Executor {
       Fail(task.id, TaskState::kFailed, "sbatch refused the job: " + reason);
       return;
     }
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     if (task.first_failure_us == 0) task.first_failure_us = now;
     if (now - task.first_failure_us >= options_.slurm.controller_timeout_ms * 1000) {
       Lose(task.id, fmt::format("slurm controller unreachable for {} ms (sbatch: {})",
@@ -340,7 +341,7 @@ class SlurmExecutor : public Executor {
   // Each poll_interval: act on cancel requests and deadlines, resubmit after transient sbatch
   // failures, and ask squeue for the state of every job.
   void Poll() {
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     std::vector<uint32_t> to_cancel;
     std::vector<uint64_t> cancelled_unsubmitted;
     std::vector<uint64_t> resubmit;
@@ -386,7 +387,7 @@ class SlurmExecutor : public Executor {
       // A squeue that hangs counts as a failure once controller_timeout is over.
       if (now - helper.started_us > options_.slurm.controller_timeout_ms * 1000) {
         helper.hung = true;
-        ::kill(pid, SIGKILL);
+        context_.os->SignalProcess(pid, SIGKILL);
       }
       return;
     }
@@ -415,7 +416,7 @@ class SlurmExecutor : public Executor {
   }
 
   void OnSqueueExit(uint64_t poll_seq, bool ok, const std::string& out, const std::string& why) {
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     if (!ok) {
       if (!squeue_failing_) spdlog::warn("squeue failed: {}; retrying each poll_interval", why);
       squeue_failing_ = true;
@@ -483,7 +484,7 @@ class SlurmExecutor : public Executor {
     SlurmTask& task = tasks_[id];
     const std::string& state = job.state;
     TaskOutcome outcome;
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     outcome.finished_at_us = std::clamp(job.end_us, task.claimed_us, now);
     const std::string where =
         fmt::format("slurm job {}{}", task.job_id, job.nodes.empty() ? "" : " on " + job.nodes);

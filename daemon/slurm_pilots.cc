@@ -25,7 +25,6 @@
 #include <map>
 #include <set>
 
-#include "common/clock.h"
 #include "common/deadline.h"
 #include "common/frame_connection.h"
 #include "common/json_text.h"
@@ -300,7 +299,7 @@ class SlurmPilotExecutor : public Executor {
     Pilot pilot;
     pilot.number = ++pilot_seq_;
     pilot.secret = NewPilotSecret();
-    pilot.submitted_us = NowUs();
+    pilot.submitted_us = context_.os->NowUs();
     if (pilot.secret.empty()) {
       spdlog::error("group '{}': no randomness for a pilot secret (getrandom)", group_name_);
       return;
@@ -353,7 +352,7 @@ class SlurmPilotExecutor : public Executor {
     if (!RunHelper(argv, helper, &why)) {
       ::unlink(env_file.c_str());
       pilots_[number].state = PilotState::kGone;
-      FailedStart(number, "cannot run sbatch: " + why);
+      FailedStart(number, why);
     }
   }
 
@@ -408,7 +407,7 @@ class SlurmPilotExecutor : public Executor {
     Pilot& pilot = pilots_[number];
     pilot.connection = connection;
     pilot.state = PilotState::kConnected;
-    pilot.last_seen_us = NowUs();
+    pilot.last_seen_us = context_.os->NowUs();
     pilot.secret.clear();  // used once: a second connection with it is refused
     if (pilot.node.empty() && hello.contains("node") && hello["node"].is_string()) {
       pilot.node = hello["node"].get<std::string>().substr(0, 64);  // shown only, never trusted
@@ -427,7 +426,7 @@ class SlurmPilotExecutor : public Executor {
 
   void OnFrame(uint32_t number, Frame& frame) {
     Pilot& pilot = pilots_[number];
-    pilot.last_seen_us = NowUs();
+    pilot.last_seen_us = context_.os->NowUs();
     if (frame.kind == 'O' || frame.kind == 'E') {
       auto it = leases_.find(frame.task_id);
       if (it == leases_.end() || it->second.pilot != number) return;
@@ -516,7 +515,7 @@ class SlurmPilotExecutor : public Executor {
     std::vector<PilotView> views = Views(&numbers);
     if (views.empty()) return;
     std::map<uint32_t, nlohmann::json> batches;
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     auto try_place = [&](const ClaimedTask& claimed) {
       const int chosen = ChoosePilot(views, claimed.record.timeout_ms, options_.kill_grace_ms, now);
       if (chosen < 0) return false;
@@ -593,7 +592,7 @@ class SlurmPilotExecutor : public Executor {
     lease.id = claimed.record.id;
     lease.pilot = pilot.number;
     lease.timeout_ms = claimed.record.timeout_ms;
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     lease.deadline_us = DeadlineAfter(now, lease.timeout_ms);
     if (claimed.spec.kind == TaskKind::kExec) {
       const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
@@ -663,7 +662,7 @@ class SlurmPilotExecutor : public Executor {
   }
 
   void Poll() {
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     for (auto& [id, lease] : leases_) {
       if (!lease.cancel_requested) {
         TaskInfo info;
@@ -775,9 +774,11 @@ class SlurmPilotExecutor : public Executor {
     request.stdout_path = helper.out_path;
     request.stderr_path = helper.err_path;
     pid_t pid = 0;
-    const Status spawned = Spawn(request, &pid);
+    const Status spawned = context_.os->StartHelper(request, &pid);
     if (!spawned.ok()) {
-      *why = spawned.message() + "; install the Slurm client tools or set slurm.bin_dir";
+      // Spawn's message names the command ("cannot run '<path>': <why>"); the fix comes next,
+      // short enough to survive the 120 bytes of a task's reason.
+      *why = spawned.message() + "; install Slurm's client tools or set slurm.bin_dir";
       return false;
     }
     helpers_[pid] = helper;
@@ -802,7 +803,7 @@ class SlurmPilotExecutor : public Executor {
     j["failed_starts"] = failed_starts_;
     j["unplaced"] = unplaced_.size();
     nlohmann::json list = nlohmann::json::array();
-    const uint64_t now = NowUs();
+    const uint64_t now = context_.os->NowUs();
     for (const auto& [number, pilot] : pilots_) {
       const uint64_t start = pilot.start_us != 0 ? pilot.start_us : pilot.submitted_us;
       const uint64_t end = start + options_.slurm.pilot_time_ms * 1000;

@@ -26,64 +26,11 @@
 #include "daemon/executor.h"
 #include "daemon/os.h"
 #include "fmt/format.h"
+#include "tests/fake_os.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {
 namespace {
-
-using Signal = std::pair<pid_t, int>;  // (process group, signal)
-
-// Records what it was asked to start and signal; its clocks move only when the test moves them.
-class FakeOs : public Os {
- public:
-  Status StartRunner(Segment&, const ClaimedTask& task, const Options&, pid_t,
-                     pid_t* pid) override {
-    if (!refuse_start.ok()) return refuse_start;
-    *pid = next_pid++;
-    started.emplace_back(*pid, task.record.id);
-    slot_of[task.record.id] = task.slot;
-    return Status::Ok();
-  }
-  Status StartWorker(const Options&, uint32_t row, uint32_t, pid_t, pid_t* pid) override {
-    if (!refuse_start.ok()) return refuse_start;
-    *pid = next_pid++;
-    workers.emplace_back(*pid, row);
-    return Status::Ok();
-  }
-  void SignalGroup(pid_t group, int signal) override {
-    if (group <= 1) return;
-    signals.emplace_back(group, signal);
-    order.push_back(fmt::format("group {} {}", group, signal));
-  }
-  void SignalProcess(pid_t pid, int signal) override {
-    if (pid <= 1) return;
-    process_signals.emplace_back(pid, signal);
-    order.push_back(fmt::format("process {} {}", pid, signal));
-  }
-  bool KillTaskGroup(pid_t leader) override {
-    if (leader <= 1) return false;
-    task_groups_killed.push_back(leader);
-    order.push_back(fmt::format("task group {}", leader));
-    return true;
-  }
-  uint64_t NowUs() override { return now_us; }
-  uint64_t MonotonicUs() override { return monotonic_us; }
-
-  std::vector<std::pair<pid_t, uint64_t>> started;  // (runner pid, task id)
-  std::map<uint64_t, uint32_t> slot_of;             // task id -> its slot, from the claim
-  std::vector<std::pair<pid_t, uint32_t>> workers;  // (worker pid, its row)
-  std::vector<Signal> signals;                      // to process groups
-  std::vector<Signal> process_signals;              // to single processes
-  std::vector<pid_t> task_groups_killed;            // KillTaskGroup
-  std::vector<std::string> order;                   // every signal and kill, in order
-  Status refuse_start = Status::Ok();
-  pid_t next_pid = 100000;
-  uint64_t now_us = taskq::NowUs();
-  uint64_t monotonic_us = 1000000000;
-};
-
-int Exited(int code) { return code << 8; }  // a wait status as waitpid reports it
-int KilledBy(int signal) { return signal; }
 
 class OnFakeOs : public ::testing::Test {
  protected:
