@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -71,16 +72,19 @@ constexpr int64_t kReadOnlyPollUs = 2000;
 // Tasks per control request: a bounded frame, and the daemon's loop serves others in between.
 constexpr size_t kControlChunk = 4096;
 
-// Sleeps on a futex word of the segment, registered as a waiter so wakers know to wake.
-void SleepOn(Segment& segment, std::atomic<uint32_t>* word, uint32_t seen, int64_t timeout_us) {
+// Sleeps on a futex word of the segment while it holds `seen`. `as` (kTaskWaiter, kSpaceWaiter)
+// registers the sleeper in the header, so that wakers know to make the wake call; 0 for a word
+// that is always woken (pong_seq).
+void SleepOn(Segment& segment, std::atomic<uint32_t>* word, uint32_t seen, int64_t timeout_us,
+             uint32_t as) {
   SegmentHeader* header = segment.header();
-  if (segment.read_only()) {
+  if (as != 0 && segment.read_only()) {
     FutexWait(word, seen, timeout_us < 0 ? kReadOnlyPollUs : std::min(timeout_us, kReadOnlyPollUs));
     return;
   }
-  header->waiters.fetch_add(1, std::memory_order_acq_rel);
+  if (as != 0) header->waiters.fetch_add(as, std::memory_order_seq_cst);
   FutexWait(word, seen, timeout_us);
-  header->waiters.fetch_sub(1, std::memory_order_acq_rel);
+  if (as != 0) header->waiters.fetch_sub(as, std::memory_order_acq_rel);
 }
 
 // One request to the daemon over its control socket and its reply; the reply's code and message
@@ -205,16 +209,35 @@ Status Client::CheckDaemon() {
   return Status::Ok();
 }
 
-Options Client::DaemonRules() {
+const Options& Client::DaemonRules() {
   // The daemon writes the configuration in force beside its logs, readable by its group; a
   // client that cannot read it checks against its own configuration (the daemon checks again).
+  // The daemon replaces the file by a rename (a new inode) on every reload, so an unchanged
+  // identity means unchanged rules: a client that submits many times parses it once.
+  const std::string path = state_dir() + "/effective.yaml";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    rules_cache_.valid = false;
+    return options_;
+  }
+  const int64_t mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  const int64_t ctime_ns = int64_t{st.st_ctim.tv_sec} * 1000000000 + st.st_ctim.tv_nsec;
+  RulesCache& c = rules_cache_;
+  if (c.valid && c.dev == st.st_dev && c.ino == st.st_ino && c.size == st.st_size &&
+      c.mtime_ns == mtime_ns && c.ctime_ns == ctime_ns) {
+    return c.rules;
+  }
   Options rules;
-  if (LoadOptionsFromFile(state_dir() + "/effective.yaml", &rules).ok()) return rules;
-  return options_;
+  if (!LoadOptionsFromFile(path, &rules).ok()) {
+    c.valid = false;
+    return options_;
+  }
+  c = RulesCache{true, st.st_dev, st.st_ino, st.st_size, mtime_ns, ctime_ns, std::move(rules)};
+  return c.rules;
 }
 
 Status Client::CheckSpecs(const std::vector<TaskSpec>& specs) {
-  const Options rules = DaemonRules();
+  const Options& rules = DaemonRules();
   for (size_t i = 0; i < specs.size(); ++i) {
     Status allowed = CheckTaskAllowed(specs[i], rules);
     if (allowed.ok()) continue;
@@ -297,7 +320,7 @@ Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& all_specs,
     const int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     SleepOn(*segment_, &header->space_seq, seen,
-            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000), kSpaceWaiter);
   }
   return status;
 }
@@ -376,7 +399,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
     SleepOn(*segment_, &header->space_seq, seen,
-            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000));
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000), kSpaceWaiter);
   }
   return status;
 }
@@ -425,7 +448,6 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
     return Status::Ok();
   };
   for (;;) {
-    uint32_t seen = header->done_seq.load(std::memory_order_acquire);
     TASKQ_RETURN_IF_ERROR(refresh(first_pass || progress));
     // Results that wait only for the journal's sync: the daemon's user syncs it itself (one
     // fdatasync covers every result so far), a member waits for the runner's or the daemon's.
@@ -463,8 +485,13 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
       std::this_thread::sleep_for(std::chrono::microseconds(
           left < 0 ? kManyPendingPollUs : std::min<int64_t>(left, kManyPendingPollUs)));
     } else {
-      SleepOn(*segment_, &header->done_seq, seen,
-              left < 0 ? cap_us : std::min<int64_t>(left, cap_us));
+      // Asleep on the first pending task's own word: its end wakes this client (and only the
+      // clients that wait for it), not every end in the queue.
+      uint32_t state_now = 0;
+      std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[pending.front()], &state_now);
+      if (word == nullptr) continue;  // evicted meanwhile: the next look reports it
+      SleepOn(*segment_, word, state_now, left < 0 ? cap_us : std::min<int64_t>(left, cap_us),
+              kTaskWaiter);
     }
   }
 }
@@ -720,16 +747,16 @@ Status Client::Ping(int64_t timeout_ms, DaemonInfo* info) {
   }
   const uint64_t deadline = DeadlineFrom(timeout_ms);
   for (;;) {
-    // The daemon answers by bumping pong_seq, then done_seq with a wake (WakeWaiters).
-    uint32_t seen = header->done_seq.load(std::memory_order_acquire);
-    if (header->pong_seq.load(std::memory_order_acquire) != before) break;
+    // The daemon answers by bumping pong_seq with a wake (Segment::AnswerPing).
+    const uint32_t seen = header->pong_seq.load(std::memory_order_acquire);
+    if (seen != before) break;
     int64_t left = RemainingUs(deadline);
     if (left == 0) {
       return Status::TimedOut(fmt::format("taskqd of queue '{}' did not answer within {} ms",
                                           options_.queue, timeout_ms));
     }
-    SleepOn(*segment_, &header->done_seq, seen,
-            left < 0 ? 100000 : std::min<int64_t>(left, 100000));
+    SleepOn(*segment_, &header->pong_seq, seen, left < 0 ? 100000 : std::min<int64_t>(left, 100000),
+            /*as=*/0);
   }
   *info = ReadDaemonInfo();
   return Status::Ok();

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -317,6 +318,15 @@ Status Segment::Map(const Options& resolved, bool create, std::unique_ptr<Segmen
   segment->records_ = reinterpret_cast<TaskRecord*>(base + layout.records_offset);
   *out = std::move(segment);
   return Status::Ok();
+}
+
+void Segment::ForgetTablePages() {
+  const SegmentLayout layout = ComputeLayout(capacity_);  // each part starts on a page boundary
+  const size_t mapped = mapping_->region.get_size();
+  if (layout.directory_offset >= mapped) return;
+  // A shared file mapping: MADV_DONTNEED drops page table entries only, never the data.
+  ::madvise(reinterpret_cast<char*>(header_) + layout.directory_offset,
+            mapped - layout.directory_offset, MADV_DONTNEED);
 }
 
 Status Segment::OpenAsSupervisor(const Options& resolved, std::unique_ptr<Segment>* out) {

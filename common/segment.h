@@ -236,7 +236,13 @@ class Segment {
 
   // Wakes pool workers after new work; called by Submit and by the supervisor after requeues.
   void WakeWorkers(uint32_t count);
-  void WakeWaiters();
+  // The supervisor answers a ping (`taskq ping`): pong_seq moves and its sleepers wake.
+  void AnswerPing();
+  // Every sleeping client (the supervisor stops: they look and see that no daemon runs).
+  void WakeEveryWaiter();
+  // The word a client waiting for task `id` sleeps on (its slot's state) and the state it holds
+  // now; nullptr when the slot holds no such task (never submitted, or evicted).
+  std::atomic<uint32_t>* TaskStateWord(uint64_t id, uint32_t* state_now);
 
   // Rebuilds every derivable invariant under the lock: frees slots reserved by dead submitters,
   // drops ring entries that are not queued, puts queued tasks missing from the ring back, and
@@ -250,6 +256,10 @@ class Segment {
   Durability durability() const;
   // True when this Map created the segment (it holds no tasks of its own yet).
   bool created() const { return created_; }
+  // Drops this process's mapping of the slot table's pages (they stay in the segment: the next
+  // access maps them again). The supervisor calls it after its start-up scan, which touched
+  // every slot, so that an idle daemon's RSS is not the whole table.
+  void ForgetTablePages();
   // For the supervisor, once at start: with durability memory, removes any journal; otherwise
   // rebuilds the table from the journal when `rebuild` (a fresh segment, or one from another
   // boot), records this boot, and compacts the journal to exactly what the table holds. Tasks
@@ -402,9 +412,12 @@ class Segment {
   uint32_t sync_generation_ = 0;
   uint32_t groups_seq_at_lock_ = 0;
   std::vector<JournalEntry> journal_buffer_;
-  // Wakes the transitions of this lock hold asked for; Unlock() sends them.
-  bool wake_waiters_ = false;
+  // Wakes the transitions of this lock hold asked for; Unlock() sends them: the slots of the
+  // tasks that ended (their waiters) and how many workers.
+  std::vector<uint32_t> ended_slots_;
+  bool space_made_ = false;  // evicted finished tasks: a blocked submit may go on
   uint32_t workers_to_wake_ = 0;
+  void WakeWaitersOf(const std::vector<uint32_t>& ended_slots);
 };
 
 // What a read-only Segment's mutators return.

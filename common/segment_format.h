@@ -164,6 +164,15 @@ struct GroupEntry {
   char name[kGroupNameBytes];
 };
 
+// SegmentHeader::waiters counts sleeping clients by what they sleep on, so that whoever ends a
+// task makes a wake system call only when someone sleeps: kTaskWaiter each in the low half (asleep
+// on one task's SlotEntry::state: the end of that task wakes that word, and only its waiters),
+// kSpaceWaiter each in the high half (a `submit --block` asleep on space_seq).
+inline constexpr uint32_t kTaskWaiter = 1;
+inline constexpr uint32_t kSpaceWaiter = 1u << 16;
+inline constexpr uint32_t TaskWaitersIn(uint32_t waiters) { return waiters & 0xffff; }
+inline constexpr uint32_t SpaceWaitersIn(uint32_t waiters) { return waiters >> 16; }
+
 // The header. `magic` is written last at creation, so a half-created segment is refused.
 struct alignas(64) SegmentHeader {
   uint64_t magic;
@@ -181,7 +190,7 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint32_t> space_seq;     // a slot became free
   std::atomic<uint32_t> pong_seq;      // the supervisor answered a ping
   std::atomic<uint32_t> idle_workers;  // pool workers asleep on work_seq
-  std::atomic<uint32_t> waiters;       // clients asleep on done_seq or space_seq
+  std::atomic<uint32_t> waiters;       // clients asleep: kTaskWaiter and kSpaceWaiter each
 
   // Supervisor status, written by the supervisor only.
   std::atomic<int32_t> owner_pid;   // running supervisor, 0 when none

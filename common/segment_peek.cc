@@ -20,6 +20,15 @@ std::optional<TaskState> Segment::PeekState(uint64_t id) {
   return state;
 }
 
+std::atomic<uint32_t>* Segment::TaskStateWord(uint64_t id, uint32_t* state_now) {
+  if (id == 0) return nullptr;
+  SlotEntry& e = entry(SlotOf(id));
+  if (e.id.load(std::memory_order_acquire) != id) return nullptr;
+  *state_now = e.state.load(std::memory_order_acquire);
+  if (e.id.load(std::memory_order_acquire) != id) return nullptr;
+  return &e.state;
+}
+
 std::vector<uint64_t> Segment::UnfinishedIds() {
   std::vector<uint64_t> ids;
   const bool locked = LockToRead();

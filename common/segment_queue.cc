@@ -79,10 +79,10 @@ void Segment::Unlock() {
   // before the lock is released, so a lock-free reader sees either the old or the new record.
   for (const uint32_t slot : writing_) entry(slot).seq.fetch_add(1, std::memory_order_release);
   writing_.clear();
-  const bool wake_waiters = wake_waiters_;
+  const bool wake_waiters = !ended_slots_.empty() || space_made_;
   const uint32_t workers = workers_to_wake_;
-  wake_waiters_ = false;
   workers_to_wake_ = 0;
+  space_made_ = false;
   UnlockRobust(&header_->lock);
   // Under durability sync a waiter reports a result only once it is synced (ResultDurable):
   // with a waiter asleep, sync before the wake, or it would find the result not durable and
@@ -90,12 +90,15 @@ void Segment::Unlock() {
   // syncs itself, and the supervisor syncs every second (a runner that synced each result cut
   // pool throughput to a tenth, docs/PERFORMANCE.md).
   if (wake_waiters && durability() == Durability::kSync &&
-      header_->waiters.load(std::memory_order_acquire) > 0) {
+      TaskWaitersIn(header_->waiters.load(std::memory_order_acquire)) > 0) {
     (void)MakeDurable();
   }
   // After the unlock, so a woken process does not block on the lock just released.
   if (workers > 0) WakeWorkers(workers);
-  if (wake_waiters) WakeWaiters();
+  if (wake_waiters) {
+    WakeWaitersOf(ended_slots_);
+    ended_slots_.clear();
+  }
 }
 
 TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent event,
@@ -174,7 +177,7 @@ TaskTransition Segment::TransitionLocked(uint32_t slot, uint64_t id, TaskEvent e
   if (to == TaskState::kRunning && from != TaskState::kRunning) CountRunningLocked(+1);
   if (IsFinished(to) && link(slot).dependents != 0) ReleaseDependentsLocked(slot, now_us);
   if (to == TaskState::kReserved) link(slot) = QueueLink{};  // a new task: no stale links
-  if ((t.effects & kEffectWakeWaiters) != 0) wake_waiters_ = true;
+  if ((t.effects & kEffectWakeWaiters) != 0) ended_slots_.push_back(slot);
   if ((t.effects & kEffectWakeWorkers) != 0) ++workers_to_wake_;
   return t;
 }
@@ -361,8 +364,8 @@ Status Segment::Submit(std::span<const TaskSpec> specs, std::vector<uint64_t>* i
     ids->push_back(id);
     if (existing != nullptr) existing->push_back(0);
   }
-  if (!evicted.empty()) wake_waiters_ = true;  // --block waiters: space may have been made
-  Unlock();                                    // wakes one worker per published task
+  if (!evicted.empty()) space_made_ = true;  // --block waiters: space may have been made
+  Unlock();                                  // wakes one worker per published task
   if (!evicted.empty()) RemoveTaskFiles(state_dir(), evicted);
   if (submitted < encoded.size()) {
     return Status::QueueFull(fmt::format(
@@ -380,13 +383,35 @@ void Segment::WakeWorkers(uint32_t count) {
   }
 }
 
-void Segment::WakeWaiters() {
-  header_->done_seq.fetch_add(1, std::memory_order_release);
+void Segment::WakeWaitersOf(const std::vector<uint32_t>& ended_slots) {
+  header_->done_seq.fetch_add(1, std::memory_order_release);  // for waiters that poll
   header_->space_seq.fetch_add(1, std::memory_order_release);
-  if (header_->waiters.load(std::memory_order_acquire) > 0) {
-    FutexWake(&header_->done_seq, INT32_MAX);
-    FutexWake(&header_->space_seq, INT32_MAX);
+  // The ended states were stored before this load (a sleeper registers in `waiters` before its
+  // futex call compares the word): either it sees the new state or this sees it registered.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const uint32_t waiters = header_->waiters.load(std::memory_order_relaxed);
+  if (TaskWaitersIn(waiters) > 0) {
+    // Each task's own word: a client waiting for one task wakes at its end, not at every end.
+    for (const uint32_t slot : ended_slots) FutexWake(&entry(slot).state, INT32_MAX);
   }
+  if (SpaceWaitersIn(waiters) > 0) FutexWake(&header_->space_seq, INT32_MAX);
+}
+
+void Segment::WakeEveryWaiter() {
+  std::vector<uint32_t> unfinished;
+  if (TaskWaitersIn(header_->waiters.load(std::memory_order_acquire)) > 0) {
+    for (uint32_t slot = 0; slot < capacity_; ++slot) {
+      const TaskState state = StateOf(entry(slot));
+      if (state == TaskState::kQueued || state == TaskState::kRunning) unfinished.push_back(slot);
+    }
+  }
+  WakeWaitersOf(unfinished);
+  AnswerPing();
+}
+
+void Segment::AnswerPing() {
+  header_->pong_seq.fetch_add(1, std::memory_order_release);
+  FutexWake(&header_->pong_seq, INT32_MAX);
 }
 
 void Segment::CountQueuedLocked(uint32_t slot, int delta) {
@@ -1036,7 +1061,11 @@ std::vector<std::pair<uint32_t, uint64_t>> Segment::RunningOwnedBy(int32_t pid) 
 std::vector<std::pair<uint32_t, TaskRecord>> Segment::Running() {
   std::vector<std::pair<uint32_t, TaskRecord>> out;
   Lock();
-  for (uint32_t slot = 0; slot < capacity_; ++slot) {
+  // running_tasks moves with every state write (SetState) and Repair recounts it: at 0 there is
+  // nothing to find, and the scan would make the whole slot directory resident (RSS of an idle
+  // supervisor, which asks at every start).
+  const uint32_t running = header_->running_tasks.load(std::memory_order_relaxed);
+  for (uint32_t slot = 0; running > 0 && slot < capacity_; ++slot) {
     if (StateOf(entry(slot)) == TaskState::kRunning) {
       TaskRecord copy;
       std::memcpy(static_cast<void*>(&copy), &record(slot), sizeof(TaskRecord));

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -179,7 +180,12 @@ class Supervisor::Impl {
     h->started_at_us.store(NowUs());
     h->heartbeat_us.store(NowUs());
     Publish(options_);
-    for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
+    // A segment this start created holds nothing yet (no client submits before `accepting`;
+    // a journal replay repairs what it brought): a scan would only make every page of the slot
+    // directory resident (1.5 MiB of RSS at the default capacity, docs/PERFORMANCE.md).
+    if (!segment_->created()) {
+      for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
+    }
     if (segment_->created()) WarnOfOlderSegments(options_);
     TASKQ_RETURN_IF_ERROR(StartJournal(another_boot || segment_->created()));
     adopted_ = std::make_unique<AdoptedRunners>(&io_, segment_.get(), [this] {
@@ -187,6 +193,7 @@ class Supervisor::Impl {
     });
     for (const KeptTask& kept : RecoverOrphans(*segment_, self_exe(), previous_heartbeat_us))
       adopted_->Adopt(kept);
+    if (!segment_->created()) segment_->ForgetTablePages();  // the scans above touched it all
     TASKQ_RETURN_IF_ERROR(OpenDoorbell());
     TASKQ_RETURN_IF_ERROR(ListenForControl());
     h->accepting.store(1);
@@ -355,8 +362,7 @@ class Supervisor::Impl {
                                       work = true;
                                       break;
                                     case kDoorbellPing:
-                                      segment_->header()->pong_seq.fetch_add(1);
-                                      FutexWakePong();
+                                      segment_->AnswerPing();
                                       break;
                                     case kDoorbellShutdown:
                                       spdlog::info("shutdown requested by a client");
@@ -371,8 +377,6 @@ class Supervisor::Impl {
                                 ReadDoorbell();
                               });
   }
-
-  void FutexWakePong();
 
   void WaitForSignals() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -446,7 +450,11 @@ class Supervisor::Impl {
     segment_->header()->rate_milli.store(rate);
   }
 
+  // The STATUS= text systemd shows. Counting scans every slot under the lock, so it is done only
+  // for a service manager that listens (sd_notify does nothing without NOTIFY_SOCKET): an idle
+  // daemon elsewhere keeps the slot directory out of its RSS and its lock free.
   std::string StatusLine() {
+    if (std::getenv("NOTIFY_SOCKET") == nullptr) return {};
     StateCounts c = segment_->Count(/*by_group=*/false);
     std::string line =
         fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
@@ -552,7 +560,7 @@ class Supervisor::Impl {
     if (metrics_) metrics_->Close();
     control_.Close();
     ::unlink(ControlSocketPath(options_.state_dir).c_str());
-    segment_->WakeWaiters();  // waiters re-check and see that no daemon runs
+    segment_->WakeEveryWaiter();  // waiters re-check and see that no daemon runs
   }
 
   std::string config_path_;
@@ -583,8 +591,6 @@ class Supervisor::Impl {
 }  // namespace taskq
 
 namespace taskq {
-
-void Supervisor::Impl::FutexWakePong() { segment_->WakeWaiters(); }
 
 // SIGHUP: re-read the file. Runner settings (policy, workers, limits, ...) take effect by
 // replacing the executor: the old one stops taking tasks and its workers finish what they run

@@ -104,7 +104,8 @@ bool ReachesState(Daemon& daemon, uint64_t id, const std::string& state) {
 uint32_t SleepingClients(Daemon& daemon) {
   std::unique_ptr<Segment> segment;
   if (!Segment::Attach(daemon.options(), &segment).ok()) return 0;
-  return segment->header()->waiters.load();
+  const uint32_t waiters = segment->header()->waiters.load();
+  return TaskWaitersIn(waiters) + SpaceWaitersIn(waiters);
 }
 
 // An exec task that runs until the gate file exists. Opening the gate at destruction lets the

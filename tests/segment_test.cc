@@ -20,8 +20,10 @@
 #include <functional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/clock.h"
+#include "common/shm_sync.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {
@@ -445,6 +447,34 @@ TEST_F(SegmentTest, ADependentIsReleasedByItsDependencysSuccessWithoutASweep) {
   ASSERT_TRUE(segment_->CompleteAndPop(task.slot, a[0], ok, getpid(), &next));
   EXPECT_EQ(next.record.id, b[0]);
   EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, AClientAsleepOnATasksOwnWordWakesAtThatTasksEnd) {
+  Open(/*retain_count=*/100);
+  const std::vector<uint64_t> ids = SubmitN(2);
+  ClaimedTask a, b;
+  ASSERT_EQ(PopId(&a), ids[0]);
+  ASSERT_EQ(PopId(&b), ids[1]);
+  uint32_t seen = 0;
+  EXPECT_EQ(segment_->TaskStateWord(ids[1] + 100, &seen), nullptr) << "no such task";
+  std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[0], &seen);
+  ASSERT_NE(word, nullptr);
+  EXPECT_EQ(seen, static_cast<uint32_t>(TaskState::kRunning));
+  std::atomic<bool> woken{false};
+  std::thread waiter([&] {
+    // As Client::WaitStates sleeps: registered, on the task's word. Without a wake at the task's
+    // end this sleep lasts a minute and returns false.
+    segment_->header()->waiters.fetch_add(kTaskWaiter);
+    woken = FutexWait(word, seen, 60'000'000);
+    segment_->header()->waiters.fetch_sub(kTaskWaiter);
+  });
+  ASSERT_TRUE(
+      WaitUntil([&] { return TaskWaitersIn(segment_->header()->waiters.load()) == 1; }, 10000));
+  CompleteOk(b);  // another task's end: its own word only
+  CompleteOk(a);
+  waiter.join();
+  EXPECT_TRUE(woken);
+  EXPECT_EQ(word->load(), static_cast<uint32_t>(TaskState::kSucceeded));
 }
 
 TEST_F(SegmentTest, ATaskWithTwoDependenciesWaitsForBothAndAFailedOneFailsItAtTheSweep) {
