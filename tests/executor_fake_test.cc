@@ -32,32 +32,17 @@
 namespace taskq::testing {
 namespace {
 
-class OnFakeOs : public ::testing::Test {
+class OnFakeOs : public ExecutorOnFakeOs {
  protected:
   // `process` with max_parallel 2, or a pool of `workers`.
   void MakeExecutor(Policy policy, uint32_t workers = 0) {
-    options_.queue = UniqueQueueName();
-    options_.state_dir = temp_.path();
-    options_.capacity = 16;
     options_.policy = policy;
     options_.max_parallel = 2;
     options_.workers = workers;
     options_.kill_grace_ms = 0;  // the escalation timer is due at once: no test waits for it
-    options_ = ResolveDefaults(options_);
-    ASSERT_TRUE(Segment::OpenAsSupervisor(options_, &segment_).ok());
-    ExecutorContext context;
-    context.io = &io_;
-    context.segment = segment_.get();
-    context.supervisor_pid = getpid();
-    context.os = &os_;
-    executor_ = policy == Policy::kPool ? MakePoolExecutor(context, options_)
-                                        : MakePerTaskExecutor(context, options_);
-  }
-
-  void TearDown() override {
-    executor_.reset();
-    segment_.reset();
-    EXPECT_TRUE(Segment::Remove(options_).ok());
+    OpenSegment();
+    ExecutorOnFakeOs::MakeExecutor(policy == Policy::kPool ? MakePoolExecutor
+                                                           : MakePerTaskExecutor);
   }
 
   uint64_t Submit(TaskKind kind, uint32_t retries = 0, uint64_t timeout_ms = 0) {
@@ -66,17 +51,9 @@ class OnFakeOs : public ::testing::Test {
     if (kind == TaskKind::kExec) spec.exec.argv = {"/bin/true"};
     spec.retries = retries;
     if (timeout_ms != 0) spec.timeout_ms = timeout_ms;
-    std::vector<uint64_t> ids;
-    EXPECT_TRUE(segment_->Submit({spec}, &ids).ok());
-    return ids.empty() ? 0 : ids[0];
+    return SubmitSpec(spec);
   }
 
-  TaskInfo Info(uint64_t id) {
-    TaskInfo info;
-    EXPECT_TRUE(segment_->Get(id, &info));
-    return info;
-  }
-  TaskState StateOf(uint64_t id) { return Info(id).state; }
   pid_t RunnerOf(uint64_t id) {
     for (const auto& [pid, task] : os_.started) {
       if (task == id) return pid;
@@ -88,15 +65,6 @@ class OnFakeOs : public ::testing::Test {
     TaskOutcome outcome;
     outcome.state = state;
     segment_->Finish(os_.slot_of.at(id), id, outcome);
-  }
-  // Runs the event loop's due handlers until `done` holds (each round waits at most 1 ms for a
-  // timer; the outcome never depends on how long a round takes).
-  bool RunUntil(const std::function<bool()>& done) {
-    for (int round = 0; round < 10000 && !done(); ++round) {
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(1));
-    }
-    return done();
   }
   bool Sent(pid_t group, int signal) const {
     for (const Signal& s : os_.signals) {
@@ -120,13 +88,6 @@ class OnFakeOs : public ::testing::Test {
     return task.record.id;
   }
   TaskRecord RecordOf(uint64_t id) { return Info(id).record; }
-
-  TempDir temp_;
-  Options options_;
-  boost::asio::io_context io_;
-  std::unique_ptr<Segment> segment_;
-  FakeOs os_;
-  std::unique_ptr<Executor> executor_;
 };
 
 class ProcessOnFakeOs : public OnFakeOs {

@@ -35,37 +35,22 @@ bool Has(const std::vector<std::string>& argv, const std::string& word) {
   return std::find(argv.begin(), argv.end(), word) != argv.end();
 }
 
-class SlurmOnFakeOs : public ::testing::Test {
+class SlurmOnFakeOs : public ExecutorOnFakeOs {
  protected:
   void SetUp() override {
-    options_.queue = UniqueQueueName();
-    options_.state_dir = temp_.path();
-    options_.capacity = 16;
     options_.policy = Policy::kSlurm;
     options_.slurm.bin_dir = kBinDir;
     options_.slurm.max_jobs = 2;
     options_.slurm.poll_interval_ms = 1;  // every loop round polls: no test waits for a poll
     options_.slurm.controller_timeout_ms = 60000;
     options_.kill_grace_ms = 0;
-    options_ = ResolveDefaults(options_);
-    ASSERT_TRUE(Segment::OpenAsSupervisor(options_, &segment_).ok());
+    OpenSegment();  // each test makes its executor once it queued what it needs
   }
 
   void MakeExecutor(pid_t supervisor_pid = getpid()) {
-    ExecutorContext context;
-    context.io = &io_;
-    context.segment = segment_.get();
-    context.self_exe = "/usr/sbin/taskqd";
-    context.supervisor_pid = supervisor_pid;
-    context.os = &os_;
-    executor_ = options_.slurm.mode == SlurmMode::kPilot ? MakeSlurmPilotExecutor(context, options_)
-                                                         : MakeSlurmExecutor(context, options_);
-  }
-
-  void TearDown() override {
-    executor_.reset();
-    segment_.reset();
-    EXPECT_TRUE(Segment::Remove(options_).ok());
+    ExecutorOnFakeOs::MakeExecutor(
+        options_.slurm.mode == SlurmMode::kPilot ? MakeSlurmPilotExecutor : MakeSlurmExecutor,
+        supervisor_pid);
   }
 
   uint64_t Submit(const std::vector<std::string>& argv, uint32_t retries = 0,
@@ -75,16 +60,8 @@ class SlurmOnFakeOs : public ::testing::Test {
     spec.exec.argv = argv;
     spec.retries = retries;
     if (timeout_ms != 0) spec.timeout_ms = timeout_ms;
-    std::vector<uint64_t> ids;
-    EXPECT_TRUE(segment_->Submit({spec}, &ids).ok());
-    return ids.empty() ? 0 : ids[0];
+    return SubmitSpec(spec);
   }
-  TaskInfo Info(uint64_t id) {
-    TaskInfo info;
-    EXPECT_TRUE(segment_->Get(id, &info));
-    return info;
-  }
-  TaskState StateOf(uint64_t id) { return Info(id).state; }
 
   // The helpers started so far whose command is `tool` (sbatch, squeue, scancel), oldest first.
   std::vector<pid_t> Started(const std::string& tool) const {
@@ -99,15 +76,6 @@ class SlurmOnFakeOs : public ::testing::Test {
       if (started == pid) return request;
     }
     throw std::runtime_error(fmt::format("no helper {}", pid));
-  }
-  // Runs the event loop (its poll timer) until `done` holds; the outcome never depends on how
-  // long a round takes.
-  bool RunUntil(const std::function<bool()>& done) {
-    for (int round = 0; round < 10000 && !done(); ++round) {
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(1));
-    }
-    return done();
   }
   // The newest `tool` helper once the executor started one more than `already` of them.
   pid_t Next(const std::string& tool, size_t already) {
@@ -132,12 +100,6 @@ class SlurmOnFakeOs : public ::testing::Test {
     ASSERT_TRUE(Answer(squeue, lines));
   }
 
-  TempDir temp_;
-  Options options_;
-  boost::asio::io_context io_;
-  std::unique_ptr<Segment> segment_;
-  FakeOs os_;
-  std::unique_ptr<Executor> executor_;
   size_t squeues_answered_ = 0;
 };
 
