@@ -72,19 +72,18 @@ constexpr int64_t kReadOnlyPollUs = 2000;
 // Tasks per control request: a bounded frame, and the daemon's loop serves others in between.
 constexpr size_t kControlChunk = 4096;
 
-// Sleeps on a futex word of the segment while it holds `seen`. `as` (kTaskWaiter, kSpaceWaiter)
-// registers the sleeper in the header, so that wakers know to make the wake call; 0 for a word
-// that is always woken (pong_seq).
+// Sleeps on a futex word of the segment while it holds `seen`. `sleepers` (the header's waiters
+// or space_waiters) counts this sleep, so that wakers know to make the wake call; nullptr for a
+// word that is always woken (pong_seq).
 void SleepOn(Segment& segment, std::atomic<uint32_t>* word, uint32_t seen, int64_t timeout_us,
-             uint32_t as) {
-  SegmentHeader* header = segment.header();
-  if (as != 0 && segment.read_only()) {
+             std::atomic<uint32_t>* sleepers) {
+  if (sleepers != nullptr && segment.read_only()) {
     FutexWait(word, seen, timeout_us < 0 ? kReadOnlyPollUs : std::min(timeout_us, kReadOnlyPollUs));
     return;
   }
-  if (as != 0) header->waiters.fetch_add(as, std::memory_order_seq_cst);
+  if (sleepers != nullptr) sleepers->fetch_add(1, std::memory_order_seq_cst);
   FutexWait(word, seen, timeout_us);
-  if (as != 0) header->waiters.fetch_sub(as, std::memory_order_acq_rel);
+  if (sleepers != nullptr) sleepers->fetch_sub(1, std::memory_order_acq_rel);
 }
 
 // One request to the daemon over its control socket and its reply; the reply's code and message
@@ -320,7 +319,7 @@ Status Client::SubmitThroughDaemon(const std::vector<TaskSpec>& all_specs,
     const int64_t left = RemainingUs(deadline);
     if (left == 0) break;
     SleepOn(*segment_, &header->space_seq, seen,
-            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000), kSpaceWaiter);
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000), &header->space_waiters);
   }
   return status;
 }
@@ -399,7 +398,7 @@ Status Client::Submit(const std::vector<TaskSpec>& specs, const SubmitOptions& s
     if (left == 0) break;
     // Space appears when tasks finish and retention lets their slots go; re-check each second.
     SleepOn(*segment_, &header->space_seq, seen,
-            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000), kSpaceWaiter);
+            left < 0 ? 1000000 : std::min<int64_t>(left, 1000000), &header->space_waiters);
   }
   return status;
 }
@@ -486,12 +485,18 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
           left < 0 ? kManyPendingPollUs : std::min<int64_t>(left, kManyPendingPollUs)));
     } else {
       // Asleep on the first pending task's own word: its end wakes this client (and only the
-      // clients that wait for it), not every end in the queue.
-      uint32_t state_now = 0;
-      std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[pending.front()], &state_now);
+      // clients that wait for it), not every end in the queue. The sleep compares the word with
+      // the state this look saw, so an end since then returns at once.
+      const uint32_t seen = static_cast<uint32_t>((*states)[pending.front()]);
+      std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[pending.front()]);
       if (word == nullptr) continue;  // evicted meanwhile: the next look reports it
-      SleepOn(*segment_, word, state_now, left < 0 ? cap_us : std::min<int64_t>(left, cap_us),
-              kTaskWaiter);
+      const int64_t sleep_us = left < 0 ? cap_us : std::min<int64_t>(left, cap_us);
+      if (IsFinished((*states)[pending.front()])) {
+        // Ended, but not on stable storage yet (durability sync): no end will wake this word.
+        FutexWait(word, seen, std::min<int64_t>(sleep_us, kReadOnlyPollUs));
+      } else {
+        SleepOn(*segment_, word, seen, sleep_us, &header->waiters);
+      }
     }
   }
 }
@@ -756,7 +761,7 @@ Status Client::Ping(int64_t timeout_ms, DaemonInfo* info) {
                                           options_.queue, timeout_ms));
     }
     SleepOn(*segment_, &header->pong_seq, seen, left < 0 ? 100000 : std::min<int64_t>(left, 100000),
-            /*as=*/0);
+            /*sleepers=*/nullptr);
   }
   *info = ReadDaemonInfo();
   return Status::Ok();

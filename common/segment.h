@@ -240,9 +240,9 @@ class Segment {
   void AnswerPing();
   // Every sleeping client (the supervisor stops: they look and see that no daemon runs).
   void WakeEveryWaiter();
-  // The word a client waiting for task `id` sleeps on (its slot's state) and the state it holds
-  // now; nullptr when the slot holds no such task (never submitted, or evicted).
-  std::atomic<uint32_t>* TaskStateWord(uint64_t id, uint32_t* state_now);
+  // The word a client waiting for task `id` sleeps on (its slot's state, woken by the task's
+  // end); nullptr when the slot holds no such task (never submitted, or evicted).
+  std::atomic<uint32_t>* TaskStateWord(uint64_t id);
 
   // Rebuilds every derivable invariant under the lock: frees slots reserved by dead submitters,
   // drops ring entries that are not queued, puts queued tasks missing from the ring back, and

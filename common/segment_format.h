@@ -164,15 +164,6 @@ struct GroupEntry {
   char name[kGroupNameBytes];
 };
 
-// SegmentHeader::waiters counts sleeping clients by what they sleep on, so that whoever ends a
-// task makes a wake system call only when someone sleeps: kTaskWaiter each in the low half (asleep
-// on one task's SlotEntry::state: the end of that task wakes that word, and only its waiters),
-// kSpaceWaiter each in the high half (a `submit --block` asleep on space_seq).
-inline constexpr uint32_t kTaskWaiter = 1;
-inline constexpr uint32_t kSpaceWaiter = 1u << 16;
-inline constexpr uint32_t TaskWaitersIn(uint32_t waiters) { return waiters & 0xffff; }
-inline constexpr uint32_t SpaceWaitersIn(uint32_t waiters) { return waiters >> 16; }
-
 // The header. `magic` is written last at creation, so a half-created segment is refused.
 struct alignas(64) SegmentHeader {
   uint64_t magic;
@@ -190,7 +181,10 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint32_t> space_seq;     // a slot became free
   std::atomic<uint32_t> pong_seq;      // the supervisor answered a ping
   std::atomic<uint32_t> idle_workers;  // pool workers asleep on work_seq
-  std::atomic<uint32_t> waiters;       // clients asleep: kTaskWaiter and kSpaceWaiter each
+  // Clients asleep on a task's own word (its SlotEntry::state, which only that task's end wakes);
+  // `submit --block` sleepers are counted in space_waiters. A waker makes a wake call only for
+  // what someone sleeps on.
+  std::atomic<uint32_t> waiters;
 
   // Supervisor status, written by the supervisor only.
   std::atomic<int32_t> owner_pid;   // running supervisor, 0 when none
@@ -247,8 +241,8 @@ struct alignas(64) SegmentHeader {
   std::atomic<uint64_t> journal_synced;      // entries known to be on stable storage
   std::atomic<uint64_t> journal_compacted;   // journal_entries at the last compaction (L)
   std::atomic<int32_t> journal_error;        // errno of the last failed append; 0 when fine
-  uint32_t reserved2;
-  std::atomic<uint64_t> journal_syncs;  // fdatasyncs of the journal (group commit shows)
+  std::atomic<uint32_t> space_waiters;       // `submit --block` clients asleep on space_seq
+  std::atomic<uint64_t> journal_syncs;       // fdatasyncs of the journal (group commit shows)
   char boot_id[40];  // the boot this memory belongs to: another one means a reboot happened
   pthread_mutex_t sync_lock;  // robust: one fdatasync at a time; waiters share it
 };

@@ -20,13 +20,10 @@ std::optional<TaskState> Segment::PeekState(uint64_t id) {
   return state;
 }
 
-std::atomic<uint32_t>* Segment::TaskStateWord(uint64_t id, uint32_t* state_now) {
+std::atomic<uint32_t>* Segment::TaskStateWord(uint64_t id) {
   if (id == 0) return nullptr;
   SlotEntry& e = entry(SlotOf(id));
-  if (e.id.load(std::memory_order_acquire) != id) return nullptr;
-  *state_now = e.state.load(std::memory_order_acquire);
-  if (e.id.load(std::memory_order_acquire) != id) return nullptr;
-  return &e.state;
+  return e.id.load(std::memory_order_acquire) == id ? &e.state : nullptr;
 }
 
 std::vector<uint64_t> Segment::UnfinishedIds() {

@@ -90,7 +90,7 @@ void Segment::Unlock() {
   // syncs itself, and the supervisor syncs every second (a runner that synced each result cut
   // pool throughput to a tenth, docs/PERFORMANCE.md).
   if (wake_waiters && durability() == Durability::kSync &&
-      TaskWaitersIn(header_->waiters.load(std::memory_order_acquire)) > 0) {
+      header_->waiters.load(std::memory_order_acquire) > 0) {
     (void)MakeDurable();
   }
   // After the unlock, so a woken process does not block on the lock just released.
@@ -384,22 +384,25 @@ void Segment::WakeWorkers(uint32_t count) {
 }
 
 void Segment::WakeWaitersOf(const std::vector<uint32_t>& ended_slots) {
-  header_->done_seq.fetch_add(1, std::memory_order_release);  // for waiters that poll
+  // done_seq still moves at every end: an older client of this layout sleeps on it (it is no
+  // longer woken, and looks again at its sleep's cap).
+  header_->done_seq.fetch_add(1, std::memory_order_release);
   header_->space_seq.fetch_add(1, std::memory_order_release);
-  // The ended states were stored before this load (a sleeper registers in `waiters` before its
-  // futex call compares the word): either it sees the new state or this sees it registered.
+  // The ended states were stored before these loads (a sleeper registers before its futex call
+  // compares the word): either it sees the new value or this sees it registered.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const uint32_t waiters = header_->waiters.load(std::memory_order_relaxed);
-  if (TaskWaitersIn(waiters) > 0) {
+  if (header_->waiters.load(std::memory_order_relaxed) > 0) {
     // Each task's own word: a client waiting for one task wakes at its end, not at every end.
     for (const uint32_t slot : ended_slots) FutexWake(&entry(slot).state, INT32_MAX);
   }
-  if (SpaceWaitersIn(waiters) > 0) FutexWake(&header_->space_seq, INT32_MAX);
+  if (header_->space_waiters.load(std::memory_order_relaxed) > 0) {
+    FutexWake(&header_->space_seq, INT32_MAX);
+  }
 }
 
 void Segment::WakeEveryWaiter() {
   std::vector<uint32_t> unfinished;
-  if (TaskWaitersIn(header_->waiters.load(std::memory_order_acquire)) > 0) {
+  if (header_->waiters.load(std::memory_order_acquire) > 0) {
     for (uint32_t slot = 0; slot < capacity_; ++slot) {
       const TaskState state = StateOf(entry(slot));
       if (state == TaskState::kQueued || state == TaskState::kRunning) unfinished.push_back(slot);

@@ -43,6 +43,12 @@ namespace taskq {
 namespace {
 
 constexpr size_t kSubmitsInFlight = 4;  // sbatch processes at once
+
+// A time Slurm reported, kept between the claim and now. A wall clock that stepped back can put
+// now before the claim: then now wins (std::clamp with low > high is undefined).
+uint64_t ClampToRun(uint64_t reported_us, uint64_t claimed_us, uint64_t now_us) {
+  return std::clamp(reported_us, std::min(claimed_us, now_us), now_us);
+}
 constexpr int kMissingPollsForLost = 2;
 
 struct SlurmTask {
@@ -450,7 +456,7 @@ class SlurmExecutor : public Executor {
       if (task.phase == JobPhase::kPending && (status.state == "RUNNING" || status.start_us != 0) &&
           status.state != "PENDING") {
         Step(task, JobEvent::kSeenRunning);
-        const uint64_t started = std::clamp(status.start_us, task.claimed_us, now);
+        const uint64_t started = ClampToRun(status.start_us, task.claimed_us, now);
         context_.segment->MarkStarted(task.slot, id, started);
         task.deadline_us = DeadlineAfter(started, task.timeout_ms);
       }
@@ -485,13 +491,13 @@ class SlurmExecutor : public Executor {
     const std::string& state = job.state;
     TaskOutcome outcome;
     const uint64_t now = context_.os->NowUs();
-    outcome.finished_at_us = std::clamp(job.end_us, task.claimed_us, now);
+    outcome.finished_at_us = ClampToRun(job.end_us, task.claimed_us, now);
     const std::string where =
         fmt::format("slurm job {}{}", task.job_id, job.nodes.empty() ? "" : " on " + job.nodes);
     if (state == "COMPLETED" || state == "FAILED") {
       if (task.kind == TaskKind::kExec) {
         outcome = OutcomeFromWaitStatus(job.wait_status, rusage{});
-        outcome.finished_at_us = std::clamp(job.end_us, task.claimed_us, now);
+        outcome.finished_at_us = ClampToRun(job.end_us, task.claimed_us, now);
       } else {
         const std::string out = ReadSmallFile(task.request.stdout_path);
         if (!ParseRunnerResult(out, &outcome)) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -193,7 +194,7 @@ class Supervisor::Impl {
     });
     for (const KeptTask& kept : RecoverOrphans(*segment_, self_exe(), previous_heartbeat_us))
       adopted_->Adopt(kept);
-    if (!segment_->created()) segment_->ForgetTablePages();  // the scans above touched it all
+    segment_->ForgetTablePages();  // what the repair, the journal and the search above touched
     TASKQ_RETURN_IF_ERROR(OpenDoorbell());
     TASKQ_RETURN_IF_ERROR(ListenForControl());
     h->accepting.store(1);
@@ -450,12 +451,26 @@ class Supervisor::Impl {
     segment_->header()->rate_milli.store(rate);
   }
 
-  // The STATUS= text systemd shows. Counting scans every slot under the lock, so it is done only
-  // for a service manager that listens (sd_notify does nothing without NOTIFY_SOCKET): an idle
-  // daemon elsewhere keeps the slot directory out of its RSS and its lock free.
+  // The STATUS= text systemd shows. Its counts scan every slot under the lock, so they are taken
+  // only for a service manager that listens (sd_notify does nothing without NOTIFY_SOCKET) and
+  // only when a task moved since the last count; the pages the scan touched are dropped again,
+  // so an idle daemon's RSS is not the slot table and its lock stays free.
   std::string StatusLine() {
     if (std::getenv("NOTIFY_SOCKET") == nullptr) return {};
-    StateCounts c = segment_->Count(/*by_group=*/false);
+    SegmentHeader* h = segment_->header();
+    auto counter = [](uint64_t& value) {  // written under the lock; a stale read only recounts
+      return std::atomic_ref<uint64_t>(value).load(std::memory_order_relaxed);
+    };
+    const std::array<uint64_t, 5> moved = {counter(h->submitted_total), counter(h->finished_total),
+                                           counter(h->finished_live), h->running_tasks.load(),
+                                           h->done_seq.load()};
+    if (!status_counted_ || moved != status_moved_) {
+      status_counts_ = segment_->Count(/*by_group=*/false);
+      status_moved_ = moved;
+      status_counted_ = true;
+      segment_->ForgetTablePages();
+    }
+    const StateCounts& c = status_counts_;
     std::string line =
         fmt::format("policy {}, {} {}, queue depth {}, running {}, done {}, failed {}",
                     PolicyName(options_.policy), runners_->ProcessCount(),
@@ -579,6 +594,10 @@ class Supervisor::Impl {
   ControlServer control_;
   std::unique_ptr<Segment> segment_;
   std::string effective_config_;
+  // StatusLine's last count and the header counters it was taken at.
+  bool status_counted_ = false;
+  std::array<uint64_t, 5> status_moved_{};
+  StateCounts status_counts_;
   std::unique_ptr<GroupRunners> runners_;    // one executor per group
   std::unique_ptr<FinishHooks> hooks_;       // on_finish: commands run after tasks end
   std::unique_ptr<AdoptedRunners> adopted_;  // runners the previous supervisor left running

@@ -104,8 +104,7 @@ bool ReachesState(Daemon& daemon, uint64_t id, const std::string& state) {
 uint32_t SleepingClients(Daemon& daemon) {
   std::unique_ptr<Segment> segment;
   if (!Segment::Attach(daemon.options(), &segment).ok()) return 0;
-  const uint32_t waiters = segment->header()->waiters.load();
-  return TaskWaitersIn(waiters) + SpaceWaitersIn(waiters);
+  return segment->header()->waiters.load() + segment->header()->space_waiters.load();
 }
 
 // An exec task that runs until the gate file exists. Opening the gate at destruction lets the

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <set>
@@ -24,6 +26,7 @@
 
 #include "common/clock.h"
 #include "common/shm_sync.h"
+#include "fmt/format.h"
 #include "tests/test_util.h"
 
 namespace taskq::testing {
@@ -449,30 +452,41 @@ TEST_F(SegmentTest, ADependentIsReleasedByItsDependencysSuccessWithoutASweep) {
   EXPECT_TRUE(segment_->Check().empty());
 }
 
+// True while thread `tid` of this process is blocked in the futex system call.
+bool AsleepInFutex(pid_t tid) {
+  std::ifstream in(fmt::format("/proc/self/task/{}/syscall", tid));
+  std::string number;
+  return static_cast<bool>(in >> number) && number == std::to_string(SYS_futex);
+}
+
 TEST_F(SegmentTest, AClientAsleepOnATasksOwnWordWakesAtThatTasksEnd) {
   Open(/*retain_count=*/100);
   const std::vector<uint64_t> ids = SubmitN(2);
   ClaimedTask a, b;
   ASSERT_EQ(PopId(&a), ids[0]);
   ASSERT_EQ(PopId(&b), ids[1]);
-  uint32_t seen = 0;
-  EXPECT_EQ(segment_->TaskStateWord(ids[1] + 100, &seen), nullptr) << "no such task";
-  std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[0], &seen);
+  EXPECT_EQ(segment_->TaskStateWord(ids[1] + 100), nullptr) << "no such task";
+  std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[0]);
   ASSERT_NE(word, nullptr);
-  EXPECT_EQ(seen, static_cast<uint32_t>(TaskState::kRunning));
+  const uint32_t running = static_cast<uint32_t>(TaskState::kRunning);
+  ASSERT_EQ(word->load(), running);
+  std::atomic<pid_t> tid{0};
   std::atomic<bool> woken{false};
   std::thread waiter([&] {
-    // As Client::WaitStates sleeps: registered, on the task's word. Without a wake at the task's
-    // end this sleep lasts a minute and returns false.
-    segment_->header()->waiters.fetch_add(kTaskWaiter);
-    woken = FutexWait(word, seen, 60'000'000);
-    segment_->header()->waiters.fetch_sub(kTaskWaiter);
+    // As Client::WaitStates sleeps: counted in `waiters`, on the task's word. Without a wake at
+    // the task's end this sleep lasts a minute and returns false.
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    segment_->header()->waiters.fetch_add(1);
+    woken = FutexWait(word, running, 60'000'000);
+    segment_->header()->waiters.fetch_sub(1);
   });
-  ASSERT_TRUE(
-      WaitUntil([&] { return TaskWaitersIn(segment_->header()->waiters.load()) == 1; }, 10000));
+  // Both ends come once the waiter is asleep in the kernel (so a missing wake cannot be hidden
+  // by a sleep that compared the word after the end).
+  const bool asleep = WaitUntil([&] { return tid != 0 && AsleepInFutex(tid); }, 10000);
   CompleteOk(b);  // another task's end: its own word only
   CompleteOk(a);
   waiter.join();
+  EXPECT_TRUE(asleep);
   EXPECT_TRUE(woken);
   EXPECT_EQ(word->load(), static_cast<uint32_t>(TaskState::kSucceeded));
 }
