@@ -487,15 +487,15 @@ Status Client::WaitStates(const std::vector<uint64_t>& ids, int64_t timeout_ms,
       // Asleep on the first pending task's own word: its end wakes this client (and only the
       // clients that wait for it), not every end in the queue. The sleep compares the word with
       // the state this look saw, so an end since then returns at once.
-      const uint32_t seen = static_cast<uint32_t>((*states)[pending.front()]);
+      const TaskState seen = (*states)[pending.front()];
       std::atomic<uint32_t>* word = segment_->TaskStateWord(ids[pending.front()]);
       if (word == nullptr) continue;  // evicted meanwhile: the next look reports it
       const int64_t sleep_us = left < 0 ? cap_us : std::min<int64_t>(left, cap_us);
-      if (IsFinished((*states)[pending.front()])) {
+      if (IsFinished(seen)) {
         // Ended, but not on stable storage yet (durability sync): no end will wake this word.
-        FutexWait(word, seen, std::min<int64_t>(sleep_us, kReadOnlyPollUs));
+        FutexWait(word, static_cast<uint32_t>(seen), std::min<int64_t>(sleep_us, kReadOnlyPollUs));
       } else {
-        SleepOn(*segment_, word, seen, sleep_us, &header->waiters);
+        SleepOn(*segment_, word, static_cast<uint32_t>(seen), sleep_us, &header->waiters);
       }
     }
   }

@@ -183,7 +183,7 @@ class Client {
   Options options_;
   std::unique_ptr<Segment> segment_;
   // DaemonRules' last parse of effective.yaml and the file it came from (device, inode, size,
-  // change time): parsing costs ~300 µs, most of a one-task submit's round trip; a stat ~1 µs.
+  // change times): parsing costs ~330 µs, most of a one-task submit's round trip; a stat a few.
   struct RulesCache {
     bool valid = false;
     dev_t dev = 0;

@@ -401,12 +401,9 @@ void Segment::WakeWaitersOf(const std::vector<uint32_t>& ended_slots) {
 }
 
 void Segment::WakeEveryWaiter() {
-  std::vector<uint32_t> unfinished;
+  std::vector<uint32_t> unfinished;  // the words a waiter can sleep on
   if (header_->waiters.load(std::memory_order_acquire) > 0) {
-    for (uint32_t slot = 0; slot < capacity_; ++slot) {
-      const TaskState state = StateOf(entry(slot));
-      if (state == TaskState::kQueued || state == TaskState::kRunning) unfinished.push_back(slot);
-    }
+    for (const uint64_t id : UnfinishedIds()) unfinished.push_back(SlotOf(id));
   }
   WakeWaitersOf(unfinished);
   AnswerPing();

@@ -184,10 +184,11 @@ class Supervisor::Impl {
     // A segment this start created holds nothing yet (no client submits before `accepting`;
     // a journal replay repairs what it brought): a scan would only make every page of the slot
     // directory resident (1.5 MiB of RSS at the default capacity, docs/PERFORMANCE.md).
-    if (!segment_->created()) {
+    if (segment_->created()) {
+      WarnOfOlderSegments(options_);
+    } else {
       for (const std::string& fix : segment_->Repair()) spdlog::warn("segment repaired: {}", fix);
     }
-    if (segment_->created()) WarnOfOlderSegments(options_);
     TASKQ_RETURN_IF_ERROR(StartJournal(another_boot || segment_->created()));
     adopted_ = std::make_unique<AdoptedRunners>(&io_, segment_.get(), [this] {
       if (stopping_ && Done()) io_.stop();
