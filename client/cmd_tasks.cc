@@ -194,18 +194,31 @@ const char* LeftTheChoiceAs(Client& client, const FilterChoice& choice, uint64_t
   return now.shown_state();
 }
 
-// Applies `action` to each of `ids` in order: one line (or one JSON result) per task it applied
-// to or skipped, one error line per task it did not. The exit code is the worst of them.
+// Applies `action` to each of `ids`: one line (or one JSON result) per task it applied to or
+// skipped, one error line per task it did not, in the order given. The exit code is the worst of
+// them. `newest_first` acts on the highest id first (cancel: a dependency is always an earlier
+// task, so its dependents are cancelled before its own cancel makes the daemon fail them, and
+// `cancel A B` with B after A never loses that race).
 int ActOnEach(const GlobalArgs& global, Client& client, const std::vector<uint64_t>& ids,
-              const PerTaskAction& action, const FilterChoice& choice = {}) {
+              const PerTaskAction& action, const FilterChoice& choice = {},
+              bool newest_first = false) {
+  std::vector<size_t> order(ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (newest_first) {
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return ids[a] > ids[b]; });
+  }
+  std::vector<Status> done(ids.size(), Status::Ok());
+  for (size_t i : order) done[i] = action.act(client, ids[i]);
+
   int worst = 0;
   JsonResults json(global, /*is_list=*/false);
-  for (uint64_t id : ids) {
-    const Status done = action.act(client, id);
-    if (!done.ok()) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint64_t id = ids[i];
+    if (!done[i].ok()) {
       const char* left_as = LeftTheChoiceAs(client, choice, id);
       if (left_as == nullptr) {
-        worst = std::max(worst, Report(done));
+        worst = std::max(worst, Report(done[i]));
       } else if (!global.json) {
         std::printf("task %llu skipped: %s meanwhile\n", static_cast<unsigned long long>(id),
                     left_as);
@@ -264,7 +277,7 @@ int RunCancel(const GlobalArgs& global, const std::vector<uint64_t>& given, Task
                     [](uint64_t id) {
                       return nlohmann::json{{"id", id}, {"state", "cancelled"}};
                     }},
-                   choice);
+                   choice, /*newest_first=*/true);
 }
 
 int RunKill(const GlobalArgs& global, const std::vector<uint64_t>& given, const std::string& signal,

@@ -390,8 +390,9 @@ class SlurmExecutor : public Executor {
   void StartSqueue(uint64_t now) {
     for (auto& [pid, helper] : helpers_) {
       if (helper.kind != HelperKind::kSqueue) continue;
-      // A squeue that hangs counts as a failure once controller_timeout is over.
-      if (now - helper.started_us > options_.slurm.controller_timeout_ms * 1000) {
+      // A squeue that hangs counts as a failure once controller_timeout is over; it is killed
+      // once (its reaping decides), not again at every poll until then.
+      if (!helper.hung && now - helper.started_us > options_.slurm.controller_timeout_ms * 1000) {
         helper.hung = true;
         context_.os->SignalProcess(pid, SIGKILL);
       }

@@ -129,10 +129,16 @@ TEST_P(Hold, ListSaysWhyATaskWaitsOrFailed) {
   EXPECT_NE(held_row.find(" held "), std::string::npos) << held_row;
   EXPECT_NE(after_row.find(" after " + std::to_string(held) + " "), std::string::npos) << after_row;
   EXPECT_NE(later_row.find(" at 01-01 00:00:00 "), std::string::npos) << later_row;  // 2100
-  EXPECT_EQ(
-      daemon.Taskq({"cancel", std::to_string(held), std::to_string(after), std::to_string(later)})
-          .exit_code,
-      0);
+  // The dependency first on the line: cancel takes the newest first, so `after` is cancelled
+  // itself instead of failed by its dependency's cancel (which the daemon would do at once).
+  const CommandResult cancelled =
+      daemon.Taskq({"cancel", std::to_string(held), std::to_string(after), std::to_string(later)});
+  EXPECT_EQ(cancelled.exit_code, 0) << Describe(cancelled);
+  EXPECT_EQ(cancelled.out, "task " + std::to_string(held) + " cancelled\ntask " +
+                               std::to_string(after) + " cancelled\ntask " + std::to_string(later) +
+                               " cancelled\n")
+      << "the lines in the order given";
+  EXPECT_EQ(TaskOf(daemon, after)["state"], "cancelled") << TaskOf(daemon, after).dump();
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
