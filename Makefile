@@ -54,7 +54,7 @@ check-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTASKQ_SANITIZE=ON -DTASKQ_WERROR=$(WERROR) \
 	  $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
-	cd build-asan && TASKQ_CHAOS_TASKS=$${TASKQ_CHAOS_TASKS:-2000} TASKQ_POWER_CUTS=$${TASKQ_POWER_CUTS:-50} \
+	cd build-asan && TASKQ_CHAOS_TASKS=$${TASKQ_CHAOS_TASKS:-2000} TASKQ_POWER_CUTS=$${TASKQ_POWER_CUTS:-30} \
 	  ctest --output-on-failure -j$(JOBS) --timeout 900
 
 # libFuzzer targets (clang + ASan/UBSan), FUZZ_SECONDS each (default 30), a random seed each run.

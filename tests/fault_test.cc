@@ -132,10 +132,11 @@ TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
   Daemon daemon(FaultSettings(policy()));  // kill_grace: 500ms
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   // The whole task ignores SIGTERM: only the SIGKILL after kill_grace ends it. The shell notes
-  // that its trap is set; the 4 s timeout leaves a slow start room to get there first.
+  // that its trap is set; the 8 s timeout leaves a slow start (an ASan runner on a loaded
+  // machine) room to get there first.
   const std::string trapped = daemon.dir() + "/trapped";
   const uint64_t deaf =
-      SubmitTask(daemon, {"exec", "--timeout", "4", "--", "/bin/sh", "-c",
+      SubmitTask(daemon, {"exec", "--timeout", "8", "--", "/bin/sh", "-c",
                           "trap '' TERM; : > \"$0\"; sleep 100; sleep 100", trapped});
   // Only a background child ignores it: the leader dies of SIGTERM, the child must not survive.
   const uint64_t deaf_child = SubmitTask(daemon, {"exec", "--timeout", "0.3", "--", "/bin/sh", "-c",
@@ -146,7 +147,7 @@ TEST_P(Fault, TasksIgnoringSigtermAreKilledAfterKillGrace) {
   ASSERT_TRUE(ReachesState(daemon, deaf_child, "timed_out")) << TaskOf(daemon, deaf_child).dump();
   const json task = TaskOf(daemon, deaf);
   ASSERT_EQ(::access(trapped.c_str(), F_OK), 0) << "the timeout came before the trap was set";
-  EXPECT_GE(task["run_us"].get<uint64_t>(), (4000 + 500) * 1000u)
+  EXPECT_GE(task["run_us"].get<uint64_t>(), (8000 + 500) * 1000u)
       << "ended before timeout + kill_grace: " << task.dump();
   EXPECT_TRUE(NoTaskProcessesLeft(daemon.queue()))
       << "left: " << TaskProcesses(daemon.queue()).size() << " processes";

@@ -93,11 +93,12 @@ TEST_P(Leftovers, WaitLetsThemFinishFirst) {
 }
 
 // `leftovers: wait` within the timeout: a leftover that outlives it makes the task timed_out. The
-// 4 s timeout leaves the shell time to start its leftover and exit before the deadline.
+// 8 s timeout leaves the shell time to start its leftover and exit before the deadline, even an
+// ASan runner on a loaded machine.
 TEST_P(Leftovers, WaitEndsThemAtTheDeadline) {
   Daemon daemon(FaultSettings(policy(), 2, "leftovers: wait\n"));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const CommandResult r = daemon.Taskq({"submit", "--wait", "exec", "--timeout", "4", "--",
+  const CommandResult r = daemon.Taskq({"submit", "--wait", "exec", "--timeout", "8", "--",
                                         "/bin/sh", "-c", "setsid sleep 300 & exit 0"});
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   const json task = TaskOf(daemon, 1);

@@ -564,14 +564,18 @@ TEST_F(SharedService, OneUsersFloodDoesNotStarveAnother) {
   ASSERT_EQ(daemon.Taskq({"group", "resume", "default"}).exit_code, 0);
   ASSERT_EQ(daemon.Taskq({"wait", "--all", "--timeout", "120"}).exit_code, 0);
   const uint64_t bobs_start = TaskJson(one).value("started_at", uint64_t{0});
+  ASSERT_GT(bobs_start, 0u) << TaskJson(one).dump();
   const CommandResult list = daemon.Taskq({"--json", "list"});
+  const json tasks = json::parse(list.out, nullptr, false);  // one array of every task
+  ASSERT_TRUE(tasks.is_array()) << list.out;
+  int alices = 0;
   int alice_before = 0;
-  std::istringstream lines(list.out);
-  for (std::string line; std::getline(lines, line);) {
-    const json task = json::parse(line, nullptr, false);
-    if (!task.is_object() || task.value("uid", -1) != static_cast<int>(alice().uid)) continue;
+  for (const json& task : tasks) {
+    if (task.value("uid", -1) != static_cast<int>(alice().uid)) continue;
+    ++alices;
     if (task.value("started_at", uint64_t{0}) < bobs_start) ++alice_before;
   }
+  EXPECT_EQ(alices, 200) << "every one of alice's tasks is counted";
   // Round robin between users: bob's one task is the first or second to start, not the 201st.
   EXPECT_LE(alice_before, 1) << list.out;
 }

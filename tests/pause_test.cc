@@ -82,16 +82,18 @@ TEST_P(Pause, AnExecTaskStopsGoesOnAndCanBeKilledWhilePaused) {
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
-// A task that waits for a gate under a 5 s timeout, paused for 5.5 s (the gate opens meanwhile):
+// A task that waits for a gate under a 12 s timeout, paused for 12.5 s (the gate opens meanwhile):
 // it succeeds right after the resume, and the pause is paused_us, not run_us. The gate, not a
-// sleep, ends it, so a slow machine cannot make it run past the timeout before the pause.
+// sleep, ends it, so a slow machine cannot make it run past the timeout before the pause (the
+// runner's start and one `taskq pause` fall inside the timeout: seconds under ASan on 2 loaded
+// CPUs).
 TEST_P(Pause, PausedTimeIsNeitherRunTimeNorCountedAgainstTheTimeout) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const std::string started = daemon.dir() + "/started";
   const std::string gate = daemon.dir() + "/gate";
   const uint64_t id = SubmitTask(
-      daemon, {"exec", "--timeout", "5", "--", "/bin/sh", "-c",
+      daemon, {"exec", "--timeout", "12", "--", "/bin/sh", "-c",
                "echo $$ > \"$0\"; while [ ! -e \"$1\" ]; do sleep 0.05; done", started, gate});
   ASSERT_NE(id, 0u);
   ASSERT_TRUE(WaitUntil([&] { return PidIn(started) > 0; }));
@@ -99,22 +101,22 @@ TEST_P(Pause, PausedTimeIsNeitherRunTimeNorCountedAgainstTheTimeout) {
   ASSERT_EQ(daemon.Taskq({"pause", sid}).exit_code, 0);
   ASSERT_TRUE(WaitUntil([&] { return ProcessStopped(PidIn(started)); }));
   std::ofstream(gate).put('\n');
-  std::this_thread::sleep_for(std::chrono::milliseconds(5500));  // past the timeout, paused
+  std::this_thread::sleep_for(std::chrono::milliseconds(12500));  // past the timeout, paused
   EXPECT_EQ(StateOf(daemon, id), "paused");
   ASSERT_EQ(daemon.Taskq({"resume", sid}).exit_code, 0);
   ASSERT_TRUE(ReachesState(daemon, id, "succeeded")) << TaskOf(daemon, id).dump();
   const json task = TaskOf(daemon, id);
   const uint64_t paused = task["paused_us"].get<uint64_t>();
   const uint64_t run = task["run_us"].get<uint64_t>();
-  EXPECT_GE(paused, 5500000u) << task.dump();
-  EXPECT_LT(run, 5000000u) << task.dump();  // under the timeout, or it would have timed out
+  EXPECT_GE(paused, 12500000u) << task.dump();
+  EXPECT_LT(run, 12000000u) << task.dump();  // under the timeout, or it would have timed out
   EXPECT_NE(daemon.Taskq({"status", sid}).out.find("paused:"), std::string::npos);
   EXPECT_EQ(daemon.Stop(), 0);
 }
 
 // An io task writing into a FIFO this test reads: once paused it writes at most what the pipe
 // holds plus the block under way, then nothing until resumed; its worker (pool) lives on. Its
-// 8 s timeout does not fire during a 9 s pause (the in-process alarm is disarmed meanwhile); the
+// 15 s timeout does not fire during a 16 s pause (the in-process alarm is disarmed meanwhile); the
 // timeout leaves a slow machine room for the steps before the pause and after the resume.
 TEST_P(Pause, ABuiltInTaskWaitsAtItsNextCheck) {
   Daemon daemon(FaultSettings(policy()));
@@ -126,8 +128,8 @@ TEST_P(Pause, ABuiltInTaskWaitsAtItsNextCheck) {
   const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   ASSERT_GE(reader, 0);
   const std::vector<pid_t> workers = WorkerPids(daemon);
-  const uint64_t id = SubmitTask(daemon, {"io", "--timeout", "8", "--path", "pause.fifo", "--bytes",
-                                          "1000000000", "--block", "4096"});
+  const uint64_t id = SubmitTask(daemon, {"io", "--timeout", "15", "--path", "pause.fifo",
+                                          "--bytes", "1000000000", "--block", "4096"});
   ASSERT_NE(id, 0u);
   pollfd readable{reader, POLLIN, 0};
   ASSERT_EQ(::poll(&readable, 1, kFaultWaitMs), 1);
@@ -146,7 +148,7 @@ TEST_P(Pause, ABuiltInTaskWaitsAtItsNextCheck) {
     after_pause += static_cast<size_t>(n);
   }
   EXPECT_LE(after_pause, size_t{1} << 20) << "the paused task kept writing";
-  std::this_thread::sleep_for(std::chrono::seconds(8));  // the pause outlasts the timeout
+  std::this_thread::sleep_for(std::chrono::seconds(15));  // the pause outlasts the timeout
   EXPECT_EQ(StateOf(daemon, id), "paused") << TaskOf(daemon, id).dump();
 
   ASSERT_EQ(daemon.Taskq({"resume", sid}).exit_code, 0);

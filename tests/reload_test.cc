@@ -158,9 +158,9 @@ TEST_F(Reload, PolicySwitchesLiveBothWays) {
   for (int i = 0; i < 4; ++i) after.push_back(Submit());
   ASSERT_TRUE(daemon_->Taskq({"wait", "--quiet", "--all", "--timeout", "120"}).exit_code == 0)
       << daemon_->log();
+  // The line is logged after the runner started, which may be after the task ended: waited for.
   for (uint64_t id : after) {
-    EXPECT_NE(daemon_->log().find("task " + std::to_string(id) + " (exec) started in process"),
-              std::string::npos)
+    EXPECT_TRUE(daemon_->WaitForLog("task " + std::to_string(id) + " (exec) started in process"))
         << "task " << id << " did not run under the process policy:\n"
         << daemon_->log();
   }

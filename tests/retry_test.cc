@@ -100,7 +100,7 @@ TEST_P(Retry, RetryDelayDoublesUpToItsMaximum) {
   Daemon daemon(FaultSettings(policy()));
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   const uint64_t id =
-      SubmitWith(daemon, {"--retries", "2", "--retry-on", "failed", "--retry-delay", "3s..4s"},
+      SubmitWith(daemon, {"--retries", "2", "--retry-on", "failed", "--retry-delay", "10s..12s"},
                  {"/bin/sh", "-c", "exit 1"});
   const auto waiting_after = [&](int attempts, const json& t) {
     return t.value("attempts", 0) == attempts && t.value("state", "") == "queued";
@@ -113,7 +113,7 @@ TEST_P(Retry, RetryDelayDoublesUpToItsMaximum) {
     listing = daemon.Taskq({"list"}).out;
     return waiting_after(1, TaskOf(daemon, id));
   })) << first.dump();
-  EXPECT_NE(first.value("reason", "").find("retried in 3000 ms"), std::string::npos)
+  EXPECT_NE(first.value("reason", "").find("retried in 10000 ms"), std::string::npos)
       << first.dump();
   EXPECT_NE(listing.find("at "), std::string::npos) << listing;  // why it waits
   json second;
@@ -121,7 +121,7 @@ TEST_P(Retry, RetryDelayDoublesUpToItsMaximum) {
     second = TaskOf(daemon, id);
     return waiting_after(2, second);
   })) << second.dump();
-  EXPECT_NE(second.value("reason", "").find("retried in 4000 ms"), std::string::npos)
+  EXPECT_NE(second.value("reason", "").find("retried in 12000 ms"), std::string::npos)
       << second.dump();
   ASSERT_TRUE(ReachesState(daemon, id, "failed"));
   EXPECT_EQ(TaskOf(daemon, id)["attempts"], 3);

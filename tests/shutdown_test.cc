@@ -57,7 +57,7 @@ TEST_P(Shutdown, GraceOverKillsTheRunningTaskAndKeepsTheQueue) {
   ASSERT_TRUE(daemon.Start()) << daemon.log();
   // A shell that runs a sleep: both must die, the whole process group. The odd durations mark
   // them in the process table.
-  const std::string marker = "30.000" + std::to_string(getpid() % 1000000);
+  const std::string marker = "300.000" + std::to_string(getpid() % 1000000);
   const uint64_t running = Submit(
       daemon, {"exec", "--", "/bin/sh", "-c", "sleep " + marker + "; echo never", "sh-" + marker});
   ASSERT_NE(running, 0u);

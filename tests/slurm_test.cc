@@ -244,7 +244,7 @@ TEST_F(Slurm, NodeFailureWithoutRetriesLosesTheTask) {
 }
 
 TEST_F(Slurm, UnreachableControllerLosesTasksInsteadOfHanging) {
-  daemon_->WriteConfig("policy: slurm\nslurm:\n  poll_interval: 100ms\n  controller_timeout: 1s\n");
+  daemon_->WriteConfig("policy: slurm\nslurm:\n  poll_interval: 100ms\n  controller_timeout: 5s\n");
   ASSERT_TRUE(daemon_->Signal(SIGHUP));
   ASSERT_TRUE(daemon_->WaitForLog("configuration reloaded"));
   const uint64_t id =

@@ -16,11 +16,11 @@
 namespace taskq::testing {
 namespace {
 
-// Starts `daemon` (process policy, max_parallel 1) with one task running (sleep 30) and one
+// Starts `daemon` (process policy, max_parallel 1) with one task running (sleep 300) and one
 // queued behind it, whose id goes to `id`.
 void StartWithOneTaskQueued(Daemon& daemon, std::string* id) {
   ASSERT_TRUE(daemon.Start());
-  const CommandResult running = daemon.Taskq({"submit", "exec", "--", "/bin/sleep", "30"});
+  const CommandResult running = daemon.Taskq({"submit", "exec", "--", "/bin/sleep", "300"});
   ASSERT_EQ(running.exit_code, 0) << Describe(running);
   const CommandResult queued = daemon.Taskq({"submit", "exec", "--", "/bin/true"});
   ASSERT_EQ(queued.exit_code, 0) << Describe(queued);

@@ -32,7 +32,7 @@ TEST_P(Watch, LogsFollowStreamsUntilTheTaskEnds) {
 TEST_P(Watch, TopShowsRunningTasksAndCounts) {
   Daemon daemon("policy: " + GetParam() + "\nworkers: 1\nmax_parallel: 1\nshutdown_grace: 200ms\n");
   ASSERT_TRUE(daemon.Start()) << daemon.log();
-  const CommandResult submitted = daemon.Taskq({"submit", "exec", "--", "/bin/sleep", "30"});
+  const CommandResult submitted = daemon.Taskq({"submit", "exec", "--", "/bin/sleep", "300"});
   ASSERT_EQ(submitted.exit_code, 0);
   const std::string id = FirstLine(submitted.out);
   // Wait until it runs (never a fixed sleep: the state is polled).
@@ -43,7 +43,7 @@ TEST_P(Watch, TopShowsRunningTasksAndCounts) {
   EXPECT_EQ(top.exit_code, 0) << top.err;
   EXPECT_NE(top.out.find("policy " + GetParam()), std::string::npos) << top.out;
   EXPECT_NE(top.out.find("running 1"), std::string::npos) << top.out;
-  EXPECT_NE(top.out.find("/bin/sleep 30"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("/bin/sleep 300"), std::string::npos) << top.out;
   EXPECT_EQ(top.out.find("\x1b["), std::string::npos) << "no escape codes when not a terminal";
   EXPECT_EQ(daemon.Taskq({"top", "--interval", "0"}).exit_code, 2);
 
@@ -57,7 +57,7 @@ TEST_P(Watch, TopShowsRunningTasksAndCounts) {
     EXPECT_EQ(j["policy"], GetParam()) << line;
     ASSERT_EQ(j["running"].size(), 1u) << line;
     EXPECT_EQ(j["running"][0]["id"], std::stoull(id)) << line;
-    EXPECT_EQ(j["running"][0]["spec"], "exec -- /bin/sleep 30") << line;
+    EXPECT_EQ(j["running"][0]["spec"], "exec -- /bin/sleep 300") << line;
     EXPECT_TRUE(j.contains("worker_table")) << line;
   }
 }
