@@ -74,11 +74,19 @@ struct StateCounts {
   uint64_t finished_by_group[kMaxGroups] = {};
 };
 
+// A held task that waits for its delay (`--delay`, `--at`, a retry delay): which, and when.
+struct HeldDelay {
+  uint64_t due_us = 0;  // its not_before, Unix µs
+  uint64_t id = 0;
+  uint32_t slot = 0;
+};
+
 // What a sweep of the waiting (delayed or dependent) tasks found.
 struct HeldSweep {
   uint32_t failed = 0;  // dependents failed because a dependency did not succeed
   uint32_t ready = 0;   // waiting tasks whose time has come or whose dependencies succeeded
   uint32_t held = 0;    // still waiting
+  std::vector<HeldDelay> delays;  // those of them that wait for a time
 };
 
 // Where a queue's segment lives, from the resolved options.
@@ -159,9 +167,19 @@ class Segment {
   // by the other workers costs a futex wake on release, which a trivial task cannot afford.
   bool CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outcome, int32_t runner_pid,
                       ClaimedTask* next, uint32_t group = 0);
-  // Fails dependents whose dependencies did not succeed and tells whether waiting tasks became
-  // runnable (the supervisor then wakes the runners). Cheap when nothing waits (held_hint).
+  // Walks the held list: fails dependents whose dependencies did not succeed, moves the tasks
+  // that became runnable to their ready lists (and wakes the runners), and finds when the next
+  // delay ends. Nothing else makes a held task runnable: a dependency's end and `release` move
+  // their tasks themselves, so the supervisor walks only when HeldListChanged() or a delay is
+  // due (daemon/supervisor.cc), never at every tick.
   HeldSweep SweepHeld();
+  // Does for the delayed tasks of `due` what a walk would (each checked first: still that task,
+  // queued and held), without walking the held list: the supervisor keeps the delays a walk
+  // found in a heap and hands over those whose time has come. Costs what `due` holds.
+  HeldSweep ReleaseDue(const std::vector<HeldDelay>& due);
+  // A task joined the held list since the last walk (a delay, a dependency that can never be
+  // met, a requeue with a retry delay); the walk clears it.
+  bool HeldListChanged() const { return header_->held_hint.load(std::memory_order_relaxed) != 0; }
 
   // The group table. Add fails (kInvalid) for a bad or existing name unless `update` is set;
   // Remove refuses `default` and groups with queued or running tasks.
@@ -297,6 +315,9 @@ class Segment {
   void FillInfo(uint32_t slot, TaskInfo* info);
   std::vector<std::string> RepairLocked();
   std::vector<std::string> CheckLocked();
+  // One held task's step of a walk (SweepHeld, ReleaseDue): failed, moved to its ready list, or
+  // left waiting (in a dependency's chain, or among `sweep->delays`).
+  void StepHeldLocked(uint32_t slot, uint64_t now_us, HeldSweep* sweep);
   bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
                        std::vector<uint64_t>* evicted);
   // The queue's lists (common/segment_lists.cc, segment_format.h QueueLink). EnqueueLocked links

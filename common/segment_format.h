@@ -218,7 +218,7 @@ struct alignas(64) SegmentHeader {
   // priority so that a popper knows the best priority waiting without scanning; it is a hint
   // that Repair() recounts, never trusted for safety.
   std::atomic<uint32_t> groups_seq;  // bumped when the group table changes
-  std::atomic<uint32_t> held_hint;   // 1: some queued task waits for a delay or dependencies
+  std::atomic<uint32_t> held_hint;   // 1: a task joined the held list since its last walk
   GroupEntry groups[kMaxGroups];
   uint64_t queued_by_priority[kMaxGroups][kPriorityLevels];
   QueueList lists[kListCount];  // index kHeldList, then ReadyListOf(group, priority); 0 unused

@@ -158,7 +158,11 @@ void Segment::ReleaseDependentsLocked(uint32_t slot, uint64_t now_us) {
   for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
     const uint32_t dependent = at - 1;
     QueueLink& d = link(dependent);
-    if (d.waits_on != slot + 1) break;  // a broken chain: the sweep still finds every task
+    if (d.waits_on != slot + 1) {
+      // A broken chain: the supervisor's next walk of the held list finds every task.
+      header_->held_hint.store(1, std::memory_order_relaxed);
+      break;
+    }
     at = d.dep_next;
     d.waits_on = d.dep_prev = d.dep_next = 0;
     if (d.list != kHeldList || StateOf(entry(dependent)) != TaskState::kQueued) continue;

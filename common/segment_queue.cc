@@ -601,9 +601,11 @@ uint32_t Segment::TakeTurnsLocked(uint32_t best, uint32_t group) {
 
 HeldSweep Segment::SweepHeld() {
   HeldSweep sweep;
-  if (header_->held_hint.load(std::memory_order_relaxed) == 0) return sweep;
   Lock();
   EnsureSaneLocked("sweep");
+  // Cleared before the walk: a task that joins the held list during it (a dependent of a task it
+  // fails, a rebuild) sets it again, and the supervisor walks once more.
+  header_->held_hint.store(0, std::memory_order_relaxed);
   if (!ListEndsSaneLocked(kHeldList)) RebuildListsLocked();
   const uint64_t now = NowUs();
   // Only the held list is walked: the cost follows the tasks that wait, not the queue.
@@ -615,33 +617,59 @@ HeldSweep Segment::SweepHeld() {
       break;
     }
     at = link(slot).next;  // before the slot moves to another list
-    std::string why;
-    if (record(slot).group >= kMaxGroups) {
-      FailWaitingLocked(slot, "rejected: the record names no group (corrupt)", now);
-      ++sweep.failed;
-      continue;
-    }
-    switch (ReadinessLocked(record(slot), now, &why)) {
-      case Readiness::kNever:
-        FailWaitingLocked(slot, why, now);
-        ++sweep.failed;
-        break;
-      case Readiness::kWaiting:
-        ++sweep.held;
-        // In no chain (its dependency was restarted after it was examined): join one, so the
-        // dependency's end releases it at once.
-        if (link(slot).waits_on == 0) AttachToBlockingDependencyLocked(slot);
-        break;
-      case Readiness::kReady:
-        EnqueueLocked(slot, now);
-        ++sweep.ready;
-        break;
-    }
+    StepHeldLocked(slot, now, &sweep);
   }
-  header_->held_hint.store(header_->lists[kHeldList].head != 0 ? 1 : 0, std::memory_order_relaxed);
   Unlock();  // wakes the waiters of failed dependents
   if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
   return sweep;
+}
+
+HeldSweep Segment::ReleaseDue(const std::vector<HeldDelay>& due) {
+  HeldSweep sweep;
+  Lock();
+  EnsureSaneLocked("release due");
+  const uint64_t now = NowUs();
+  for (const HeldDelay& d : due) {
+    if (d.slot >= capacity_ || entry(d.slot).id.load(std::memory_order_relaxed) != d.id ||
+        StateOf(entry(d.slot)) != TaskState::kQueued || link(d.slot).list != kHeldList) {
+      continue;  // ended, released, cancelled or moved since the walk that found it
+    }
+    StepHeldLocked(d.slot, now, &sweep);
+  }
+  Unlock();  // wakes the waiters of failed dependents
+  if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
+  return sweep;
+}
+
+void Segment::StepHeldLocked(uint32_t slot, uint64_t now_us, HeldSweep* sweep) {
+  if (record(slot).group >= kMaxGroups) {
+    FailWaitingLocked(slot, "rejected: the record names no group (corrupt)", now_us);
+    ++sweep->failed;
+    return;
+  }
+  std::string why;
+  switch (ReadinessLocked(record(slot), now_us, &why)) {
+    case Readiness::kNever:
+      FailWaitingLocked(slot, why, now_us);
+      ++sweep->failed;
+      break;
+    case Readiness::kWaiting: {
+      ++sweep->held;
+      const uint64_t not_before = record(slot).not_before_us;
+      if (not_before > now_us) {
+        sweep->delays.push_back(
+            HeldDelay{not_before, entry(slot).id.load(std::memory_order_relaxed), slot});
+      }
+      // In no chain (its dependency was restarted after it was examined): join one, so the
+      // dependency's end releases it at once.
+      if (link(slot).waits_on == 0) AttachToBlockingDependencyLocked(slot);
+      break;
+    }
+    case Readiness::kReady:
+      EnqueueLocked(slot, now_us);
+      ++sweep->ready;
+      break;
+  }
 }
 
 void Segment::SetRunner(uint32_t slot, uint64_t id, int32_t runner_pid) {

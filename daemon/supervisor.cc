@@ -33,6 +33,7 @@
 #include "daemon/executor.h"
 #include "daemon/finish_hooks.h"
 #include "daemon/group_runners.h"
+#include "daemon/held_walk.h"
 #include "daemon/metrics_server.h"
 #include "daemon/notify.h"
 #include "daemon/privileges.h"
@@ -270,8 +271,9 @@ class Supervisor::Impl {
     }
   }
 
-  // Every 50 ms: start runners for a changed group table, and release delayed or dependent
-  // tasks whose time has come (SweepHeld is a no-op while nothing waits).
+  // Every 50 ms: start runners for a changed group table; walk the held list when it changed, or
+  // release the delays that fell due (daemon/held_walk.h), waking sooner for a delay that ends
+  // sooner than the tick.
   void Sweep() {
     if (!stopping_) {
       const uint32_t seq = segment_->header()->groups_seq.load();
@@ -279,10 +281,18 @@ class Supervisor::Impl {
         groups_seen_ = seq;
         runners_->Reconcile(options_);
       }
-      HeldSweep held = segment_->SweepHeld();
-      if (held.ready > 0) runners_->OnWork();
+      const uint64_t now = NowUs();
+      if (held_walks_.WalkDue(segment_->HeldListChanged(), now)) {
+        HeldSweep held = segment_->SweepHeld();
+        if (held.ready > 0) runners_->OnWork();
+        held_walks_.Walked(std::move(held), now);
+      } else if (const std::vector<HeldDelay> due = held_walks_.TakeDue(now); !due.empty()) {
+        const HeldSweep released = segment_->ReleaseDue(due);
+        if (released.ready > 0) runners_->OnWork();
+        held_walks_.StillWaiting(released.delays);
+      }
     }
-    sweep_.expires_after(std::chrono::milliseconds(50));
+    sweep_.expires_after(held_walks_.Sleep(NowUs(), std::chrono::milliseconds(50)));
     sweep_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Sweep();
     });
@@ -590,6 +600,7 @@ class Supervisor::Impl {
   asio::steady_timer grace_;
   asio::steady_timer watchdog_;
   asio::steady_timer sweep_;
+  HeldWalkSchedule held_walks_;
   asio::posix::stream_descriptor doorbell_;
   char doorbell_buffer_[256];
   ControlServer control_;

@@ -434,6 +434,82 @@ TEST_F(SegmentTest, ADelayedTopPriorityTaskNeitherRunsEarlyNorHoldsBackTheRest) 
   EXPECT_TRUE(segment_->Check().empty());
 }
 
+// The supervisor walks the held list only when it changed or a delay is due
+// (daemon/held_walk.h): a walk reports the earliest delay, and a task joining the list marks it.
+TEST_F(SegmentTest, AWalkOfTheHeldListFindsTheNextDelayAndJoiningTasksMarkIt) {
+  Open(/*retain_count=*/100);
+  const uint64_t now = NowUs();
+  TaskSpec in_an_hour = Cpu(0);
+  in_an_hour.not_before_us = now + 3600ull * 1000000;
+  TaskSpec in_a_minute = Cpu(1);
+  in_a_minute.not_before_us = now + 60ull * 1000000;
+  TaskSpec held = Cpu(2);
+  held.hold = true;
+  const std::vector<uint64_t> ids = Submit({in_an_hour, in_a_minute, held});
+  EXPECT_TRUE(segment_->HeldListChanged()) << "tasks joined the held list";
+  HeldSweep sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.held, 3u);
+  ASSERT_EQ(sweep.delays.size(), 2u) << "the held one waits for no time";
+  EXPECT_EQ(sweep.delays[0].id, ids[0]);
+  EXPECT_EQ(sweep.delays[0].due_us, in_an_hour.not_before_us);
+  EXPECT_EQ(sweep.delays[1].id, ids[1]);
+  EXPECT_EQ(sweep.delays[1].due_us, in_a_minute.not_before_us);
+  EXPECT_FALSE(segment_->HeldListChanged()) << "the walk clears the mark";
+
+  // Handed over when due, a delayed task moves without a walk; one not due yet stays, and one
+  // that is no longer there (cancelled) is skipped.
+  const std::vector<HeldDelay> found = sweep.delays;
+  sweep = segment_->ReleaseDue(found);
+  EXPECT_EQ(sweep.ready, 0u);
+  EXPECT_EQ(sweep.delays.size(), 2u) << "not due yet: still waiting";
+  RawView raw(*segment_);
+  raw.records[found[1].slot].not_before_us = NowUs() - 1;  // the minute is over
+  sweep = segment_->ReleaseDue({found[1]});
+  EXPECT_EQ(sweep.ready, 1u);
+  EXPECT_FALSE(segment_->HeldListChanged());
+  ClaimedTask due_task;
+  ASSERT_EQ(PopId(&due_task), ids[1]);
+  CompleteOk(due_task);
+  sweep = segment_->ReleaseDue({found[1]});
+  EXPECT_EQ(sweep.ready + sweep.held + sweep.failed, 0u) << "gone since: skipped";
+
+  // A release and a dependency's success move their tasks without the mark or a walk.
+  const std::vector<uint64_t> dep = SubmitN(1);
+  TaskSpec dependent = Cpu(3);
+  dependent.after = {dep[0]};
+  const std::vector<uint64_t> waiting = Submit({dependent});
+  EXPECT_TRUE(segment_->HeldListChanged());
+  sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.held, 3u);
+  ASSERT_TRUE(segment_->SetHeld(ids[2], false).ok());
+  EXPECT_FALSE(segment_->HeldListChanged());
+  ClaimedTask task;
+  ASSERT_EQ(PopId(&task), ids[2]) << "released: runnable at once";
+  CompleteOk(task);
+  ASSERT_EQ(PopId(&task), dep[0]);
+  CompleteOk(task);
+  EXPECT_FALSE(segment_->HeldListChanged());
+  EXPECT_EQ(PopId(), waiting[0]) << "its dependency's success released it";
+
+  // A dependent whose dependency failed rejoins the held list: marked, and the walk fails it.
+  const std::vector<uint64_t> dep2 = SubmitN(1);
+  TaskSpec doomed = Cpu(4);
+  doomed.after = {dep2[0]};
+  const std::vector<uint64_t> never = Submit({doomed});
+  segment_->SweepHeld();
+  ASSERT_EQ(PopId(&task), dep2[0]);
+  TaskOutcome failed;
+  failed.state = TaskState::kFailed;
+  failed.exit_code = 1;
+  segment_->Complete(task.slot, task.record.id, failed);
+  EXPECT_TRUE(segment_->HeldListChanged());
+  sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.failed, 1u);
+  EXPECT_EQ(StateOf(never[0]), TaskState::kFailed);
+  EXPECT_EQ(sweep.held, 1u) << "the task an hour away";
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
 TEST_F(SegmentTest, ADependentIsReleasedByItsDependencysSuccessWithoutASweep) {
   Open(/*retain_count=*/100);
   const std::vector<uint64_t> a = SubmitN(1);

@@ -1,0 +1,85 @@
+// When the supervisor looks at the queue's held list (tasks waiting for a delay, a dependency or
+// a `taskq release`). A dependency's end and a release move their tasks themselves; what is left
+// is what time or a change decides:
+//   - a walk of the whole list (Segment::SweepHeld) on the first tick (a found segment's list
+//     was walked by an earlier supervisor), when a task joined the list since the last walk
+//     (Segment::HeldListChanged: a delayed submit, a dependent whose dependency failed, a retry
+//     waiting for its delay), and once a minute while anything is held (a dependency chain
+//     broken some other way than by a lock holder dying mid-link, whose repair rebuilds the
+//     lists and so marks them, still releases its tasks);
+//   - between walks, the delays the last walk found wait in a heap here, and those whose time
+//     has come are handed to Segment::ReleaseDue: a delayed task costs O(log n) when it falls
+//     due, not a readiness check of every held task every 50 ms as until round 2 (issue 18).
+// The supervisor's tick sleeps until the earliest delay when that is sooner than its 50 ms.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <queue>
+#include <vector>
+
+#include "common/segment.h"
+
+namespace taskq {
+
+class HeldWalkSchedule {
+ public:
+  static constexpr uint64_t kSafetyWalkUs = 60'000'000;
+
+  // Whether to walk the whole held list now.
+  bool WalkDue(bool list_changed, uint64_t now_us) const {
+    if (!walked_once_ || list_changed) return true;
+    if (waiting_ == 0 && delays_.empty()) return false;
+    if (now_us < walked_us_) return true;  // the wall clock went back: the delays are stale
+    return now_us - walked_us_ >= kSafetyWalkUs;
+  }
+
+  // A walk's findings replace what the last one found.
+  void Walked(HeldSweep&& sweep, uint64_t now_us) {
+    walked_once_ = true;
+    waiting_ = sweep.held;
+    walked_us_ = now_us;
+    delays_ = Heap(Later{}, std::move(sweep.delays));
+  }
+
+  // The delays whose time has come, taken out of the heap (for Segment::ReleaseDue).
+  std::vector<HeldDelay> TakeDue(uint64_t now_us) {
+    std::vector<HeldDelay> due;
+    while (!delays_.empty() && delays_.top().due_us <= now_us) {
+      due.push_back(delays_.top());
+      delays_.pop();
+    }
+    return due;
+  }
+
+  // Delays that ReleaseDue found still waiting (the clocks of two readings): back in the heap.
+  void StillWaiting(const std::vector<HeldDelay>& delays) {
+    for (const HeldDelay& d : delays) delays_.push(d);
+  }
+
+  // How long the supervisor's tick may sleep: `tick`, or less when a delay ends sooner (at
+  // least 1 ms: a delay is released on time, not by a busy loop).
+  std::chrono::microseconds Sleep(uint64_t now_us, std::chrono::microseconds tick) const {
+    if (delays_.empty()) return tick;
+    const uint64_t due = delays_.top().due_us;
+    if (due <= now_us) return std::chrono::microseconds(1000);
+    return std::clamp(std::chrono::microseconds(due - now_us), std::chrono::microseconds(1000),
+                      tick);
+  }
+
+  size_t delays() const { return delays_.size(); }
+
+ private:
+  struct Later {
+    bool operator()(const HeldDelay& a, const HeldDelay& b) const { return a.due_us > b.due_us; }
+  };
+  using Heap = std::priority_queue<HeldDelay, std::vector<HeldDelay>, Later>;
+
+  bool walked_once_ = false;
+  uint32_t waiting_ = 0;  // tasks the last walk left in the held list
+  uint64_t walked_us_ = 0;
+  Heap delays_;
+};
+
+}  // namespace taskq
