@@ -158,17 +158,16 @@ void Segment::ReleaseDependentsLocked(uint32_t slot, uint64_t now_us) {
   for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
     const uint32_t dependent = at - 1;
     QueueLink& d = link(dependent);
-    if (d.waits_on != slot + 1) {
-      // A broken chain: the supervisor's next walk of the held list finds every task.
-      header_->held_hint.store(1, std::memory_order_relaxed);
-      break;
-    }
+    if (d.waits_on != slot + 1) break;
     at = d.dep_next;
     d.waits_on = d.dep_prev = d.dep_next = 0;
     if (d.list != kHeldList || StateOf(entry(dependent)) != TaskState::kQueued) continue;
     EnqueueLocked(dependent, now_us);
     if (link(dependent).list != kHeldList) ++workers_to_wake_;
   }
+  // A chain left before its end (broken, out of range, or a loop): the supervisor's next walk
+  // of the held list finds every task that still waits.
+  if (at != 0) header_->held_hint.store(1, std::memory_order_relaxed);
 }
 
 void Segment::RebuildListsLocked() {

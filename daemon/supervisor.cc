@@ -292,7 +292,9 @@ class Supervisor::Impl {
         held_walks_.StillWaiting(released.delays);
       }
     }
-    sweep_.expires_after(held_walks_.Sleep(NowUs(), std::chrono::milliseconds(50)));
+    // Stopping, no delay is released: the plain tick (an overdue one would make it 1 ms).
+    const std::chrono::microseconds tick = std::chrono::milliseconds(50);
+    sweep_.expires_after(stopping_ ? tick : held_walks_.Sleep(NowUs(), tick));
     sweep_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Sweep();
     });

@@ -434,9 +434,10 @@ TEST_F(SegmentTest, ADelayedTopPriorityTaskNeitherRunsEarlyNorHoldsBackTheRest) 
   EXPECT_TRUE(segment_->Check().empty());
 }
 
-// The supervisor walks the held list only when it changed or a delay is due
-// (daemon/held_walk.h): a walk reports the earliest delay, and a task joining the list marks it.
-TEST_F(SegmentTest, AWalkOfTheHeldListFindsTheNextDelayAndJoiningTasksMarkIt) {
+// The supervisor walks the held list only when a task joined it, and hands over the delays a walk
+// found when they fall due (daemon/held_walk.h): a walk reports every delay in list order, and
+// a task joining the list marks it.
+TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
   Open(/*retain_count=*/100);
   const uint64_t now = NowUs();
   TaskSpec in_an_hour = Cpu(0);
