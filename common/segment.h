@@ -168,10 +168,9 @@ class Segment {
   bool CompleteAndPop(uint32_t slot, uint64_t id, const TaskOutcome& outcome, int32_t runner_pid,
                       ClaimedTask* next, uint32_t group = 0);
   // Walks the held list: fails dependents whose dependencies did not succeed, moves the tasks
-  // that became runnable to their ready lists (and wakes the runners), and finds when the next
-  // delay ends. Nothing else makes a held task runnable: a dependency's end and `release` move
-  // their tasks themselves, so the supervisor walks only when HeldListChanged() or a delay is
-  // due (daemon/supervisor.cc), never at every tick.
+  // that became runnable to their ready lists (and wakes the runners), and reports the delays of
+  // those still waiting. A dependency's end and `release` move their tasks themselves, so the
+  // supervisor walks only when HeldListChanged() (daemon/held_walk.h), never at every tick.
   HeldSweep SweepHeld();
   // Does for the delayed tasks of `due` what a walk would (each checked first: still that task,
   // queued and held), without walking the held list: the supervisor keeps the delays a walk
@@ -318,6 +317,9 @@ class Segment {
   // One held task's step of a walk (SweepHeld, ReleaseDue): failed, moved to its ready list, or
   // left waiting (in a dependency's chain, or among `sweep->delays`).
   void StepHeldLocked(uint32_t slot, uint64_t now_us, HeldSweep* sweep);
+  bool QueuedInHeldListLocked(uint32_t slot) {
+    return link(slot).list == kHeldList && StateOf(entry(slot)) == TaskState::kQueued;
+  }
   bool ClaimSlotLocked(uint64_t now_us, uint64_t* id, uint32_t* slot,
                        std::vector<uint64_t>* evicted);
   // The queue's lists (common/segment_lists.cc, segment_format.h QueueLink). EnqueueLocked links

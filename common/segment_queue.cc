@@ -612,7 +612,7 @@ HeldSweep Segment::SweepHeld() {
   uint32_t at = header_->lists[kHeldList].head;
   for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
     const uint32_t slot = at - 1;
-    if (link(slot).list != kHeldList || StateOf(entry(slot)) != TaskState::kQueued) {
+    if (!QueuedInHeldListLocked(slot)) {
       RebuildListsLocked();  // a broken chain; the next sweep walks the rebuilt list
       break;
     }
@@ -631,7 +631,7 @@ HeldSweep Segment::ReleaseDue(const std::vector<HeldDelay>& due) {
   const uint64_t now = NowUs();
   for (const HeldDelay& d : due) {
     if (d.slot >= capacity_ || entry(d.slot).id.load(std::memory_order_relaxed) != d.id ||
-        StateOf(entry(d.slot)) != TaskState::kQueued || link(d.slot).list != kHeldList) {
+        !QueuedInHeldListLocked(d.slot)) {
       continue;  // ended, released, cancelled or moved since the walk that found it
     }
     StepHeldLocked(d.slot, now, &sweep);

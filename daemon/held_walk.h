@@ -29,7 +29,7 @@ class HeldWalkSchedule {
 
   // Whether to walk the whole held list now.
   bool WalkDue(bool list_changed, uint64_t now_us) const {
-    if (!walked_once_ || list_changed) return true;
+    if (walked_us_ == 0 || list_changed) return true;  // never walked, or a task joined
     if (waiting_ == 0 && delays_.empty()) return false;
     if (now_us < walked_us_) return true;  // the wall clock went back: the delays are stale
     return now_us - walked_us_ >= kSafetyWalkUs;
@@ -37,7 +37,6 @@ class HeldWalkSchedule {
 
   // A walk's findings replace what the last one found.
   void Walked(HeldSweep&& sweep, uint64_t now_us) {
-    walked_once_ = true;
     waiting_ = sweep.held;
     walked_us_ = now_us;
     delays_ = Heap(Later{}, std::move(sweep.delays));
@@ -76,9 +75,8 @@ class HeldWalkSchedule {
   };
   using Heap = std::priority_queue<HeldDelay, std::vector<HeldDelay>, Later>;
 
-  bool walked_once_ = false;
-  uint32_t waiting_ = 0;  // tasks the last walk left in the held list
-  uint64_t walked_us_ = 0;
+  uint32_t waiting_ = 0;    // tasks the last walk left in the held list
+  uint64_t walked_us_ = 0;  // Unix µs of the last walk, 0 before the first
   Heap delays_;
 };
 

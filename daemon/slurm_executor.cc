@@ -43,13 +43,13 @@ namespace taskq {
 namespace {
 
 constexpr size_t kSubmitsInFlight = 4;  // sbatch processes at once
+constexpr int kMissingPollsForLost = 2;
 
 // A time Slurm reported, kept between the claim and now. A wall clock that stepped back can put
 // now before the claim: then now wins (std::clamp with low > high is undefined).
 uint64_t ClampToRun(uint64_t reported_us, uint64_t claimed_us, uint64_t now_us) {
   return std::clamp(reported_us, std::min(claimed_us, now_us), now_us);
 }
-constexpr int kMissingPollsForLost = 2;
 
 struct SlurmTask {
   uint32_t slot = 0;
