@@ -1,5 +1,5 @@
-# Sourced by the bench scripts that start a taskqd of their own (compare_builds, held_idle,
-# member_latency).
+# Sourced by the bench scripts that start a taskqd of their own (compare_builds, durability,
+# held_idle, member_latency).
 #
 # bench_start_daemon BUILD CONFIG LOG: starts BUILD's taskqd on CONFIG (its output appended to
 # LOG), sets BENCH_DAEMON_PID, and returns once `taskq ping` answers (or after 10 s, when the
