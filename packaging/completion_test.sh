@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CTest completion: the bash completion loads (`complete -p taskq`) and completes commands,
-# options, task ids and group names of a real queue (a private taskqd); the zsh one parses.
+# options, and the task ids, group names and name of a real queue (a private taskqd); the zsh one
+# parses.
 # Usage: completion_test.sh COMPLETION_DIR TASKQ TASKQD
 set -euo pipefail
 dir=$1 taskq=$2 taskqd=$3
@@ -70,9 +71,10 @@ expect "$id" taskq --queue "$queue" cancel ""
 expect nightly taskq --queue "$queue" group resume ""
 expect nightly taskq --queue="$queue" submit io --group ""
 expect default taskq -q "$queue" group pause ""
+expect "$queue" taskq --queue "${queue:0:12}"
 
 if command -v zsh >/dev/null; then
   zsh -n "$dir/_taskq" || fail "zsh -n _taskq"
   head -1 "$dir/_taskq" | grep -qx '#compdef taskq' || fail "_taskq lacks #compdef taskq"
 fi
-echo "OK: bash completion loads and completes commands, options, ids and groups"
+echo "OK: bash completion loads and completes commands, options, ids, groups and queues"

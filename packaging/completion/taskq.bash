@@ -38,7 +38,8 @@ _taskq() {
   case $prev in
     -q | --queue)
       local queues
-      queues=$(compgen -G '/dev/shm/taskq.*.v2' | sed 's|^/dev/shm/taskq\.||; s|\.v2$||')
+      # Any layout version: the queues of an older build are names too (taskq purge takes them).
+      queues=$(compgen -G '/dev/shm/taskq.*.v[0-9]*' | sed 's|^/dev/shm/taskq\.||; s|\.v[0-9]*$||' | sort -u)
       COMPREPLY=($(compgen -W "$queues" -- "$cur"))
       return ;;
     -c | --config | -o | --output | --batch | --path | --csv | --svg | --taskqd | --python)
