@@ -176,9 +176,15 @@ class Segment {
   // queued and held), without walking the held list: the supervisor keeps the delays a walk
   // found in a heap and hands over those whose time has come. Costs what `due` holds.
   HeldSweep ReleaseDue(const std::vector<HeldDelay>& due);
-  // A task joined the held list since the last walk (a delay, a dependency that can never be
-  // met, a requeue with a retry delay); the walk clears it.
+  // Steps only the tasks that joined the held list since the last look (a delayed submit, a
+  // dependent whose dependency failed, a retry waiting for its delay), as a walk would step them:
+  // its cost follows the joins, not the list. Their delays are reported for the heap.
+  HeldSweep StepHeldJoins();
+  // The whole held list needs a walk: more tasks joined than the log holds, or a dependency
+  // chain broke; the walk clears it (and the log).
   bool HeldListChanged() const { return header_->held_hint.load(std::memory_order_relaxed) != 0; }
+  // Tasks joined the held list since the last look (StepHeldJoins).
+  bool HeldJoinsLogged() const { return header_->held_joined.load(std::memory_order_relaxed) != 0; }
 
   // The group table. Add fails (kInvalid) for a bad or existing name unless `update` is set;
   // Remove refuses `default` and groups with queued or running tasks.
@@ -328,6 +334,8 @@ class Segment {
   // released from the held list walks back from the tail to its place); UnlinkLocked takes a
   // slot out of whatever list holds it.
   void EnqueueLocked(uint32_t slot, uint64_t now_us);
+  // Notes a task that joined the held list for StepHeldJoins (or asks for a walk when full).
+  void LogHeldJoinLocked(uint32_t slot);
   void LinkLocked(uint32_t slot, uint32_t list);
   void UnlinkLocked(uint32_t slot);
   // True when the neighbours (or the list's ends) of `slot` point back at it.
@@ -387,6 +395,13 @@ class Segment {
   void CountUserLocked(uint32_t uid, int delta);
   // True when a user other than `uid` has queued tasks (per the header's hint).
   bool OthersQueuedLocked(uint32_t uid) const;
+  // The same, among the users whose tasks share `uid`'s lane (UserLaneOf).
+  bool OthersQueuedInLaneLocked(uint32_t uid) const;
+  // The ready list whose head is the oldest among the non-empty lanes of `lane_set` (a group and
+  // priority), skipping heads submitted by `other_than_uid`; kNoList when none. Sets `rebuilt`
+  // (and returns kNoList) when a scribbled list made it rebuild every list.
+  uint32_t OldestReadyLocked(uint32_t lane_set, std::optional<uint32_t> other_than_uid,
+                             bool* rebuilt);
   int32_t FindGroupLocked(const std::string& name);
   enum class Readiness { kReady, kWaiting, kNever };
   Readiness ReadinessLocked(const TaskRecord& r, uint64_t now_us, std::string* why);

@@ -25,7 +25,7 @@ inline constexpr uint64_t kSegmentMagic = 0x4745535150534154ull;  // "TASKQSEG" 
 // 6: the FIFO ring of ids gave way to linked lists (issue 18): a ready list per group and
 // priority and one list of held tasks (delayed, waiting on --after, `taskq hold`), so a pop
 // costs the same at any queue size.
-inline constexpr uint32_t kLayoutVersion = 6;
+inline constexpr uint32_t kLayoutVersion = 7;
 inline constexpr uint32_t kMaxWorkers = 256;     // worker table rows in the header
 inline constexpr uint32_t kPayloadBytes = 504;   // spec strings of one task (argv, env, path)
 inline constexpr uint32_t kReasonBytes = 120;    // why a task failed, was lost, ...
@@ -34,8 +34,9 @@ inline constexpr uint32_t kMaxGroups = 16;       // group table rows; row 0 is `
 inline constexpr uint32_t kGroupNameBytes = 32;  // NUL-terminated group name
 inline constexpr uint32_t kPriorityLevels = 10;  // priorities 0..9, higher runs first
 inline constexpr uint32_t kDefaultPriority = 5;
-inline constexpr uint32_t kMaxAfter = 8;   // dependencies of one task
-inline constexpr uint32_t kUserRows = 64;  // users with queued tasks counted in the header
+inline constexpr uint32_t kMaxAfter = 8;        // dependencies of one task
+inline constexpr uint32_t kUserRows = 64;       // users with queued tasks counted in the header
+inline constexpr uint32_t kHeldJoinLog = 1024;  // held-list joins logged between two looks
 inline constexpr uint32_t kMinCapacity = 16;
 inline constexpr uint32_t kMaxCapacity = 4u << 20;
 // Ids only grow by one per task: 2^62 is never reached, so a larger id is corruption (and
@@ -105,16 +106,27 @@ inline TaskState StateOf(const SlotEntry& e) {
   return static_cast<TaskState>(e.state.load(std::memory_order_relaxed));
 }
 
-// The queue (issue 18). Every queued task is linked in exactly one list: the ready list of its
-// group and priority (ordered by `order`, oldest first: a pop takes the head of the best
-// non-empty one) or the held list (a delay not over, a dependency not succeeded, `taskq hold`),
-// which the supervisor's sweep walks to move tasks that became ready. Links are slot + 1 (0:
+// The queue (issue 18). Every queued task is linked in exactly one list: a ready list of its
+// group, priority and user lane (its submitter's uid modulo kUserLanes; ordered by `order`,
+// oldest first: a pop takes the oldest head among the lanes of the best priority, so users take
+// turns without a walk) or the held list (a delay not over, a dependency not succeeded, `taskq
+// hold`), which the supervisor looks at to move tasks that became ready. Links are slot + 1 (0:
 // none). Guarded by the segment lock; Repair() rebuilds every list from the slot states.
 inline constexpr uint32_t kNoList = 0;
 inline constexpr uint32_t kHeldList = 1;
-inline constexpr uint32_t kListCount = 2 + kMaxGroups * kPriorityLevels;
-inline constexpr uint32_t ReadyListOf(uint32_t group, uint32_t priority) {
-  return 2 + group * kPriorityLevels + priority;
+inline constexpr uint32_t kUserLanes = 32;  // ready lists per group and priority (bits of a word)
+inline constexpr uint32_t kLaneSets = kMaxGroups * kPriorityLevels;  // one per group and priority
+inline constexpr uint32_t kListCount = 2 + kLaneSets * kUserLanes;
+inline constexpr uint32_t UserLaneOf(uint32_t uid) { return uid % kUserLanes; }
+inline constexpr uint32_t LaneSetOf(uint32_t group, uint32_t priority) {
+  return group * kPriorityLevels + priority;
+}
+inline constexpr uint32_t ReadyListOf(uint32_t group, uint32_t priority, uint32_t lane) {
+  return 2 + LaneSetOf(group, priority) * kUserLanes + lane;
+}
+// The bit of a ready list in its set's ready_lanes word.
+inline constexpr uint32_t LaneBit(uint32_t ready_list) {
+  return 1u << ((ready_list - 2) % kUserLanes);
 }
 // A held task that waits on an unfinished dependency is also in that dependency's chain of
 // dependents, so the dependency's end re-examines exactly the tasks that wait on it.
@@ -218,10 +230,18 @@ struct alignas(64) SegmentHeader {
   // priority so that a popper knows the best priority waiting without scanning; it is a hint
   // that Repair() recounts, never trusted for safety.
   std::atomic<uint32_t> groups_seq;  // bumped when the group table changes
-  std::atomic<uint32_t> held_hint;   // 1: a task joined the held list since its last walk
+  // The held list (issue 18, daemon/held_walk.h). Each task that joins it is logged here, so the
+  // supervisor looks at the new ones alone; when the log is full (or a chain broke, a walk would
+  // miss nothing) held_hint asks for a walk of the whole list instead.
+  std::atomic<uint32_t> held_hint;       // 1: walk the whole held list
+  std::atomic<uint32_t> held_joined;     // entries in held_join_log (L; the supervisor's hint)
+  uint32_t held_join_log[kHeldJoinLog];  // slots that joined the held list since the last look
   GroupEntry groups[kMaxGroups];
   uint64_t queued_by_priority[kMaxGroups][kPriorityLevels];
-  QueueList lists[kListCount];  // index kHeldList, then ReadyListOf(group, priority); 0 unused
+  QueueList lists[kListCount];  // index kHeldList, then ReadyListOf(group, priority, lane)
+  // Bit `lane` of ready_lanes[LaneSetOf(group, priority)]: that ready list is not empty. Set and
+  // cleared with the list (a pop clears a stale set bit; Repair rebuilds them all).
+  uint32_t ready_lanes[kLaneSets];
 
   // Fair sharing (L): queued tasks per submitting user (a hint, recounted by Repair; a user
   // beyond kUserRows is not counted) and the user each group served last, so that users' ready

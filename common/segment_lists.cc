@@ -25,12 +25,23 @@ void Segment::EnqueueLocked(uint32_t slot, uint64_t now_us) {
   // A record naming no group (scribbled) waits in the held list, where the sweep fails it.
   const bool ready = r.group < kMaxGroups && ReadinessLocked(r, now_us, &why) == Readiness::kReady;
   if (ready) {
-    LinkLocked(slot, ReadyListOf(r.group, r.priority < kPriorityLevels ? r.priority : 0));
+    LinkLocked(slot, ReadyListOf(r.group, r.priority < kPriorityLevels ? r.priority : 0,
+                                 UserLaneOf(r.submitter_uid)));
   } else {
     // Delayed, waiting on a dependency, held, or never to run (the sweep fails it with reason).
     LinkLocked(slot, kHeldList);
-    header_->held_hint.store(1, std::memory_order_relaxed);
+    LogHeldJoinLocked(slot);
     AttachToBlockingDependencyLocked(slot);
+  }
+}
+
+void Segment::LogHeldJoinLocked(uint32_t slot) {
+  const uint32_t n = header_->held_joined.load(std::memory_order_relaxed);
+  if (n < kHeldJoinLog) {
+    header_->held_join_log[n] = slot;
+    header_->held_joined.store(n + 1, std::memory_order_relaxed);
+  } else {
+    header_->held_hint.store(1, std::memory_order_relaxed);  // too many to log: walk them all
   }
 }
 
@@ -116,6 +127,7 @@ void Segment::LinkLocked(uint32_t slot, uint32_t list) {
     link(me.next - 1).prev = slot + 1;
   }
   ++l.length;
+  if (list > kHeldList) header_->ready_lanes[(list - 2) / kUserLanes] |= LaneBit(list);
 }
 
 bool Segment::LinkedWhereItSaysLocked(uint32_t slot) {
@@ -147,6 +159,9 @@ void Segment::UnlinkLocked(uint32_t slot) {
     link(me.next - 1).prev = me.prev;
   }
   if (l.length > 0) --l.length;
+  if (me.list > kHeldList && l.head == 0) {
+    header_->ready_lanes[(me.list - 2) / kUserLanes] &= ~LaneBit(me.list);
+  }
   me.prev = me.next = 0;
   me.list = kNoList;
   DetachDependentLocked(slot);
@@ -172,6 +187,10 @@ void Segment::ReleaseDependentsLocked(uint32_t slot, uint64_t now_us) {
 
 void Segment::RebuildListsLocked() {
   for (QueueList& l : header_->lists) l = QueueList{};
+  for (uint32_t& lanes : header_->ready_lanes) lanes = 0;
+  // The log of held joins may name slots of the lists just dropped: the next look walks them all.
+  header_->held_joined.store(0, std::memory_order_relaxed);
+  header_->held_hint.store(1, std::memory_order_relaxed);
   // (order, id, slot): equal orders (a queue replayed from the journal has none) go by id.
   std::vector<std::tuple<uint64_t, uint64_t, uint32_t>> queued;
   for (uint32_t slot = 0; slot < capacity_; ++slot) {
@@ -227,6 +246,11 @@ std::vector<std::string> Segment::CheckListsLocked() {
     if (at > capacity_ || length > capacity_ || prev != header_->lists[list].tail ||
         length != header_->lists[list].length) {
       problems.push_back(fmt::format("queue list {} does not end where its header says", list));
+    }
+    // A pop finds a ready list by its lane bit: one not set strands its tasks.
+    if (list > kHeldList && length > 0 &&
+        (header_->ready_lanes[(list - 2) / kUserLanes] & LaneBit(list)) == 0) {
+      problems.push_back(fmt::format("queue list {} is not marked as holding tasks", list));
     }
   }
   for (uint32_t slot = 0; slot < capacity_; ++slot) {

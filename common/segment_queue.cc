@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/daemon_warning.h"
@@ -452,6 +454,13 @@ bool Segment::OthersQueuedLocked(uint32_t uid) const {
   return false;
 }
 
+bool Segment::OthersQueuedInLaneLocked(uint32_t uid) const {
+  for (const SegmentHeader::UserCount& row : header_->queued_by_user) {
+    if (row.queued != 0 && row.uid != uid && UserLaneOf(row.uid) == UserLaneOf(uid)) return true;
+  }
+  return false;
+}
+
 uint64_t Segment::QueuedBy(uint32_t uid) {
   uint64_t queued = 0;
   const bool locked = LockToRead();
@@ -526,13 +535,13 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   for (;;) {
     EnsureSaneLocked("pop");
     if (header_->groups[group].paused.load(std::memory_order_relaxed) != 0) return false;
-    // The best priority with a ready task: the head of its list is the oldest.
+    // The best priority with a ready task, and the oldest head among its users' lanes.
     uint32_t list = kNoList;
-    for (int32_t p = kPriorityLevels - 1; p >= 0 && list == kNoList; --p) {
-      const uint32_t candidate = ReadyListOf(group, static_cast<uint32_t>(p));
-      if (!ListEndsSaneLocked(candidate)) RebuildListsLocked();
-      if (header_->lists[candidate].head != 0) list = candidate;
+    bool rebuilt = false;
+    for (int32_t p = kPriorityLevels - 1; p >= 0 && list == kNoList && !rebuilt; --p) {
+      list = OldestReadyLocked(LaneSetOf(group, static_cast<uint32_t>(p)), std::nullopt, &rebuilt);
     }
+    if (rebuilt) continue;
     if (list == kNoList) return false;
     const uint32_t head = header_->lists[list].head - 1;
     if (StateOf(entry(head)) != TaskState::kQueued || link(head).list != list) {
@@ -580,13 +589,52 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
   }
 }
 
+uint32_t Segment::OldestReadyLocked(uint32_t lane_set, std::optional<uint32_t> other_than_uid,
+                                    bool* rebuilt) {
+  uint32_t best = kNoList;
+  uint64_t best_order = UINT64_MAX;
+  uint32_t& lanes = header_->ready_lanes[lane_set];
+  for (uint32_t left = lanes; left != 0; left &= left - 1) {
+    const uint32_t list = 2 + lane_set * kUserLanes + static_cast<uint32_t>(std::countr_zero(left));
+    if (!ListEndsSaneLocked(list)) {
+      RebuildListsLocked();
+      *rebuilt = true;
+      return kNoList;
+    }
+    const uint32_t head = header_->lists[list].head;
+    if (head == 0) {
+      lanes &= ~LaneBit(list);  // a stale bit (its list emptied by a rebuild, a scribble)
+      continue;
+    }
+    if (other_than_uid && record(head - 1).submitter_uid == *other_than_uid) continue;
+    if (link(head - 1).order < best_order) {
+      best_order = link(head - 1).order;
+      best = list;
+    }
+  }
+  return best;
+}
+
 uint32_t Segment::TakeTurnsLocked(uint32_t best, uint32_t group) {
   // Fair sharing: when the group served the best task's user last and another user has tasks
-  // queued, the oldest ready task of the same list (same priority) of another user goes first.
-  // The walk starts after the best task and stops at the first such task (docs/SECURITY.md,
-  // fair sharing); every task in a ready list is ready.
+  // queued, the oldest ready task of the same priority of another user goes first
+  // (docs/SECURITY.md, fair sharing); every task in a ready list is ready. Each user lane is a
+  // list of its own, so that is the oldest head of another lane: no walk past the first user's
+  // tasks, however many there are.
   const uint32_t best_uid = record(best).submitter_uid;
   if (header_->last_served_uid[group] != best_uid || !OthersQueuedLocked(best_uid)) return best;
+  const uint32_t best_list = link(best).list;
+  if (best_list <= kHeldList || best_list >= kListCount) return best;
+  bool rebuilt = false;
+  const uint32_t other = OldestReadyLocked((best_list - 2) / kUserLanes, best_uid, &rebuilt);
+  if (rebuilt) return best;  // `best` is queued and linked again: it goes
+  if (other != kNoList) {
+    const uint32_t slot = header_->lists[other].head - 1;
+    if (StateOf(entry(slot)) == TaskState::kQueued) return slot;
+  }
+  // Users whose uids share the best task's lane (uid modulo kUserLanes) are in its list: walked
+  // only when one of them has tasks queued, from the best task to the first of theirs.
+  if (!OthersQueuedInLaneLocked(best_uid)) return best;
   uint32_t at = link(best).next;
   for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
     const uint32_t slot = at - 1;
@@ -606,6 +654,7 @@ HeldSweep Segment::SweepHeld() {
   // Cleared before the walk: a task that joins the held list during it (a dependent of a task it
   // fails, a rebuild) sets it again, and the supervisor walks once more.
   header_->held_hint.store(0, std::memory_order_relaxed);
+  header_->held_joined.store(0, std::memory_order_relaxed);  // the walk sees every one of them
   if (!ListEndsSaneLocked(kHeldList)) RebuildListsLocked();
   const uint64_t now = NowUs();
   // Only the held list is walked: the cost follows the tasks that wait, not the queue.
@@ -618,6 +667,25 @@ HeldSweep Segment::SweepHeld() {
     }
     at = link(slot).next;  // before the slot moves to another list
     StepHeldLocked(slot, now, &sweep);
+  }
+  Unlock();  // wakes the waiters of failed dependents
+  if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
+  return sweep;
+}
+
+HeldSweep Segment::StepHeldJoins() {
+  HeldSweep sweep;
+  Lock();
+  EnsureSaneLocked("held joins");
+  // Taken out of the log before they are stepped: a task that joins meanwhile (a dependent of a
+  // task a step fails) is logged afresh for the next look.
+  const uint32_t n = std::min(header_->held_joined.load(std::memory_order_relaxed), kHeldJoinLog);
+  const std::vector<uint32_t> joined(header_->held_join_log, header_->held_join_log + n);
+  header_->held_joined.store(0, std::memory_order_relaxed);
+  const uint64_t now = NowUs();
+  for (const uint32_t slot : joined) {
+    // Moved on since it joined (released, cancelled, stepped already: a task can join twice).
+    if (slot < capacity_ && QueuedInHeldListLocked(slot)) StepHeldLocked(slot, now, &sweep);
   }
   Unlock();  // wakes the waiters of failed dependents
   if (sweep.ready > 0) WakeWorkers(UINT32_MAX);

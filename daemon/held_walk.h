@@ -1,12 +1,16 @@
 // When the supervisor looks at the queue's held list (tasks waiting for a delay, a dependency or
 // a `taskq release`). A dependency's end and a release move their tasks themselves; what is left
 // is what time or a change decides:
+//   - the tasks that joined the list since the last look (a delayed submit, a dependent whose
+//     dependency failed, a retry waiting for its delay) are logged in the segment, and only they
+//     are stepped (Segment::StepHeldJoins): a stream of delayed submits costs per submit, not a
+//     look at every held task per tick;
 //   - a walk of the whole list (Segment::SweepHeld) on the first tick (a found segment's list
-//     was walked by an earlier supervisor), when a task joined the list since the last walk
-//     (Segment::HeldListChanged: a delayed submit, a dependent whose dependency failed, a retry
-//     waiting for its delay), and once a minute while anything is held (a dependency chain
-//     broken some other way than by a lock holder dying mid-link, whose repair rebuilds the
-//     lists and so marks them, still releases its tasks);
+//     was walked by an earlier supervisor), when the segment asks for one
+//     (Segment::HeldListChanged: more joins than its log holds, a chain that broke), and once a
+//     minute while anything is held (a dependency chain broken some other way than by a lock
+//     holder dying mid-link, whose repair rebuilds the lists and so marks them, still releases
+//     its tasks);
 //   - between walks, the delays the last walk found wait in a heap here, and those whose time
 //     has come are handed to Segment::ReleaseDue: a delayed task costs O(log n) when it falls
 //     due, not a readiness check of every held task every 50 ms as until round 2 (issue 18).
@@ -29,33 +33,23 @@ class HeldWalkSchedule {
 
   // Whether to walk the whole held list now.
   bool WalkDue(bool list_changed, uint64_t now_us) const {
-    if (walked_us_ == 0 || list_changed) return true;  // never walked, or a task joined
+    if (walked_us_ == 0 || list_changed) return true;  // never walked, or the segment asks
     if (waiting_ == 0 && delays_.empty()) return false;
     if (now_us < walked_us_) return true;  // the wall clock went back: the delays are stale
     return now_us - walked_us_ >= kSafetyWalkUs;
   }
 
   // A walk's findings replace what the last one found.
-  void Walked(HeldSweep&& sweep, uint64_t now_us) {
-    waiting_ = sweep.held;
-    walked_us_ = now_us;
-    delays_ = Heap(Later{}, std::move(sweep.delays));
-  }
+  void Walked(HeldSweep&& sweep, uint64_t now_us);
+
+  // What a step of the new joins found joins what the last walk found.
+  void Joined(HeldSweep&& sweep);
 
   // The delays whose time has come, taken out of the heap (for Segment::ReleaseDue).
-  std::vector<HeldDelay> TakeDue(uint64_t now_us) {
-    std::vector<HeldDelay> due;
-    while (!delays_.empty() && delays_.top().due_us <= now_us) {
-      due.push_back(delays_.top());
-      delays_.pop();
-    }
-    return due;
-  }
+  std::vector<HeldDelay> TakeDue(uint64_t now_us);
 
   // Delays that ReleaseDue found still waiting (the clocks of two readings): back in the heap.
-  void StillWaiting(const std::vector<HeldDelay>& delays) {
-    for (const HeldDelay& d : delays) delays_.push(d);
-  }
+  void StillWaiting(const std::vector<HeldDelay>& delays);
 
   // How long the supervisor's tick may sleep: `tick`, or less when a delay ends sooner (at
   // least 1 ms: a delay is released on time, not by a busy loop).

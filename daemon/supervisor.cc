@@ -271,9 +271,9 @@ class Supervisor::Impl {
     }
   }
 
-  // Every 50 ms: start runners for a changed group table; walk the held list when it changed, or
-  // release the delays that fell due (daemon/held_walk.h), waking sooner for a delay that ends
-  // sooner than the tick.
+  // Every 50 ms: start runners for a changed group table; look at the tasks that joined the held
+  // list (or walk it all when asked to), then release the delays that fell due
+  // (daemon/held_walk.h), waking sooner for a delay that ends sooner than the tick.
   void Sweep() {
     if (!stopping_) {
       const uint32_t seq = segment_->header()->groups_seq.load();
@@ -286,10 +286,17 @@ class Supervisor::Impl {
         HeldSweep held = segment_->SweepHeld();
         if (held.ready > 0) runners_->OnWork();
         held_walks_.Walked(std::move(held), now);
-      } else if (const std::vector<HeldDelay> due = held_walks_.TakeDue(now); !due.empty()) {
-        const HeldSweep released = segment_->ReleaseDue(due);
-        if (released.ready > 0) runners_->OnWork();
-        held_walks_.StillWaiting(released.delays);
+      } else {
+        if (segment_->HeldJoinsLogged()) {
+          HeldSweep joined = segment_->StepHeldJoins();
+          if (joined.ready > 0) runners_->OnWork();
+          held_walks_.Joined(std::move(joined));
+        }
+        if (const std::vector<HeldDelay> due = held_walks_.TakeDue(now); !due.empty()) {
+          const HeldSweep released = segment_->ReleaseDue(due);
+          if (released.ready > 0) runners_->OnWork();
+          held_walks_.StillWaiting(released.delays);
+        }
       }
     }
     // Stopping, no delay is released: the plain tick (an overdue one would make it 1 ms).

@@ -56,6 +56,20 @@ TEST(HeldWalkSchedule, DelaysAreHandedOverWhenDueEarliestFirstWithoutAWalk) {
   EXPECT_EQ(due[0].id, 7u);
 }
 
+TEST(HeldWalkSchedule, TheDelaysOfNewJoinsJoinTheHeapWithoutAWalk) {
+  HeldWalkSchedule walks;
+  walks.Walked(Found(1, {{kNow + 3'600'000'000, 9, 8}}), kNow);
+  walks.Joined(Found(2, {{kNow + 20'000, 5, 4}}));  // and one waiting on a dependency
+  EXPECT_FALSE(walks.WalkDue(false, kNow + 1)) << "new joins are stepped, not walked";
+  EXPECT_EQ(walks.delays(), 2u);
+  EXPECT_EQ(walks.Sleep(kNow, kTick), microseconds(20'000)) << "the tick wakes for the new one";
+  const std::vector<HeldDelay> due = walks.TakeDue(kNow + 20'000);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].id, 5u);
+  EXPECT_TRUE(walks.WalkDue(false, kNow + HeldWalkSchedule::kSafetyWalkUs))
+      << "the minute's walk still comes while they wait";
+}
+
 TEST(HeldWalkSchedule, AMinuteWithTasksHeldOrTheClockGoingBackMakesAWalk) {
   HeldWalkSchedule walks;
   walks.Walked(Found(2, {}), kNow);  // held or waiting on dependencies: no delay

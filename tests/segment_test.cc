@@ -221,7 +221,8 @@ TEST_F(SegmentTest, WrapsAroundWithRetentionEvictingFinishedTasks) {
     EXPECT_EQ(segment_->header()->finished_live, listed.size());
   }
   EXPECT_GT(segment_->header()->next_order, 50u * segment_->capacity());
-  const QueueList& ready = segment_->header()->lists[ReadyListOf(0, kDefaultPriority)];
+  const QueueList& ready =
+      segment_->header()->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(getuid()))];
   EXPECT_EQ(ready.head, 0u);
   EXPECT_EQ(ready.length, 0u);
   EXPECT_TRUE(segment_->Check().empty());
@@ -416,7 +417,7 @@ TEST_F(SegmentTest, ADelayedTopPriorityTaskNeitherRunsEarlyNorHoldsBackTheRest) 
   const std::vector<uint64_t> rest = SubmitN(3);
   const SegmentHeader* h = segment_->header();
   EXPECT_EQ(h->lists[kHeldList].length, 1u);
-  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority)].length, 3u);
+  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(getuid()))].length, 3u);
   ClaimedTask task;
   ASSERT_EQ(PopId(&task), rest[0]);
   CompleteOk(task);
@@ -437,7 +438,7 @@ TEST_F(SegmentTest, ADelayedTopPriorityTaskNeitherRunsEarlyNorHoldsBackTheRest) 
 // The supervisor walks the held list only when a task joined it, and hands over the delays a walk
 // found when they fall due (daemon/held_walk.h): a walk reports every delay in list order, and
 // a task joining the list marks it.
-TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
+TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksAreLogged) {
   Open(/*retain_count=*/100);
   const uint64_t now = NowUs();
   TaskSpec in_an_hour = Cpu(0);
@@ -447,7 +448,8 @@ TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
   TaskSpec held = Cpu(2);
   held.hold = true;
   const std::vector<uint64_t> ids = Submit({in_an_hour, in_a_minute, held});
-  EXPECT_TRUE(segment_->HeldListChanged()) << "tasks joined the held list";
+  EXPECT_TRUE(segment_->HeldJoinsLogged()) << "tasks joined the held list";
+  EXPECT_FALSE(segment_->HeldListChanged()) << "three joins fit the log: no walk asked for";
   HeldSweep sweep = segment_->SweepHeld();
   EXPECT_EQ(sweep.held, 3u);
   ASSERT_EQ(sweep.delays.size(), 2u) << "the held one waits for no time";
@@ -455,7 +457,7 @@ TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
   EXPECT_EQ(sweep.delays[0].due_us, in_an_hour.not_before_us);
   EXPECT_EQ(sweep.delays[1].id, ids[1]);
   EXPECT_EQ(sweep.delays[1].due_us, in_a_minute.not_before_us);
-  EXPECT_FALSE(segment_->HeldListChanged()) << "the walk clears the mark";
+  EXPECT_FALSE(segment_->HeldJoinsLogged()) << "the walk saw them: the log is cleared";
 
   // Handed over when due, a delayed task moves without a walk; one not due yet stays, and one
   // that is no longer there (cancelled) is skipped.
@@ -467,7 +469,7 @@ TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
   raw.records[found[1].slot].not_before_us = NowUs() - 1;  // the minute is over
   sweep = segment_->ReleaseDue({found[1]});
   EXPECT_EQ(sweep.ready, 1u);
-  EXPECT_FALSE(segment_->HeldListChanged());
+  EXPECT_FALSE(segment_->HeldJoinsLogged());
   ClaimedTask due_task;
   ASSERT_EQ(PopId(&due_task), ids[1]);
   CompleteOk(due_task);
@@ -479,20 +481,23 @@ TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
   TaskSpec dependent = Cpu(3);
   dependent.after = {dep[0]};
   const std::vector<uint64_t> waiting = Submit({dependent});
-  EXPECT_TRUE(segment_->HeldListChanged());
-  sweep = segment_->SweepHeld();
-  EXPECT_EQ(sweep.held, 3u);
+  EXPECT_TRUE(segment_->HeldJoinsLogged());
+  sweep = segment_->StepHeldJoins();
+  EXPECT_EQ(sweep.held, 1u) << "only the new one is looked at";
+  EXPECT_TRUE(sweep.delays.empty()) << "it waits for its dependency, not a time";
+  EXPECT_FALSE(segment_->HeldJoinsLogged());
   ASSERT_TRUE(segment_->SetHeld(ids[2], false).ok());
-  EXPECT_FALSE(segment_->HeldListChanged());
+  EXPECT_FALSE(segment_->HeldJoinsLogged());
   ClaimedTask task;
   ASSERT_EQ(PopId(&task), ids[2]) << "released: runnable at once";
   CompleteOk(task);
   ASSERT_EQ(PopId(&task), dep[0]);
   CompleteOk(task);
-  EXPECT_FALSE(segment_->HeldListChanged());
+  EXPECT_FALSE(segment_->HeldJoinsLogged());
   EXPECT_EQ(PopId(), waiting[0]) << "its dependency's success released it";
 
-  // A dependent whose dependency failed rejoins the held list: marked, and the walk fails it.
+  // A dependent whose dependency failed rejoins the held list: logged, and its step fails it
+  // without a walk.
   const std::vector<uint64_t> dep2 = SubmitN(1);
   TaskSpec doomed = Cpu(4);
   doomed.after = {dep2[0]};
@@ -503,12 +508,108 @@ TEST_F(SegmentTest, AWalkOfTheHeldListFindsEveryDelayAndJoiningTasksMarkIt) {
   failed.state = TaskState::kFailed;
   failed.exit_code = 1;
   segment_->Complete(task.slot, task.record.id, failed);
-  EXPECT_TRUE(segment_->HeldListChanged());
-  sweep = segment_->SweepHeld();
+  EXPECT_TRUE(segment_->HeldJoinsLogged());
+  sweep = segment_->StepHeldJoins();
   EXPECT_EQ(sweep.failed, 1u);
   EXPECT_EQ(StateOf(never[0]), TaskState::kFailed);
-  EXPECT_EQ(sweep.held, 1u) << "the task an hour away";
+  EXPECT_EQ(sweep.held, 0u) << "the task an hour away is not looked at again";
+  EXPECT_FALSE(segment_->HeldListChanged());
+  sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.held, 1u) << "a walk still finds the task an hour away";
   EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, MoreHeldJoinsThanTheLogHoldsAskForAWalkThatFindsThemAll) {
+  options_.capacity = 4096;
+  options_ = ResolveDefaults(options_);
+  Open(/*retain_count=*/100);
+  const uint64_t due = NowUs() + 3600ull * 1000000;
+  std::vector<TaskSpec> delayed(kHeldJoinLog + 1, Cpu(0));
+  for (TaskSpec& spec : delayed) spec.not_before_us = due;
+  const std::vector<uint64_t> ids = Submit(delayed);
+  EXPECT_TRUE(segment_->HeldListChanged()) << "the log is full: a walk is asked for";
+  HeldSweep sweep = segment_->SweepHeld();
+  EXPECT_EQ(sweep.held, kHeldJoinLog + 1);
+  EXPECT_EQ(sweep.delays.size(), kHeldJoinLog + 1);
+  EXPECT_FALSE(segment_->HeldListChanged());
+  EXPECT_FALSE(segment_->HeldJoinsLogged()) << "the walk cleared the log too";
+
+  // Each join costs a step of itself alone, however many wait: one more delayed submit is one.
+  TaskSpec one_more = Cpu(1);
+  one_more.not_before_us = due + 1;
+  const std::vector<uint64_t> last = Submit({one_more});
+  sweep = segment_->StepHeldJoins();
+  EXPECT_EQ(sweep.held, 1u);
+  ASSERT_EQ(sweep.delays.size(), 1u);
+  EXPECT_EQ(sweep.delays[0].id, last[0]);
+  EXPECT_EQ(sweep.delays[0].due_us, due + 1);
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+// Fair sharing (issue 18): each user's ready tasks are a list of their own (a lane: uid modulo
+// kUserLanes), so users of one priority take turns by comparing the heads of the lanes.
+TEST_F(SegmentTest, UsersTakeTurnsFromTheirOwnLanesOldestFirst) {
+  Open(/*retain_count=*/100);
+  constexpr uint32_t kAlice = 60001, kBob = 60002, kCarol = 60003;
+  ASSERT_NE(UserLaneOf(kAlice), UserLaneOf(kBob));
+  auto submit_as = [&](uint32_t uid, size_t n) {
+    std::vector<uint64_t> ids;
+    const std::vector<TaskSpec> specs(n, Cpu(0));
+    EXPECT_TRUE(segment_->Submit(specs, &ids, uid).ok());
+    return ids;
+  };
+  const std::vector<uint64_t> alice = submit_as(kAlice, 4);
+  const std::vector<uint64_t> bob = submit_as(kBob, 2);
+  const SegmentHeader* h = segment_->header();
+  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(kAlice))].length, 4u);
+  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(kBob))].length, 2u);
+  std::vector<uint64_t> order;
+  ClaimedTask task;
+  for (int i = 0; i < 6; ++i) {
+    order.push_back(PopId(&task));
+    CompleteOk(task);
+  }
+  // Alice's oldest first, then the users alternate while both have tasks; then Alice's rest.
+  EXPECT_EQ(order, (std::vector<uint64_t>{alice[0], bob[0], alice[1], bob[1], alice[2], alice[3]}));
+  EXPECT_EQ(h->ready_lanes[LaneSetOf(0, kDefaultPriority)], 0u) << "every lane emptied";
+
+  // A user whose tasks all wait (held) does not make the other's pops look for them.
+  TaskSpec later = Cpu(1);
+  later.not_before_us = NowUs() + 3600ull * 1000000;
+  std::vector<uint64_t> ids;
+  ASSERT_TRUE(segment_->Submit(std::vector<TaskSpec>{later}, &ids, kCarol).ok());
+  const std::vector<uint64_t> more = submit_as(kAlice, 3);
+  for (const uint64_t id : more) {
+    ASSERT_EQ(PopId(&task), id);
+    CompleteOk(task);
+  }
+
+  // Two users sharing a lane (uids equal modulo kUserLanes) still take turns, within it.
+  const uint32_t kAlicesLaneMate = kAlice + kUserLanes;
+  const std::vector<uint64_t> first = submit_as(kAlice, 2);
+  const std::vector<uint64_t> mate = submit_as(kAlicesLaneMate, 1);
+  order.clear();
+  for (int i = 0; i < 3; ++i) {
+    order.push_back(PopId(&task));
+    CompleteOk(task);
+  }
+  EXPECT_EQ(order, (std::vector<uint64_t>{mate[0], first[0], first[1]})) << "Alice went last";
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, AReadyListWhoseLaneBitIsClearIsFoundByCheckAndRepaired) {
+  Open(/*retain_count=*/100);
+  const std::vector<uint64_t> ids = SubmitN(2);
+  segment_->header()->ready_lanes[LaneSetOf(0, kDefaultPriority)] = 0;  // scribbled
+  const std::vector<std::string> problems = segment_->Check();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("is not marked as holding tasks"), std::string::npos) << problems[0];
+  EXPECT_EQ(segment_->Repair().size(), 1u);
+  EXPECT_TRUE(segment_->Check().empty());
+  EXPECT_EQ(PopId(), ids[0]);
+  segment_->header()->ready_lanes[LaneSetOf(0, 9)] = ~0u;  // set bits of empty lists: skipped
+  EXPECT_EQ(PopId(), ids[1]);
+  EXPECT_EQ(segment_->header()->ready_lanes[LaneSetOf(0, 9)], 0u) << "a pop clears stale bits";
 }
 
 TEST_F(SegmentTest, ADependentIsReleasedByItsDependencysSuccessWithoutASweep) {
@@ -654,7 +755,7 @@ TEST_F(SegmentTest, RepairPutsAQueuedTaskMissingFromItsListBack) {
   raw.links[0].next = 3;
   raw.links[2].prev = 1;
   raw.links[1] = QueueLink{};
-  segment_->header()->lists[ReadyListOf(0, kDefaultPriority)].length = 2;
+  segment_->header()->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(getuid()))].length = 2;
   std::vector<std::string> problems = segment_->Check();
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("queued task 2 is missing from the queue"), std::string::npos)
@@ -798,7 +899,7 @@ TEST_F(ForeignSegmentTest, RefusesAMissingQueue) {
 
 TEST_F(ForeignSegmentTest, RefusesRandomBytes) {
   std::mt19937 random(7);
-  std::string bytes(64 * 1024, '\0');
+  std::string bytes(sizeof(SegmentHeader) + 64 * 1024, '\0');  // more than a header
   for (char& c : bytes) c = static_cast<char>(random());
   WriteSegmentFile(bytes);
   ExpectRefused("wrong magic number");

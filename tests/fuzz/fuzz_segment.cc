@@ -2,8 +2,9 @@
 // either a whole segment file (first byte 0) or a list of patches applied to a valid segment of
 // capacity 16 holding queued, running and finished tasks (first byte non-zero: repeated
 // [offset:2][length:1][bytes], offsets modulo the segment size). Attach must refuse or accept
-// without crashing; an accepted segment must survive every reader, Repair() must leave it
-// healthy, and Pop() must only hand out tasks whose record validates.
+// without crashing; an accepted segment must survive every reader and the supervisor's looks at
+// the held list, Repair() must leave it healthy, and Pop() must only hand out tasks whose record
+// validates.
 //
 // The mutex bytes are never patched: a lock word naming a live thread would hang every locker,
 // and no check of the bytes can tell that apart from a real holder (docs/SECURITY.md).
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/options.h"
 #include "common/segment.h"
 
@@ -73,6 +75,8 @@ Fixture* MakeFixture() {
     specs[2].exec.argv = {"/bin/echo", "hello"};
     specs[2].exec.cwd = "/";
     specs[2].exec.env = {"A=B"};
+    specs[3].not_before_us = taskq::NowUs() + 3600ull * 1000000;  // held: delayed
+    specs[4].after = {1};                                         // held: waits on the first
     std::vector<uint64_t> ids;
     if (!segment->Submit(specs, &ids).ok()) std::abort();
     taskq::ClaimedTask claimed;
@@ -132,6 +136,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)segment->Get(info.id(), &copy);
     (void)info.reason();
   }
+  // The supervisor's looks at the held list read its join log and links before any repair.
+  (void)segment->StepHeldJoins();
+  (void)segment->SweepHeld();
   for (const std::string& fix : segment->Repair()) {
     if (std::getenv("FUZZ_VERBOSE") != nullptr) std::fprintf(stderr, "repair: %s\n", fix.c_str());
   }
