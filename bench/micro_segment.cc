@@ -12,10 +12,15 @@
 //                            an hour, 10 % waiting on --after a delayed task; priorities 0..9 and
 //                            4 groups mixed (issue 18). Each step submits one ready task and pops
 //                            one, so the depth stays N; only the named call is timed.
+//   FairPopAtDepth/N         one Pop with two users' tasks queued, N each, the first user's all
+//                            submitted before the second's, plus a third user's task delayed an
+//                            hour: fair sharing makes the users take turns (issue 18). Each step
+//                            submits a task for the user just served and pops one.
 #include <benchmark/benchmark.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -244,6 +249,38 @@ void PopAtDepth(benchmark::State& state) { AtDepth(state, Timed::kPop); }
 void SubmitAtDepth(benchmark::State& state) { AtDepth(state, Timed::kSubmit); }
 BENCHMARK(PopAtDepth)->Arg(1000)->Arg(100000)->Arg(1000000)->UseManualTime();
 BENCHMARK(SubmitAtDepth)->Arg(1000)->Arg(100000)->Arg(1000000)->UseManualTime();
+
+// Two users' tasks taking turns at one priority (and a third user's, held): the pop that serves
+// the second user after the first has to find the second's oldest ready task.
+void FairPopAtDepth(benchmark::State& state) {
+  const uint32_t depth = static_cast<uint32_t>(state.range(0));
+  Queue queue(2 * depth + 4096, 0);
+  taskq::Segment& segment = queue.segment();
+  constexpr uint32_t kFirst = 60001, kSecond = 60002, kThird = 60003;
+  std::vector<uint64_t> ids;
+  for (const uint32_t uid : {kFirst, kSecond}) {
+    for (uint32_t done = 0; done < depth; done += 4096) {
+      const std::vector<taskq::TaskSpec> batch(std::min(4096u, depth - done), TrivialSpec());
+      if (!segment.Submit(batch, &ids, uid).ok()) std::abort();
+    }
+  }
+  taskq::TaskSpec delayed = TrivialSpec();
+  delayed.not_before_us = taskq::NowUs() + 3600ull * 1000000;
+  if (!segment.Submit(std::vector<taskq::TaskSpec>{delayed}, &ids, kThird).ok()) std::abort();
+  const std::vector<taskq::TaskSpec> one{TrivialSpec()};
+  for (auto _ : state) {
+    taskq::ClaimedTask task;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!segment.Pop(1, &task)) std::abort();
+    const auto t1 = std::chrono::steady_clock::now();
+    const uint32_t served = task.record.submitter_uid;
+    segment.Complete(task.slot, task.record.id, taskq::TaskOutcome{});
+    if (!segment.Submit(one, &ids, served).ok()) std::abort();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(FairPopAtDepth)->Arg(1000)->Arg(100000)->UseManualTime();
 
 }  // namespace
 
