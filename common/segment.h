@@ -395,13 +395,16 @@ class Segment {
   void CountUserLocked(uint32_t uid, int delta);
   // True when a user other than `uid` has queued tasks (per the header's hint).
   bool OthersQueuedLocked(uint32_t uid) const;
-  // The same, among the users whose tasks share `uid`'s lane (UserLaneOf).
+  // The same, among the users whose tasks share `uid`'s lane (UserLaneOf); true as well when the
+  // user table is full (a user beyond it is not counted).
   bool OthersQueuedInLaneLocked(uint32_t uid) const;
   // The ready list whose head is the oldest among the non-empty lanes of `lane_set` (a group and
   // priority), skipping heads submitted by `other_than_uid`; kNoList when none. Sets `rebuilt`
   // (and returns kNoList) when a scribbled list made it rebuild every list.
   uint32_t OldestReadyLocked(uint32_t lane_set, std::optional<uint32_t> other_than_uid,
                              bool* rebuilt);
+  // Queue order of two queued tasks: `order`, then id.
+  bool OlderLocked(uint32_t a_slot, uint32_t b_slot);
   int32_t FindGroupLocked(const std::string& name);
   enum class Readiness { kReady, kWaiting, kNever };
   Readiness ReadinessLocked(const TaskRecord& r, uint64_t now_us, std::string* why);

@@ -10,6 +10,7 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "common/clock.h"
 #include "common/daemon_warning.h"
@@ -455,10 +456,12 @@ bool Segment::OthersQueuedLocked(uint32_t uid) const {
 }
 
 bool Segment::OthersQueuedInLaneLocked(uint32_t uid) const {
+  bool table_full = true;  // then users beyond it go uncounted: any of them may share the lane
   for (const SegmentHeader::UserCount& row : header_->queued_by_user) {
+    if (row.queued == 0) table_full = false;
     if (row.queued != 0 && row.uid != uid && UserLaneOf(row.uid) == UserLaneOf(uid)) return true;
   }
-  return false;
+  return table_full;
 }
 
 uint64_t Segment::QueuedBy(uint32_t uid) {
@@ -549,20 +552,21 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
       RebuildListsLocked();
       continue;
     }
+    // The head, or another user's task when it is their turn: checked before it is claimed.
+    const uint32_t slot = TakeTurnsLocked(head, group);
     const uint64_t now = NowUs();
     std::string why;
-    switch (ReadinessLocked(record(head), now, &why)) {
+    switch (ReadinessLocked(record(slot), now, &why)) {
       case Readiness::kReady:
         break;
       case Readiness::kWaiting:  // a restarted dependency, say: back to the held list
-        UnlinkLocked(head);
-        EnqueueLocked(head, now);
+        UnlinkLocked(slot);
+        EnqueueLocked(slot, now);
         continue;
       case Readiness::kNever:
-        FailWaitingLocked(head, why, now);
+        FailWaitingLocked(slot, why, now);
         continue;
     }
-    const uint32_t slot = TakeTurnsLocked(head, group);
     const uint64_t id = entry(slot).id.load(std::memory_order_relaxed);
     SlotEntry& e = entry(slot);
     TaskRecord& r = WritableRecord(slot);
@@ -592,7 +596,6 @@ bool Segment::PopLocked(int32_t runner_pid, ClaimedTask* task, uint32_t group) {
 uint32_t Segment::OldestReadyLocked(uint32_t lane_set, std::optional<uint32_t> other_than_uid,
                                     bool* rebuilt) {
   uint32_t best = kNoList;
-  uint64_t best_order = UINT64_MAX;
   uint32_t& lanes = header_->ready_lanes[lane_set];
   for (uint32_t left = lanes; left != 0; left &= left - 1) {
     const uint32_t list = 2 + lane_set * kUserLanes + static_cast<uint32_t>(std::countr_zero(left));
@@ -607,12 +610,15 @@ uint32_t Segment::OldestReadyLocked(uint32_t lane_set, std::optional<uint32_t> o
       continue;
     }
     if (other_than_uid && record(head - 1).submitter_uid == *other_than_uid) continue;
-    if (link(head - 1).order < best_order) {
-      best_order = link(head - 1).order;
-      best = list;
-    }
+    if (best == kNoList || OlderLocked(head - 1, header_->lists[best].head - 1)) best = list;
   }
   return best;
+}
+
+bool Segment::OlderLocked(uint32_t a, uint32_t b) {
+  // Equal orders (tasks replayed from the journal have none) go by id, as a rebuild links them.
+  return std::pair(link(a).order, entry(a).id.load(std::memory_order_relaxed)) <
+         std::pair(link(b).order, entry(b).id.load(std::memory_order_relaxed));
 }
 
 uint32_t Segment::TakeTurnsLocked(uint32_t best, uint32_t group) {
@@ -627,24 +633,26 @@ uint32_t Segment::TakeTurnsLocked(uint32_t best, uint32_t group) {
   if (best_list <= kHeldList || best_list >= kListCount) return best;
   bool rebuilt = false;
   const uint32_t other = OldestReadyLocked((best_list - 2) / kUserLanes, best_uid, &rebuilt);
-  if (rebuilt) return best;  // `best` is queued and linked again: it goes
-  if (other != kNoList) {
-    const uint32_t slot = header_->lists[other].head - 1;
-    if (StateOf(entry(slot)) == TaskState::kQueued) return slot;
+  if (rebuilt) return best;    // `best` is queued and linked again: it goes
+  uint32_t pick = UINT32_MAX;  // the oldest task of another user found so far
+  if (other != kNoList && StateOf(entry(header_->lists[other].head - 1)) == TaskState::kQueued) {
+    pick = header_->lists[other].head - 1;
   }
   // Users whose uids share the best task's lane (uid modulo kUserLanes) are in its list: walked
-  // only when one of them has tasks queued, from the best task to the first of theirs.
-  if (!OthersQueuedInLaneLocked(best_uid)) return best;
+  // only when one of them may have tasks queued, from the best task to the first of theirs,
+  // and no further than the other lanes' oldest.
+  if (!OthersQueuedInLaneLocked(best_uid)) return pick != UINT32_MAX ? pick : best;
   uint32_t at = link(best).next;
   for (uint32_t steps = 0; at != 0 && at <= capacity_ && steps < capacity_; ++steps) {
     const uint32_t slot = at - 1;
-    if (link(slot).list != link(best).list) break;  // a broken chain: give up the turn
+    if (link(slot).list != best_list) break;  // a broken chain: give up the walk
+    if (pick != UINT32_MAX && OlderLocked(pick, slot)) break;
     if (StateOf(entry(slot)) == TaskState::kQueued && record(slot).submitter_uid != best_uid) {
       return slot;
     }
     at = link(slot).next;
   }
-  return best;
+  return pick != UINT32_MAX ? pick : best;
 }
 
 HeldSweep Segment::SweepHeld() {

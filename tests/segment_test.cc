@@ -222,7 +222,7 @@ TEST_F(SegmentTest, WrapsAroundWithRetentionEvictingFinishedTasks) {
   }
   EXPECT_GT(segment_->header()->next_order, 50u * segment_->capacity());
   const QueueList& ready =
-      segment_->header()->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(getuid()))];
+      segment_->header()->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(geteuid()))];
   EXPECT_EQ(ready.head, 0u);
   EXPECT_EQ(ready.length, 0u);
   EXPECT_TRUE(segment_->Check().empty());
@@ -417,7 +417,7 @@ TEST_F(SegmentTest, ADelayedTopPriorityTaskNeitherRunsEarlyNorHoldsBackTheRest) 
   const std::vector<uint64_t> rest = SubmitN(3);
   const SegmentHeader* h = segment_->header();
   EXPECT_EQ(h->lists[kHeldList].length, 1u);
-  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(getuid()))].length, 3u);
+  EXPECT_EQ(h->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(geteuid()))].length, 3u);
   ClaimedTask task;
   ASSERT_EQ(PopId(&task), rest[0]);
   CompleteOk(task);
@@ -573,7 +573,8 @@ TEST_F(SegmentTest, UsersTakeTurnsFromTheirOwnLanesOldestFirst) {
   EXPECT_EQ(order, (std::vector<uint64_t>{alice[0], bob[0], alice[1], bob[1], alice[2], alice[3]}));
   EXPECT_EQ(h->ready_lanes[LaneSetOf(0, kDefaultPriority)], 0u) << "every lane emptied";
 
-  // A user whose tasks all wait (held) does not make the other's pops look for them.
+  // A user whose tasks all wait (held) does not take a turn: Alice's tasks go in order (that
+  // the pop no longer walks her list for it is segment_bench's FairPopAtDepth).
   TaskSpec later = Cpu(1);
   later.not_before_us = NowUs() + 3600ull * 1000000;
   std::vector<uint64_t> ids;
@@ -594,6 +595,62 @@ TEST_F(SegmentTest, UsersTakeTurnsFromTheirOwnLanesOldestFirst) {
     CompleteOk(task);
   }
   EXPECT_EQ(order, (std::vector<uint64_t>{mate[0], first[0], first[1]})) << "Alice went last";
+  EXPECT_TRUE(segment_->Check().empty());
+}
+
+TEST_F(SegmentTest, TheTurnGoesToTheOldestTaskOfAnotherUserWhicheverLaneItIsIn) {
+  Open(/*retain_count=*/100);
+  constexpr uint32_t kAlice = 60001, kBob = 60002, kAlicesLaneMate = kAlice + kUserLanes;
+  auto submit_as = [&](uint32_t uid, size_t n) {
+    std::vector<uint64_t> ids;
+    EXPECT_TRUE(segment_->Submit(std::vector<TaskSpec>(n, Cpu(0)), &ids, uid).ok());
+    return ids;
+  };
+  const std::vector<uint64_t> alice = submit_as(kAlice, 2);
+  const std::vector<uint64_t> mate = submit_as(kAlicesLaneMate, 1);
+  const std::vector<uint64_t> bob = submit_as(kBob, 1);
+  std::vector<uint64_t> order;
+  ClaimedTask task;
+  for (int i = 0; i < 4; ++i) {
+    order.push_back(PopId(&task));
+    CompleteOk(task);
+  }
+  // After Alice, the lane mate's task is older than Bob's (the head of his lane): it goes first.
+  EXPECT_EQ(order, (std::vector<uint64_t>{alice[0], mate[0], alice[1], bob[0]}));
+}
+
+TEST_F(SegmentTest, EqualOrdersInTwoLanesGoByIdAsAJournalReplayLinksThem) {
+  Open(/*retain_count=*/100);
+  std::vector<uint64_t> first, second;
+  ASSERT_TRUE(segment_->Submit(std::vector<TaskSpec>{Cpu(0)}, &first, 60017).ok());
+  ASSERT_TRUE(segment_->Submit(std::vector<TaskSpec>{Cpu(1)}, &second, 60002).ok());
+  ASSERT_LT(UserLaneOf(60002), UserLaneOf(60017)) << "the younger task's lane is looked at first";
+  RawView raw(*segment_);
+  const uint32_t capacity = segment_->capacity();
+  raw.links[(first[0] - 1) % capacity].order = raw.links[(second[0] - 1) % capacity].order = 0;
+  EXPECT_EQ(PopId(), first[0]);
+  EXPECT_EQ(PopId(), second[0]);
+}
+
+TEST_F(SegmentTest, AnotherUsersTaskWhoseDependencyWasRestartedWaitsInsteadOfTakingItsTurn) {
+  Open(/*retain_count=*/100);
+  constexpr uint32_t kAlice = 60001, kBob = 60002;
+  std::vector<uint64_t> alice, bob;
+  ASSERT_TRUE(segment_->Submit(std::vector<TaskSpec>{Cpu(0), Cpu(1)}, &alice, kAlice).ok());
+  TaskSpec dependent = Cpu(2);
+  dependent.after = {alice[0]};
+  ASSERT_TRUE(segment_->Submit(std::vector<TaskSpec>{dependent}, &bob, kBob).ok());
+  ClaimedTask task;
+  ASSERT_EQ(PopId(&task), alice[0]);
+  CompleteOk(task);  // releases Bob's task to its ready list
+  ASSERT_TRUE(segment_->Restart(alice[0], "again").ok());
+  // Alice was served last: Bob's task would be her turn's pick, but its dependency runs again.
+  ASSERT_EQ(PopId(&task), alice[1]);
+  CompleteOk(task);
+  EXPECT_EQ(StateOf(bob[0]), TaskState::kQueued);
+  ASSERT_EQ(PopId(&task), alice[0]);
+  CompleteOk(task);
+  EXPECT_EQ(PopId(), bob[0]);
   EXPECT_TRUE(segment_->Check().empty());
 }
 
@@ -755,7 +812,7 @@ TEST_F(SegmentTest, RepairPutsAQueuedTaskMissingFromItsListBack) {
   raw.links[0].next = 3;
   raw.links[2].prev = 1;
   raw.links[1] = QueueLink{};
-  segment_->header()->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(getuid()))].length = 2;
+  segment_->header()->lists[ReadyListOf(0, kDefaultPriority, UserLaneOf(geteuid()))].length = 2;
   std::vector<std::string> problems = segment_->Check();
   ASSERT_EQ(problems.size(), 1u);
   EXPECT_NE(problems[0].find("queued task 2 is missing from the queue"), std::string::npos)
