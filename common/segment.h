@@ -323,6 +323,10 @@ class Segment {
   // One held task's step of a walk (SweepHeld, ReleaseDue): failed, moved to its ready list, or
   // left waiting (in a dependency's chain, or among `sweep->delays`).
   void StepHeldLocked(uint32_t slot, uint64_t now_us, HeldSweep* sweep);
+  // StepHeldLocked for a slot some earlier look named: only while it is still queued in the held
+  // list (and, given `id`, still that task).
+  void StepIfStillHeldLocked(uint32_t slot, std::optional<uint64_t> id, uint64_t now_us,
+                             HeldSweep* sweep);
   bool QueuedInHeldListLocked(uint32_t slot) {
     return link(slot).list == kHeldList && StateOf(entry(slot)) == TaskState::kQueued;
   }

@@ -121,10 +121,16 @@ inline constexpr uint32_t UserLaneOf(uint32_t uid) { return uid % kUserLanes; }
 inline constexpr uint32_t LaneSetOf(uint32_t group, uint32_t priority) {
   return group * kPriorityLevels + priority;
 }
-inline constexpr uint32_t ReadyListOf(uint32_t group, uint32_t priority, uint32_t lane) {
-  return 2 + LaneSetOf(group, priority) * kUserLanes + lane;
+inline constexpr uint32_t ReadyListInSet(uint32_t lane_set, uint32_t lane) {
+  return 2 + lane_set * kUserLanes + lane;
 }
-// The bit of a ready list in its set's ready_lanes word.
+inline constexpr uint32_t ReadyListOf(uint32_t group, uint32_t priority, uint32_t lane) {
+  return ReadyListInSet(LaneSetOf(group, priority), lane);
+}
+// The lane set of a ready list (its ready_lanes word), and its bit in that word.
+inline constexpr uint32_t LaneSetOfList(uint32_t ready_list) {
+  return (ready_list - 2) / kUserLanes;
+}
 inline constexpr uint32_t LaneBit(uint32_t ready_list) {
   return 1u << ((ready_list - 2) % kUserLanes);
 }

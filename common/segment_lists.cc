@@ -127,7 +127,7 @@ void Segment::LinkLocked(uint32_t slot, uint32_t list) {
     link(me.next - 1).prev = slot + 1;
   }
   ++l.length;
-  if (list > kHeldList) header_->ready_lanes[(list - 2) / kUserLanes] |= LaneBit(list);
+  if (list > kHeldList) header_->ready_lanes[LaneSetOfList(list)] |= LaneBit(list);
 }
 
 bool Segment::LinkedWhereItSaysLocked(uint32_t slot) {
@@ -160,7 +160,7 @@ void Segment::UnlinkLocked(uint32_t slot) {
   }
   if (l.length > 0) --l.length;
   if (me.list > kHeldList && l.head == 0) {
-    header_->ready_lanes[(me.list - 2) / kUserLanes] &= ~LaneBit(me.list);
+    header_->ready_lanes[LaneSetOfList(me.list)] &= ~LaneBit(me.list);
   }
   me.prev = me.next = 0;
   me.list = kNoList;
@@ -249,7 +249,7 @@ std::vector<std::string> Segment::CheckListsLocked() {
     }
     // A pop finds a ready list by its lane bit: one not set strands its tasks.
     if (list > kHeldList && length > 0 &&
-        (header_->ready_lanes[(list - 2) / kUserLanes] & LaneBit(list)) == 0) {
+        (header_->ready_lanes[LaneSetOfList(list)] & LaneBit(list)) == 0) {
       problems.push_back(fmt::format("queue list {} is not marked as holding tasks", list));
     }
   }

@@ -598,7 +598,7 @@ uint32_t Segment::OldestReadyLocked(uint32_t lane_set, std::optional<uint32_t> o
   uint32_t best = kNoList;
   uint32_t& lanes = header_->ready_lanes[lane_set];
   for (uint32_t left = lanes; left != 0; left &= left - 1) {
-    const uint32_t list = 2 + lane_set * kUserLanes + static_cast<uint32_t>(std::countr_zero(left));
+    const uint32_t list = ReadyListInSet(lane_set, static_cast<uint32_t>(std::countr_zero(left)));
     if (!ListEndsSaneLocked(list)) {
       RebuildListsLocked();
       *rebuilt = true;
@@ -632,7 +632,7 @@ uint32_t Segment::TakeTurnsLocked(uint32_t best, uint32_t group) {
   const uint32_t best_list = link(best).list;
   if (best_list <= kHeldList || best_list >= kListCount) return best;
   bool rebuilt = false;
-  const uint32_t other = OldestReadyLocked((best_list - 2) / kUserLanes, best_uid, &rebuilt);
+  const uint32_t other = OldestReadyLocked(LaneSetOfList(best_list), best_uid, &rebuilt);
   if (rebuilt) return best;    // `best` is queued and linked again: it goes
   uint32_t pick = UINT32_MAX;  // the oldest task of another user found so far
   if (other != kNoList && StateOf(entry(header_->lists[other].head - 1)) == TaskState::kQueued) {
@@ -691,10 +691,9 @@ HeldSweep Segment::StepHeldJoins() {
   const std::vector<uint32_t> joined(header_->held_join_log, header_->held_join_log + n);
   header_->held_joined.store(0, std::memory_order_relaxed);
   const uint64_t now = NowUs();
-  for (const uint32_t slot : joined) {
-    // Moved on since it joined (released, cancelled, stepped already: a task can join twice).
-    if (slot < capacity_ && QueuedInHeldListLocked(slot)) StepHeldLocked(slot, now, &sweep);
-  }
+  // One that moved on since it joined (released, cancelled, stepped already: a task can join
+  // twice) is skipped.
+  for (const uint32_t slot : joined) StepIfStillHeldLocked(slot, std::nullopt, now, &sweep);
   Unlock();  // wakes the waiters of failed dependents
   if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
   return sweep;
@@ -705,16 +704,17 @@ HeldSweep Segment::ReleaseDue(const std::vector<HeldDelay>& due) {
   Lock();
   EnsureSaneLocked("release due");
   const uint64_t now = NowUs();
-  for (const HeldDelay& d : due) {
-    if (d.slot >= capacity_ || entry(d.slot).id.load(std::memory_order_relaxed) != d.id ||
-        !QueuedInHeldListLocked(d.slot)) {
-      continue;  // ended, released, cancelled or moved since the walk that found it
-    }
-    StepHeldLocked(d.slot, now, &sweep);
-  }
+  // One that ended, was released, cancelled or moved since the walk that found it is skipped.
+  for (const HeldDelay& d : due) StepIfStillHeldLocked(d.slot, d.id, now, &sweep);
   Unlock();  // wakes the waiters of failed dependents
   if (sweep.ready > 0) WakeWorkers(UINT32_MAX);
   return sweep;
+}
+
+void Segment::StepIfStillHeldLocked(uint32_t slot, std::optional<uint64_t> id, uint64_t now_us,
+                                    HeldSweep* sweep) {
+  if (slot >= capacity_ || (id && entry(slot).id.load(std::memory_order_relaxed) != *id)) return;
+  if (QueuedInHeldListLocked(slot)) StepHeldLocked(slot, now_us, sweep);
 }
 
 void Segment::StepHeldLocked(uint32_t slot, uint64_t now_us, HeldSweep* sweep) {
